@@ -1,0 +1,704 @@
+//===- NSLOps.cpp - Operations of the nsl dialect ---------------*- C++ -*-===//
+//
+// Each op has one checker that validates its operands and attributes and
+// computes its result types. The verifier runs it with diagnostics for people
+// (naming the operand, the expected and the actual shape); result type
+// inference runs it too, so builders need no result types.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/NSLOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <optional>
+
+using namespace mlir;
+using namespace mlir::nsl;
+
+#include "dialect/NSLEnums.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/NSLOps.cpp.inc"
+
+namespace {
+
+/// Reports a failed check: as an op error from a verifier, at an optional
+/// location from result type inference.
+class Diagnoser {
+public:
+  explicit Diagnoser(Operation *op) : op(op) {}
+  explicit Diagnoser(std::optional<Location> loc) : loc(loc) {}
+
+  InFlightDiagnostic emit() const {
+    if (op)
+      return op->emitOpError();
+    if (loc)
+      return mlir::emitError(*loc);
+    return InFlightDiagnostic();
+  }
+  template <typename... Args> LogicalResult fail(Args &&...args) const {
+    InFlightDiagnostic diag = emit();
+    (diag << ... << std::forward<Args>(args));
+    return diag;
+  }
+
+private:
+  Operation *op = nullptr;
+  std::optional<Location> loc;
+};
+
+std::string str(ArrayRef<int64_t> values) {
+  return "[" +
+         llvm::join(llvm::map_range(
+                        values, [](int64_t v) { return std::to_string(v); }),
+                    ", ") +
+         "]";
+}
+
+ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+RankedTensorType f32Tensor(MLIRContext *context, ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape, Float32Type::get(context));
+}
+
+LogicalResult checkRank(const Diagnoser &d, Value value, StringRef name,
+                        int64_t rank, StringRef layout) {
+  ArrayRef<int64_t> shape = shapeOf(value);
+  if (static_cast<int64_t>(shape.size()) != rank)
+    return d.fail(name, " must be a ", rank, "-D tensor ", layout, ", got ",
+                  str(shape));
+  return success();
+}
+
+LogicalResult checkShape(const Diagnoser &d, Value value, StringRef name,
+                         ArrayRef<int64_t> expected, StringRef meaning) {
+  if (shapeOf(value) != expected)
+    return d.fail(name, " must have shape ", meaning, " = ", str(expected),
+                  ", got ", str(shapeOf(value)));
+  return success();
+}
+
+/// Checks a window's attributes against a [N, C, H, W] input and computes the
+/// output size [Ho, Wo].
+LogicalResult checkWindow(const Diagnoser &d, ArrayRef<int64_t> inputShape,
+                          ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+                          ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation,
+                          SmallVectorImpl<int64_t> &outputSize) {
+  struct Named {
+    StringRef name;
+    ArrayRef<int64_t> values;
+    int64_t minimum;
+  } attrs[] = {{"kernel size", kernel, 1},
+               {"stride", stride, 1},
+               {"padding", padding, 0},
+               {"dilation", dilation, 1}};
+  for (const Named &attr : attrs) {
+    if (attr.values.size() != 2)
+      return d.fail(attr.name, " must have 2 values [height, width], got ",
+                    str(attr.values));
+    if (llvm::any_of(attr.values, [&](int64_t v) { return v < attr.minimum; }))
+      return d.fail(attr.name, " values must be at least ", attr.minimum,
+                    ", got ", str(attr.values));
+  }
+  outputSize.clear();
+  for (int i = 0; i < 2; ++i) {
+    int64_t span = dilation[i] * (kernel[i] - 1) + 1;
+    int64_t padded = inputShape[2 + i] + 2 * padding[i];
+    if (span > padded)
+      return d.fail("the ", kernel[0], "x", kernel[1], " window (dilation ",
+                    str(dilation), ", padding ", str(padding),
+                    ") does not fit the ", inputShape[2], "x", inputShape[3],
+                    " input");
+    outputSize.push_back((padded - span) / stride[i] + 1);
+  }
+  return success();
+}
+
+LogicalResult checkOptionalBias(const Diagnoser &d, Value bias,
+                                int64_t outputs) {
+  if (bias)
+    return checkShape(d, bias, "bias", {outputs}, "[O]");
+  return success();
+}
+
+StringRef structureOperandNames(Structure structure) {
+  switch (structure) {
+  case Structure::Identity:
+    return "none";
+  case Structure::Diagonal:
+    return "m";
+  case Structure::Full:
+    return "M";
+  case Structure::Cholesky:
+    return "L";
+  case Structure::ShapeMasked:
+    return "d_r, R";
+  }
+  llvm_unreachable("unknown structure");
+}
+
+size_t structureOperandCount(Structure structure) {
+  switch (structure) {
+  case Structure::Identity:
+    return 0;
+  case Structure::ShapeMasked:
+    return 2;
+  default:
+    return 1;
+  }
+}
+
+/// The spatial frame a dynamic similarity must match: batch and output size
+/// of the convolution it modulates.
+struct DynamicFrame {
+  int64_t batch, height, width;
+};
+
+/// Checks the similarity operands of a layer with K = `taps` (DESIGN.md §1,
+/// the table in the ops' descriptions). `frame` is set for dynamic ones.
+LogicalResult checkSimilarity(const Diagnoser &d, Structure structure,
+                              ValueRange operands, int64_t taps,
+                              std::optional<DynamicFrame> frame) {
+  StringRef name = stringifyStructure(structure);
+  size_t expectedCount = structureOperandCount(structure);
+  if (operands.size() != expectedCount)
+    return d.fail("structure '", name, "' takes ", expectedCount,
+                  " similarity operand(s) (", structureOperandNames(structure),
+                  "), got ", operands.size());
+  if (frame &&
+      (structure == Structure::Identity || structure == Structure::Cholesky))
+    return d.fail("structure '", name,
+                  "' cannot be dynamic (dynamic structures: diagonal, full, "
+                  "shape_masked)");
+  int64_t k = taps, k2 = taps * taps;
+  auto staticShape = [&](Value value, StringRef what, bool diagonalAllowed,
+                         bool fullAllowed) -> LogicalResult {
+    ArrayRef<int64_t> shape = shapeOf(value);
+    if ((diagonalAllowed && shape == ArrayRef<int64_t>{k}) ||
+        (fullAllowed && shape == ArrayRef<int64_t>{k, k}))
+      return success();
+    std::string expected = diagonalAllowed && fullAllowed
+                               ? str({k}) + " or " + str({k, k})
+                           : diagonalAllowed ? str({k})
+                                             : str({k, k});
+    return d.fail("static ", name, " similarity operand ", what,
+                  " must have shape ", expected, " for K = ", k, " taps, got ",
+                  str(shape));
+  };
+  auto dynamicShape = [&](Value value, StringRef what, bool diagonalAllowed,
+                          bool fullAllowed) -> LogicalResult {
+    ArrayRef<int64_t> shape = shapeOf(value);
+    SmallVector<int64_t> diagonal{frame->batch, k, frame->height, frame->width};
+    SmallVector<int64_t> full{frame->batch, k2, frame->height, frame->width};
+    if ((diagonalAllowed && shape == ArrayRef<int64_t>(diagonal)) ||
+        (fullAllowed && shape == ArrayRef<int64_t>(full)))
+      return success();
+    std::string expected = diagonalAllowed && fullAllowed
+                               ? str(diagonal) + " (N, K, Ho, Wo) or " +
+                                     str(full) + " (N, K·K, Ho, Wo)"
+                           : diagonalAllowed ? str(diagonal) + " (N, K, Ho, Wo)"
+                                             : str(full) + " (N, K·K, Ho, Wo)";
+    InFlightDiagnostic diag = d.emit();
+    diag << "dynamic " << name << " similarity operand " << what
+         << " must have shape " << expected << " for K = " << k
+         << " taps and the " << frame->height << "x" << frame->width
+         << " output, got " << str(shape);
+    // The two dynamic layouts are easily confused: say which one was given.
+    if (shape.size() == 4 && !diagonalAllowed && shape[1] == k)
+      diag << " (K channels is the layout of a diagonal (DNS) similarity)";
+    if (shape.size() == 4 && !fullAllowed && shape[1] == k2 && k2 != k)
+      diag << " (K·K channels is the layout of a full (UNS) similarity)";
+    return diag;
+  };
+  switch (structure) {
+  case Structure::Identity:
+    return success();
+  case Structure::Diagonal:
+    return frame ? dynamicShape(operands[0], "m", true, false)
+                 : staticShape(operands[0], "m", true, false);
+  case Structure::Full:
+    return frame ? dynamicShape(operands[0], "M", false, true)
+                 : staticShape(operands[0], "M", false, true);
+  case Structure::Cholesky:
+    return staticShape(operands[0], "L", false, true);
+  case Structure::ShapeMasked:
+    if (failed(staticShape(operands[0], "d_r", true, false)))
+      return failure();
+    return frame ? dynamicShape(operands[1], "R", true, true)
+                 : staticShape(operands[1], "R", true, true);
+  }
+  llvm_unreachable("unknown structure");
+}
+
+LogicalResult checkAlpha(const Diagnoser &d, Structure structure, float alpha) {
+  if (alpha != 0.0f && structure != Structure::ShapeMasked)
+    return d.fail("'alpha' (the kernel shape threshold) applies only to the "
+                  "shape_masked structure");
+  return success();
+}
+
+LogicalResult checkResults(const Diagnoser &d, TypeRange actual,
+                           ArrayRef<Type> expected) {
+  for (auto [index, pair] : llvm::enumerate(llvm::zip(actual, expected))) {
+    auto [got, want] = pair;
+    if (got != want) {
+      InFlightDiagnostic diag = d.emit();
+      diag << "result #" << index << " must be " << want << ", got " << got;
+      return diag;
+    }
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Per-op checkers: validate and compute the result types.
+//===----------------------------------------------------------------------===//
+
+template <typename Adaptor>
+LogicalResult checkConvInputs(const Diagnoser &d, Adaptor adaptor,
+                              SmallVectorImpl<int64_t> &outputSize) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 4, "[N, C, H, W]")) ||
+      failed(checkRank(d, adaptor.getWeight(), "weight", 4, "[O, C, kh, kw]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  if (weight[1] != input[1])
+    return d.fail("weight ", str(weight), " expects ", weight[1],
+                  " input channels but the input ", str(input), " has ",
+                  input[1]);
+  return checkWindow(d, input, weight.drop_front(2), adaptor.getStride(),
+                     adaptor.getPadding(), adaptor.getDilation(), outputSize);
+}
+
+LogicalResult check(const Diagnoser &d, SimConv2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> out;
+  if (failed(checkConvInputs(d, adaptor, out)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  std::optional<DynamicFrame> frame;
+  if (adaptor.getDynamic())
+    frame = DynamicFrame{input[0], out[0], out[1]};
+  if (failed(checkSimilarity(d, adaptor.getStructure(), adaptor.getSimilarity(),
+                             weight[2] * weight[3], frame)) ||
+      failed(checkAlpha(d, adaptor.getStructure(),
+                        adaptor.getAlpha().convertToFloat())) ||
+      failed(checkOptionalBias(d, adaptor.getBias(), weight[0])))
+    return failure();
+  types.push_back(f32Tensor(adaptor.getInput().getContext(),
+                            {input[0], weight[0], out[0], out[1]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, SphereConv2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> out;
+  if (failed(checkConvInputs(d, adaptor, out)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  SphereVariant variant = adaptor.getVariant();
+  bool learned = variant == SphereVariant::LearnedSigmoid;
+  if (learned && !adaptor.getKParam())
+    return d.fail("variant 'learned_sigmoid' needs a k_param operand of shape "
+                  "[O] = ",
+                  str({weight[0]}));
+  if (!learned && adaptor.getKParam())
+    return d.fail("k_param is only used by the 'learned_sigmoid' variant, not "
+                  "by '",
+                  stringifySphereVariant(variant), "'");
+  if (learned &&
+      failed(checkShape(d, adaptor.getKParam(), "k_param", {weight[0]}, "[O]")))
+    return failure();
+  if (adaptor.getInputOnly() && variant != SphereVariant::Cosine)
+    return d.fail("'input_only' applies to the cosine variant only, got '",
+                  stringifySphereVariant(variant), "'");
+  if (!(adaptor.getEpsilon().convertToFloat() > 0.0f))
+    return d.fail("epsilon must be positive, got ",
+                  adaptor.getEpsilon().convertToFloat());
+  if (variant == SphereVariant::Sigmoid &&
+      !(adaptor.getSigmoidK().convertToFloat() > 0.0f))
+    return d.fail("sigmoid_k must be positive, got ",
+                  adaptor.getSigmoidK().convertToFloat());
+  types.push_back(f32Tensor(adaptor.getInput().getContext(),
+                            {input[0], weight[0], out[0], out[1]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, PatchNormOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 4, "[N, C, H, W]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  SmallVector<int64_t> out;
+  if (failed(checkWindow(d, input, adaptor.getKernelSize(), adaptor.getStride(),
+                         adaptor.getPadding(), adaptor.getDilation(), out)))
+    return failure();
+  if (!(adaptor.getEpsilon().convertToFloat() > 0.0f))
+    return d.fail("epsilon must be positive, got ",
+                  adaptor.getEpsilon().convertToFloat());
+  types.push_back(f32Tensor(adaptor.getInput().getContext(),
+                            {input[0], 1, out[0], out[1]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, PredictedSimilarityOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  Structure structure = adaptor.getStructure();
+  if (structure != Structure::Diagonal && structure != Structure::Full)
+    return d.fail("a predicted similarity is 'diagonal' (DNS) or 'full' (UNS), "
+                  "got '",
+                  stringifyStructure(structure), "'");
+  if (failed(checkRank(d, adaptor.getPrediction(), "prediction", 4,
+                       "[N, K or K·K, Ho, Wo]")))
+    return failure();
+  ArrayRef<int64_t> prediction = shapeOf(adaptor.getPrediction());
+  if (structure == Structure::Full) {
+    auto k = static_cast<int64_t>(std::llround(std::sqrt(prediction[1])));
+    if (k * k != prediction[1])
+      return d.fail("a full (UNS) prediction needs K·K channels, got ",
+                    prediction[1], " (not a square)");
+  }
+  if (ShapedType::getNumElements(shapeOf(adaptor.getGamma())) != 1 ||
+      shapeOf(adaptor.getGamma()).size() > 1)
+    return d.fail("gamma must have one element (shape [] or [1]), got ",
+                  str(shapeOf(adaptor.getGamma())));
+  types.push_back(adaptor.getPrediction().getType());
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, SimLinearOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 2, "[N, F]")) ||
+      failed(checkRank(d, adaptor.getWeight(), "weight", 2, "[O, F]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  if (weight[1] != input[1])
+    return d.fail("weight ", str(weight), " expects ", weight[1],
+                  " input features but the input ", str(input), " has ",
+                  input[1]);
+  int64_t group = adaptor.getGroupSize();
+  if (input[1] % group != 0)
+    return d.fail("group_size ", group, " does not divide the ", input[1],
+                  " input features");
+  if (failed(checkSimilarity(d, adaptor.getStructure(), adaptor.getSimilarity(),
+                             group, std::nullopt)) ||
+      failed(checkAlpha(d, adaptor.getStructure(),
+                        adaptor.getAlpha().convertToFloat())) ||
+      failed(checkOptionalBias(d, adaptor.getBias(), weight[0])))
+    return failure();
+  types.push_back(
+      f32Tensor(adaptor.getInput().getContext(), {input[0], weight[0]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, FoldSimilarityOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  std::optional<uint64_t> group = adaptor.getGroupSize();
+  int64_t taps;
+  if (weight.size() == 4) {
+    if (group)
+      return d.fail("group_size applies to a linear weight [O, F], not to a "
+                    "convolution weight ",
+                    str(weight));
+    taps = weight[2] * weight[3];
+  } else if (weight.size() == 2) {
+    if (!group)
+      return d.fail("a linear weight [O, F] needs group_size");
+    if (weight[1] % static_cast<int64_t>(*group) != 0)
+      return d.fail("group_size ", *group, " does not divide the ", weight[1],
+                    " input features");
+    taps = static_cast<int64_t>(*group);
+  } else {
+    return d.fail("weight must be a convolution weight [O, C, kh, kw] or a "
+                  "linear weight [O, F], got ",
+                  str(weight));
+  }
+  if (failed(checkSimilarity(d, adaptor.getStructure(), adaptor.getSimilarity(),
+                             taps, std::nullopt)) ||
+      failed(checkAlpha(d, adaptor.getStructure(),
+                        adaptor.getAlpha().convertToFloat())))
+    return failure();
+  types.push_back(adaptor.getWeight().getType());
+  return success();
+}
+
+template <typename Adaptor>
+LogicalResult checkBatchNormOperands(const Diagnoser &d, Adaptor adaptor) {
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  if (input.size() != 2 && input.size() != 4)
+    return d.fail("input must be [N, C] or [N, C, H, W], got ", str(input));
+  int64_t channels = input[1];
+  std::pair<Value, StringRef> parameters[] = {
+      {adaptor.getWeight(), "weight"},
+      {adaptor.getBias(), "bias"},
+      {adaptor.getRunningMean(), "running_mean"},
+      {adaptor.getRunningVar(), "running_var"}};
+  for (auto [value, name] : parameters)
+    if (failed(checkShape(d, value, name, {channels}, "[C]")))
+      return failure();
+  if (!(adaptor.getEpsilon().convertToFloat() > 0.0f))
+    return d.fail("epsilon must be positive, got ",
+                  adaptor.getEpsilon().convertToFloat());
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, BatchNormOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkBatchNormOperands(d, adaptor)))
+    return failure();
+  types.push_back(adaptor.getInput().getType());
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, BatchNormTrainOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkBatchNormOperands(d, adaptor)))
+    return failure();
+  float momentum = adaptor.getMomentum().convertToFloat();
+  if (!(momentum >= 0.0f && momentum <= 1.0f))
+    return d.fail("momentum must be in [0, 1], got ", momentum);
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  if (ShapedType::getNumElements(input) / input[1] < 2)
+    return d.fail("training batch norm needs more than one value per channel "
+                  "to estimate the variance, got input ",
+                  str(input));
+  types.push_back(adaptor.getInput().getType());
+  types.append(4, adaptor.getWeight().getType());
+  return success();
+}
+
+LogicalResult checkPoolPadding(const Diagnoser &d, ArrayRef<int64_t> kernel,
+                               ArrayRef<int64_t> padding) {
+  for (int i = 0; i < 2; ++i)
+    if (padding[i] * 2 > kernel[i])
+      return d.fail("padding ", str(padding),
+                    " must be at most half of the kernel size ", str(kernel));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, MaxPool2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 4, "[N, C, H, W]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  SmallVector<int64_t> out;
+  if (failed(checkWindow(d, input, adaptor.getKernelSize(), adaptor.getStride(),
+                         adaptor.getPadding(), adaptor.getDilation(), out)) ||
+      failed(
+          checkPoolPadding(d, adaptor.getKernelSize(), adaptor.getPadding())))
+    return failure();
+  types.push_back(f32Tensor(adaptor.getInput().getContext(),
+                            {input[0], input[1], out[0], out[1]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, AvgPool2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 4, "[N, C, H, W]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  SmallVector<int64_t> out;
+  int64_t unit[] = {1, 1};
+  if (failed(checkWindow(d, input, adaptor.getKernelSize(), adaptor.getStride(),
+                         adaptor.getPadding(), unit, out)) ||
+      failed(
+          checkPoolPadding(d, adaptor.getKernelSize(), adaptor.getPadding())))
+    return failure();
+  types.push_back(f32Tensor(adaptor.getInput().getContext(),
+                            {input[0], input[1], out[0], out[1]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, GlobalAvgPool2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 4, "[N, C, H, W]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  types.push_back(
+      f32Tensor(adaptor.getInput().getContext(), {input[0], input[1], 1, 1}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, LinearOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getInput(), "input", 2, "[N, F]")) ||
+      failed(checkRank(d, adaptor.getWeight(), "weight", 2, "[O, F]")))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  if (weight[1] != input[1])
+    return d.fail("weight ", str(weight), " expects ", weight[1],
+                  " input features but the input ", str(input), " has ",
+                  input[1]);
+  if (failed(checkOptionalBias(d, adaptor.getBias(), weight[0])))
+    return failure();
+  types.push_back(
+      f32Tensor(adaptor.getInput().getContext(), {input[0], weight[0]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, FlattenOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  if (input.size() < 2)
+    return d.fail("input must have a batch dimension and at least one more, "
+                  "got ",
+                  str(input));
+  types.push_back(
+      f32Tensor(adaptor.getInput().getContext(),
+                {input[0], ShapedType::getNumElements(input.drop_front())}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, SoftmaxCrossEntropyOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getLogits(), "logits", 2, "[N, C]")))
+    return failure();
+  ArrayRef<int64_t> logits = shapeOf(adaptor.getLogits());
+  if (shapeOf(adaptor.getLabels()) != ArrayRef<int64_t>{logits[0]})
+    return d.fail("labels must have shape [N] = ", str({logits[0]}),
+                  " to match the logits ", str(logits), ", got ",
+                  str(shapeOf(adaptor.getLabels())));
+  float smoothing = adaptor.getLabelSmoothing().convertToFloat();
+  if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+    return d.fail("label_smoothing must be in [0, 1], got ", smoothing);
+  types.push_back(f32Tensor(adaptor.getLogits().getContext(), {}));
+  return success();
+}
+
+} // namespace
+
+// Every op verifies and infers its result types with its checker.
+#define NSL_CHECKED_OP(OP)                                                     \
+  LogicalResult OP::verify() {                                                 \
+    SmallVector<Type> types;                                                   \
+    Diagnoser d(getOperation());                                               \
+    if (failed(check(d, Adaptor(*this), types)))                               \
+      return failure();                                                        \
+    return checkResults(d, getOperation()->getResultTypes(), types);           \
+  }                                                                            \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *context, std::optional<Location> location, Adaptor adaptor, \
+      SmallVectorImpl<Type> &inferredReturnTypes) {                            \
+    return check(Diagnoser(location), adaptor, inferredReturnTypes);           \
+  }
+
+NSL_CHECKED_OP(SimConv2dOp)
+NSL_CHECKED_OP(SphereConv2dOp)
+NSL_CHECKED_OP(PatchNormOp)
+NSL_CHECKED_OP(PredictedSimilarityOp)
+NSL_CHECKED_OP(SimLinearOp)
+NSL_CHECKED_OP(FoldSimilarityOp)
+NSL_CHECKED_OP(BatchNormOp)
+NSL_CHECKED_OP(BatchNormTrainOp)
+NSL_CHECKED_OP(MaxPool2dOp)
+NSL_CHECKED_OP(AvgPool2dOp)
+NSL_CHECKED_OP(GlobalAvgPool2dOp)
+NSL_CHECKED_OP(LinearOp)
+NSL_CHECKED_OP(FlattenOp)
+NSL_CHECKED_OP(SoftmaxCrossEntropyOp)
+#undef NSL_CHECKED_OP
+
+//===----------------------------------------------------------------------===//
+// Folders
+//===----------------------------------------------------------------------===//
+
+OpFoldResult ReluOp::fold(FoldAdaptor adaptor) {
+  // relu is idempotent.
+  if (getInput().getDefiningOp<ReluOp>())
+    return getInput();
+  return {};
+}
+
+OpFoldResult FlattenOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+SmallVector<double>
+mlir::nsl::staticSimilarityMatrix(Structure structure, int64_t taps,
+                                  ArrayRef<SmallVector<double>> operands,
+                                  double alpha) {
+  int64_t k = taps;
+  SmallVector<double> m(k * k, 0.0);
+  auto square = [&](ArrayRef<double> r, int64_t t, int64_t s) {
+    // An R of K elements is diagonal.
+    if (static_cast<int64_t>(r.size()) == k)
+      return t == s ? r[t] : 0.0;
+    return r[t * k + s];
+  };
+  for (int64_t t = 0; t < k; ++t) {
+    for (int64_t s = 0; s < k; ++s) {
+      double value = 0.0;
+      switch (structure) {
+      case Structure::Identity:
+        value = t == s ? 1.0 : 0.0;
+        break;
+      case Structure::Diagonal:
+        value = t == s ? operands[0][t] : 0.0;
+        break;
+      case Structure::Full:
+        value = operands[0][t * k + s];
+        break;
+      case Structure::Cholesky:
+        // (L Lᵀ)[t,s] over the lower triangle of L only.
+        for (int64_t j = 0; j <= std::min(t, s); ++j)
+          value += operands[0][t * k + j] * operands[0][s * k + j];
+        break;
+      case Structure::ShapeMasked:
+        value = operands[0][t] > alpha ? square(operands[1], t, s) : 0.0;
+        break;
+      }
+      m[t * k + s] = value;
+    }
+  }
+  return m;
+}
+
+OpFoldResult FoldSimilarityOp::fold(FoldAdaptor adaptor) {
+  if (getStructure() == Structure::Identity)
+    return getWeight();
+  // Fold to a constant when the weight and every similarity operand are
+  // constants (a frozen inference build).
+  auto weight = dyn_cast_or_null<DenseElementsAttr>(adaptor.getWeight());
+  if (!weight)
+    return {};
+  SmallVector<SmallVector<double>> operands;
+  for (Attribute attr : adaptor.getSimilarity()) {
+    auto elements = dyn_cast_or_null<DenseElementsAttr>(attr);
+    if (!elements)
+      return {};
+    operands.emplace_back(llvm::map_range(elements.getValues<float>(),
+                                          [](float v) { return double(v); }));
+  }
+  ArrayRef<int64_t> shape = getType().getShape();
+  int64_t taps = getGroupSize() ? static_cast<int64_t>(*getGroupSize())
+                                : shape[2] * shape[3];
+  SmallVector<double> m = staticSimilarityMatrix(getStructure(), taps, operands,
+                                                 getAlpha().convertToDouble());
+  SmallVector<float> w(weight.getValues<float>());
+  SmallVector<float> folded(w.size());
+  // Rows of `taps` consecutive values share M: [O, C, K] or [O, G, B].
+  for (size_t row = 0; row < w.size(); row += taps)
+    for (int64_t s = 0; s < taps; ++s) {
+      double sum = 0.0;
+      for (int64_t t = 0; t < taps; ++t)
+        sum += double(w[row + t]) * m[t * taps + s];
+      folded[row + s] = static_cast<float>(sum);
+    }
+  return DenseElementsAttr::get(getType(), ArrayRef<float>(folded));
+}

@@ -1,0 +1,26 @@
+//===- nsl-opt.cpp - mlir-opt with the nsl dialect and passes ------------===//
+#include "dialect/NSLDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::nsl::registerNSLPassesAndPipelines();
+
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::nsl::NSLDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary needs the LLVM IR translations (TOOLCHAIN.md).
+  mlir::registerAllToLLVMIRTranslations(registry);
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "nsl optimizer driver: mlir-opt with the nsl dialect\n",
+      registry));
+}
