@@ -223,7 +223,9 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
       });
 }
 
-FailureOr<json::Object> exportFunction(func::FuncOp function) {
+} // namespace
+
+FailureOr<json::Object> nsl::exportGraph(func::FuncOp function) {
   GraphWriter graph;
   json::Array arguments, nodes, outputs;
   for (auto [index, argument] : llvm::enumerate(function.getArguments())) {
@@ -280,6 +282,8 @@ FailureOr<json::Object> exportFunction(func::FuncOp function) {
       {"nodes", std::move(nodes)},      {"outputs", std::move(outputs)}};
 }
 
+namespace {
+
 struct ExportGraphPass : nsl::impl::ExportGraphBase<ExportGraphPass> {
   using ExportGraphBase::ExportGraphBase;
 
@@ -292,7 +296,7 @@ struct ExportGraphPass : nsl::impl::ExportGraphBase<ExportGraphPass> {
           << this->function << " (choose one with function=NAME)";
       return signalPassFailure();
     }
-    FailureOr<json::Object> graph = exportFunction(function);
+    FailureOr<json::Object> graph = exportGraph(function);
     if (failed(graph))
       return signalPassFailure();
     std::string message;

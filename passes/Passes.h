@@ -4,9 +4,12 @@
 
 #include "dialect/NSLOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/JSON.h"
 
 namespace mlir::nsl {
 
@@ -19,6 +22,10 @@ namespace mlir::nsl {
 /// The default optimisation pipeline (`nsl-optimize`): canonicalise, fold
 /// static similarities, canonicalise, CSE.
 void buildOptimizePipeline(OpPassManager &pm);
+
+/// The function as an MLIR-free graph (docs/graph-json.md), as
+/// --nsl-export-graph writes it.
+FailureOr<llvm::json::Object> exportGraph(func::FuncOp function);
 
 /// Registers the nsl passes and the named pipelines.
 void registerNSLPassesAndPipelines();

@@ -1,0 +1,909 @@
+//===- Graph.cpp - graph.json and its reference interpreter ---------------===//
+//
+// One table describes every op: its operands (single, optional or variadic,
+// with their dtype), its attributes (with their JSON type) and a small lambda
+// that calls the reference op. The loader validates a file against the table,
+// so that the lambdas can read operands and attributes without checks; the
+// interpreter checks every computed type against the declared one.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/reference/Graph.h"
+
+#include "runtime/reference/Ops.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+namespace nsl::reference {
+
+using support::JsonError;
+using support::JsonValue;
+using support::JsonView;
+
+//===----------------------------------------------------------------------===//
+// The op table
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+enum class Arity { Single, Optional, Variadic };
+
+struct OperandSpec {
+  const char *name;
+  Arity arity;
+  DType dtype;
+};
+
+enum class AttributeType { Bool, Number, Integer, Pair, String, Numbers };
+
+struct AttributeSpec {
+  const char *name;
+  AttributeType type;
+  std::vector<std::string> allowed; // for strings; empty: any
+};
+
+/// A node's operands and attributes at run time. The loader has checked that
+/// they exist and have the right JSON types.
+class NodeContext {
+public:
+  NodeContext(const GraphNode &node,
+              const std::unordered_map<int64_t, Tensor> &values)
+      : node(node), values_(values) {}
+
+  const GraphNode &node;
+
+  const Tensor &operand(const char *name) const {
+    return values_.at(node.operands.at(name).at(0));
+  }
+  const Tensor *optionalOperand(const char *name) const {
+    return node.operands.count(name) ? &operand(name) : nullptr;
+  }
+  std::vector<Tensor> variadicOperand(const char *name) const {
+    std::vector<Tensor> tensors;
+    for (int64_t id : node.operands.at(name))
+      tensors.push_back(values_.at(id));
+    return tensors;
+  }
+
+  const JsonValue &attribute(const char *name) const {
+    // Only a Graph assembled by hand, not by parseGraph, can lack one.
+    const JsonValue *value = node.attributes.find(name);
+    if (!value)
+      throw ReferenceError("missing attribute '" + std::string(name) + "'");
+    return *value;
+  }
+  bool flag(const char *name) const { return attribute(name).asBool(); }
+  double number(const char *name) const { return attribute(name).asNumber(); }
+  int64_t integer(const char *name) const {
+    return attribute(name).asInteger();
+  }
+  const std::string &text(const char *name) const {
+    return attribute(name).asString();
+  }
+  std::array<int64_t, 2> pair(const char *name) const {
+    const JsonValue::Array &a = attribute(name).asArray();
+    return {a.at(0).asInteger(), a.at(1).asInteger()};
+  }
+  Window window() const {
+    Window w;
+    w.stride = pair("stride");
+    w.padding = pair("padding");
+    w.dilation = pair("dilation");
+    return w;
+  }
+  /// The window of a windowed op with this kernel (by default that of its
+  /// 4-D weight). The op allocates an output whose size follows from the
+  /// window, so that size is checked against the declared result first: a
+  /// malformed padding must not make it allocate gigabytes. Windows the op
+  /// rejects anyway are left for its own message.
+  Window
+  checkedWindow(Window w,
+                std::optional<std::array<int64_t, 2>> kernel = {}) const {
+    const Tensor &x = operand("input");
+    if (!kernel && operand("weight").rank() == 4)
+      kernel = {operand("weight").dim(2), operand("weight").dim(3)};
+    const TensorType &declared = node.results.at(0).type;
+    if (!kernel || x.rank() != 4 || declared.shape.size() != 4)
+      return w;
+    int64_t size[2];
+    for (int i = 0; i < 2; ++i) {
+      if ((*kernel)[i] < 1 || w.stride[i] < 1 || w.dilation[i] < 1 ||
+          w.padding[i] < 0)
+        return w;
+      size[i] = windowOutputSize(x.dim(2 + i), (*kernel)[i], w.stride[i],
+                                 w.padding[i], w.dilation[i]);
+      if (size[i] < 1)
+        return w;
+    }
+    if (size[0] != declared.shape[2] || size[1] != declared.shape[3])
+      throw ReferenceError(
+          "result 0 is declared " + typeToString(declared) + ", but kernel " +
+          shapeToString({(*kernel)[0], (*kernel)[1]}) + " with stride " +
+          shapeToString({w.stride[0], w.stride[1]}) + ", padding " +
+          shapeToString({w.padding[0], w.padding[1]}) + " and dilation " +
+          shapeToString({w.dilation[0], w.dilation[1]}) + " on the input " +
+          shapeToString(x.shape) + " gives " + std::to_string(size[0]) + "x" +
+          std::to_string(size[1]) + " output positions");
+    return w;
+  }
+  Similarity similarity(bool dynamic) const {
+    Similarity s;
+    s.structure = parseStructure(text("structure"));
+    s.dynamic = dynamic;
+    s.alpha = number("alpha");
+    s.operands = variadicOperand("similarity");
+    return s;
+  }
+
+private:
+  const std::unordered_map<int64_t, Tensor> &values_;
+};
+
+using Compute = std::vector<Tensor> (*)(const NodeContext &);
+
+struct OpSpec {
+  const char *name;
+  std::vector<OperandSpec> operands;
+  std::vector<AttributeSpec> attributes;
+  std::vector<const char *> results; // names, for messages
+  Compute compute;
+};
+
+OperandSpec in(const char *name, DType dtype = DType::F32) {
+  return {name, Arity::Single, dtype};
+}
+OperandSpec optionalIn(const char *name) {
+  return {name, Arity::Optional, DType::F32};
+}
+OperandSpec variadicIn(const char *name) {
+  return {name, Arity::Variadic, DType::F32};
+}
+AttributeSpec attr(const char *name, AttributeType type,
+                   std::vector<std::string> allowed = {}) {
+  return {name, type, std::move(allowed)};
+}
+
+const std::vector<OpSpec> &opTable() {
+  using T = AttributeType;
+  static const std::vector<std::string> structures = {
+      "identity", "diagonal", "full", "cholesky", "shape_masked"};
+  static const std::vector<OpSpec> table = {
+      {"constant",
+       {},
+       {attr("values", T::Numbers)},
+       {"result"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         const GraphResult &r = c.node.results.at(0);
+         std::vector<double> values;
+         for (const JsonValue &v : c.attribute("values").asArray())
+           values.push_back(v.asNumber());
+         return {Tensor(r.type.shape, std::move(values), r.type.dtype)};
+       }},
+      {"sim_conv2d",
+       {in("input"), in("weight"), variadicIn("similarity"),
+        optionalIn("bias")},
+       {attr("structure", T::String, structures), attr("dynamic", T::Bool),
+        attr("stride", T::Pair), attr("padding", T::Pair),
+        attr("dilation", T::Pair), attr("alpha", T::Number)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {simConv2d(c.operand("input"), c.operand("weight"),
+                           c.similarity(c.flag("dynamic")),
+                           c.optionalOperand("bias"),
+                           c.checkedWindow(c.window()))};
+       }},
+      {"sphere_conv2d",
+       {in("input"), in("weight"), optionalIn("k_param")},
+       {attr("variant", T::String,
+             {"cosine", "linear", "sigmoid", "learned_sigmoid"}),
+        attr("input_only", T::Bool), attr("epsilon", T::Number),
+        attr("sigmoid_k", T::Number), attr("stride", T::Pair),
+        attr("padding", T::Pair), attr("dilation", T::Pair)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         SphereOptions options;
+         options.variant = parseSphereVariant(c.text("variant"));
+         options.inputOnly = c.flag("input_only");
+         options.epsilon = c.number("epsilon");
+         options.sigmoidK = c.number("sigmoid_k");
+         return {sphereConv2d(c.operand("input"), c.operand("weight"),
+                              c.optionalOperand("k_param"), options,
+                              c.checkedWindow(c.window()))};
+       }},
+      {"patch_norm",
+       {in("input")},
+       {attr("kernel_size", T::Pair), attr("stride", T::Pair),
+        attr("padding", T::Pair), attr("dilation", T::Pair),
+        attr("epsilon", T::Number)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {patchNorm(c.operand("input"), c.pair("kernel_size"),
+                           c.checkedWindow(c.window(), c.pair("kernel_size")),
+                           c.number("epsilon"))};
+       }},
+      {"predicted_similarity",
+       {in("prediction"), in("gamma")},
+       {attr("structure", T::String, {"diagonal", "full"})},
+       {"similarity"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {predictedSimilarity(c.operand("prediction"),
+                                     c.operand("gamma"),
+                                     parseStructure(c.text("structure")))};
+       }},
+      {"sim_linear",
+       {in("input"), in("weight"), variadicIn("similarity"),
+        optionalIn("bias")},
+       {attr("structure", T::String, structures),
+        attr("group_size", T::Integer), attr("alpha", T::Number)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {simLinear(c.operand("input"), c.operand("weight"),
+                           c.similarity(false), c.optionalOperand("bias"),
+                           c.integer("group_size"))};
+       }},
+      {"fold_similarity",
+       {in("weight"), variadicIn("similarity")},
+       {attr("structure", T::String, structures),
+        attr("group_size", T::Integer), attr("alpha", T::Number)},
+       {"folded_weight"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {foldSimilarity(c.operand("weight"), c.similarity(false),
+                                c.integer("group_size"))};
+       }},
+      {"batch_norm",
+       {in("input"), in("weight"), in("bias"), in("running_mean"),
+        in("running_var")},
+       {attr("epsilon", T::Number)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {batchNorm(c.operand("input"), c.operand("weight"),
+                           c.operand("bias"), c.operand("running_mean"),
+                           c.operand("running_var"), c.number("epsilon"))};
+       }},
+      {"batch_norm_train",
+       {in("input"), in("weight"), in("bias"), in("running_mean"),
+        in("running_var")},
+       {attr("epsilon", T::Number), attr("momentum", T::Number)},
+       {"output", "batch_mean", "batch_var", "new_running_mean",
+        "new_running_var"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         BatchNormTrainResult r = batchNormTrain(
+             c.operand("input"), c.operand("weight"), c.operand("bias"),
+             c.operand("running_mean"), c.operand("running_var"),
+             c.number("epsilon"), c.number("momentum"));
+         return {std::move(r.output), std::move(r.batchMean),
+                 std::move(r.batchVar), std::move(r.runningMean),
+                 std::move(r.runningVar)};
+       }},
+      {"relu",
+       {in("input")},
+       {},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {relu(c.operand("input"))};
+       }},
+      {"max_pool2d",
+       {in("input")},
+       {attr("kernel_size", T::Pair), attr("stride", T::Pair),
+        attr("padding", T::Pair), attr("dilation", T::Pair)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {maxPool2d(c.operand("input"), c.pair("kernel_size"),
+                           c.checkedWindow(c.window(), c.pair("kernel_size")))};
+       }},
+      {"avg_pool2d",
+       {in("input")},
+       {attr("kernel_size", T::Pair), attr("stride", T::Pair),
+        attr("padding", T::Pair), attr("count_include_pad", T::Bool)},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         Window w; // average pooling has no dilation
+         w.stride = c.pair("stride");
+         w.padding = c.pair("padding");
+         return {avgPool2d(c.operand("input"), c.pair("kernel_size"),
+                           c.checkedWindow(w, c.pair("kernel_size")),
+                           c.flag("count_include_pad"))};
+       }},
+      {"global_avg_pool2d",
+       {in("input")},
+       {},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {globalAvgPool2d(c.operand("input"))};
+       }},
+      {"linear",
+       {in("input"), in("weight"), optionalIn("bias")},
+       {},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {linear(c.operand("input"), c.operand("weight"),
+                        c.optionalOperand("bias"))};
+       }},
+      {"add",
+       {in("lhs"), in("rhs")},
+       {},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {add(c.operand("lhs"), c.operand("rhs"))};
+       }},
+      {"flatten",
+       {in("input")},
+       {},
+       {"output"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {flatten(c.operand("input"))};
+       }},
+      {"softmax_cross_entropy",
+       {in("logits"), in("labels", DType::I64)},
+       {attr("label_smoothing", T::Number)},
+       {"loss"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {softmaxCrossEntropy(c.operand("logits"), c.operand("labels"),
+                                     c.number("label_smoothing"))};
+       }},
+  };
+  return table;
+}
+
+const OpSpec *findOp(const std::string &name) {
+  for (const OpSpec &spec : opTable())
+    if (name == spec.name)
+      return &spec;
+  return nullptr;
+}
+
+std::string join(const std::vector<std::string> &items) {
+  std::string s;
+  for (const std::string &item : items)
+    s += (s.empty() ? "" : ", ") + item;
+  return s;
+}
+
+/// "input, weight, similarity[], bias?" for messages.
+std::string signature(const OpSpec &spec) {
+  std::vector<std::string> names;
+  for (const OperandSpec &o : spec.operands)
+    names.push_back(std::string(o.name) + (o.arity == Arity::Optional   ? "?"
+                                           : o.arity == Arity::Variadic ? "[]"
+                                                                        : ""));
+  return names.empty() ? "no operands" : join(names);
+}
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+// Larger tensors are certainly a malformed file for an interpreter that
+// stores every element as a double.
+constexpr int64_t maxElements = int64_t(1) << 30;
+
+const std::vector<std::string> &knownRoles() {
+  static const std::vector<std::string> roles = {
+      "input", "parameter",       "buffer",
+      "label", "optimizer_state", "learning_rate"};
+  return roles;
+}
+
+class GraphLoader {
+public:
+  Graph load(const JsonView &root) {
+    root.expect(JsonValue::Kind::Object);
+    JsonView format = root["format"];
+    if (format.asString() != "nsl-graph")
+      format.fail("not an nsl graph: \"format\" is \"" + format.asString() +
+                  "\", expected \"nsl-graph\"");
+    JsonView version = root["version"];
+    if (version.asInteger() != 1)
+      version.fail("unsupported graph version " +
+                   std::to_string(version.asInteger()) +
+                   " (this interpreter reads version 1)");
+    graph_.function = root["function"].asString();
+
+    std::vector<JsonView> arguments = root["arguments"].elements();
+    for (size_t i = 0; i < arguments.size(); ++i) {
+      std::string label = "argument " + std::to_string(i);
+      withContext(label, [&] { loadArgument(arguments[i], label); });
+    }
+    std::vector<JsonView> nodes = root["nodes"].elements();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      GraphNode node;
+      node.index = i;
+      std::string label = "node " + std::to_string(i);
+      withContext(label, [&] {
+        node.op = nodes[i]["op"].asString();
+        label = node.label();
+      });
+      withContext(label, [&] { loadNode(nodes[i], node); });
+      graph_.nodes.push_back(std::move(node));
+    }
+    std::vector<JsonView> outputs = root["outputs"].elements();
+    std::set<std::string> outputNames;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      withContext("output " + std::to_string(i), [&] {
+        GraphOutput output;
+        output.value = useValue(outputs[i]["value"]);
+        std::optional<JsonView> name = outputs[i].find("name");
+        output.name = name ? name->asString() : "output" + std::to_string(i);
+        if (!outputNames.insert(output.name).second)
+          outputs[i].fail("output name '" + output.name + "' is used twice");
+        graph_.outputs.push_back(std::move(output));
+      });
+    }
+    return std::move(graph_);
+  }
+
+private:
+  Graph graph_;
+  /// Who defined each value, for "defined twice" messages.
+  std::map<int64_t, std::string> definedBy_;
+
+  /// Runs f and prefixes any error with label ("node 4 (sim_conv2d): ").
+  template <typename F> void withContext(const std::string &label, F &&f) {
+    try {
+      f();
+    } catch (const JsonError &e) {
+      throw ReferenceError(label + ": " + e.what());
+    } catch (const ReferenceError &e) {
+      throw ReferenceError(label + ": " + e.what());
+    }
+  }
+
+  void loadArgument(const JsonView &view, const std::string &label) {
+    GraphArgument argument;
+    argument.name = view["name"].asString();
+    if (graph_.findArgument(argument.name))
+      view["name"].fail("argument name '" + argument.name + "' is used twice");
+    JsonView role = view["role"];
+    argument.role = role.asString();
+    const std::vector<std::string> &roles = knownRoles();
+    if (std::find(roles.begin(), roles.end(), argument.role) == roles.end())
+      role.fail("unknown role '" + argument.role + "' (expected one of " +
+                join(roles) + ")");
+    argument.type = loadType(view);
+    argument.value = loadValueId(view["value"]);
+    defineValue(argument.value, argument.type, view["value"],
+                label + " ('" + argument.name + "')");
+    graph_.arguments.push_back(std::move(argument));
+  }
+
+  void loadNode(const JsonView &view, GraphNode &node) {
+    const OpSpec *spec = findOp(node.op);
+    if (!spec) {
+      std::vector<std::string> known = knownOps();
+      view["op"].fail("unknown op '" + node.op +
+                      "' (known ops: " + join(known) + ")");
+    }
+    loadOperands(view, *spec, node);
+    loadAttributes(view, *spec, node);
+
+    std::vector<JsonView> results = view["results"].elements();
+    if (results.size() != spec->results.size())
+      view["results"].fail(
+          std::string(spec->name) + " has " +
+          std::to_string(spec->results.size()) +
+          (spec->results.size() == 1 ? " result" : " results") + ", got " +
+          std::to_string(results.size()));
+    for (size_t i = 0; i < results.size(); ++i) {
+      GraphResult result;
+      result.type = loadType(results[i]);
+      result.value = loadValueId(results[i]["value"]);
+      defineValue(result.value, result.type, results[i]["value"], node.label());
+      node.results.push_back(std::move(result));
+    }
+    if (node.op == "constant")
+      checkConstant(view, node);
+  }
+
+  void loadOperands(const JsonView &view, const OpSpec &spec, GraphNode &node) {
+    // A node without operands may leave the object out.
+    std::optional<JsonView> operands = view.find("operands");
+    if (operands) {
+      for (const auto &member : operands->members()) {
+        const std::string &name = member.first;
+        const JsonView &operand = member.second;
+        auto it =
+            std::find_if(spec.operands.begin(), spec.operands.end(),
+                         [&](const OperandSpec &o) { return name == o.name; });
+        if (it == spec.operands.end())
+          operand.fail("unknown operand '" + name + "' (" + spec.name +
+                       " takes " + signature(spec) + ")");
+        std::vector<int64_t> ids;
+        if (it->arity == Arity::Variadic) {
+          for (const JsonView &element : operand.elements())
+            ids.push_back(useOperand(element, *it));
+        } else {
+          ids.push_back(useOperand(operand, *it));
+        }
+        node.operands[name] = std::move(ids);
+      }
+    }
+    for (const OperandSpec &o : spec.operands)
+      if (o.arity != Arity::Optional && !node.operands.count(o.name)) {
+        std::string message = "missing operand '" + std::string(o.name) +
+                              "' (" + spec.name + " takes " + signature(spec) +
+                              ")";
+        if (operands)
+          operands->fail(message);
+        view.fail(message);
+      }
+  }
+
+  void loadAttributes(const JsonView &view, const OpSpec &spec,
+                      GraphNode &node) {
+    JsonValue attributes = JsonValue::object();
+    std::optional<JsonView> given = view.find("attributes");
+    if (given) {
+      for (const auto &member : given->members()) {
+        const std::string &name = member.first;
+        const JsonView &value = member.second;
+        auto it = std::find_if(
+            spec.attributes.begin(), spec.attributes.end(),
+            [&](const AttributeSpec &a) { return name == a.name; });
+        if (it == spec.attributes.end()) {
+          std::vector<std::string> names;
+          for (const AttributeSpec &a : spec.attributes)
+            names.push_back(a.name);
+          value.fail(
+              "unknown attribute '" + name + "' (" + spec.name +
+              (names.empty() ? " has no attributes" : " takes " + join(names)) +
+              ")");
+        }
+        checkAttribute(value, *it);
+        attributes[name] = value.value();
+      }
+    }
+    for (const AttributeSpec &a : spec.attributes)
+      if (!attributes.find(a.name)) {
+        std::string message = "missing attribute '" + std::string(a.name) + "'";
+        if (given)
+          given->fail(message);
+        view.fail(message);
+      }
+    node.attributes = std::move(attributes);
+  }
+
+  /// Sizes, strides, paddings and group sizes beyond this are certainly
+  /// wrong, and bounding them keeps the window arithmetic from overflowing.
+  static void checkMagnitude(const JsonView &value, int64_t integer) {
+    constexpr int64_t limit = int64_t(1) << 24;
+    if (integer > limit || integer < -limit)
+      value.fail("integer attribute " + std::to_string(integer) +
+                 " is out of range (at most 2^24 in magnitude)");
+  }
+
+  static void checkAttribute(const JsonView &value, const AttributeSpec &a) {
+    switch (a.type) {
+    case AttributeType::Bool:
+      value.asBool();
+      return;
+    case AttributeType::Number:
+      value.asNumber();
+      return;
+    case AttributeType::Integer:
+      checkMagnitude(value, value.asInteger());
+      return;
+    case AttributeType::Pair:
+      if (!value.isArray() || value.size() != 2 ||
+          !value.value().asArray()[0].isInteger() ||
+          !value.value().asArray()[1].isInteger())
+        value.fail("expected a pair of integers [height, width]");
+      for (const JsonView &element : value.elements())
+        checkMagnitude(element, element.asInteger());
+      return;
+    case AttributeType::String:
+      if (!a.allowed.empty() && std::find(a.allowed.begin(), a.allowed.end(),
+                                          value.asString()) == a.allowed.end())
+        value.fail("unknown " + std::string(a.name) + " '" + value.asString() +
+                   "' (expected one of " + join(a.allowed) + ")");
+      value.asString();
+      return;
+    case AttributeType::Numbers:
+      for (const JsonView &element : value.elements())
+        element.asNumber();
+      return;
+    }
+  }
+
+  void checkConstant(const JsonView &view, const GraphNode &node) {
+    const TensorType &type = node.results[0].type;
+    JsonView values = view["attributes"]["values"];
+    if (static_cast<int64_t>(values.size()) != numElements(type.shape))
+      values.fail("the constant has " + std::to_string(values.size()) +
+                  " values but its type " + typeToString(type) + " needs " +
+                  std::to_string(numElements(type.shape)));
+    if (type.dtype == DType::I64)
+      for (const JsonView &element : values.elements())
+        element.asInteger();
+  }
+
+  static int64_t loadValueId(const JsonView &view) {
+    int64_t id = view.asInteger();
+    if (id < 0)
+      view.fail("value ids are non-negative integers, got " +
+                std::to_string(id));
+    return id;
+  }
+
+  /// A value used as an operand or output: defined earlier in the file.
+  int64_t useValue(const JsonView &view) {
+    int64_t id = loadValueId(view);
+    if (!graph_.valueTypes.count(id))
+      view.fail("value " + std::to_string(id) +
+                " is used before it is defined");
+    return id;
+  }
+
+  int64_t useOperand(const JsonView &view, const OperandSpec &operand) {
+    int64_t id = useValue(view);
+    DType dtype = graph_.valueTypes.at(id).dtype;
+    if (dtype != operand.dtype)
+      view.fail("operand '" + std::string(operand.name) + "' must be " +
+                dtypeName(operand.dtype) + ", but value " + std::to_string(id) +
+                " is " + dtypeName(dtype));
+    return id;
+  }
+
+  void defineValue(int64_t id, const TensorType &type, const JsonView &view,
+                   const std::string &definer) {
+    auto [it, inserted] = definedBy_.emplace(id, definer);
+    if (!inserted)
+      view.fail("value " + std::to_string(id) + " is defined twice (first by " +
+                it->second + ")");
+    graph_.valueTypes[id] = type;
+  }
+
+  static TensorType loadType(const JsonView &view) {
+    TensorType type;
+    JsonView dtype = view["dtype"];
+    if (dtype.asString() == "f32")
+      type.dtype = DType::F32;
+    else if (dtype.asString() == "i64")
+      type.dtype = DType::I64;
+    else
+      dtype.fail("unknown dtype '" + dtype.asString() +
+                 "' (expected f32 or i64)");
+    JsonView shape = view["shape"];
+    int64_t elements = 1;
+    for (const JsonView &dim : shape.elements()) {
+      int64_t size = dim.asInteger();
+      if (size < 0)
+        dim.fail("dimensions are non-negative, got " + std::to_string(size));
+      type.shape.push_back(size);
+      if (size > 0 && elements > maxElements / size)
+        shape.fail("a tensor of shape " + shapeToString(type.shape) +
+                   "... is too large for the reference interpreter");
+      elements *= size;
+    }
+    return type;
+  }
+};
+
+/// A tensor whose element count disagrees with its shape would make the ops
+/// read out of bounds.
+void checkTensor(const Tensor &t, const std::string &what) {
+  if (static_cast<int64_t>(t.data.size()) != numElements(t.shape))
+    throw ReferenceError(what + " holds " + std::to_string(t.data.size()) +
+                         " values but its shape " + shapeToString(t.shape) +
+                         " needs " + std::to_string(numElements(t.shape)));
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Public API
+//===----------------------------------------------------------------------===//
+
+std::string typeToString(const TensorType &type) {
+  return dtypeName(type.dtype) + shapeToString(type.shape);
+}
+
+TensorType typeOf(const Tensor &tensor) { return {tensor.dtype, tensor.shape}; }
+
+std::string GraphNode::label() const {
+  return "node " + std::to_string(index) + " (" + op + ")";
+}
+
+const TensorType &Graph::typeOfValue(int64_t value) const {
+  auto it = valueTypes.find(value);
+  if (it == valueTypes.end())
+    throw ReferenceError("value " + std::to_string(value) +
+                         " is not defined in the graph");
+  return it->second;
+}
+
+const GraphArgument *Graph::findArgument(const std::string &name) const {
+  for (const GraphArgument &argument : arguments)
+    if (argument.name == name)
+      return &argument;
+  return nullptr;
+}
+
+std::vector<std::string> knownOps() {
+  std::vector<std::string> names;
+  for (const OpSpec &spec : opTable())
+    names.push_back(spec.name);
+  return names;
+}
+
+Graph parseGraph(std::string_view json, const std::string &sourceName) {
+  std::string prefix = sourceName.empty() ? "" : sourceName + ": ";
+  try {
+    JsonValue root = support::parseJson(json); // positions get the prefix
+    return GraphLoader().load(JsonView(root));
+  } catch (const JsonError &e) {
+    throw ReferenceError(prefix + e.what());
+  } catch (const ReferenceError &e) {
+    throw ReferenceError(prefix + e.what());
+  }
+}
+
+Graph loadGraph(const std::string &path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    throw ReferenceError("cannot open graph file '" + path + "'");
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad())
+    throw ReferenceError("cannot read graph file '" + path + "'");
+  return parseGraph(text.str(), path);
+}
+
+std::vector<Tensor> run(const Graph &graph,
+                        const std::vector<Tensor> &arguments) {
+  if (arguments.size() != graph.arguments.size())
+    throw ReferenceError("the graph takes " +
+                         std::to_string(graph.arguments.size()) +
+                         " arguments, got " + std::to_string(arguments.size()));
+  std::unordered_map<int64_t, Tensor> values;
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const GraphArgument &declared = graph.arguments[i];
+    std::string label =
+        "argument " + std::to_string(i) + " ('" + declared.name + "')";
+    checkTensor(arguments[i], label);
+    if (typeOf(arguments[i]) != declared.type)
+      throw ReferenceError(label + ": expected " + typeToString(declared.type) +
+                           ", got " + typeToString(typeOf(arguments[i])));
+    values[declared.value] = arguments[i];
+  }
+
+  // Free every intermediate after its last use: a deep network would
+  // otherwise keep all activations alive.
+  std::unordered_map<int64_t, size_t> lastUse;
+  for (const GraphNode &node : graph.nodes)
+    for (const auto &[name, ids] : node.operands)
+      for (int64_t id : ids)
+        lastUse[id] = node.index;
+  for (const GraphOutput &output : graph.outputs)
+    lastUse[output.value] = graph.nodes.size();
+
+  for (const GraphNode &node : graph.nodes) {
+    const OpSpec *spec = findOp(node.op);
+    if (!spec) // a Graph built by hand rather than by parseGraph
+      throw ReferenceError(node.label() + ": unknown op");
+    std::vector<Tensor> results;
+    try {
+      results = spec->compute(NodeContext(node, values));
+    } catch (const std::exception &e) {
+      // The ops name themselves ("sim_conv2d: ..."); the label does already.
+      std::string message = e.what(), prefix = node.op + ": ";
+      if (message.compare(0, prefix.size(), prefix) == 0)
+        message.erase(0, prefix.size());
+      throw ReferenceError(node.label() + ": " + message);
+    }
+    if (results.size() != node.results.size())
+      throw ReferenceError(node.label() + ": computed " +
+                           std::to_string(results.size()) +
+                           " results, but the graph declares " +
+                           std::to_string(node.results.size()));
+    for (size_t i = 0; i < results.size(); ++i) {
+      const GraphResult &declared = node.results[i];
+      std::string what = node.label() + ": result " + std::to_string(i) + " (" +
+                         (i < spec->results.size() ? spec->results[i] : "?") +
+                         ", value " + std::to_string(declared.value) + ")";
+      checkTensor(results[i], what);
+      if (typeOf(results[i]) != declared.type)
+        throw ReferenceError(what + " is declared " +
+                             typeToString(declared.type) + " but computes " +
+                             typeToString(typeOf(results[i])));
+      values[declared.value] = std::move(results[i]);
+    }
+    for (const auto &[name, ids] : node.operands)
+      for (int64_t id : ids)
+        if (lastUse[id] == node.index)
+          values.erase(id);
+  }
+
+  std::vector<Tensor> outputs;
+  for (const GraphOutput &output : graph.outputs) {
+    auto it = values.find(output.value);
+    if (it == values.end())
+      throw ReferenceError("output '" + output.name + "': value " +
+                           std::to_string(output.value) + " is not defined");
+    outputs.push_back(it->second);
+  }
+  return outputs;
+}
+
+std::vector<Tensor>
+runByName(const Graph &graph,
+          const std::map<std::string, Tensor> &argumentsByName) {
+  std::vector<Tensor> arguments;
+  for (const GraphArgument &argument : graph.arguments) {
+    auto it = argumentsByName.find(argument.name);
+    if (it == argumentsByName.end())
+      throw ReferenceError("missing argument '" + argument.name + "' (" +
+                           typeToString(argument.type) + ")");
+    arguments.push_back(it->second);
+  }
+  for (const auto &[name, tensor] : argumentsByName)
+    if (!graph.findArgument(name)) {
+      std::vector<std::string> names;
+      for (const GraphArgument &argument : graph.arguments)
+        names.push_back(argument.name);
+      throw ReferenceError("the graph has no argument named '" + name +
+                           "' (its arguments: " + join(names) + ")");
+    }
+  return run(graph, arguments);
+}
+
+std::vector<Tensor> randomArguments(const Graph &graph,
+                                    const RandomArgumentOptions &options) {
+  // How each argument is used decides its range.
+  std::map<int64_t, int64_t> classCount;
+  std::set<int64_t> positive;
+  for (const GraphNode &node : graph.nodes) {
+    if (node.op == "softmax_cross_entropy") {
+      const Shape &logits =
+          graph.typeOfValue(node.operands.at("logits").at(0)).shape;
+      int64_t labels = node.operands.at("labels").at(0);
+      if (!logits.empty()) {
+        auto [it, inserted] = classCount.emplace(labels, logits.back());
+        if (!inserted)
+          it->second = std::min(it->second, logits.back());
+      }
+    } else if (node.op == "batch_norm" || node.op == "batch_norm_train") {
+      positive.insert(node.operands.at("running_var").at(0));
+    }
+  }
+
+  std::mt19937 rng(options.seed);
+  // 24 random bits: multiples of 2^-24 in [0, 1).
+  auto unit = [&] { return static_cast<double>(rng() >> 8) * 0x1p-24; };
+  std::vector<Tensor> arguments;
+  for (const GraphArgument &argument : graph.arguments) {
+    Tensor t(argument.type.shape, argument.type.dtype);
+    if (argument.type.dtype == DType::F32) {
+      bool isPositive = positive.count(argument.value) > 0;
+      for (double &x : t.data)
+        // [0.5, 1.5) in steps of 2^-23 and [-1, 1) in steps of 2^-23: both
+        // exact in float32.
+        x = isPositive ? 0.5 + static_cast<double>(rng() >> 9) * 0x1p-23
+                       : -1.0 + 2.0 * unit();
+    } else {
+      std::optional<int64_t> classes = options.numClasses;
+      if (!classes && classCount.count(argument.value))
+        classes = classCount[argument.value];
+      if (!classes)
+        throw ReferenceError(
+            "cannot choose values for i64 argument '" + argument.name +
+            "': it is not the labels of a softmax_cross_entropy; give the "
+            "number of classes");
+      if (*classes < 1 || *classes > (int64_t(1) << 31))
+        throw ReferenceError("cannot draw labels for argument '" +
+                             argument.name + "' from " +
+                             std::to_string(*classes) + " classes");
+      for (double &x : t.data)
+        x = static_cast<double>(
+            (static_cast<uint64_t>(rng()) * static_cast<uint64_t>(*classes)) >>
+            32);
+    }
+    arguments.push_back(std::move(t));
+  }
+  return arguments;
+}
+
+} // namespace nsl::reference

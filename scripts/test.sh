@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: the lit/FileCheck suite (test/**/*.mlir)
+# and the GoogleTest suites through ctest. Both runners print their summary.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${NSL_BUILD_DIR:-$root/build}
+
+"$root/scripts/setup.sh" || exit 1
+"$root/scripts/build.sh" || exit 1
+
+status=0
+echo "== lit: compiler tests =="
+/usr/lib/llvm-22/bin/lit -sv "$build/test" || status=1
+echo "== ctest: unit, reference and PyTorch oracle tests =="
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" || status=1
+exit $status
