@@ -1,6 +1,8 @@
 //===- nsl-opt.cpp - mlir-opt with the nsl dialect and passes ------------===//
 #include "dialect/NSLDialect.h"
 #include "passes/Passes.h"
+#include "codegen/Passes.h"
+#include "codegen/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -12,6 +14,8 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::nsl::registerNSLPassesAndPipelines();
+  mlir::nsl::registerNSLCodegenPasses();
+  mlir::nsl::registerCpuPipelines();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::nsl::NSLDialect>();

@@ -1,0 +1,146 @@
+//===- Artifact.h - Loading a compiled model (model.nslm) --------*- C++
+//-*-===//
+//
+// Loads the artifact folder of docs/artifact.md: parses and validates
+// manifest.json, checks that this host can run its target, reads
+// weights.safetensors and checks every weight the manifest needs, and loads
+// kernels.so, resolving every scheduled kernel. Whatever is wrong with the
+// folder is reported as one Error naming the file and the problem; corrupt
+// files never crash the loader.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NSL_RUNTIME_ARTIFACT_ARTIFACT_H
+#define NSL_RUNTIME_ARTIFACT_ARTIFACT_H
+
+#include "runtime/artifact/Safetensors.h"
+#include "runtime/artifact/Tensor.h"
+#include "runtime/support/Json.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nsl::runtime {
+
+enum class Storage { Argument, Arena, Constant };
+
+/// A tensor the schedule touches.
+struct BufferInfo {
+  int64_t id = 0;
+  DType dtype = DType::F32;
+  Shape shape;
+  int64_t bytes = 0;
+  Storage storage = Storage::Arena;
+  int64_t offset = 0; // Arena: the byte offset in the arena.
+  std::string name;   // Constant: the tensor's name in weights.safetensors.
+};
+
+/// An argument or a result of an entry point.
+struct Binding {
+  std::string name;
+  std::string role; // nsl.role of an argument; empty for a result.
+  DType dtype = DType::F32;
+  Shape shape;
+  int64_t buffer = 0;
+};
+
+/// One kernel launch of a schedule.
+struct Launch {
+  std::string kernel;
+  std::vector<int64_t> buffers;
+  int64_t parallelExtent = 1;
+  /// Scratch bytes per concurrent call, passed after the buffers if > 0.
+  int64_t workspaceBytes = 0;
+  std::vector<std::string> ops; // For people: the nsl ops the kernel runs.
+};
+
+struct EntryPoint {
+  std::string name;
+  std::vector<Binding> arguments;
+  std::vector<Binding> results;
+  std::vector<Launch> schedule;
+};
+
+struct Manifest {
+  std::string target;
+  std::string kernelLibrary;
+  std::string kernelAbi;
+  std::vector<std::string> kernelDependencies;
+  std::vector<BufferInfo> buffers; // Indexed by id.
+  int64_t arenaBytes = 0;
+  std::vector<EntryPoint> entryPoints;
+  support::JsonValue tuning; // Null when absent.
+
+  /// The entry point with this name, or null.
+  const EntryPoint *findEntryPoint(const std::string &name) const;
+};
+
+/// Whether an argument of this role defaults to its tensor in
+/// weights.safetensors (parameters and buffers); the caller must give the
+/// others (inputs, labels, ...).
+bool roleHasDefault(const std::string &role);
+
+/// What the host CPU can run.
+struct HostFeatures {
+  bool x86_64 = false;
+  bool avx2 = false;
+  bool fma = false;
+  bool avx512f = false;
+
+  static HostFeatures detect();
+};
+
+/// Why a host with these features cannot run artifacts for `target`, or
+/// nullopt if it can.
+std::optional<std::string> targetProblem(const std::string &target,
+                                         const HostFeatures &host);
+
+/// Parses and validates manifest.json (docs/artifact.md); `sourceName`
+/// starts every error message. With `host`, the target is checked against
+/// it right after the format and version, so that an artifact for another
+/// machine is refused with that reason rather than a detail of its layout.
+Manifest parseManifest(std::string_view text, const std::string &sourceName,
+                       const HostFeatures *host = nullptr);
+
+/// The kernel ABI nsl-cpu-1.
+using KernelFunction = void (*)(void *const *buffers, int64_t begin,
+                                int64_t end);
+
+/// A loaded artifact; immutable and safe to share between threads. Its
+/// kernels stay loaded as long as it lives.
+class Artifact {
+public:
+  /// Loads the folder at `path`; throws Error.
+  static std::shared_ptr<const Artifact>
+  load(const std::string &path,
+       const HostFeatures &host = HostFeatures::detect());
+  ~Artifact();
+  Artifact(const Artifact &) = delete;
+  Artifact &operator=(const Artifact &) = delete;
+
+  const std::string &path() const { return path_; }
+  const Manifest &manifest() const { return manifest_; }
+  const SafetensorsFile &weights() const { return weights_; }
+  /// The entry point with this name; throws Error naming those there are.
+  const EntryPoint &entryPoint(const std::string &name) const;
+  /// A scheduled kernel (all were resolved at load); throws Error for a name
+  /// no schedule uses.
+  KernelFunction kernel(const std::string &name) const;
+
+private:
+  Artifact() = default;
+
+  std::string path_;
+  Manifest manifest_;
+  SafetensorsFile weights_;
+  void *library_ = nullptr;
+  std::map<std::string, KernelFunction> kernels_;
+};
+
+} // namespace nsl::runtime
+
+#endif // NSL_RUNTIME_ARTIFACT_ARTIFACT_H

@@ -1,0 +1,103 @@
+//===- Model.h - The C++ API of the runtime ----------------------*- C++
+//-*-===//
+//
+// Loads a compiled model (a model.nslm folder, docs/artifact.md) and runs
+// its entry points:
+//
+//   auto model = nsl::runtime::Model::load("model.nslm", {/*threads=*/2});
+//   nsl::runtime::Tensor x(nsl::runtime::DType::F32, {2, 1, 28, 28});
+//   std::vector<nsl::runtime::Tensor> y = model.run("forward", {{"x", x}});
+//
+// Parameters and buffers default to the artifact's weights; inputs and
+// labels must be given. Every error is an nsl::runtime::Error with a message
+// for people. The header exposes no internals (docs/runtime.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NSL_RUNTIME_ARTIFACT_MODEL_H
+#define NSL_RUNTIME_ARTIFACT_MODEL_H
+
+#include "runtime/artifact/Error.h"
+#include "runtime/artifact/Tensor.h"
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nsl::runtime {
+
+struct ModelOptions {
+  /// Threads that run the kernels, the calling thread included; 0 means
+  /// one per hardware thread, 1 runs everything on the calling thread.
+  int threads = 0;
+  /// Time every kernel launch (see Model::lastProfile).
+  bool profile = false;
+};
+
+/// An argument or a result of an entry point.
+struct TensorInfo {
+  std::string name;
+  std::string role; // input, parameter, buffer, label, ...; empty for results
+  DType dtype = DType::F32;
+  Shape shape;
+  /// The argument defaults to its tensor in the artifact's weights.
+  bool hasDefault = false;
+};
+
+struct EntryPointInfo {
+  std::string name;
+  std::vector<TensorInfo> arguments; // In the order of the IR function.
+  std::vector<TensorInfo> results;   // In return order.
+};
+
+/// The wall time of one kernel launch.
+struct LaunchTiming {
+  size_t launch = 0; // Index in the schedule.
+  std::string kernel;
+  int64_t parallelExtent = 1;
+  double milliseconds = 0.0;
+};
+
+class Model {
+public:
+  /// Loads and validates the artifact folder at `path` and allocates the
+  /// model's memory (its arena); throws Error.
+  static Model load(const std::string &path, const ModelOptions &options = {});
+  Model(Model &&) noexcept;
+  Model &operator=(Model &&) noexcept;
+  ~Model();
+
+  const std::string &path() const;
+  /// The artifact's target, e.g. "cpu-x86_64-avx512".
+  const std::string &target() const;
+  /// The threads that run kernels, the caller included.
+  int threads() const;
+  const std::vector<EntryPointInfo> &entryPoints() const;
+  /// The entry point with this name; throws Error naming the ones there are.
+  const EntryPointInfo &entryPoint(const std::string &name) const;
+  /// The tensors of weights.safetensors by name.
+  const std::map<std::string, Tensor> &weights() const;
+
+  /// Runs an entry point. `arguments` maps argument names to tensors of
+  /// exactly the declared dtype and shape; parameters and buffers left out
+  /// take their value from the weights. Kernels read the given tensors in
+  /// place (no copy), which must stay unchanged during the call. Returns the
+  /// results, in order, as new tensors. Runs of one Model are serialised
+  /// (they share its arena); use several Models to run in parallel.
+  std::vector<Tensor> run(const std::string &entry,
+                          const std::map<std::string, Tensor> &arguments);
+
+  /// The launches of the last run with their wall times, if the model was
+  /// loaded with options.profile; empty otherwise.
+  std::vector<LaunchTiming> lastProfile() const;
+
+private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace nsl::runtime
+
+#endif // NSL_RUNTIME_ARTIFACT_MODEL_H

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Generates the end-to-end op tests test/e2e/*.mlir.
+
+Each case is a one-op (or few-op) model compiled by nslc and checked by
+`nsl-run check` against the reference interpreter on fresh random inputs,
+with relative error ≤ 1e-5. Shapes cover odd sizes, stride 2, padding
+0/1/2, dilation 2, batch 1 and channel counts that are not multiples of the
+vector width. Run it after changing the cases: python3 generate.py
+"""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def ty(shape, element="f32"):
+    return "tensor<" + "".join(f"{d}x" for d in shape) + element + ">"
+
+
+def out_size(size, kernel, stride, padding, dilation):
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class Case:
+    def __init__(self, name):
+        self.name = name
+        self.args = []  # (ssa, shape, role, element)
+        self.body = []
+        self.results = []  # (ssa, shape, element)
+
+    def arg(self, ssa, shape, role="parameter", element="f32"):
+        self.args.append((ssa, shape, role, element))
+        return "%" + ssa
+
+    def text(self):
+        args = ",\n    ".join(
+            f'%{ssa}: {ty(shape, el)} {{nsl.name = "{ssa}", nsl.role = "{role}"}}'
+            for ssa, shape, role, el in self.args)
+        results = ", ".join(ty(s, el) for _, s, el in self.results)
+        ret = ", ".join(v for v, _, _ in self.results)
+        lines = [f"func.func @{self.name}(\n    {args})\n    -> ({results}) {{"]
+        lines += ["  " + line for line in self.body]
+        lines.append(f"  return {ret} : {results}")
+        lines.append("}")
+        return "\n".join(lines)
+
+
+def window_attrs(stride, padding, dilation):
+    parts = []
+    if stride != (1, 1):
+        parts.append(f"stride = array<i64: {stride[0]}, {stride[1]}>")
+    if padding != (0, 0):
+        parts.append(f"padding = array<i64: {padding[0]}, {padding[1]}>")
+    if dilation != (1, 1):
+        parts.append(f"dilation = array<i64: {dilation[0]}, {dilation[1]}>")
+    return parts
+
+
+def attr_dict(parts):
+    return " {" + ", ".join(parts) + "}" if parts else ""
+
+
+def conv_case(name, n, c, h, w, o, kh, kw, stride=(1, 1), padding=(0, 0),
+              dilation=(1, 1), structure="identity", dynamic=False,
+              r_full=True, bias=False, alpha=None):
+    case = Case(name)
+    x = case.arg("x", [n, c, h, w], "input")
+    wt = case.arg("w", [o, c, kh, kw])
+    ho = out_size(h, kh, stride[0], padding[0], dilation[0])
+    wo = out_size(w, kw, stride[1], padding[1], dilation[1])
+    k = kh * kw
+    sim = []
+    if structure == "diagonal":
+        sim = [case.arg("m", [n, k, ho, wo] if dynamic else [k],
+                        "input" if dynamic else "parameter")]
+    elif structure in ("full", "cholesky"):
+        sim = [case.arg("m", [n, k * k, ho, wo] if dynamic else [k, k],
+                        "input" if dynamic else "parameter")]
+    elif structure == "shape_masked":
+        sim = [case.arg("d", [k])]
+        channels = k * k if r_full else k
+        r_shape = ([n, channels, ho, wo] if dynamic
+                   else ([k, k] if r_full else [k]))
+        sim.append(case.arg("r", r_shape, "input" if dynamic else "parameter"))
+    types = {"%x": [n, c, h, w]}
+    text = f"%y = nsl.sim_conv2d {structure}{' dynamic' if dynamic else ''} {x}, {wt}"
+    if sim:
+        shapes = [a[1] for a in case.args[2:2 + len(sim)]]
+        text += " similarity(" + ", ".join(sim) + " : " + ", ".join(
+            ty(s) for s in shapes) + ")"
+    if bias:
+        b = case.arg("b", [o])
+        text += f" bias({b} : {ty([o])})"
+    parts = window_attrs(stride, padding, dilation)
+    if alpha is not None:
+        parts.append(f"alpha = {alpha} : f32")
+    text += attr_dict(parts)
+    text += f" : {ty([n, c, h, w])}, {ty([o, c, kh, kw])} -> {ty([n, o, ho, wo])}"
+    case.body.append(text)
+    case.results.append(("%y", [n, o, ho, wo], "f32"))
+    return case
+
+
+def sphere_case(name, variant, n, c, h, w, o, kh, kw, stride=(1, 1),
+                padding=(0, 0), dilation=(1, 1), input_only=False):
+    case = Case(name)
+    x = case.arg("x", [n, c, h, w], "input")
+    wt = case.arg("w", [o, c, kh, kw])
+    ho = out_size(h, kh, stride[0], padding[0], dilation[0])
+    wo = out_size(w, kw, stride[1], padding[1], dilation[1])
+    text = f"%y = nsl.sphere_conv2d {variant}{' input_only' if input_only else ''} {x}, {wt}"
+    if variant == "learned_sigmoid":
+        k = case.arg("k", [o])
+        text += f" k_param({k} : {ty([o])})"
+    text += attr_dict(window_attrs(stride, padding, dilation))
+    text += f" : {ty([n, c, h, w])}, {ty([o, c, kh, kw])} -> {ty([n, o, ho, wo])}"
+    case.body.append(text)
+    case.results.append(("%y", [n, o, ho, wo], "f32"))
+    return case
+
+
+def simple(name, args, body, results):
+    case = Case(name)
+    for ssa, shape, role, *element in args:
+        case.arg(ssa, shape, role, *(element or ["f32"]))
+    case.body += body
+    case.results += [(v, s, e) for v, s, e in results]
+    return case
+
+
+def conv_cases():
+    return [
+        conv_case("identity_odd", 2, 3, 9, 7, 5, 3, 3, padding=(1, 1), bias=True),
+        conv_case("identity_stride2_pad2", 1, 5, 11, 10, 7, 3, 3, stride=(2, 2), padding=(2, 2)),
+        conv_case("identity_dilation2", 2, 13, 10, 9, 3, 3, 3, dilation=(2, 2), padding=(2, 2)),
+        conv_case("identity_rect", 3, 4, 8, 9, 6, 2, 3, stride=(1, 2), padding=(1, 0)),
+        conv_case("static_diagonal", 2, 3, 8, 8, 5, 3, 3, padding=(1, 1), structure="diagonal", bias=True),
+        conv_case("static_full", 1, 7, 7, 7, 4, 3, 3, stride=(2, 2), structure="full"),
+        conv_case("static_cholesky", 2, 3, 9, 9, 5, 3, 3, padding=(1, 1), dilation=(2, 2), structure="cholesky"),
+        conv_case("static_shape_masked_full", 2, 5, 7, 8, 3, 3, 3, padding=(1, 1), structure="shape_masked", alpha=0.1),
+        conv_case("static_shape_masked_diag", 1, 4, 6, 6, 6, 2, 2, structure="shape_masked", r_full=False),
+        conv_case("dynamic_dns", 2, 5, 9, 9, 7, 3, 3, padding=(1, 1), structure="diagonal", dynamic=True, bias=True),
+        conv_case("dynamic_dns_stride2", 1, 3, 10, 9, 5, 3, 3, stride=(2, 2), padding=(2, 2), dilation=(2, 2), structure="diagonal", dynamic=True),
+        conv_case("dynamic_uns", 2, 3, 7, 7, 5, 3, 3, padding=(1, 1), structure="full", dynamic=True),
+        conv_case("dynamic_uns_stride2", 1, 4, 8, 9, 3, 2, 3, stride=(2, 2), structure="full", dynamic=True, bias=True),
+        conv_case("dynamic_shape_masked_diag", 2, 3, 6, 6, 4, 3, 3, padding=(1, 1), structure="shape_masked", dynamic=True, r_full=False),
+        conv_case("dynamic_shape_masked_full", 1, 3, 6, 7, 4, 2, 2, structure="shape_masked", dynamic=True, alpha=-0.2),
+    ]
+
+
+def sphere_cases():
+    return [
+        sphere_case("sphere_cosine", "cosine", 2, 3, 9, 9, 5, 3, 3, padding=(1, 1)),
+        sphere_case("sphere_cosine_input_only", "cosine", 1, 5, 8, 7, 3, 3, 3, stride=(2, 2), padding=(1, 1), input_only=True),
+        sphere_case("sphere_linear", "linear", 2, 3, 7, 7, 9, 3, 3, padding=(2, 2), dilation=(2, 2)),
+        sphere_case("sphere_sigmoid", "sigmoid", 1, 4, 6, 6, 9, 1, 1),
+        sphere_case("sphere_learned_sigmoid", "learned_sigmoid", 2, 3, 8, 8, 7, 3, 3, stride=(2, 2), padding=(1, 1)),
+    ]
+
+
+def other_cases():
+    cases = []
+    cases.append(simple("patch_norm", [("x", [2, 5, 9, 8], "input")],
+                        ["%y = nsl.patch_norm %x {kernel_size = array<i64: 3, 2>, stride = array<i64: 2, 1>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 2>} : tensor<2x5x9x8xf32> -> tensor<2x1x5x8xf32>"],
+                        [("%y", [2, 1, 5, 8], "f32")]))
+    cases.append(simple("predicted_diagonal", [("p", [2, 9, 5, 5], "input"), ("g", [1], "parameter")],
+                        ["%y = nsl.predicted_similarity diagonal %p, %g : tensor<2x9x5x5xf32>, tensor<1xf32> -> tensor<2x9x5x5xf32>"],
+                        [("%y", [2, 9, 5, 5], "f32")]))
+    cases.append(simple("predicted_full", [("p", [1, 16, 3, 4], "input"), ("g", [], "parameter")],
+                        ["%y = nsl.predicted_similarity full %p, %g : tensor<1x16x3x4xf32>, tensor<f32> -> tensor<1x16x3x4xf32>"],
+                        [("%y", [1, 16, 3, 4], "f32")]))
+    for structure, sim in [("identity", []), ("diagonal", [("m", [4])]),
+                           ("full", [("m", [4, 4])]), ("cholesky", [("m", [4, 4])]),
+                           ("shape_masked", [("d", [4]), ("r", [4, 4])])]:
+        sim_text = ""
+        if sim:
+            sim_text = " similarity(" + ", ".join("%" + s for s, _ in sim) + " : " + \
+                ", ".join(ty(sh) for _, sh in sim) + ")"
+        cases.append(simple(
+            f"sim_linear_{structure}",
+            [("x", [3, 12], "input"), ("w", [5, 12], "parameter")] +
+            [(s, sh, "parameter") for s, sh in sim] + [("b", [5], "parameter")],
+            [f"%y = nsl.sim_linear {structure} %x, %w{sim_text} bias(%b : tensor<5xf32>) {{group_size = 4 : i64}} : tensor<3x12xf32>, tensor<5x12xf32> -> tensor<3x5xf32>"],
+            [("%y", [3, 5], "f32")]))
+    cases.append(simple("fold_conv_cholesky", [("w", [5, 3, 3, 3], "parameter"), ("l", [9, 9], "parameter")],
+                        ["%y = nsl.fold_similarity cholesky %w similarity(%l : tensor<9x9xf32>) : tensor<5x3x3x3xf32> -> tensor<5x3x3x3xf32>"],
+                        [("%y", [5, 3, 3, 3], "f32")]))
+    cases.append(simple("fold_linear_shape_masked", [("w", [3, 10], "parameter"), ("d", [5], "parameter"), ("r", [5], "parameter")],
+                        ["%y = nsl.fold_similarity shape_masked %w similarity(%d, %r : tensor<5xf32>, tensor<5xf32>) {group_size = 5 : i64} : tensor<3x10xf32> -> tensor<3x10xf32>"],
+                        [("%y", [3, 10], "f32")]))
+    bn_args = [("g", [7], "parameter"), ("b", [7], "parameter"), ("mean", [7], "buffer"), ("var", [7], "buffer")]
+    cases.append(simple("batch_norm_4d", [("x", [2, 7, 5, 3], "input")] + bn_args,
+                        ["%y = nsl.batch_norm %x, %g, %b, %mean, %var {epsilon = 1.0e-3 : f32} : tensor<2x7x5x3xf32>, tensor<7xf32> -> tensor<2x7x5x3xf32>"],
+                        [("%y", [2, 7, 5, 3], "f32")]))
+    cases.append(simple("batch_norm_2d", [("x", [3, 7], "input")] + bn_args,
+                        ["%y = nsl.batch_norm %x, %g, %b, %mean, %var : tensor<3x7xf32>, tensor<7xf32> -> tensor<3x7xf32>"],
+                        [("%y", [3, 7], "f32")]))
+    cases.append(simple("batch_norm_train", [("x", [3, 7, 4, 5], "input")] + bn_args,
+                        ["%y:5 = nsl.batch_norm_train %x, %g, %b, %mean, %var {momentum = 0.3 : f32} : tensor<3x7x4x5xf32>, tensor<7xf32> -> tensor<3x7x4x5xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>"],
+                        [("%y#0", [3, 7, 4, 5], "f32"), ("%y#1", [7], "f32"), ("%y#2", [7], "f32"),
+                         ("%y#3", [7], "f32"), ("%y#4", [7], "f32")]))
+    cases.append(simple("relu_add_flatten", [("x", [2, 3, 5, 5], "input"), ("z", [2, 3, 5, 5], "input")],
+                        ["%0 = nsl.relu %x : tensor<2x3x5x5xf32>",
+                         "%1 = nsl.add %0, %z : tensor<2x3x5x5xf32>",
+                         "%y = nsl.flatten %1 : tensor<2x3x5x5xf32> -> tensor<2x75xf32>"],
+                        [("%y", [2, 75], "f32")]))
+    cases.append(simple("max_pool", [("x", [2, 3, 9, 8], "input")],
+                        ["%y = nsl.max_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 2, 1>} : tensor<2x3x9x8xf32> -> tensor<2x3x4x4xf32>"],
+                        [("%y", [2, 3, 4, 4], "f32")]))
+    cases.append(simple("avg_pool_include_pad", [("x", [1, 5, 7, 7], "input")],
+                        ["%y = nsl.avg_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>} : tensor<1x5x7x7xf32> -> tensor<1x5x4x4xf32>"],
+                        [("%y", [1, 5, 4, 4], "f32")]))
+    cases.append(simple("avg_pool_exclude_pad", [("x", [2, 3, 6, 5], "input")],
+                        ["%y = nsl.avg_pool2d %x {kernel_size = array<i64: 2, 3>, stride = array<i64: 2, 1>, padding = array<i64: 1, 1>, count_include_pad = false} : tensor<2x3x6x5xf32> -> tensor<2x3x4x5xf32>"],
+                        [("%y", [2, 3, 4, 5], "f32")]))
+    cases.append(simple("global_pool_linear", [("x", [3, 11, 5, 7], "input"), ("w", [4, 11], "parameter"), ("b", [4], "parameter")],
+                        ["%0 = nsl.global_avg_pool2d %x : tensor<3x11x5x7xf32> -> tensor<3x11x1x1xf32>",
+                         "%1 = nsl.flatten %0 : tensor<3x11x1x1xf32> -> tensor<3x11xf32>",
+                         "%y = nsl.linear %1, %w bias(%b : tensor<4xf32>) : tensor<3x11xf32>, tensor<4x11xf32> -> tensor<3x4xf32>",
+                         "%z = nsl.linear %1, %w : tensor<3x11xf32>, tensor<4x11xf32> -> tensor<3x4xf32>"],
+                        [("%y", [3, 4], "f32"), ("%z", [3, 4], "f32")]))
+    for smoothing in ["0.0", "0.1"]:
+        cases.append(simple(f"cross_entropy_{smoothing.replace('.', '_')}",
+                            [("logits", [5, 7], "input"), ("labels", [5], "label", "i64")],
+                            [f"%y = nsl.softmax_cross_entropy %logits, %labels {{label_smoothing = {smoothing} : f32}} : tensor<5x7xf32>, tensor<5xi64> -> tensor<f32>"],
+                            [("%y", [], "f32")]))
+    return cases
+
+
+HEADER = """// Generated by test/e2e/generate.py; edit that script, not this file.
+// {what}: each model is compiled by nslc for the host CPU and checked by
+// `nsl-run check` against the reference interpreter on fresh random inputs
+// and weights (relative error ≤ 1e-5).
+"""
+
+
+def write(file, what, cases):
+    lines = [HEADER.format(what=what)]
+    for i, case in enumerate(cases):
+        lines.append(f"// RUN: nslc %s --function {case.name} --seed {i} -o %t.{case.name} > /dev/null")
+        lines.append(f"// RUN: nsl-run check %t.{case.name} --seed {i + 100} --tolerance 1e-5 | FileCheck %s --check-prefix=OK")
+    lines.append("// OK: {{all|every}}")
+    lines.append("")
+    lines += [case.text() + "\n" for case in cases]
+    with open(os.path.join(HERE, file), "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    write("conv-ops.mlir", "The similarity convolution, every structure", conv_cases())
+    write("sphere-ops.mlir", "SphereConv, every variant", sphere_cases())
+    write("other-ops.mlir", "The other nsl ops", other_cases())

@@ -1,0 +1,280 @@
+//===- ExecutorTest.cpp - Tests of running compiled models ----------------===//
+//
+// The thread pool; runs of the hand-made MLP checked against values computed
+// here; bitwise identical results for every thread count; launches split
+// into contiguous chunks that cover every iteration exactly once; argument
+// checks with their messages; per-launch profiles.
+//
+//===----------------------------------------------------------------------===//
+#include "TestArtifact.h"
+
+#include "runtime/artifact/Model.h"
+#include "runtime/artifact/ThreadPool.h"
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+using namespace nsl::runtime;
+using namespace nsl::runtime::test;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// ThreadPool
+//===----------------------------------------------------------------------===//
+
+TEST(ThreadPoolTest, CoversEveryIterationOnceInContiguousChunks) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (int64_t extent : {1, 2, 3, 7, 8, 100, 1001}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(extent));
+      std::mutex mutex;
+      std::vector<std::pair<int64_t, int64_t>> chunks;
+      std::vector<std::atomic<int>> slotsInUse(static_cast<size_t>(threads));
+      pool.parallelFor(extent, [&](int64_t begin, int64_t end, int slot) {
+        ASSERT_GE(slot, 0);
+        ASSERT_LT(slot, threads);
+        EXPECT_EQ(slotsInUse[static_cast<size_t>(slot)]++, 0);
+        for (int64_t i = begin; i < end; ++i)
+          hits[static_cast<size_t>(i)]++;
+        std::lock_guard<std::mutex> lock(mutex);
+        chunks.emplace_back(begin, end);
+        slotsInUse[static_cast<size_t>(slot)]--;
+      });
+      for (int64_t i = 0; i < extent; ++i)
+        EXPECT_EQ(hits[static_cast<size_t>(i)], 1) << i;
+      EXPECT_EQ(static_cast<int64_t>(chunks.size()),
+                std::min<int64_t>(threads, extent));
+      std::sort(chunks.begin(), chunks.end());
+      int64_t shortest = extent, longest = 0;
+      for (const auto &[begin, end] : chunks) {
+        shortest = std::min(shortest, end - begin);
+        longest = std::max(longest, end - begin);
+      }
+      EXPECT_LE(longest - shortest, 1);
+    }
+  }
+}
+
+TEST(ThreadPoolTest, ManyJobsInARow) {
+  ThreadPool pool(4);
+  std::atomic<int64_t> sum{0};
+  for (int job = 0; job < 2000; ++job)
+    pool.parallelFor(1 + job % 9, [&](int64_t begin, int64_t end, int) {
+      sum += end - begin;
+    });
+  int64_t expected = 0;
+  for (int job = 0; job < 2000; ++job)
+    expected += 1 + job % 9;
+  EXPECT_EQ(sum, expected);
+}
+
+TEST(ThreadPoolTest, ExceptionsReachTheCaller) {
+  ThreadPool pool(3);
+  std::atomic<int> calls{0};
+  EXPECT_THROW(pool.parallelFor(6,
+                                [&](int64_t begin, int64_t, int) {
+                                  ++calls;
+                                  if (begin == 2)
+                                    throw Error("chunk failed");
+                                }),
+               Error);
+  EXPECT_EQ(calls, 3); // The other chunks still ran.
+  pool.parallelFor(3, [](int64_t, int64_t, int) {}); // Still usable.
+  EXPECT_THROW(ThreadPool(-1), Error);
+  EXPECT_GE(ThreadPool(0).size(), 1);
+}
+
+//===----------------------------------------------------------------------===//
+// Model
+//===----------------------------------------------------------------------===//
+
+class ModelTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    path_ = new std::string(mlpArtifact().write());
+  }
+  static void TearDownTestSuite() { delete path_; }
+  static Model load(int threads, bool profile = false) {
+    return Model::load(*path_, {threads, profile});
+  }
+  static std::string *path_;
+};
+std::string *ModelTest::path_ = nullptr;
+
+TEST_F(ModelTest, DescribesItsEntryPoints) {
+  Model model = load(1);
+  EXPECT_EQ(model.path(), *path_);
+  EXPECT_EQ(model.target(), "cpu-x86_64");
+  EXPECT_EQ(model.threads(), 1);
+  ASSERT_EQ(model.entryPoints().size(), 2u);
+  const EntryPointInfo &forward = model.entryPoint("forward");
+  ASSERT_EQ(forward.arguments.size(), 3u);
+  EXPECT_EQ(forward.arguments[0].name, "x");
+  EXPECT_EQ(forward.arguments[0].role, "input");
+  EXPECT_FALSE(forward.arguments[0].hasDefault);
+  EXPECT_EQ(forward.arguments[0].shape, (Shape{batch, features}));
+  EXPECT_TRUE(forward.arguments[1].hasDefault);
+  ASSERT_EQ(forward.results.size(), 2u);
+  EXPECT_EQ(forward.results[0].name, "output0");
+  EXPECT_EQ(forward.results[0].dtype, DType::F32);
+  EXPECT_EQ(model.entryPoint("count").arguments[0].dtype, DType::I64);
+  EXPECT_CONTAINS(
+      errorOf([&] { model.entryPoint("train_step"); }),
+      "has no entry point 'train_step' (it has 'forward', 'count')");
+  EXPECT_EQ(model.weights().size(), 3u);
+}
+
+TEST_F(ModelTest, ComputesTheMlp) {
+  Model model = load(1);
+  Tensor x = randomTensor({batch, features}, 11);
+  std::vector<Tensor> y = model.run("forward", {{"x", x}});
+  ASSERT_EQ(y.size(), 2u);
+  auto expected = expectedMlp(x, model.weights().at("fc.weight"),
+                              model.weights().at("fc.bias"),
+                              model.weights().at("__constant_0"));
+  EXPECT_EQ(y[0].typeString(), "f32[4, 5]");
+  EXPECT_LE(relativeError(y[0], expected["output0"]), 1e-6);
+  EXPECT_LE(relativeError(y[1], expected["hidden"]), 1e-6);
+
+  // Given parameters replace the weights.
+  Tensor bias = randomTensor({classes}, 12);
+  y = model.run("forward", {{"x", x}, {"fc.bias", bias}});
+  expected = expectedMlp(x, model.weights().at("fc.weight"), bias,
+                         model.weights().at("__constant_0"));
+  EXPECT_LE(relativeError(y[0], expected["output0"]), 1e-6);
+}
+
+TEST_F(ModelTest, ResultsAreIdenticalForEveryThreadCount) {
+  Tensor x = randomTensor({batch, features}, 13);
+  std::vector<Tensor> reference = load(1).run("forward", {{"x", x}});
+  for (int threads : {2, 3, 4, 16}) {
+    Model model = load(threads);
+    EXPECT_EQ(model.threads(), threads);
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      std::vector<Tensor> y = model.run("forward", {{"x", x}});
+      ASSERT_EQ(y.size(), reference.size());
+      for (size_t i = 0; i < y.size(); ++i)
+        EXPECT_EQ(
+            std::memcmp(y[i].data(), reference[i].data(), y[i].byteSize()), 0)
+            << "threads " << threads << ", result " << i;
+    }
+  }
+}
+
+TEST_F(ModelTest, LaunchesAreSplitIntoContiguousChunks) {
+  for (int threads : {1, 2, 3, 4, 7, 10, 16}) {
+    Model model = load(threads);
+    Tensor counts(DType::I64, {countExtent});
+    Tensor ranges(DType::I64, {countExtent, 3});
+    for (int64_t i = 0; i < ranges.numel(); ++i)
+      ranges.at<int64_t>(i) = -1;
+    // Kernels work on the given tensors in place.
+    EXPECT_TRUE(
+        model.run("count", {{"counts", counts}, {"ranges", ranges}}).empty());
+    for (int64_t i = 0; i < countExtent; ++i)
+      EXPECT_EQ(counts.at<int64_t>(i), 1) << "iteration " << i;
+    int64_t chunks = 0, begin = 0, shortest = countExtent, longest = 0;
+    std::set<int64_t> workspaces;
+    while (begin < countExtent && chunks <= countExtent) {
+      ASSERT_EQ(ranges.at<int64_t>(3 * begin), begin);
+      int64_t end = ranges.at<int64_t>(3 * begin + 1);
+      // Every chunk may run at the same time as every other: each has its
+      // own 64-byte aligned workspace.
+      int64_t workspace = ranges.at<int64_t>(3 * begin + 2);
+      EXPECT_EQ(workspace % 64, 0);
+      EXPECT_TRUE(workspaces.insert(workspace).second);
+      ASSERT_GT(end, begin);
+      shortest = std::min(shortest, end - begin);
+      longest = std::max(longest, end - begin);
+      begin = end;
+      ++chunks;
+    }
+    EXPECT_EQ(begin, countExtent);
+    EXPECT_EQ(chunks, std::min<int64_t>(threads, countExtent));
+    EXPECT_LE(longest - shortest, 1);
+  }
+}
+
+TEST_F(ModelTest, ViewsOfCallerMemoryWork) {
+  Model model = load(2);
+  Tensor x = randomTensor({batch, features}, 14);
+  std::vector<float> memory(static_cast<size_t>(x.numel()));
+  std::memcpy(memory.data(), x.data(), x.byteSize());
+  std::vector<Tensor> a = model.run("forward", {{"x", x}});
+  std::vector<Tensor> b = model.run(
+      "forward",
+      {{"x", Tensor::view(DType::F32, {batch, features}, memory.data())}});
+  EXPECT_EQ(std::memcmp(a[0].data(), b[0].data(), a[0].byteSize()), 0);
+}
+
+TEST_F(ModelTest, ArgumentsAreChecked) {
+  Model model = load(1);
+  Tensor x = randomTensor({batch, features}, 15);
+  EXPECT_CONTAINS(
+      errorOf([&] { model.run("forward", {}); }),
+      "entry point 'forward' needs its input argument 'x' (f32[4, 8]), which "
+      "was not given");
+  EXPECT_CONTAINS(
+      errorOf([&] {
+        model.run("forward", {{"x", randomTensor({batch, features - 1}, 1)}});
+      }),
+      "argument 'x' of entry point 'forward' is f32[4, 7], but the model "
+      "needs f32[4, 8]");
+  EXPECT_CONTAINS(
+      errorOf([&] {
+        model.run("forward",
+                  {{"x", x}, {"fc.bias", Tensor(DType::I64, {classes})}});
+      }),
+      "argument 'fc.bias' of entry point 'forward' is i64[5], but the model "
+      "needs f32[5]");
+  EXPECT_CONTAINS(errorOf([&] {
+                    model.run("forward", {{"x", x}, {"y", x}});
+                  }),
+                  "entry point 'forward' has no argument 'y' (its arguments: "
+                  "'x', 'fc.weight', 'fc.bias')");
+  EXPECT_CONTAINS(errorOf([&] {
+                    model.run("backward", {{"x", x}});
+                  }),
+                  "has no entry point 'backward'");
+  alignas(8) char unaligned[4 * 8 * 4 + 1];
+  EXPECT_CONTAINS(
+      errorOf([&] {
+        model.run("forward", {{"x", Tensor::view(DType::F32, {batch, features},
+                                                 unaligned + 1)}});
+      }),
+      "the data of argument 'x' of entry point 'forward' is not aligned to "
+      "its 4-byte elements");
+  // Still runs after refused calls.
+  EXPECT_EQ(model.run("forward", {{"x", x}}).size(), 2u);
+}
+
+TEST_F(ModelTest, ProfilesLaunchesWhenAsked) {
+  Model plain = load(1);
+  Tensor x = randomTensor({batch, features}, 16);
+  plain.run("forward", {{"x", x}});
+  EXPECT_TRUE(plain.lastProfile().empty());
+  Model profiled = load(2, true);
+  profiled.run("forward", {{"x", x}});
+  std::vector<LaunchTiming> profile = profiled.lastProfile();
+  ASSERT_EQ(profile.size(), 3u);
+  EXPECT_EQ(profile[0].kernel, "nsl_forward_linear");
+  EXPECT_EQ(profile[2].launch, 2u);
+  EXPECT_EQ(profile[1].parallelExtent, batch);
+  for (const LaunchTiming &t : profile)
+    EXPECT_GE(t.milliseconds, 0.0);
+}
+
+TEST_F(ModelTest, ModelsMove) {
+  Model a = load(2);
+  Model b = std::move(a);
+  Tensor x = randomTensor({batch, features}, 17);
+  EXPECT_EQ(b.run("forward", {{"x", x}}).size(), 2u);
+  a = std::move(b);
+  EXPECT_EQ(a.run("forward", {{"x", x}}).size(), 2u);
+}
+
+} // namespace

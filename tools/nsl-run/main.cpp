@@ -1,0 +1,565 @@
+//===- main.cpp - nsl-run: run, check and time a compiled model -----------===//
+//
+// Runs an entry point of a compiled model (model.nslm) with the runtime,
+// checks it against the reference interpreter on the artifact's graph.json,
+// or times it. Exit codes: 0 success, 1 a check over tolerance, 2 any error
+// (one line "nsl-run: error: ...").
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/artifact/Model.h"
+#include "runtime/reference/Graph.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace ref = nsl::reference;
+using namespace nsl::runtime;
+
+namespace {
+
+const char *mainUsage = R"(usage: nsl-run <command> ART [options]
+
+Runs a compiled model (a model.nslm folder made by nslc) with the runtime.
+
+commands:
+  run ART      run an entry point and print its outputs
+  check ART    run an entry point and the reference interpreter (on the
+               artifact's graph.json) on the same arguments and compare
+  bench ART    time runs of an entry point
+
+Run 'nsl-run <command> --help' for the options of a command.
+)";
+
+const char *argumentHelp = R"(
+Arguments not given with --input: parameters and buffers take their values
+from the artifact's weights; the others are drawn at random from --seed:
+f32 uniform in [-1, 1) (exact in float32), i64 labels uniform in [0, C)
+with C the class count of the cross-entropy they feed (from graph.json) or
+--num-classes.
+)";
+
+const char *runUsage = R"(usage: nsl-run run ART [options]
+
+Runs an entry point and prints every output (its type, first values,
+minimum, maximum and mean) and the time the run took.
+
+options:
+  --entry NAME           entry point to run (default forward)
+  --input NAME=FILE.npy  use FILE.npy for the argument NAME (repeatable)
+  --seed N               seed of the random arguments (default 0)
+  --num-classes C        draw i64 arguments from [0, C)
+  --threads T            threads running the kernels (default 0: one per
+                         hardware thread)
+  --output-dir DIR       save every output as DIR/<name>.npy (characters
+                         other than letters, digits, '.', '-', '_' become '_')
+  -h, --help             show this help
+)";
+
+const char *checkUsage = R"(usage: nsl-run check ART [options]
+
+Runs the compiled entry point and the reference interpreter (plain loops,
+double precision) on ART/graph.json with the same arguments, weights
+included, and prints for every output the relative error |y - r|_2 / |r|_2
+and the maximum absolute error. Exits with 0 if every relative error is
+within the tolerance, 1 otherwise.
+
+options:
+  --entry NAME           entry point to check (default forward; graph.json
+                         must hold the same function)
+  --input NAME=FILE.npy  use FILE.npy for the argument NAME (repeatable)
+  --seed N               seed of the random arguments (default 0)
+  --num-classes C        draw i64 arguments from [0, C)
+  --tolerance T          largest relative error accepted (default 1e-5)
+  --threads T            threads running the kernels (default 0)
+  -h, --help             show this help
+)";
+
+const char *benchUsage = R"(usage: nsl-run bench ART [options]
+
+Runs an entry point --warmup times untimed, then --repeats times timed, and
+prints the median, minimum and mean milliseconds per run.
+
+options:
+  --entry NAME           entry point to time (default forward)
+  --warmup N             untimed runs first (default 3)
+  --repeats N            timed runs (default 20)
+  --threads T            threads running the kernels (default 0)
+  --profile              also time every kernel launch and print the median
+                         per launch
+  --input NAME=FILE.npy  use FILE.npy for the argument NAME (repeatable)
+  --seed N               seed of the random arguments (default 0)
+  --num-classes C        draw i64 arguments from [0, C)
+  -h, --help             show this help
+)";
+
+/// An error for people; reported as one line, exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct CommandLine {
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> options;
+  std::set<std::string> flags;
+  bool help = false;
+
+  std::optional<std::string> option(const std::string &name) const {
+    auto it = options.find(name);
+    if (it == options.end())
+      return std::nullopt;
+    return it->second;
+  }
+};
+
+/// Parses "--name VALUE", "--name=VALUE", the value-less `flags` and
+/// positional arguments.
+CommandLine parseCommandLine(const std::vector<std::string> &args,
+                             const std::string &command,
+                             const std::set<std::string> &known,
+                             const std::set<std::string> &flags = {}) {
+  CommandLine cl;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      cl.help = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      cl.positional.push_back(arg);
+      continue;
+    }
+    if (flags.count(arg)) {
+      cl.flags.insert(arg);
+      continue;
+    }
+    std::string name = arg, value;
+    bool hasValue = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      hasValue = true;
+    }
+    if (!known.count(name))
+      throw UsageError("unknown option '" + name + "' for '" + command +
+                       "' (see 'nsl-run " + command + " --help')");
+    if (!hasValue) {
+      if (i + 1 >= args.size())
+        throw UsageError("option '" + name + "' needs a value");
+      value = args[++i];
+    }
+    cl.options.emplace(name, value);
+  }
+  if (!cl.help && cl.positional.size() != 1)
+    throw UsageError("'" + command + "' takes one artifact folder, got " +
+                     std::to_string(cl.positional.size()) + " (see 'nsl-run " +
+                     command + " --help')");
+  return cl;
+}
+
+int64_t integerOption(const CommandLine &cl, const std::string &name,
+                      int64_t fallback, int64_t min, int64_t max) {
+  std::optional<std::string> text = cl.option(name);
+  if (!text)
+    return fallback;
+  size_t end = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(*text, &end);
+  } catch (const std::exception &) {
+    end = 0;
+  }
+  if (end == 0 || end != text->size() || value < min || value > max)
+    throw UsageError("invalid " + name + " '" + *text +
+                     "': expected an integer in [" + std::to_string(min) +
+                     ", " + std::to_string(max) + "]");
+  return value;
+}
+
+/// The model and entry point a command works on, with its arguments.
+struct Session {
+  std::string path;
+  Model model;
+  const EntryPointInfo *entry;
+  std::optional<ref::Graph> graph; // The artifact's graph.json, if asked.
+  std::map<std::string, Tensor> arguments; // All of them.
+  size_t given = 0, drawn = 0;
+};
+
+Session openSession(const CommandLine &cl, bool needGraph,
+                    bool profile = false) {
+  ModelOptions options;
+  options.threads =
+      static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
+  options.profile = profile;
+  std::string path = cl.positional[0];
+  Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, 0, 0};
+  s.entry = &s.model.entryPoint(cl.option("--entry").value_or("forward"));
+
+  std::string graphPath = (fs::path(path) / "graph.json").string();
+  if (needGraph || fs::exists(graphPath))
+    s.graph = ref::loadGraph(graphPath);
+  if (needGraph && s.graph->function != s.entry->name)
+    throw UsageError(graphPath + " holds function '" + s.graph->function +
+                     "', not the entry point '" + s.entry->name +
+                     "' (choose it with --entry)");
+
+  std::map<std::string, const TensorInfo *> declared;
+  for (const TensorInfo &argument : s.entry->arguments)
+    declared[argument.name] = &argument;
+  for (auto [it, end] = cl.options.equal_range("--input"); it != end; ++it) {
+    size_t eq = it->second.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--input takes NAME=FILE.npy, got '" + it->second + "'");
+    std::string name = it->second.substr(0, eq);
+    std::string file = it->second.substr(eq + 1);
+    if (!declared.count(name))
+      throw UsageError("--input " + name + ": entry point '" + s.entry->name +
+                       "' has no argument '" + name + "'");
+    if (s.arguments.count(name))
+      throw UsageError("--input " + name + " is given twice");
+    const TensorInfo &argument = *declared[name];
+    ref::Tensor tensor = ref::loadNpy(file);
+    if (tensor.shape != argument.shape ||
+        (tensor.dtype == ref::DType::I64) != (argument.dtype == DType::I64))
+      throw UsageError("--input " + name + ": " + file + " holds " +
+                       ref::typeToString(ref::typeOf(tensor)) +
+                       ", but the argument is " +
+                       typeToString(argument.dtype, argument.shape));
+    s.arguments[name] = fromReference(tensor);
+    ++s.given;
+  }
+
+  // Draw what is neither given nor a weight. Drawing from the graph (its
+  // arguments restricted to those) lets labels take the class count of the
+  // cross-entropy they feed.
+  ref::Graph draw;
+  if (s.graph && s.graph->function == s.entry->name)
+    draw = *s.graph;
+  draw.arguments.clear();
+  for (size_t i = 0; i < s.entry->arguments.size(); ++i) {
+    const TensorInfo &argument = s.entry->arguments[i];
+    if (argument.hasDefault || s.arguments.count(argument.name))
+      continue;
+    const ref::GraphArgument *inGraph =
+        s.graph ? s.graph->findArgument(argument.name) : nullptr;
+    ref::GraphArgument a;
+    a.value = inGraph ? inGraph->value : -1 - static_cast<int64_t>(i);
+    a.name = argument.name;
+    a.role = argument.role;
+    a.type = {argument.dtype == DType::I64 ? ref::DType::I64 : ref::DType::F32,
+              argument.shape};
+    draw.arguments.push_back(a);
+  }
+  ref::RandomArgumentOptions random;
+  random.seed = static_cast<uint32_t>(
+      integerOption(cl, "--seed", 0, 0, std::numeric_limits<uint32_t>::max()));
+  if (cl.option("--num-classes"))
+    random.numClasses =
+        integerOption(cl, "--num-classes", 0, 1, int64_t(1) << 31);
+  std::vector<ref::Tensor> values = ref::randomArguments(draw, random);
+  for (size_t i = 0; i < values.size(); ++i)
+    s.arguments[draw.arguments[i].name] = fromReference(values[i]);
+  s.drawn = values.size();
+
+  for (const TensorInfo &argument : s.entry->arguments)
+    if (!s.arguments.count(argument.name))
+      s.arguments[argument.name] = s.model.weights().at(argument.name);
+  return s;
+}
+
+std::string describe(const Session &s) {
+  size_t weights = s.arguments.size() - s.given - s.drawn;
+  return s.path + ": entry point " + s.entry->name + " (" + s.model.target() +
+         ", " + std::to_string(s.model.threads()) + " threads), " +
+         std::to_string(s.arguments.size()) +
+         " arguments: " + std::to_string(s.given) + " given, " +
+         std::to_string(s.drawn) + " drawn at random, " +
+         std::to_string(weights) + " from the weights";
+}
+
+/// A file name for a tensor name (see the run help).
+std::string fileNameFor(const std::string &name) {
+  std::string file = name.empty() ? "_" : name;
+  for (char &c : file)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
+        c != '_')
+      c = '_';
+  return file + ".npy";
+}
+
+std::string formatValue(bool integer, double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, integer ? "%.0f" : "%.7g", x);
+  return buffer;
+}
+
+void printTensor(const std::string &name, const Tensor &tensor) {
+  std::cout << name << ": " << tensor.typeString() << "\n";
+  ref::Tensor t = toReference(tensor);
+  if (t.data.empty())
+    return;
+  bool integer = tensor.dtype() == DType::I64;
+  const size_t shown = std::min<size_t>(t.data.size(), 8);
+  std::cout << "  values:";
+  for (size_t i = 0; i < shown; ++i)
+    std::cout << (i ? ", " : " ") << formatValue(integer, t.data[i]);
+  if (shown < t.data.size())
+    std::cout << ", ... (" << t.data.size() << " in all)";
+  double min = t.data[0], max = t.data[0], sum = 0.0;
+  for (double x : t.data) {
+    min = std::min(min, x);
+    max = std::max(max, x);
+    sum += x;
+  }
+  std::cout << "\n  min " << formatValue(integer, min) << "  max "
+            << formatValue(integer, max) << "  mean "
+            << formatValue(false, sum / static_cast<double>(t.data.size()))
+            << "\n";
+}
+
+using Clock = std::chrono::steady_clock;
+
+double millisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start)
+      .count();
+}
+
+int runCommand(const std::vector<std::string> &args) {
+  CommandLine cl =
+      parseCommandLine(args, "run",
+                       {"--entry", "--input", "--seed", "--num-classes",
+                        "--threads", "--output-dir"});
+  if (cl.help) {
+    std::cout << runUsage << argumentHelp;
+    return 0;
+  }
+  Session s = openSession(cl, false);
+  Clock::time_point start = Clock::now();
+  std::vector<Tensor> outputs = s.model.run(s.entry->name, s.arguments);
+  double ms = millisecondsSince(start);
+  std::cout << describe(s) << "\n";
+  for (size_t i = 0; i < outputs.size(); ++i)
+    printTensor(s.entry->results[i].name, outputs[i]);
+  std::printf("time: %.3f ms\n", ms);
+  std::cout.flush();
+
+  if (std::optional<std::string> dir = cl.option("--output-dir")) {
+    std::error_code error;
+    fs::create_directories(*dir, error);
+    if (error)
+      throw UsageError("cannot create directory '" + *dir +
+                       "': " + error.message());
+    std::map<std::string, std::string> owner;
+    for (const TensorInfo &result : s.entry->results) {
+      auto [it, inserted] =
+          owner.emplace(fileNameFor(result.name), result.name);
+      if (!inserted)
+        throw UsageError("outputs '" + it->second + "' and '" + result.name +
+                         "' would both be saved as '" + it->first + "'");
+    }
+    for (size_t i = 0; i < outputs.size(); ++i)
+      ref::saveNpy(
+          (fs::path(*dir) / fileNameFor(s.entry->results[i].name)).string(),
+          toReference(outputs[i]));
+  }
+  return 0;
+}
+
+int checkCommand(const std::vector<std::string> &args) {
+  CommandLine cl =
+      parseCommandLine(args, "check",
+                       {"--entry", "--input", "--seed", "--num-classes",
+                        "--tolerance", "--threads"});
+  if (cl.help) {
+    std::cout << checkUsage << argumentHelp;
+    return 0;
+  }
+  double tolerance = 1e-5;
+  if (std::optional<std::string> text = cl.option("--tolerance")) {
+    char *end = nullptr;
+    tolerance = std::strtod(text->c_str(), &end);
+    if (text->empty() || *end != '\0' || !(tolerance >= 0.0))
+      throw UsageError("invalid --tolerance '" + *text +
+                       "': expected a non-negative number");
+  }
+  Session s = openSession(cl, true);
+  const ref::Graph &graph = *s.graph;
+  const std::string graphPath = (fs::path(s.path) / "graph.json").string();
+
+  // The reference gets the same values, matched by name; arguments the
+  // compiler folded away are taken from the weights.
+  std::vector<ref::Tensor> referenceArguments;
+  for (const ref::GraphArgument &argument : graph.arguments) {
+    auto it = s.arguments.find(argument.name);
+    const Tensor *value = it != s.arguments.end() ? &it->second : nullptr;
+    auto weight = s.model.weights().find(argument.name);
+    if (!value && weight != s.model.weights().end())
+      value = &weight->second;
+    if (!value)
+      throw UsageError("argument '" + argument.name + "' of " + graphPath +
+                       " is neither an argument of entry point '" +
+                       s.entry->name + "' nor a tensor of the weights");
+    referenceArguments.push_back(toReference(*value));
+    if (ref::typeOf(referenceArguments.back()) != argument.type)
+      throw UsageError("argument '" + argument.name + "' is " +
+                       value->typeString() + " in the artifact but " +
+                       ref::typeToString(argument.type) + " in " + graphPath);
+  }
+  for (const TensorInfo &argument : s.entry->arguments)
+    if (!graph.findArgument(argument.name))
+      throw UsageError("argument '" + argument.name + "' of entry point '" +
+                       s.entry->name + "' is not an argument of " + graphPath);
+
+  std::vector<Tensor> outputs = s.model.run(s.entry->name, s.arguments);
+  std::vector<ref::Tensor> expected = ref::run(graph, referenceArguments);
+  if (outputs.size() != expected.size())
+    throw UsageError("entry point '" + s.entry->name + "' has " +
+                     std::to_string(outputs.size()) + " results but " +
+                     graphPath + " has " + std::to_string(expected.size()) +
+                     " outputs");
+  std::cout << describe(s) << "\n";
+
+  size_t failures = 0;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    ref::Tensor y = toReference(outputs[i]);
+    const ref::Tensor &r = expected[i];
+    std::string name = s.entry->results[i].name;
+    if (graph.outputs[i].name != name)
+      name += " / " + graph.outputs[i].name;
+    if (ref::typeOf(y) != ref::typeOf(r))
+      throw UsageError("output " + std::to_string(i) + " (" + name + ") is " +
+                       ref::typeToString(ref::typeOf(y)) +
+                       " in the artifact but " +
+                       ref::typeToString(ref::typeOf(r)) + " in " + graphPath);
+    double diff = 0.0, norm = 0.0, maxAbs = 0.0;
+    bool nan = false;
+    for (size_t k = 0; k < y.data.size(); ++k) {
+      double d = y.data[k] - r.data[k];
+      nan = nan || std::isnan(d);
+      diff += d * d;
+      norm += r.data[k] * r.data[k];
+      maxAbs = std::max(maxAbs, std::abs(d));
+    }
+    double relative = nan          ? NAN
+                      : norm > 0.0 ? std::sqrt(diff) / std::sqrt(norm)
+                      : diff > 0.0 ? HUGE_VAL
+                                   : 0.0;
+    bool ok = relative <= tolerance; // False for NaN.
+    failures += ok ? 0 : 1;
+    char line[128];
+    std::snprintf(line, sizeof line,
+                  ": relative error %.3e, max abs error %.3e  %s", relative,
+                  nan ? NAN : maxAbs, ok ? "ok" : "FAILED");
+    std::cout << name << " " << outputs[i].typeString() << line << "\n";
+  }
+  if (failures == 0) {
+    std::cout << "all " << outputs.size()
+              << " outputs agree with the reference within relative error "
+              << tolerance << "\n";
+    return 0;
+  }
+  std::cout << failures << " of " << outputs.size()
+            << " outputs exceed relative error " << tolerance << "\n";
+  return 1;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+int benchCommand(const std::vector<std::string> &args) {
+  CommandLine cl =
+      parseCommandLine(args, "bench",
+                       {"--entry", "--warmup", "--repeats", "--threads",
+                        "--input", "--seed", "--num-classes"},
+                       {"--profile"});
+  if (cl.help) {
+    std::cout << benchUsage << argumentHelp;
+    return 0;
+  }
+  int64_t warmup = integerOption(cl, "--warmup", 3, 0, 1000000);
+  int64_t repeats = integerOption(cl, "--repeats", 20, 1, 1000000);
+  bool profile = cl.flags.count("--profile") > 0;
+  Session s = openSession(cl, false, profile);
+  for (int64_t i = 0; i < warmup; ++i)
+    s.model.run(s.entry->name, s.arguments);
+  std::vector<double> times;
+  std::vector<std::vector<double>> launchTimes;
+  std::vector<LaunchTiming> launches;
+  for (int64_t i = 0; i < repeats; ++i) {
+    Clock::time_point start = Clock::now();
+    s.model.run(s.entry->name, s.arguments);
+    times.push_back(millisecondsSince(start));
+    launches = s.model.lastProfile();
+    launchTimes.resize(launches.size());
+    for (size_t k = 0; k < launches.size(); ++k)
+      launchTimes[k].push_back(launches[k].milliseconds);
+  }
+  double mean = 0.0;
+  for (double t : times)
+    mean += t / static_cast<double>(times.size());
+  std::cout << describe(s) << "\n";
+  std::printf("%lld runs after %lld warm-up: median %.4f ms, min %.4f ms, "
+              "mean %.4f ms\n",
+              static_cast<long long>(repeats), static_cast<long long>(warmup),
+              median(times), *std::min_element(times.begin(), times.end()),
+              mean);
+  if (profile) {
+    double total = 0.0;
+    std::vector<double> medians;
+    for (const std::vector<double> &t : launchTimes)
+      total += medians.emplace_back(median(t));
+    std::printf("median per launch:\n");
+    for (size_t k = 0; k < launches.size(); ++k)
+      std::printf("  %3zu %-40s extent %-6lld %9.4f ms %5.1f%%\n", k,
+                  launches[k].kernel.c_str(),
+                  static_cast<long long>(launches[k].parallelExtent),
+                  medians[k], total > 0 ? 100.0 * medians[k] / total : 0.0);
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty())
+      throw UsageError("missing command (see 'nsl-run --help')");
+    const std::string command = args[0];
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (command == "-h" || command == "--help") {
+      std::cout << mainUsage;
+      return 0;
+    }
+    if (command == "run")
+      return runCommand(rest);
+    if (command == "check")
+      return checkCommand(rest);
+    if (command == "bench")
+      return benchCommand(rest);
+    throw UsageError("unknown command '" + command +
+                     "' (expected run, check or bench; see 'nsl-run --help')");
+  } catch (const std::exception &e) {
+    std::cout.flush();
+    std::cerr << "nsl-run: error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "nsl-run: error: unexpected failure\n";
+  }
+  return 2;
+}

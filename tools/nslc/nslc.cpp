@@ -1,0 +1,273 @@
+//===- nslc.cpp - Compile an nsl model into a runnable artifact ----------===//
+//
+// nslc MODEL.mlir -o MODEL.nslm: graph.json from the model as written; the
+// kernels from the optimised model (codegen/), linked into kernels.so; the
+// schedule and memory plan in manifest.json; parameters, buffers and
+// constants in weights.safetensors (docs/artifact.md).
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Passes.h"
+#include "codegen/Pipelines.h"
+#include "codegen/Schedule.h"
+#include "passes/Passes.h"
+
+#include "runtime/artifact/Safetensors.h"
+#include "runtime/reference/Graph.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <cstring>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+namespace json = llvm::json;
+namespace rt = ::nsl::runtime;
+namespace ref = ::nsl::reference;
+
+namespace {
+
+cl::OptionCategory category("nslc options");
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"),
+                               cl::Required, cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::desc("Output artifact folder (.nslm)"),
+                                cl::value_desc("path"), cl::Required,
+                                cl::cat(category));
+cl::opt<std::string> target("target", cl::desc("Target: cpu (the host CPU)"),
+                            cl::init("cpu"), cl::cat(category));
+cl::opt<std::string> function("function",
+                              cl::desc("The model function to compile"),
+                              cl::init("forward"), cl::cat(category));
+cl::opt<std::string>
+    entryName("entry-point",
+              cl::desc("Name of the compiled entry point in the artifact"),
+              cl::init("forward"), cl::cat(category));
+cl::opt<std::string> weightsPath(
+    "weights",
+    cl::desc("safetensors file with the parameters and buffers, by name "
+             "(default: seeded random values, for testing)"),
+    cl::value_desc("file"), cl::cat(category));
+cl::opt<unsigned> seed("seed",
+                       cl::desc("Seed of the random parameters and buffers "
+                                "when no --weights are given"),
+                       cl::init(0), cl::cat(category));
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "nslc: error: " << message << "\n";
+  return 1;
+}
+
+LogicalResult runPipeline(ModuleOp module,
+                          llvm::function_ref<void(OpPassManager &)> build) {
+  PassManager pm(module.getContext());
+  build(pm);
+  return pm.run(module);
+}
+
+/// The kernels of a lowered module: the exported nsl-cpu-1 entry points.
+llvm::StringMap<mlir::nsl::KernelInfo> compiledKernels(ModuleOp lowered) {
+  llvm::StringMap<mlir::nsl::KernelInfo> kernels;
+  for (auto entry : lowered.getOps<LLVM::LLVMFuncOp>()) {
+    if (!entry->hasAttr("nsl.kernel"))
+      continue;
+    auto integer = [&](StringRef name) {
+      auto attr = entry->getAttrOfType<IntegerAttr>(name);
+      return attr ? attr.getInt() : 0;
+    };
+    kernels[entry.getName()] = {
+        std::max<int64_t>(integer("nsl.parallel_extent"), 1),
+        integer("nsl.workspace_bytes")};
+  }
+  return kernels;
+}
+
+rt::Tensor constantTensor(DenseElementsAttr value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  rt::Shape shape(type.getShape().begin(), type.getShape().end());
+  if (type.getElementType().isF32()) {
+    rt::Tensor tensor(rt::DType::F32, shape);
+    llvm::copy(value.getValues<float>(), tensor.data<float>());
+    return tensor;
+  }
+  rt::Tensor tensor(rt::DType::I64, shape);
+  llvm::copy(value.getValues<int64_t>(), tensor.data<int64_t>());
+  return tensor;
+}
+
+/// The parameters and buffers of the model (from --weights, or random) and
+/// its constants, by name.
+std::map<std::string, rt::Tensor>
+modelWeights(const std::string &graphJson,
+             const std::vector<mlir::nsl::ConstantBuffer> &constants) {
+  ref::Graph graph = ref::parseGraph(graphJson);
+  std::map<std::string, rt::Tensor> weights;
+  std::optional<rt::SafetensorsFile> file;
+  std::vector<ref::Tensor> random;
+  if (!weightsPath.empty())
+    file = rt::readSafetensors(weightsPath);
+  else
+    random = ref::randomArguments(graph, {seed, std::nullopt});
+  for (auto [index, argument] : llvm::enumerate(graph.arguments)) {
+    if (argument.role != "parameter" && argument.role != "buffer")
+      continue;
+    if (!file) {
+      weights[argument.name] = rt::fromReference(random[index]);
+      continue;
+    }
+    const rt::Tensor *tensor = file->find(argument.name);
+    std::string expected = ref::typeToString(argument.type);
+    if (!tensor)
+      throw ref::ReferenceError(weightsPath + ": no tensor '" + argument.name +
+                                "' (" + expected + ") for the model's " +
+                                argument.role);
+    ref::TensorType found{tensor->dtype() == rt::DType::F32 ? ref::DType::F32
+                                                            : ref::DType::I64,
+                          tensor->shape()};
+    if (found != argument.type)
+      throw ref::ReferenceError(weightsPath + ": tensor '" + argument.name +
+                                "' is " + ref::typeToString(found) +
+                                ", the model needs " + expected);
+    weights[argument.name] = tensor->clone();
+  }
+  for (const mlir::nsl::ConstantBuffer &constant : constants)
+    weights[constant.name] = constantTensor(constant.value);
+  return weights;
+}
+
+LogicalResult writeText(const std::string &path, const std::string &text) {
+  std::string message;
+  auto file = openOutputFile(path, &message);
+  if (!file) {
+    llvm::errs() << "nslc: error: cannot write '" << path << "': " << message
+                 << "\n";
+    return failure();
+  }
+  file->os() << text;
+  file->keep();
+  return success();
+}
+
+std::string pretty(json::Value value) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", value) << "\n";
+  return text;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "nslc: compile an nsl model (MODEL.mlir) into a self-contained "
+      "artifact folder that nsl-run executes\n");
+
+  if (target != "cpu")
+    return fail("target '" + target +
+                "' is not supported yet; the only target is 'cpu'");
+  if (StringRef(inputPath).ends_with(".pt"))
+    return fail("'" + inputPath +
+                "': TorchScript import is not available yet; give the model "
+                "in the nsl dialect (.mlir)");
+
+  DialectRegistry registry;
+  registry.insert<mlir::nsl::NSLDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllPasses();
+  mlir::nsl::registerNSLPassesAndPipelines();
+  mlir::nsl::registerNSLCodegenPasses();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(inputPath, sourceMgr, &context);
+  if (!module)
+    return fail("cannot read the model '" + inputPath + "'");
+  auto model = module->lookupSymbol<func::FuncOp>(function);
+  if (!model)
+    return fail("'" + inputPath + "' has no function @" + function);
+
+  FailureOr<json::Object> graph = mlir::nsl::exportGraph(model);
+  if (failed(graph))
+    return 1;
+  // The graph describes the entry point, whatever the function's name.
+  (*graph)["function"] = entryName;
+  std::string graphJson = pretty(json::Value(std::move(*graph)));
+
+  mlir::nsl::CpuCodegenOptions options;
+  options.function = function;
+  if (failed(runPipeline(*module, [&](OpPassManager &pm) {
+        mlir::nsl::buildCpuOutlinePipeline(pm, options);
+      })))
+    return fail("optimising and outlining '" + inputPath + "' failed");
+  OwningOpRef<ModuleOp> lowered = module->clone();
+  if (failed(runPipeline(*lowered, mlir::nsl::buildCpuKernelLoweringPipeline)))
+    return fail("lowering the kernels of '" + inputPath + "' failed");
+
+  if (std::error_code code = llvm::sys::fs::create_directories(outputPath))
+    return fail("cannot create '" + outputPath + "': " + code.message());
+  auto inOutput = [&](StringRef file) {
+    SmallString<256> path(outputPath);
+    llvm::sys::path::append(path, file);
+    return std::string(path);
+  };
+  FailureOr<mlir::nsl::CompiledKernels> compiled =
+      mlir::nsl::compileKernelLibrary(*lowered, inOutput("kernels.so"));
+  if (failed(compiled))
+    return 1;
+  FailureOr<mlir::nsl::CpuSchedule> schedule =
+      mlir::nsl::planCpuSchedule(module->lookupSymbol<func::FuncOp>(function),
+                                 entryName, compiledKernels(*lowered));
+  if (failed(schedule))
+    return 1;
+
+  try {
+    rt::writeSafetensors(inOutput("weights.safetensors"),
+                         modelWeights(graphJson, schedule->constants),
+                         {{"producer", "nslc"}, {"model", inputPath}});
+  } catch (const std::exception &error) {
+    return fail(error.what());
+  }
+  json::Array dependencies;
+  for (const std::string &library : compiled->dependencies)
+    dependencies.push_back(library);
+  size_t numKernels = schedule->entryPoint.getArray("schedule")->size();
+  json::Object manifest{
+      {"format", "nsl-artifact"},
+      {"version", 1},
+      {"target", compiled->target},
+      {"kernels", json::Object{{"library", "kernels.so"},
+                               {"abi", "nsl-cpu-1"},
+                               {"dependencies", std::move(dependencies)}}},
+      {"buffers", std::move(schedule->buffers)},
+      {"arena_bytes", schedule->arenaBytes},
+      {"entry_points", json::Array{std::move(schedule->entryPoint)}},
+      {"tuning", json::Object{{"kernel_grouping", options.kernelGrouping},
+                              {"tile_sizes", json::Array{}}}}};
+  if (failed(writeText(inOutput("graph.json"), graphJson)) ||
+      failed(writeText(inOutput("manifest.json"),
+                       pretty(json::Value(std::move(manifest))))))
+    return 1;
+  llvm::outs() << "nslc: wrote " << outputPath << " (" << numKernels
+               << " kernels, arena " << schedule->arenaBytes << " bytes, "
+               << compiled->target << ")\n";
+  return 0;
+}
