@@ -1,12 +1,16 @@
 //===- CpuTarget.cpp - Kernels from the LLVM dialect to a shared library --===//
 #include "codegen/Pipelines.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Support/xxhash.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Object/ELFObjectFile.h"
@@ -30,6 +34,20 @@ std::string nsl::hostCpuTarget() {
   if (features.lookup("avx2") && features.lookup("fma"))
     return "cpu-x86_64-avx2";
   return "cpu-x86_64";
+}
+
+std::string nsl::stampKernelsId(ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  std::string id = llvm::utohexstr(llvm::xxh3_64bits(text), /*LowerCase=*/true);
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), id.size() + 1);
+  LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/true,
+                         LLVM::Linkage::External, "nsl_kernels_id",
+                         b.getStringAttr(id + '\0'));
+  return id;
 }
 
 namespace {

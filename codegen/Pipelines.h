@@ -38,6 +38,11 @@ void registerCpuPipelines();
 /// cpu-x86_64-avx512, cpu-x86_64-avx2 or cpu-x86_64 (cpu-<arch> elsewhere).
 std::string hostCpuTarget();
 
+/// Adds `nsl_kernels_id`, a NUL-terminated hex hash of the lowered kernels,
+/// as an exported constant of the module and returns it; the manifest
+/// records it so that the runtime can tell that a kernels.so belongs to it.
+std::string stampKernelsId(ModuleOp module);
+
 /// What compiling the kernels produced.
 struct CompiledKernels {
   std::string target;

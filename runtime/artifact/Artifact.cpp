@@ -77,6 +77,8 @@ public:
       kernels["abi"].fail("kernel ABI '" + m_.kernelAbi +
                           "' is not supported (this runtime calls nsl-cpu-1 "
                           "kernels)");
+    if (std::optional<JsonView> id = kernels.find("id"))
+      m_.kernelId = id->asString();
     if (std::optional<JsonView> deps = kernels.find("dependencies"))
       for (const JsonView &dep : deps->elements())
         m_.kernelDependencies.push_back(dep.asString());
@@ -460,6 +462,19 @@ std::shared_ptr<const Artifact> Artifact::load(const std::string &path,
     const char *reason = dlerror();
     throw Error(libraryPath + ": cannot load the kernel library: " +
                 (reason ? reason : "unknown reason"));
+  }
+  // A library from another build would run kernels whose buffers and
+  // workspaces differ from the manifest's: refuse it before any call.
+  if (!manifest.kernelId.empty()) {
+    const char *id = static_cast<const char *>(
+        dlsym(artifact->library_, "nsl_kernels_id"));
+    std::string found = id ? std::string(id, strnlen(id, 64)) : "";
+    if (found != manifest.kernelId)
+      throw Error(libraryPath +
+                  ": the library was not built for this manifest (its "
+                  "kernels id is '" +
+                  (id ? found : std::string("missing")) +
+                  "', the manifest expects '" + manifest.kernelId + "')");
   }
   for (const EntryPoint &entry : manifest.entryPoints)
     for (size_t i = 0; i < entry.schedule.size(); ++i) {

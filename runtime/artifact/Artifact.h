@@ -69,6 +69,9 @@ struct Manifest {
   std::string target;
   std::string kernelLibrary;
   std::string kernelAbi;
+  /// Identifies the build of the kernel library; when set, the library must
+  /// export the same NUL-terminated string as `nsl_kernels_id`.
+  std::string kernelId;
   std::vector<std::string> kernelDependencies;
   std::vector<BufferInfo> buffers; // Indexed by id.
   int64_t arenaBytes = 0;

@@ -16,10 +16,10 @@ Executor::Executor(std::shared_ptr<const Artifact> artifact,
   const Manifest &manifest = artifact_->manifest();
   auto allocate = [&](int64_t bytes, int64_t copies, const std::string &what) {
     constexpr int64_t align = Tensor::alignment;
-    int64_t rounded = bytes / align * align + (bytes % align ? align : 0);
     if (bytes > std::numeric_limits<int64_t>::max() / 2 / copies)
       throw Error(artifact_->path() + ": " + what + " of " +
                   std::to_string(bytes) + " bytes is too large");
+    int64_t rounded = (bytes + align - 1) / align * align;
     void *memory =
         std::aligned_alloc(align, static_cast<size_t>(rounded * copies));
     if (!memory)
@@ -50,7 +50,7 @@ Executor::Executor(std::shared_ptr<const Artifact> artifact,
     if (buffer.storage == Storage::Arena && buffer.bytes > 0)
       address = static_cast<char *>(arena_.get()) + buffer.offset;
     else if (buffer.storage == Storage::Constant)
-      // Kernels take void *const *; they never write their operands.
+      // Constants are only read; the ABI's pointers are just not const.
       address =
           const_cast<void *>(artifact_->weights().find(buffer.name)->data());
   }

@@ -369,6 +369,25 @@ TEST(ArtifactTest, MissingKernelSymbolIsNamed) {
   EXPECT_CONTAINS(message, "undefined symbol: nsl_forward_gelu");
 }
 
+TEST(ArtifactTest, KernelsIdMustMatchTheLibrary) {
+  TestArtifact a = mlpArtifact();
+  a.manifest["kernels"]["id"] = "0123abcd";
+  // No id in the library.
+  std::string message =
+      errorOf([&] { Artifact::load(a.write(), fullHost()); });
+  EXPECT_CONTAINS(message, "kernels.so: the library was not built for this "
+                           "manifest (its kernels id is 'missing', the "
+                           "manifest expects '0123abcd')");
+  // Another build's id.
+  a.kernelSource += "\nconst char nsl_kernels_id[] = \"ffff0000\";\n";
+  message = errorOf([&] { Artifact::load(a.write(), fullHost()); });
+  EXPECT_CONTAINS(message, "its kernels id is 'ffff0000', the manifest "
+                           "expects '0123abcd'");
+  // The matching id loads.
+  a.manifest["kernels"]["id"] = "ffff0000";
+  EXPECT_NO_THROW(Artifact::load(a.write(), fullHost()));
+}
+
 TEST(ArtifactTest, UnloadableLibraryGivesTheLoadersReason) {
   TestArtifact a = mlpArtifact();
   // RTLD_NOW resolves every symbol at load time, so this one fails there.

@@ -185,6 +185,13 @@ int main(int argc, char **argv) {
                 "': TorchScript import is not available yet; give the model "
                 "in the nsl dialect (.mlir)");
 
+  if (llvm::sys::fs::exists(outputPath) &&
+      !llvm::sys::fs::is_directory(outputPath))
+    return fail("cannot create '" + outputPath +
+                "': it exists and is not a folder");
+  if (std::error_code code = llvm::sys::fs::create_directories(outputPath))
+    return fail("cannot create '" + outputPath + "': " + code.message());
+
   DialectRegistry registry;
   registry.insert<mlir::nsl::NSLDialect>();
   registerAllDialects(registry);
@@ -195,12 +202,18 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
+  std::string message;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      openInputFile(inputPath, &message);
+  if (!input)
+    return fail("cannot open '" + inputPath + "': " + message);
   llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputPath, sourceMgr, &context);
+  // A malformed model has been reported, with its location, by the parser.
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
-    return fail("cannot read the model '" + inputPath + "'");
+    return 1;
   auto model = module->lookupSymbol<func::FuncOp>(function);
   if (!model)
     return fail("'" + inputPath + "' has no function @" + function);
@@ -222,13 +235,14 @@ int main(int argc, char **argv) {
   if (failed(runPipeline(*lowered, mlir::nsl::buildCpuKernelLoweringPipeline)))
     return fail("lowering the kernels of '" + inputPath + "' failed");
 
-  if (std::error_code code = llvm::sys::fs::create_directories(outputPath))
-    return fail("cannot create '" + outputPath + "': " + code.message());
   auto inOutput = [&](StringRef file) {
     SmallString<256> path(outputPath);
     llvm::sys::path::append(path, file);
     return std::string(path);
   };
+  // The library and the manifest identify each other by a hash of the
+  // kernels, so that the runtime refuses a kernels.so of another build.
+  std::string kernelsId = mlir::nsl::stampKernelsId(*lowered);
   FailureOr<mlir::nsl::CompiledKernels> compiled =
       mlir::nsl::compileKernelLibrary(*lowered, inOutput("kernels.so"));
   if (failed(compiled))
@@ -256,6 +270,7 @@ int main(int argc, char **argv) {
       {"target", compiled->target},
       {"kernels", json::Object{{"library", "kernels.so"},
                                {"abi", "nsl-cpu-1"},
+                               {"id", kernelsId},
                                {"dependencies", std::move(dependencies)}}},
       {"buffers", std::move(schedule->buffers)},
       {"arena_bytes", schedule->arenaBytes},
