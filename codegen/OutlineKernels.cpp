@@ -1,4 +1,5 @@
 //===- OutlineKernels.cpp - One kernel function per model op -------------===//
+#include "codegen/DirectConv.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -7,6 +8,9 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/TargetParser/Host.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -46,6 +50,37 @@ std::optional<SmallVector<bool>> mlir::nsl::perSampleOperands(Operation *op) {
       .Default([](Operation *) { return std::nullopt; });
 }
 
+/// Values used by the group's ops but defined outside it, in order of
+/// first use, each once.
+static SmallVector<Value> outsideOperands(ArrayRef<Operation *> ops) {
+  llvm::SmallPtrSet<Operation *, 4> inside(ops.begin(), ops.end());
+  llvm::SetVector<Value> operands;
+  for (Operation *op : ops)
+    for (Value operand : op->getOperands())
+      if (!inside.contains(operand.getDefiningOp()))
+        operands.insert(operand);
+  return operands.takeVector();
+}
+
+SmallVector<KernelGroup> mlir::nsl::kernelGroups(func::FuncOp model) {
+  SmallVector<KernelGroup> groups;
+  llvm::StringMap<size_t> index;
+  for (Operation &op : model.getBody().getOps()) {
+    auto name = op.getAttrOfType<StringAttr>("nsl.kernel");
+    if (!name)
+      continue;
+    auto [it, inserted] = index.try_emplace(name.getValue(), groups.size());
+    if (inserted)
+      groups.push_back({name.getValue().str(), {}, {}, {}});
+    groups[it->second].ops.push_back(&op);
+  }
+  for (KernelGroup &group : groups) {
+    group.operands = outsideOperands(group.ops);
+    group.results = SmallVector<Value>(group.ops.back()->getResults());
+  }
+  return groups;
+}
+
 namespace {
 
 MemRefType bufferType(Type type) {
@@ -73,22 +108,67 @@ Value sampleSlice(OpBuilder &b, Location loc, Value buffer, Value n) {
   return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
 }
 
-/// Creates the kernel function of `op` at the end of `module`.
-func::FuncOp outline(Operation *op, StringRef name, ModuleOp module) {
-  std::optional<SmallVector<bool>> batched = perSampleOperands(op);
+/// Groups the model's ops: each op alone, or followed by its single-user
+/// chain of batch_norm (inference) and relu when `fuse` is set.
+SmallVector<SmallVector<Operation *>> formGroups(func::FuncOp model,
+                                                 bool fuse) {
+  SmallVector<SmallVector<Operation *>> groups;
+  llvm::SmallPtrSet<Operation *, 16> taken;
+  for (Operation &op : model.getBody().getOps()) {
+    if (isa<arith::ConstantOp, func::ReturnOp>(op) || taken.contains(&op))
+      continue;
+    SmallVector<Operation *> group = {&op};
+    taken.insert(&op);
+    Operation *last = &op;
+    while (fuse && perSampleOperands(last) && last->getNumResults() == 1 &&
+           last->getResult(0).hasOneUse()) {
+      Operation *user = *last->getResult(0).getUsers().begin();
+      bool epilogue =
+          isa<ReluOp>(user) ||
+          (isa<BatchNormOp>(user) &&
+           cast<BatchNormOp>(user).getInput() == last->getResult(0));
+      if (!epilogue || user->getBlock() != op.getBlock())
+        break;
+      group.push_back(user);
+      taken.insert(user);
+      last = user;
+    }
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+/// Creates the kernel function of a group at the end of `module`.
+void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
+             const DirectConvTiling *direct) {
+  SmallVector<Value> operands = outsideOperands(group);
+  Operation *last = group.back();
+  // Per-sample slicing: every op of the group must compute each sample
+  // alone; an operand is sliced as its first user sees it.
+  bool perSample = llvm::all_of(
+      group, [](Operation *op) { return perSampleOperands(op).has_value(); });
+  SmallVector<bool> batched(operands.size(), false);
   int64_t extent = 1;
-  if (batched)
-    for (auto [flag, operand] : llvm::zip(*batched, op->getOperands()))
-      if (flag)
-        extent = cast<RankedTensorType>(operand.getType()).getDimSize(0);
+  if (perSample)
+    for (auto [i, operand] : llvm::enumerate(operands))
+      for (Operation *op : group) {
+        auto position = llvm::find(op->getOperands(), operand);
+        if (position == op->operand_end())
+          continue;
+        batched[i] = (*perSampleOperands(
+            op))[std::distance(op->operand_begin(), position)];
+        if (batched[i])
+          extent = cast<RankedTensorType>(operand.getType()).getDimSize(0);
+        break;
+      }
 
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());
-  Location loc = op->getLoc();
+  Location loc = group.front()->getLoc();
   SmallVector<Type> argTypes;
-  for (Type type : op->getOperandTypes())
-    argTypes.push_back(bufferType(type));
-  for (Type type : op->getResultTypes())
+  for (Value operand : operands)
+    argTypes.push_back(bufferType(operand.getType()));
+  for (Type type : last->getResultTypes())
     argTypes.push_back(bufferType(type));
   argTypes.append(2, b.getIndexType());
   auto kernel =
@@ -97,7 +177,6 @@ func::FuncOp outline(Operation *op, StringRef name, ModuleOp module) {
   kernel->setAttr("nsl.parallel_extent", b.getI64IntegerAttr(extent));
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  unsigned numOperands = op->getNumOperands();
   ValueRange args = entry->getArguments();
   Value begin = args[args.size() - 2], end = args.back();
   Value step = arith::ConstantIndexOp::create(b, loc, 1);
@@ -105,34 +184,57 @@ func::FuncOp outline(Operation *op, StringRef name, ModuleOp module) {
   auto loop = scf::ForOp::create(b, loc, begin, end, step);
   b.setInsertionPointToStart(loop.getBody());
   Value n = loop.getInductionVar();
-  // Operands and results as tensors of one sample (or of the whole batch).
-  SmallVector<Value> operands;
-  for (unsigned i = 0; i < numOperands; ++i) {
-    bool slice = batched && (*batched)[i];
-    Value buffer = slice ? sampleSlice(b, loc, args[i], n) : args[i];
-    Type type = slice ? oneSample(op->getOperand(i).getType())
-                      : op->getOperand(i).getType();
-    operands.push_back(bufferization::ToTensorOp::create(b, loc, type, buffer,
-                                                         /*restrict=*/true));
+  // This sample's buffers (or the whole batch's).
+  IRMapping buffers;
+  for (auto [i, operand] : llvm::enumerate(operands))
+    buffers.map(operand,
+                batched[i] ? sampleSlice(b, loc, args[i], n) : args[i]);
+  SmallVector<Value> outputs;
+  for (unsigned i = 0; i < last->getNumResults(); ++i) {
+    Value buffer = args[operands.size() + i];
+    outputs.push_back(perSample ? sampleSlice(b, loc, buffer, n) : buffer);
   }
-  SmallVector<Type> resultTypes;
-  for (Type type : op->getResultTypes())
-    resultTypes.push_back(batched ? oneSample(type) : type);
-  OperationState state(loc, op->getName(), operands, resultTypes,
-                       op->getAttrs());
-  Operation *clone = b.create(state);
-  for (auto [i, result] : llvm::enumerate(clone->getResults())) {
-    Value buffer = args[numOperands + i];
-    if (batched)
-      buffer = sampleSlice(b, loc, buffer, n);
-    auto store = bufferization::MaterializeInDestinationOp::create(
-        b, loc, result, buffer);
-    store.setRestrict(true);
-    store.setWritable(true);
+
+  if (direct && perSample && canEmitDirectConv(group)) {
+    emitDirectConv(b, loc, group, buffers, outputs.front(), *direct);
+  } else {
+    // The ops themselves on tensors of this sample, for --nsl-lower-to-linalg.
+    IRMapping values;
+    for (auto [i, operand] : llvm::enumerate(operands)) {
+      Type type = batched[i] ? oneSample(operand.getType()) : operand.getType();
+      values.map(operand,
+                 bufferization::ToTensorOp::create(
+                     b, loc, type, buffers.lookup(operand), /*restrict=*/true));
+    }
+    for (Operation *op : group) {
+      SmallVector<Value> newOperands;
+      for (Value operand : op->getOperands())
+        newOperands.push_back(values.lookup(operand));
+      SmallVector<Type> resultTypes;
+      for (Type type : op->getResultTypes())
+        resultTypes.push_back(perSample ? oneSample(type) : type);
+      SmallVector<NamedAttribute> attrs;
+      for (NamedAttribute attr : op->getAttrs())
+        if (attr.getName() != "nsl.kernel")
+          attrs.push_back(attr);
+      OperationState state(op->getLoc(), op->getName(), newOperands,
+                           resultTypes, attrs);
+      Operation *clone = b.create(state);
+      values.map(op->getResults(), clone->getResults());
+    }
+    for (auto [result, buffer] : llvm::zip(last->getResults(), outputs)) {
+      auto store = bufferization::MaterializeInDestinationOp::create(
+          b, loc, values.lookup(result), buffer);
+      store.setRestrict(true);
+      store.setWritable(true);
+    }
   }
   b.setInsertionPointToEnd(entry);
   func::ReturnOp::create(b, loc);
-  return kernel;
+}
+
+int64_t hostVectorWidth() {
+  return llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 16 : 8;
 }
 
 struct OutlineKernelsPass : nsl::impl::OutlineKernelsBase<OutlineKernelsPass> {
@@ -146,19 +248,27 @@ struct OutlineKernelsPass : nsl::impl::OutlineKernelsBase<OutlineKernelsPass> {
           << "--nsl-outline-kernels: the module has no function @" << function;
       return signalPassFailure();
     }
-    unsigned index = 0;
-    for (Operation &op : model.getBody().getOps()) {
-      if (isa<arith::ConstantOp, func::ReturnOp>(op))
-        continue;
-      if (!isa<NSLDialect>(op.getDialect())) {
+    for (Operation &op : model.getBody().getOps())
+      if (!isa<arith::ConstantOp, func::ReturnOp>(op) &&
+          !isa<NSLDialect>(op.getDialect())) {
         op.emitError() << "cannot compile '" << op.getName()
                        << "' in a model function: it holds nsl ops, "
                           "arith.constant and func.return only";
         return signalPassFailure();
       }
+    DirectConvTiling tiling{vectorWidth > 0 ? vectorWidth : hostVectorWidth(),
+                            convOutputChannels, convPixelVectors};
+    if (tiling.outputChannels < 1 || tiling.pixelVectors < 1) {
+      module.emitError() << "--nsl-outline-kernels: conv-output-channels and "
+                            "conv-pixel-vectors must be at least 1";
+      return signalPassFailure();
+    }
+    unsigned index = 0;
+    for (ArrayRef<Operation *> group : formGroups(model, fuseEpilogues)) {
       std::string name = "nsl_" + function + "_k" + std::to_string(index++);
-      outline(&op, name, module);
-      op.setAttr("nsl.kernel", StringAttr::get(&getContext(), name));
+      outline(group, name, module, directConv ? &tiling : nullptr);
+      for (Operation *op : group)
+        op->setAttr("nsl.kernel", StringAttr::get(&getContext(), name));
     }
   }
 };

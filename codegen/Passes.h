@@ -12,6 +12,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::nsl {
@@ -26,6 +27,22 @@ namespace mlir::nsl {
 /// per sample (sliced along their leading batch dimension); nullopt for ops
 /// that mix samples.
 std::optional<SmallVector<bool>> perSampleOperands(Operation *op);
+
+/// The ops of the model function that one kernel computes.
+struct KernelGroup {
+  std::string name;
+  SmallVector<Operation *> ops;
+  /// Values from outside the group, in order of first use: the kernel's
+  /// operand buffers.
+  SmallVector<Value> operands;
+  /// The results of the group's last op: the kernel's result buffers.
+  SmallVector<Value> results;
+};
+
+/// The kernel groups of a model function tagged by --nsl-outline-kernels
+/// (`nsl.kernel` on every op), in order of their first op. A group is
+/// launched where its last op stands.
+SmallVector<KernelGroup> kernelGroups(func::FuncOp model);
 
 } // namespace mlir::nsl
 

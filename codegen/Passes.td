@@ -26,24 +26,44 @@ def LowerToLinalg : Pass<"nsl-lower-to-linalg"> {
 def OutlineKernels : Pass<"nsl-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Outline the ops of a model function into CPU kernel functions";
   let description = [{
-    Turns every `nsl` op of the model function into a kernel: a function
+    Groups the `nsl` ops of the model function into kernels and turns each
+    group into a function
     `@nsl_<function>_k<i>(operands..., results..., %begin, %end)` on
-    `memref`s (operands, then results, in op order) that computes the
-    samples `[begin, end)` of its batch — each iteration runs the op on
-    one-sample slices, so the runtime can split the batch across threads.
-    Ops that mix samples (training batch norm, the loss, weight folding) get
-    `nsl.parallel_extent = 1` and compute everything in one iteration. The
-    model function's ops are tagged with `nsl.kernel = "<name>"`; the model
-    function itself is left for the scheduler (`nslc`), which reads the tags.
+    `memref`s (the group's outside operands in order of first use, then the
+    results of its last op) that computes the samples `[begin, end)` of its
+    batch: each iteration runs the group on one-sample slices, so the
+    runtime can split the batch across threads. Ops that mix samples
+    (training batch norm, the loss, weight folding) get
+    `nsl.parallel_extent = 1` and compute everything in one iteration.
+
+    Grouping (`fuse-epilogues`): a per-sample op followed by its single user
+    `nsl.batch_norm` and/or `nsl.relu` forms one kernel. With `direct-conv`,
+    a group headed by a stride-1 plain or DNS `nsl.sim_conv2d` or a cosine
+    `nsl.sphere_conv2d` is emitted as register-blocked vector loops with the
+    epilogue fused (codegen/DirectConv.h); the tile parameters are options.
+    Everything else keeps the op (lowered later by `--nsl-lower-to-linalg`).
+    The model function's ops are tagged with `nsl.kernel = "<name>"`; the
+    model function itself is left for the scheduler (`nslc`).
   }];
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"forward\"",
            "Name of the model function">,
+    Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"true",
+           "Put batch_norm and relu into the kernel of the op they follow">,
+    Option<"directConv", "direct-conv", "bool", /*default=*/"true",
+           "Emit vectorised direct convolutions where they apply">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "Vector lanes of direct convolutions (0: 16 with AVX-512, else 8)">,
+    Option<"convOutputChannels", "conv-output-channels", "int64_t",
+           /*default=*/"8", "Output channels per register block">,
+    Option<"convPixelVectors", "conv-pixel-vectors", "int64_t",
+           /*default=*/"2", "Vectors of output pixels per register block">,
   ];
   let dependentDialects = [
     "::mlir::bufferization::BufferizationDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::func::FuncDialect"
+    "::mlir::func::FuncDialect", "::mlir::vector::VectorDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect"
   ];
 }
 

@@ -12,7 +12,14 @@ using namespace mlir;
 void nsl::buildCpuOutlinePipeline(OpPassManager &pm,
                                   const CpuCodegenOptions &options) {
   buildOptimizePipeline(pm);
-  pm.addPass(createOutlineKernels(OutlineKernelsOptions{options.function}));
+  OutlineKernelsOptions outline;
+  outline.function = options.function;
+  outline.fuseEpilogues = options.fuseEpilogues;
+  outline.directConv = options.directConv;
+  outline.vectorWidth = options.vectorWidth;
+  outline.convOutputChannels = options.convOutputChannels;
+  outline.convPixelVectors = options.convPixelVectors;
+  pm.addPass(createOutlineKernels(outline));
 }
 
 void nsl::buildCpuKernelLoweringPipeline(OpPassManager &pm) {
@@ -24,11 +31,12 @@ void nsl::buildCpuKernelLoweringPipeline(OpPassManager &pm) {
           "one-shot-bufferize,canonicalize,"
           "nsl-hoist-kernel-scratch,"
           "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
-          "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
+          "convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,"
+          "convert-math-to-libm,"
           "finalize-memref-to-llvm,convert-arith-to-llvm,"
           "convert-index-to-llvm,"
           "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
-          "convert-cf-to-llvm,reconcile-unrealized-casts,"
+          "convert-cf-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts,"
           "nsl-emit-kernel-abi",
           pm)))
     llvm::report_fatal_error("nsl: malformed built-in kernel pipeline");

@@ -15,8 +15,15 @@ namespace mlir::nsl {
 struct CpuCodegenOptions {
   /// The model function to compile.
   std::string function = "forward";
-  /// How ops are grouped into kernels; "per-op" is the only grouping so far.
-  std::string kernelGrouping = "per-op";
+  /// Kernel grouping: batch_norm and relu join the kernel of the op they
+  /// follow (otherwise one kernel per op).
+  bool fuseEpilogues = true;
+  /// Register-blocked vector loops for stride-1 convolutions.
+  bool directConv = true;
+  /// Their tiling; vector width 0 picks the host's (16 with AVX-512, else 8).
+  int64_t vectorWidth = 0;
+  int64_t convOutputChannels = 8;
+  int64_t convPixelVectors = 2;
 };
 
 /// Stage 1 on an nsl module: optimise (nsl-optimize) and outline one kernel

@@ -1,5 +1,6 @@
 //===- Schedule.cpp - Schedule and static memory plan of a model ----------===//
 #include "codegen/Schedule.h"
+#include "codegen/Passes.h"
 #include "dialect/NSLDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -124,24 +125,34 @@ nsl::planCpuSchedule(func::FuncOp model, StringRef entryName,
                      {"buffer", buffer.id}});
   }
 
-  // Last use of every value in schedule order; results live to the end.
+  // Each group is launched where its last op stands; a value lives until
+  // the launch of its last user (results: to the end).
   auto &body = model.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
+  SmallVector<KernelGroup> groups = kernelGroups(model);
+  llvm::DenseMap<Operation *, unsigned> position;
+  for (auto [index, op] : llvm::enumerate(body))
+    position[&op] = index;
+  llvm::DenseMap<Operation *, unsigned> launchPosition;
+  for (const KernelGroup &group : groups)
+    for (Operation *op : group.ops)
+      launchPosition[op] = position[group.ops.back()];
   llvm::DenseMap<Value, unsigned> lastUse;
-  unsigned position = 0;
-  for (Operation &op : body) {
-    for (Value operand : op.getOperands())
-      lastUse[operand] = position;
-    ++position;
-  }
+  for (Operation &op : body)
+    for (Value operand : op.getOperands()) {
+      unsigned at = launchPosition.lookup_or(&op, position[&op]);
+      lastUse[operand] = std::max(lastUse.lookup(operand), at);
+    }
   for (Value result : ret.getOperands())
     lastUse[result] = ~0u;
+  llvm::DenseMap<Operation *, const KernelGroup *> launchedBy;
+  for (const KernelGroup &group : groups)
+    launchedBy[group.ops.back()] = &group;
 
   Arena arena;
   json::Array launches;
-  position = 0;
   for (Operation &op : body) {
-    unsigned here = position++;
+    unsigned here = position[&op];
     if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
       auto value = dyn_cast<DenseElementsAttr>(constant.getValue());
       if (!value)
@@ -156,38 +167,44 @@ nsl::planCpuSchedule(func::FuncOp model, StringRef entryName,
     }
     if (isa<func::ReturnOp>(op))
       continue;
-    auto kernel = op.getAttrOfType<StringAttr>("nsl.kernel");
-    if (!kernel)
+    if (!op.hasAttr("nsl.kernel"))
       return op.emitError() << "op has no kernel; run --nsl-outline-kernels "
                                "before planning the schedule";
+    const KernelGroup *group = launchedBy.lookup(&op);
+    if (!group)
+      continue; // Launched with the group's last op.
     json::Array ids;
-    for (Value operand : op.getOperands())
+    for (Value operand : group->operands)
       ids.push_back(buffers.lookup(operand).id);
-    for (Value result : op.getResults()) {
+    for (Value result : group->results) {
       Buffer &buffer = describe(result, "arena");
       buffer.offset = arena.allocate(byteSize(buffer.type));
       entryOf(buffer)["offset"] = buffer.offset;
       ids.push_back(buffer.id);
     }
-    // Arena buffers whose last use is this op are free for later ops.
+    // Arena buffers whose last use is this launch are free for later ones.
     llvm::SmallDenseSet<Value> released;
-    for (Value value : llvm::concat<Value>(op.getOperands(), op.getResults())) {
+    for (Value value :
+         llvm::concat<const Value>(group->operands, group->results)) {
       const Buffer &buffer = buffers.lookup(value);
       auto it = lastUse.find(value);
       bool dead = it == lastUse.end() || it->second == here;
       if (buffer.offset >= 0 && dead && released.insert(value).second)
         arena.release(buffer.offset, byteSize(buffer.type));
     }
-    auto info = kernels.find(kernel.getValue());
+    auto info = kernels.find(group->name);
     if (info == kernels.end())
       return op.emitError()
-             << "kernel '" << kernel.getValue() << "' was not compiled";
+             << "kernel '" << group->name << "' was not compiled";
+    json::Array opNames;
+    for (Operation *member : group->ops)
+      opNames.push_back(member->getName().getStringRef());
     launches.push_back(
-        json::Object{{"kernel", kernel.getValue()},
+        json::Object{{"kernel", group->name},
                      {"buffers", std::move(ids)},
                      {"parallel_extent", info->second.parallelExtent},
                      {"workspace_bytes", info->second.workspaceBytes},
-                     {"ops", json::Array{op.getName().getStringRef()}}});
+                     {"ops", std::move(opNames)}});
   }
 
   json::Array results;

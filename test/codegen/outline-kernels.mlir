@@ -1,4 +1,5 @@
-// RUN: nsl-opt %s --nsl-outline-kernels | FileCheck %s
+// Without the direct convolution path, every group keeps its nsl ops.
+// RUN: nsl-opt %s --nsl-outline-kernels="direct-conv=0" | FileCheck %s
 
 // A per-sample op: its kernel loops over [begin, end) of the batch and runs
 // the op on one-sample slices; weights are read whole.
@@ -12,15 +13,18 @@
 // CHECK-SAME: attributes {nsl.kernel, nsl.parallel_extent = 3 : i64}
 // CHECK: scf.for %[[N:.*]] = %[[BEGIN]] to %[[END]]
 // CHECK:   %[[XS:.*]] = memref.subview %[[X]][%[[N]], 0, 0, 0] [1, 2, 5, 5] [1, 1, 1, 1]
-// CHECK:   bufferization.to_tensor %[[XS]] restrict
-// CHECK:   bufferization.to_tensor %[[W]] restrict : memref<4x2x3x3xf32> to tensor<4x2x3x3xf32>
-// CHECK:   memref.subview %[[M]][%[[N]], 0, 0, 0] [1, 9, 5, 5]
-// CHECK:   %[[R:.*]] = nsl.sim_conv2d diagonal dynamic {{.*}} : tensor<1x2x5x5xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x5x5xf32>
+// CHECK:   %[[MS:.*]] = memref.subview %[[M]][%[[N]], 0, 0, 0] [1, 9, 5, 5]
 // CHECK:   %[[YS:.*]] = memref.subview %[[Y]][%[[N]], 0, 0, 0] [1, 4, 5, 5]
+// CHECK:   %[[XT:.*]] = bufferization.to_tensor %[[XS]] restrict
+// CHECK:   %[[WT:.*]] = bufferization.to_tensor %[[W]] restrict : memref<4x2x3x3xf32> to tensor<4x2x3x3xf32>
+// CHECK:   %[[MT:.*]] = bufferization.to_tensor %[[MS]] restrict
+// CHECK:   %[[R:.*]] = nsl.sim_conv2d diagonal dynamic %[[XT]], %[[WT]] similarity(%[[MT]] : tensor<1x9x5x5xf32>) {padding = array<i64: 1, 1>} : tensor<1x2x5x5xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x5x5xf32>
 // CHECK:   bufferization.materialize_in_destination %[[R]] in restrict writable %[[YS]]
 
-// Ops that mix samples are not split: extent 1, whole tensors.
+// Ops that mix samples are not split: extent 1, whole tensors. An operand
+// used several times is one buffer.
 // CHECK-LABEL: func.func @nsl_forward_k1
+// CHECK-SAME: (%{{.*}}: memref<3x4x5x5xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<3x4x5x5xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: index, %{{.*}}: index)
 // CHECK-SAME: attributes {nsl.kernel, nsl.parallel_extent = 1 : i64}
 // CHECK-NOT: memref.subview
 // CHECK: nsl.batch_norm_train {{.*}} : tensor<3x4x5x5xf32>, tensor<4xf32>

@@ -11,28 +11,32 @@
 // RUN: nsl-run check %t.identity_dilation2 --seed 102 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function identity_rect --seed 3 -o %t.identity_rect > /dev/null
 // RUN: nsl-run check %t.identity_rect --seed 103 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_diagonal --seed 4 -o %t.static_diagonal > /dev/null
-// RUN: nsl-run check %t.static_diagonal --seed 104 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_full --seed 5 -o %t.static_full > /dev/null
-// RUN: nsl-run check %t.static_full --seed 105 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_cholesky --seed 6 -o %t.static_cholesky > /dev/null
-// RUN: nsl-run check %t.static_cholesky --seed 106 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_shape_masked_full --seed 7 -o %t.static_shape_masked_full > /dev/null
-// RUN: nsl-run check %t.static_shape_masked_full --seed 107 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_shape_masked_diag --seed 8 -o %t.static_shape_masked_diag > /dev/null
-// RUN: nsl-run check %t.static_shape_masked_diag --seed 108 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_dns --seed 9 -o %t.dynamic_dns > /dev/null
-// RUN: nsl-run check %t.dynamic_dns --seed 109 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_dns_stride2 --seed 10 -o %t.dynamic_dns_stride2 > /dev/null
-// RUN: nsl-run check %t.dynamic_dns_stride2 --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_uns --seed 11 -o %t.dynamic_uns > /dev/null
-// RUN: nsl-run check %t.dynamic_uns --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_uns_stride2 --seed 12 -o %t.dynamic_uns_stride2 > /dev/null
-// RUN: nsl-run check %t.dynamic_uns_stride2 --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_shape_masked_diag --seed 13 -o %t.dynamic_shape_masked_diag > /dev/null
-// RUN: nsl-run check %t.dynamic_shape_masked_diag --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_shape_masked_full --seed 14 -o %t.dynamic_shape_masked_full > /dev/null
-// RUN: nsl-run check %t.dynamic_shape_masked_full --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function identity_wide --seed 4 -o %t.identity_wide > /dev/null
+// RUN: nsl-run check %t.identity_wide --seed 104 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function identity_wide_dilated --seed 5 -o %t.identity_wide_dilated > /dev/null
+// RUN: nsl-run check %t.identity_wide_dilated --seed 105 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_diagonal --seed 6 -o %t.static_diagonal > /dev/null
+// RUN: nsl-run check %t.static_diagonal --seed 106 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_full --seed 7 -o %t.static_full > /dev/null
+// RUN: nsl-run check %t.static_full --seed 107 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_cholesky --seed 8 -o %t.static_cholesky > /dev/null
+// RUN: nsl-run check %t.static_cholesky --seed 108 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_shape_masked_full --seed 9 -o %t.static_shape_masked_full > /dev/null
+// RUN: nsl-run check %t.static_shape_masked_full --seed 109 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_shape_masked_diag --seed 10 -o %t.static_shape_masked_diag > /dev/null
+// RUN: nsl-run check %t.static_shape_masked_diag --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_dns --seed 11 -o %t.dynamic_dns > /dev/null
+// RUN: nsl-run check %t.dynamic_dns --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_dns_stride2 --seed 12 -o %t.dynamic_dns_stride2 > /dev/null
+// RUN: nsl-run check %t.dynamic_dns_stride2 --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_uns --seed 13 -o %t.dynamic_uns > /dev/null
+// RUN: nsl-run check %t.dynamic_uns --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_uns_stride2 --seed 14 -o %t.dynamic_uns_stride2 > /dev/null
+// RUN: nsl-run check %t.dynamic_uns_stride2 --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_shape_masked_diag --seed 15 -o %t.dynamic_shape_masked_diag > /dev/null
+// RUN: nsl-run check %t.dynamic_shape_masked_diag --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_shape_masked_full --seed 16 -o %t.dynamic_shape_masked_full > /dev/null
+// RUN: nsl-run check %t.dynamic_shape_masked_full --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @identity_odd(
@@ -66,6 +70,23 @@ func.func @identity_rect(
     -> (tensor<3x6x9x4xf32>) {
   %y = nsl.sim_conv2d identity %x, %w {stride = array<i64: 1, 2>, padding = array<i64: 1, 0>} : tensor<3x4x8x9xf32>, tensor<6x4x2x3xf32> -> tensor<3x6x9x4xf32>
   return %y : tensor<3x6x9x4xf32>
+}
+
+func.func @identity_wide(
+    %x: tensor<2x5x5x40xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<7x5x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %b: tensor<7xf32> {nsl.name = "b", nsl.role = "parameter"})
+    -> (tensor<2x7x5x40xf32>) {
+  %y = nsl.sim_conv2d identity %x, %w bias(%b : tensor<7xf32>) {padding = array<i64: 1, 1>} : tensor<2x5x5x40xf32>, tensor<7x5x3x3xf32> -> tensor<2x7x5x40xf32>
+  return %y : tensor<2x7x5x40xf32>
+}
+
+func.func @identity_wide_dilated(
+    %x: tensor<1x3x9x37xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<10x3x2x3xf32> {nsl.name = "w", nsl.role = "parameter"})
+    -> (tensor<1x10x11x33xf32>) {
+  %y = nsl.sim_conv2d identity %x, %w {padding = array<i64: 2, 0>, dilation = array<i64: 2, 2>} : tensor<1x3x9x37xf32>, tensor<10x3x2x3xf32> -> tensor<1x10x11x33xf32>
+  return %y : tensor<1x10x11x33xf32>
 }
 
 func.func @static_diagonal(

@@ -133,6 +133,9 @@ def conv_cases():
         conv_case("identity_stride2_pad2", 1, 5, 11, 10, 7, 3, 3, stride=(2, 2), padding=(2, 2)),
         conv_case("identity_dilation2", 2, 13, 10, 9, 3, 3, 3, dilation=(2, 2), padding=(2, 2)),
         conv_case("identity_rect", 3, 4, 8, 9, 6, 2, 3, stride=(1, 2), padding=(1, 0)),
+        # Rows of two full vectors and a partial one; 7 output channels.
+        conv_case("identity_wide", 2, 5, 5, 40, 7, 3, 3, padding=(1, 1), bias=True),
+        conv_case("identity_wide_dilated", 1, 3, 9, 37, 10, 2, 3, padding=(2, 0), dilation=(2, 2)),
         conv_case("static_diagonal", 2, 3, 8, 8, 5, 3, 3, padding=(1, 1), structure="diagonal", bias=True),
         conv_case("static_full", 1, 7, 7, 7, 4, 3, 3, stride=(2, 2), structure="full"),
         conv_case("static_cholesky", 2, 3, 9, 9, 5, 3, 3, padding=(1, 1), dilation=(2, 2), structure="cholesky"),
@@ -198,6 +201,17 @@ def other_cases():
                         ["%y:5 = nsl.batch_norm_train %x, %g, %b, %mean, %var {momentum = 0.3 : f32} : tensor<3x7x4x5xf32>, tensor<7xf32> -> tensor<3x7x4x5xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>"],
                         [("%y#0", [3, 7, 4, 5], "f32"), ("%y#1", [7], "f32"), ("%y#2", [7], "f32"),
                          ("%y#3", [7], "f32"), ("%y#4", [7], "f32")]))
+    # A convolution with batch norm and relu in one kernel (the fused
+    # epilogue of the direct convolution), and a DNS layer with relu.
+    cases.append(simple("conv_bn_relu", [("x", [2, 7, 6, 21], "input"), ("w", [7, 7, 3, 3], "parameter"), ("cb", [7], "parameter")] + bn_args,
+                        ["%0 = nsl.sim_conv2d identity %x, %w bias(%cb : tensor<7xf32>) {padding = array<i64: 1, 1>} : tensor<2x7x6x21xf32>, tensor<7x7x3x3xf32> -> tensor<2x7x6x21xf32>",
+                         "%1 = nsl.batch_norm %0, %g, %b, %mean, %var : tensor<2x7x6x21xf32>, tensor<7xf32> -> tensor<2x7x6x21xf32>",
+                         "%y = nsl.relu %1 : tensor<2x7x6x21xf32>"],
+                        [("%y", [2, 7, 6, 21], "f32")]))
+    cases.append(simple("dns_relu", [("x", [2, 3, 7, 18], "input"), ("w", [5, 3, 3, 3], "parameter"), ("m", [2, 9, 7, 18], "input")],
+                        ["%0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x18xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x7x18xf32>, tensor<5x3x3x3xf32> -> tensor<2x5x7x18xf32>",
+                         "%y = nsl.relu %0 : tensor<2x5x7x18xf32>"],
+                        [("%y", [2, 5, 7, 18], "f32")]))
     cases.append(simple("relu_add_flatten", [("x", [2, 3, 5, 5], "input"), ("z", [2, 3, 5, 5], "input")],
                         ["%0 = nsl.relu %x : tensor<2x3x5x5xf32>",
                          "%1 = nsl.add %0, %z : tensor<2x3x5x5xf32>",

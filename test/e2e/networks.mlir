@@ -11,6 +11,11 @@
 // RUN: nsl-run check %t.dns --seed 5 --threads 2 | FileCheck %s
 // RUN: nslc %nsl_src/examples/dynamic_uns.mlir -o %t.uns > /dev/null
 // RUN: nsl-run check %t.uns --seed 6 --threads 3 | FileCheck %s --check-prefixes=CHECK,UNS
+// Other code generation choices compute the same.
+// RUN: nslc %nsl_src/examples/plain_cnn.mlir --direct-conv=0 --fuse-epilogues=0 -o %t.plain.generic > /dev/null
+// RUN: nsl-run check %t.plain.generic --seed 8 --threads 2 | FileCheck %s
+// RUN: nslc %nsl_src/examples/dynamic_nsn.mlir --vector-width=8 --conv-output-channels=3 --conv-pixel-vectors=3 -o %t.dns.tiles > /dev/null
+// RUN: nsl-run check %t.dns.tiles --seed 9 --threads 2 | FileCheck %s
 // RUN: nslc %nsl_src/examples/shared_predictor.mlir -o %t.shared > /dev/null
 // RUN: nsl-run check %t.shared --seed 7 --threads 2 | FileCheck %s --check-prefixes=CHECK,SHARED
 

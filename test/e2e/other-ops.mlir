@@ -29,20 +29,24 @@
 // RUN: nsl-run check %t.batch_norm_2d --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function batch_norm_train --seed 12 -o %t.batch_norm_train > /dev/null
 // RUN: nsl-run check %t.batch_norm_train --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function relu_add_flatten --seed 13 -o %t.relu_add_flatten > /dev/null
-// RUN: nsl-run check %t.relu_add_flatten --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function max_pool --seed 14 -o %t.max_pool > /dev/null
-// RUN: nsl-run check %t.max_pool --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_include_pad --seed 15 -o %t.avg_pool_include_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_include_pad --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_exclude_pad --seed 16 -o %t.avg_pool_exclude_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function global_pool_linear --seed 17 -o %t.global_pool_linear > /dev/null
-// RUN: nsl-run check %t.global_pool_linear --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_0 --seed 18 -o %t.cross_entropy_0_0 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_0 --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_1 --seed 19 -o %t.cross_entropy_0_1 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_1 --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_bn_relu --seed 13 -o %t.conv_bn_relu > /dev/null
+// RUN: nsl-run check %t.conv_bn_relu --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_relu --seed 14 -o %t.dns_relu > /dev/null
+// RUN: nsl-run check %t.dns_relu --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function relu_add_flatten --seed 15 -o %t.relu_add_flatten > /dev/null
+// RUN: nsl-run check %t.relu_add_flatten --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool --seed 16 -o %t.max_pool > /dev/null
+// RUN: nsl-run check %t.max_pool --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_include_pad --seed 17 -o %t.avg_pool_include_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_include_pad --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_exclude_pad --seed 18 -o %t.avg_pool_exclude_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function global_pool_linear --seed 19 -o %t.global_pool_linear > /dev/null
+// RUN: nsl-run check %t.global_pool_linear --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_0 --seed 20 -o %t.cross_entropy_0_0 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_0 --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_1 --seed 21 -o %t.cross_entropy_0_1 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_1 --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @patch_norm(
@@ -166,6 +170,31 @@ func.func @batch_norm_train(
     -> (tensor<3x7x4x5xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>) {
   %y:5 = nsl.batch_norm_train %x, %g, %b, %mean, %var {momentum = 0.3 : f32} : tensor<3x7x4x5xf32>, tensor<7xf32> -> tensor<3x7x4x5xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>
   return %y#0, %y#1, %y#2, %y#3, %y#4 : tensor<3x7x4x5xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>, tensor<7xf32>
+}
+
+func.func @conv_bn_relu(
+    %x: tensor<2x7x6x21xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<7x7x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %cb: tensor<7xf32> {nsl.name = "cb", nsl.role = "parameter"},
+    %g: tensor<7xf32> {nsl.name = "g", nsl.role = "parameter"},
+    %b: tensor<7xf32> {nsl.name = "b", nsl.role = "parameter"},
+    %mean: tensor<7xf32> {nsl.name = "mean", nsl.role = "buffer"},
+    %var: tensor<7xf32> {nsl.name = "var", nsl.role = "buffer"})
+    -> (tensor<2x7x6x21xf32>) {
+  %0 = nsl.sim_conv2d identity %x, %w bias(%cb : tensor<7xf32>) {padding = array<i64: 1, 1>} : tensor<2x7x6x21xf32>, tensor<7x7x3x3xf32> -> tensor<2x7x6x21xf32>
+  %1 = nsl.batch_norm %0, %g, %b, %mean, %var : tensor<2x7x6x21xf32>, tensor<7xf32> -> tensor<2x7x6x21xf32>
+  %y = nsl.relu %1 : tensor<2x7x6x21xf32>
+  return %y : tensor<2x7x6x21xf32>
+}
+
+func.func @dns_relu(
+    %x: tensor<2x3x7x18xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<5x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<2x9x7x18xf32> {nsl.name = "m", nsl.role = "input"})
+    -> (tensor<2x5x7x18xf32>) {
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x18xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x7x18xf32>, tensor<5x3x3x3xf32> -> tensor<2x5x7x18xf32>
+  %y = nsl.relu %0 : tensor<2x5x7x18xf32>
+  return %y : tensor<2x5x7x18xf32>
 }
 
 func.func @relu_add_flatten(

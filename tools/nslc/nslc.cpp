@@ -60,6 +60,28 @@ cl::opt<std::string> weightsPath(
     cl::desc("safetensors file with the parameters and buffers, by name "
              "(default: seeded random values, for testing)"),
     cl::value_desc("file"), cl::cat(category));
+cl::OptionCategory tuningCategory("nslc code generation choices");
+cl::opt<bool> fuseEpilogues(
+    "fuse-epilogues",
+    cl::desc("Put batch_norm and relu into the kernel of the op they follow"),
+    cl::init(true), cl::cat(tuningCategory));
+cl::opt<bool> directConv(
+    "direct-conv",
+    cl::desc("Register-blocked vector loops for stride-1 convolutions"),
+    cl::init(true), cl::cat(tuningCategory));
+cl::opt<int64_t> vectorWidth(
+    "vector-width",
+    cl::desc("Vector lanes of direct convolutions (0: the host's, 16 with "
+             "AVX-512, else 8)"),
+    cl::init(0), cl::cat(tuningCategory));
+cl::opt<int64_t> convOutputChannels(
+    "conv-output-channels",
+    cl::desc("Output channels per register block of direct convolutions"),
+    cl::init(8), cl::cat(tuningCategory));
+cl::opt<int64_t>
+    convPixelVectors("conv-pixel-vectors",
+                     cl::desc("Vectors of output pixels per register block"),
+                     cl::init(2), cl::cat(tuningCategory));
 cl::opt<unsigned> seed("seed",
                        cl::desc("Seed of the random parameters and buffers "
                                 "when no --weights are given"),
@@ -171,7 +193,7 @@ std::string pretty(json::Value value) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &tuningCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "nslc: compile an nsl model (MODEL.mlir) into a self-contained "
@@ -225,8 +247,16 @@ int main(int argc, char **argv) {
   (*graph)["function"] = entryName;
   std::string graphJson = pretty(json::Value(std::move(*graph)));
 
+  if (vectorWidth < 0 || convOutputChannels < 1 || convPixelVectors < 1)
+    return fail("--vector-width must be at least 0, --conv-output-channels "
+                "and --conv-pixel-vectors at least 1");
   mlir::nsl::CpuCodegenOptions options;
   options.function = function;
+  options.fuseEpilogues = fuseEpilogues;
+  options.directConv = directConv;
+  options.vectorWidth = vectorWidth;
+  options.convOutputChannels = convOutputChannels;
+  options.convPixelVectors = convPixelVectors;
   if (failed(runPipeline(*module, [&](OpPassManager &pm) {
         mlir::nsl::buildCpuOutlinePipeline(pm, options);
       })))
@@ -275,8 +305,13 @@ int main(int argc, char **argv) {
       {"buffers", std::move(schedule->buffers)},
       {"arena_bytes", schedule->arenaBytes},
       {"entry_points", json::Array{std::move(schedule->entryPoint)}},
-      {"tuning", json::Object{{"kernel_grouping", options.kernelGrouping},
-                              {"tile_sizes", json::Array{}}}}};
+      {"tuning",
+       json::Object{{"kernel_grouping",
+                     options.fuseEpilogues ? "fuse-epilogues" : "per-op"},
+                    {"direct_conv", options.directConv},
+                    {"vector_width", options.vectorWidth},
+                    {"conv_output_channels", options.convOutputChannels},
+                    {"conv_pixel_vectors", options.convPixelVectors}}}};
   if (failed(writeText(inOutput("graph.json"), graphJson)) ||
       failed(writeText(inOutput("manifest.json"),
                        pretty(json::Value(std::move(manifest))))))

@@ -1,0 +1,356 @@
+//===- DirectConv.cpp - Register-blocked, vectorised convolutions ---------===//
+#include "codegen/DirectConv.h"
+#include "dialect/NSLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::nsl;
+
+namespace {
+
+/// The convolution at the head of a group, as the emitter sees it.
+struct ConvView {
+  Value input, weight, mask, bias;
+  ArrayRef<int64_t> padding, dilation;
+  bool sphere = false, inputOnly = false;
+  double epsilon = 0.0;
+};
+
+std::optional<ConvView> viewConv(Operation *op) {
+  auto unitStride = [](ArrayRef<int64_t> stride) {
+    return stride[0] == 1 && stride[1] == 1;
+  };
+  if (auto conv = dyn_cast<SimConv2dOp>(op)) {
+    if (!unitStride(conv.getStride()))
+      return std::nullopt;
+    ConvView view{conv.getInput(), conv.getWeight(),  {},
+                  conv.getBias(),  conv.getPadding(), conv.getDilation()};
+    if (conv.getStructure() == Structure::Identity && !conv.getDynamic())
+      return view;
+    if (conv.getStructure() == Structure::Diagonal && conv.getDynamic()) {
+      view.mask = conv.getSimilarity()[0];
+      return view;
+    }
+    return std::nullopt;
+  }
+  if (auto sphere = dyn_cast<SphereConv2dOp>(op)) {
+    if (!unitStride(sphere.getStride()) ||
+        sphere.getVariant() != SphereVariant::Cosine)
+      return std::nullopt;
+    ConvView view{sphere.getInput(),   sphere.getWeight(),  {}, {},
+                  sphere.getPadding(), sphere.getDilation()};
+    view.sphere = true;
+    view.inputOnly = sphere.getInputOnly();
+    view.epsilon = sphere.getEpsilon().convertToDouble();
+    return view;
+  }
+  return std::nullopt;
+}
+
+/// Index and vector helpers at one location.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+  VectorType vec;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, int64_t v) {
+    return v == 0 ? x : arith::AddIOp::create(b, loc, x, index(v));
+  }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value splat(Value scalar) {
+    return vector::BroadcastOp::create(b, loc, vec, scalar);
+  }
+  Value zeros() { return splat(f32(0.0)); }
+  /// A vector at [indices…] (the last index is the first lane), masked to
+  /// `lanes` lanes when fewer than a full vector are valid.
+  Value load(Value memref, ValueRange indices, int64_t lanes) {
+    if (lanes >= vec.getNumElements())
+      return vector::LoadOp::create(b, loc, vec, memref, indices);
+    Value mask = vector::ConstantMaskOp::create(
+        b, loc, VectorType::get(vec.getShape(), b.getI1Type()),
+        ArrayRef<int64_t>{lanes});
+    return vector::MaskedLoadOp::create(b, loc, vec, memref, indices, mask,
+                                        zeros());
+  }
+  void store(Value value, Value memref, ValueRange indices, int64_t lanes) {
+    if (lanes >= vec.getNumElements()) {
+      vector::StoreOp::create(b, loc, value, memref, indices);
+      return;
+    }
+    Value mask = vector::ConstantMaskOp::create(
+        b, loc, VectorType::get(vec.getShape(), b.getI1Type()),
+        ArrayRef<int64_t>{lanes});
+    vector::MaskedStoreOp::create(b, loc, memref, indices, mask, value);
+  }
+  /// for (i = 0; i < count; ++i) body(i, carried) with carried values.
+  SmallVector<Value>
+  loop(int64_t count, ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), index(count), index(1), init,
+        [&](OpBuilder &nested, Location nestedLoc, Value i, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(nested.getInsertionBlock());
+          SmallVector<Value> yielded = body(i, iter);
+          scf::YieldOp::create(b, nestedLoc, yielded);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+};
+
+/// The per-output-channel epilogue: scale·v + shift (bias and batch norm
+/// folded together), then relu.
+struct Epilogue {
+  Value bias, bnWeight, bnBias, bnMean, bnVar;
+  double bnEpsilon = 0.0;
+  bool relu = false;
+};
+
+} // namespace
+
+bool mlir::nsl::canEmitDirectConv(ArrayRef<Operation *> group) {
+  if (group.empty() || !viewConv(group.front()))
+    return false;
+  for (Operation *op : group.drop_front())
+    if (!isa<BatchNormOp, ReluOp>(op))
+      return false;
+  return true;
+}
+
+void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
+                               ArrayRef<Operation *> group,
+                               const IRMapping &buffers, Value output,
+                               const DirectConvTiling &tiling) {
+  ConvView conv = *viewConv(group.front());
+  Epilogue epilogue;
+  epilogue.bias = conv.bias ? buffers.lookup(conv.bias) : Value();
+  for (Operation *op : group.drop_front()) {
+    if (auto bn = dyn_cast<BatchNormOp>(op)) {
+      epilogue.bnWeight = buffers.lookup(bn.getWeight());
+      epilogue.bnBias = buffers.lookup(bn.getBias());
+      epilogue.bnMean = buffers.lookup(bn.getRunningMean());
+      epilogue.bnVar = buffers.lookup(bn.getRunningVar());
+      epilogue.bnEpsilon = bn.getEpsilon().convertToDouble();
+    } else {
+      epilogue.relu = true;
+    }
+  }
+  Value input = buffers.lookup(conv.input);
+  Value weight = buffers.lookup(conv.weight);
+  Value mask = conv.mask ? buffers.lookup(conv.mask) : Value();
+
+  auto inType = cast<MemRefType>(input.getType());
+  auto wType = cast<MemRefType>(weight.getType());
+  auto outType = cast<MemRefType>(output.getType());
+  int64_t c = inType.getDimSize(1), h = inType.getDimSize(2),
+          w = inType.getDimSize(3);
+  int64_t o = wType.getDimSize(0), kh = wType.getDimSize(2),
+          kw = wType.getDimSize(3);
+  int64_t ho = outType.getDimSize(2), wo = outType.getDimSize(3);
+  int64_t ph = conv.padding[0], pw = conv.padding[1];
+  int64_t dh = conv.dilation[0], dw = conv.dilation[1];
+
+  int64_t lanes = tiling.vectorWidth;
+  int64_t pixelVectors = std::max<int64_t>(tiling.pixelVectors, 1);
+  // Fewer vectors than a full block when the row is short.
+  pixelVectors = std::min(pixelVectors, (wo + lanes - 1) / lanes);
+  int64_t block = pixelVectors * lanes;
+  int64_t channelsPerBlock = 1;
+  for (int64_t candidate = std::min(tiling.outputChannels, o); candidate >= 1;
+       --candidate)
+    if (o % candidate == 0) {
+      channelsPerBlock = candidate;
+      break;
+    }
+  int64_t fullBlocks = wo / block, tail = wo - fullBlocks * block;
+
+  Emitter e{b, loc, VectorType::get({lanes}, b.getF32Type())};
+
+  // The zero-padded input of this sample, wide enough for every vector load
+  // of the last (possibly partial) block.
+  int64_t paddedWidth = ((wo + block - 1) / block) * block + (kw - 1) * dw;
+  paddedWidth = std::max(paddedWidth, w + 2 * pw);
+  int64_t paddedHeight = h + 2 * ph;
+  Value padded = memref::AllocOp::create(
+      b, loc, MemRefType::get({c, paddedHeight, paddedWidth}, b.getF32Type()));
+  linalg::FillOp::create(b, loc, e.f32(0.0), padded);
+  Value interior = memref::SubViewOp::create(
+      b, loc, padded,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(ph),
+                             b.getIndexAttr(pw)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(c), b.getIndexAttr(h),
+                             b.getIndexAttr(w)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                             b.getIndexAttr(1)});
+  Value sample = memref::SubViewOp::create(
+      b, loc,
+      MemRefType::get({c, h, w}, b.getF32Type(),
+                      StridedLayoutAttr::get(
+                          b.getContext(), ShapedType::kDynamic, {h * w, w, 1})),
+      input,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                             b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c),
+                             b.getIndexAttr(h), b.getIndexAttr(w)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                             b.getIndexAttr(1), b.getIndexAttr(1)});
+  memref::CopyOp::create(b, loc, sample, interior);
+
+  // SphereConv: ‖w_o‖ once per sample (O·C·K, small next to the product).
+  Value weightNorms;
+  if (conv.sphere && !conv.inputOnly) {
+    weightNorms =
+        memref::AllocOp::create(b, loc, MemRefType::get({o}, b.getF32Type()));
+    e.loop(o, {}, [&](Value oi, ValueRange) -> SmallVector<Value> {
+      Value sum = e.f32(0.0);
+      SmallVector<Value> total =
+          e.loop(c, {sum}, [&](Value ci, ValueRange acc) -> SmallVector<Value> {
+            Value s = acc[0];
+            for (int64_t ky = 0; ky < kh; ++ky)
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                Value v = memref::LoadOp::create(
+                    b, loc, weight,
+                    ValueRange{oi, ci, e.index(ky), e.index(kx)});
+                s = math::FmaOp::create(b, loc, v, v, s);
+              }
+            return {s};
+          });
+      Value norm = math::SqrtOp::create(
+          b, loc, arith::AddFOp::create(b, loc, total[0], e.f32(conv.epsilon)));
+      memref::StoreOp::create(b, loc, norm, weightNorms, ValueRange{oi});
+      return {};
+    });
+  }
+
+  Value zeroIndex = e.index(0);
+  // One block of output pixels [x0, x0 + validLanes) of row y.
+  auto emitBlock = [&](Value y, Value x0, int64_t valid) {
+    auto validIn = [&](int64_t j) {
+      return std::clamp<int64_t>(valid - j * lanes, 0, lanes);
+    };
+    // ‖x_p‖ of a SphereConv from the rows the channel blocks read next.
+    SmallVector<Value> inverseNorms;
+    if (conv.sphere) {
+      SmallVector<Value> init(pixelVectors, e.zeros());
+      SmallVector<Value> sums =
+          e.loop(c, init, [&](Value ci, ValueRange acc) -> SmallVector<Value> {
+            SmallVector<Value> next(acc);
+            for (int64_t ky = 0; ky < kh; ++ky)
+              for (int64_t kx = 0; kx < kw; ++kx)
+                for (int64_t j = 0; j < pixelVectors; ++j) {
+                  Value v = vector::LoadOp::create(
+                      b, loc, e.vec, padded,
+                      ValueRange{ci, e.add(y, ky * dh),
+                                 e.add(x0, j * lanes + kx * dw)});
+                  next[j] = vector::FMAOp::create(b, loc, v, v, next[j]);
+                }
+            return next;
+          });
+      for (Value sum : sums)
+        inverseNorms.push_back(math::RsqrtOp::create(
+            b, loc,
+            arith::AddFOp::create(b, loc, sum, e.splat(e.f32(conv.epsilon)))));
+    }
+    e.loop(o / channelsPerBlock, {}, [&](Value ob, ValueRange) {
+      Value o0 = arith::MulIOp::create(b, loc, ob, e.index(channelsPerBlock));
+      SmallVector<Value> init(channelsPerBlock * pixelVectors, e.zeros());
+      SmallVector<Value> acc = e.loop(
+          c, init, [&](Value ci, ValueRange carried) -> SmallVector<Value> {
+            SmallVector<Value> next(carried);
+            for (int64_t ky = 0; ky < kh; ++ky)
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                SmallVector<Value> xs;
+                for (int64_t j = 0; j < pixelVectors; ++j) {
+                  Value v = vector::LoadOp::create(
+                      b, loc, e.vec, padded,
+                      ValueRange{ci, e.add(y, ky * dh),
+                                 e.add(x0, j * lanes + kx * dw)});
+                  if (mask) {
+                    // DNS: the tap's mask multiplies the input as loaded.
+                    Value m =
+                        e.load(mask,
+                               ValueRange{zeroIndex, e.index(ky * kw + kx), y,
+                                          e.add(x0, j * lanes)},
+                               validIn(j));
+                    v = arith::MulFOp::create(b, loc, v, m);
+                  }
+                  xs.push_back(v);
+                }
+                for (int64_t i = 0; i < channelsPerBlock; ++i) {
+                  Value wv = e.splat(memref::LoadOp::create(
+                      b, loc, weight,
+                      ValueRange{e.add(o0, i), ci, e.index(ky), e.index(kx)}));
+                  for (int64_t j = 0; j < pixelVectors; ++j) {
+                    Value &slot = next[i * pixelVectors + j];
+                    slot = vector::FMAOp::create(b, loc, wv, xs[j], slot);
+                  }
+                }
+              }
+            return next;
+          });
+      for (int64_t i = 0; i < channelsPerBlock; ++i) {
+        Value oi = e.add(o0, i);
+        // scale·v + shift per output channel: 1/‖w_o‖, bias and BN folded.
+        Value scale = e.f32(1.0), shift = e.f32(0.0);
+        if (weightNorms)
+          scale = arith::DivFOp::create(
+              b, loc, scale,
+              memref::LoadOp::create(b, loc, weightNorms, ValueRange{oi}));
+        if (epilogue.bias)
+          shift = memref::LoadOp::create(b, loc, epilogue.bias, ValueRange{oi});
+        if (epilogue.bnWeight) {
+          auto param = [&](Value memref) {
+            return memref::LoadOp::create(b, loc, memref, ValueRange{oi});
+          };
+          // (v·s + t − mean)·γ/sqrt(var + ε) + β.
+          Value inv = math::RsqrtOp::create(
+              b, loc,
+              arith::AddFOp::create(b, loc, param(epilogue.bnVar),
+                                    e.f32(epilogue.bnEpsilon)));
+          Value gamma =
+              arith::MulFOp::create(b, loc, param(epilogue.bnWeight), inv);
+          scale = arith::MulFOp::create(b, loc, scale, gamma);
+          Value centred =
+              arith::SubFOp::create(b, loc, shift, param(epilogue.bnMean));
+          shift = arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, centred, gamma),
+              param(epilogue.bnBias));
+        }
+        Value scaleV = e.splat(scale), shiftV = e.splat(shift);
+        for (int64_t j = 0; j < pixelVectors; ++j) {
+          if (validIn(j) == 0)
+            continue;
+          Value v = acc[i * pixelVectors + j];
+          if (conv.sphere)
+            v = arith::MulFOp::create(b, loc, v, inverseNorms[j]);
+          v = vector::FMAOp::create(b, loc, v, scaleV, shiftV);
+          if (epilogue.relu)
+            v = arith::MaximumFOp::create(b, loc, v, e.zeros());
+          e.store(v, output, ValueRange{zeroIndex, oi, y, e.add(x0, j * lanes)},
+                  validIn(j));
+        }
+      }
+      return SmallVector<Value>{};
+    });
+  };
+
+  e.loop(ho, {}, [&](Value y, ValueRange) {
+    if (fullBlocks > 0)
+      e.loop(fullBlocks, {}, [&](Value xb, ValueRange) {
+        emitBlock(y, arith::MulIOp::create(b, loc, xb, e.index(block)), block);
+        return SmallVector<Value>{};
+      });
+    if (tail > 0)
+      emitBlock(y, e.index(fullBlocks * block), tail);
+    return SmallVector<Value>{};
+  });
+}

@@ -1,0 +1,52 @@
+//===- DirectConv.h - Register-blocked, vectorised convolutions -*- C++ -*-===//
+//
+// The fast path of the convolution family on the CPU: one sample of a
+// stride-1 similarity convolution (plain after folding, or dynamic DNS with
+// its tap mask) or cosine SphereConv, with the epilogue of the kernel group
+// (bias, inference batch norm, relu) fused, emitted directly as scf + vector
+// loops on memrefs:
+//
+//   for y, for each block of P·V output pixels (x), for each block of B
+//   output channels (o):  acc[B][P] = Σ_c Σ_ky Σ_kx W[o,c,ky,kx] ·
+//       (m[t,y,x..x+V] ·) Xpad[c, y+ky·dh, x+kx·dw .. +V]
+//
+// W broadcasts against contiguous vector loads of the zero-padded input
+// (kept in the workspace); the DNS mask multiplies the input vector as it
+// is loaded (once per B·P FMAs); a SphereConv's ‖x_p‖ is accumulated from
+// the same rows before the channel blocks and applied in the epilogue.
+// B (output channels), P (pixel vectors) and V (vector width) are explicit.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NSL_CODEGEN_DIRECTCONV_H
+#define NSL_CODEGEN_DIRECTCONV_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::nsl {
+
+struct DirectConvTiling {
+  /// Lanes of one vector (16 for AVX-512, 8 for AVX2).
+  int64_t vectorWidth = 16;
+  /// Output channels per register block (the largest divisor of O up to
+  /// this is used).
+  int64_t outputChannels = 8;
+  /// Vectors of output pixels per register block.
+  int64_t pixelVectors = 2;
+};
+
+/// Whether a kernel group (a convolution, then optionally batch_norm and
+/// relu, each the single user of the previous) has a direct emission.
+bool canEmitDirectConv(ArrayRef<Operation *> group);
+
+/// Emits one sample of the group at the builder's insertion point.
+/// `buffers` maps each operand of the group's ops to the memref holding it
+/// for this sample ([1, …] slices for per-sample operands); `output` is the
+/// [1, O, Ho, Wo] slice of the group's result.
+void emitDirectConv(OpBuilder &b, Location loc, ArrayRef<Operation *> group,
+                    const IRMapping &buffers, Value output,
+                    const DirectConvTiling &tiling);
+
+} // namespace mlir::nsl
+
+#endif // NSL_CODEGEN_DIRECTCONV_H

@@ -1,0 +1,97 @@
+// Kernel groups and the direct (register-blocked, vectorised) convolution.
+// RUN: nsl-opt %s --nsl-outline-kernels="function=conv_bn_relu vector-width=16 conv-output-channels=4 conv-pixel-vectors=2" | FileCheck %s --check-prefix=GROUP
+// RUN: nsl-opt %s --nsl-outline-kernels="function=dns vector-width=8 conv-output-channels=3 conv-pixel-vectors=1" | FileCheck %s --check-prefix=DNS
+// RUN: nsl-opt %s --nsl-outline-kernels="function=sphere vector-width=16" | FileCheck %s --check-prefix=SPHERE
+// RUN: nsl-opt %s --nsl-outline-kernels="function=strided" | FileCheck %s --check-prefix=STRIDED
+// RUN: nsl-opt %s --nsl-outline-kernels="function=conv_bn_relu fuse-epilogues=0" | FileCheck %s --check-prefix=NOFUSE
+
+// conv → batch_norm → relu is one kernel: the padded input in scratch,
+// blocks of 4 output channels × 2 vectors of 16 pixels (a 20-wide row: one
+// full vector and a 4-lane masked one), BN and relu in the epilogue.
+// GROUP: nsl.sim_conv2d {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
+// GROUP: nsl.batch_norm {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
+// GROUP: nsl.relu {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
+// GROUP: func.func @nsl_conv_bn_relu_k0(%{{.*}}: memref<2x3x6x20xf32>, %{{.*}}: memref<8x3x3x3xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<2x8x6x20xf32>, %{{.*}}: index, %{{.*}}: index)
+// GROUP: memref.alloc() : memref<3x8x34xf32>
+// GROUP: linalg.fill
+// GROUP: memref.copy
+// GROUP: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// GROUP-COUNT-2: vector.load
+// GROUP: memref.load
+// GROUP: vector.broadcast
+// GROUP-COUNT-2: vector.fma
+// GROUP: math.rsqrt
+// GROUP: vector.fma
+// GROUP: arith.maximumf
+// GROUP: vector.store
+// GROUP: vector.constant_mask [4] : vector<16xi1>
+// GROUP: vector.maskedstore
+// GROUP-NOT: nsl.
+func.func @conv_bn_relu(%x: tensor<2x3x6x20xf32> {nsl.name = "x", nsl.role = "input"},
+                        %w: tensor<8x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+                        %b: tensor<8xf32> {nsl.name = "b", nsl.role = "parameter"},
+                        %g: tensor<8xf32> {nsl.name = "g", nsl.role = "parameter"},
+                        %h: tensor<8xf32> {nsl.name = "h", nsl.role = "parameter"},
+                        %m: tensor<8xf32> {nsl.name = "m", nsl.role = "buffer"},
+                        %v: tensor<8xf32> {nsl.name = "v", nsl.role = "buffer"}) -> tensor<2x8x6x20xf32> {
+  %0 = nsl.sim_conv2d identity %x, %w bias(%b : tensor<8xf32>) {padding = array<i64: 1, 1>}
+      : tensor<2x3x6x20xf32>, tensor<8x3x3x3xf32> -> tensor<2x8x6x20xf32>
+  %1 = nsl.batch_norm %0, %g, %h, %m, %v : tensor<2x8x6x20xf32>, tensor<8xf32> -> tensor<2x8x6x20xf32>
+  %2 = nsl.relu %1 : tensor<2x8x6x20xf32>
+  return %2 : tensor<2x8x6x20xf32>
+}
+
+// A DNS layer: the tap mask multiplies each input vector as it is loaded.
+// DNS: func.func @nsl_dns_k0
+// DNS: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// DNS: vector.load
+// DNS: vector.load
+// DNS: arith.mulf {{.*}} : vector<8xf32>
+// DNS-COUNT-3: vector.fma
+func.func @dns(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+               %w: tensor<6x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+               %m: tensor<1x9x8x8xf32> {nsl.name = "m", nsl.role = "input"}) -> tensor<1x6x8x8xf32> {
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x8x8xf32>) {padding = array<i64: 1, 1>}
+      : tensor<1x2x8x8xf32>, tensor<6x2x3x3xf32> -> tensor<1x6x8x8xf32>
+  return %0 : tensor<1x6x8x8xf32>
+}
+
+// SphereConv: ‖w_o‖ once per sample, ‖x_p‖ from the same input rows before
+// the channel blocks, both applied in the epilogue.
+// SPHERE: func.func @nsl_sphere_k0
+// SPHERE: memref.alloc() : memref<4xf32>
+// SPHERE: math.fma
+// SPHERE: math.sqrt
+// SPHERE: vector.fma
+// SPHERE: math.rsqrt {{.*}} : vector<16xf32>
+func.func @sphere(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+                  %w: tensor<4x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"}) -> tensor<1x4x8x8xf32> {
+  %0 = nsl.sphere_conv2d cosine %x, %w {padding = array<i64: 1, 1>} : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x8x8xf32>
+  return %0 : tensor<1x4x8x8xf32>
+}
+
+// Must not take the direct path: stride 2, UNS, and the linear SphereConv
+// keep their ops for the linalg lowering.
+// STRIDED: func.func @nsl_strided_k0
+// STRIDED: nsl.sim_conv2d identity
+// STRIDED: func.func @nsl_strided_k1
+// STRIDED: nsl.sim_conv2d full dynamic
+// STRIDED: func.func @nsl_strided_k2
+// STRIDED: nsl.sphere_conv2d linear
+// STRIDED-NOT: vector.fma
+func.func @strided(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+                   %w: tensor<4x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+                   %u: tensor<1x81x6x6xf32> {nsl.name = "u", nsl.role = "input"})
+    -> (tensor<1x4x4x4xf32>, tensor<1x4x6x6xf32>, tensor<1x4x6x6xf32>) {
+  %0 = nsl.sim_conv2d identity %x, %w {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>}
+      : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x4x4xf32>
+  %1 = nsl.sim_conv2d full dynamic %x, %w similarity(%u : tensor<1x81x6x6xf32>)
+      : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  %2 = nsl.sphere_conv2d linear %x, %w : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return %0, %1, %2 : tensor<1x4x4x4xf32>, tensor<1x4x6x6xf32>, tensor<1x4x6x6xf32>
+}
+
+// Without fusion each op is its own kernel.
+// NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k0"
+// NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k1"
+// NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k2"
