@@ -117,10 +117,18 @@ struct Epilogue {
 
 } // namespace
 
+/// The group's convolution: first, or second after the predicted mask.
+static ArrayRef<Operation *> convAndEpilogue(ArrayRef<Operation *> group) {
+  if (!group.empty() && isa<PredictedSimilarityOp>(group.front()))
+    return group.drop_front();
+  return group;
+}
+
 bool mlir::nsl::canEmitDirectConv(ArrayRef<Operation *> group) {
-  if (group.empty() || !viewConv(group.front()))
+  ArrayRef<Operation *> rest = convAndEpilogue(group);
+  if (rest.empty() || !viewConv(rest.front()))
     return false;
-  for (Operation *op : group.drop_front())
+  for (Operation *op : rest.drop_front())
     if (!isa<BatchNormOp, ReluOp>(op))
       return false;
   return true;
@@ -130,10 +138,16 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                ArrayRef<Operation *> group,
                                const IRMapping &buffers, Value output,
                                const DirectConvTiling &tiling) {
-  ConvView conv = *viewConv(group.front());
+  ArrayRef<Operation *> rest = convAndEpilogue(group);
+  ConvView conv = *viewConv(rest.front());
+  Value prediction, gamma;
+  if (auto predicted = dyn_cast<PredictedSimilarityOp>(group.front())) {
+    prediction = buffers.lookup(predicted.getPrediction());
+    gamma = buffers.lookup(predicted.getGamma());
+  }
   Epilogue epilogue;
   epilogue.bias = conv.bias ? buffers.lookup(conv.bias) : Value();
-  for (Operation *op : group.drop_front()) {
+  for (Operation *op : rest.drop_front()) {
     if (auto bn = dyn_cast<BatchNormOp>(op)) {
       epilogue.bnWeight = buffers.lookup(bn.getWeight());
       epilogue.bnBias = buffers.lookup(bn.getBias());
@@ -146,7 +160,9 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   }
   Value input = buffers.lookup(conv.input);
   Value weight = buffers.lookup(conv.weight);
-  Value mask = conv.mask ? buffers.lookup(conv.mask) : Value();
+  // The mask buffer, or the prediction it is computed from.
+  Value mask = prediction ? prediction
+                          : (conv.mask ? buffers.lookup(conv.mask) : Value());
 
   auto inType = cast<MemRefType>(input.getType());
   auto wType = cast<MemRefType>(weight.getType());
@@ -232,6 +248,14 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   }
 
   Value zeroIndex = e.index(0);
+  // γ of a fused predicted mask (rank 0 or [1]).
+  Value gammaVector;
+  if (gamma) {
+    SmallVector<Value> at(cast<MemRefType>(gamma.getType()).getRank(),
+                          zeroIndex);
+    gammaVector =
+        e.splat(memref::LoadOp::create(b, loc, gamma, ValueRange(at)));
+  }
   // One block of output pixels [x0, x0 + validLanes) of row y.
   auto emitBlock = [&](Value y, Value x0, int64_t valid) {
     auto validIn = [&](int64_t j) {
@@ -281,6 +305,9 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                ValueRange{zeroIndex, e.index(ky * kw + kx), y,
                                           e.add(x0, j * lanes)},
                                validIn(j));
+                    if (gammaVector) // M_p = γ·P + 1, as loaded.
+                      m = vector::FMAOp::create(b, loc, m, gammaVector,
+                                                e.splat(e.f32(1.0)));
                     v = arith::MulFOp::create(b, loc, v, m);
                   }
                   xs.push_back(v);

@@ -95,3 +95,25 @@ func.func @strided(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
 // NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k0"
 // NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k1"
 // NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k2"
+
+// A predicted DNS mask joins the kernel of its convolution: γ·P + 1 is an
+// FMA on the loaded prediction, and the mask is never stored.
+// RUN: nsl-opt %s --nsl-outline-kernels="function=predicted vector-width=8" | FileCheck %s --check-prefix=PRED
+// PRED: nsl.predicted_similarity {{.*}}nsl.kernel = "nsl_predicted_k0"
+// PRED: nsl.sim_conv2d {{.*}}nsl.kernel = "nsl_predicted_k0"
+// PRED: func.func @nsl_predicted_k0(%{{.*}}: memref<1x9x8x8xf32>, %{{.*}}: memref<f32>, %{{.*}}: memref<1x2x8x8xf32>, %{{.*}}: memref<6x2x3x3xf32>, %{{.*}}: memref<1x6x8x8xf32>, %{{.*}}: index, %{{.*}}: index)
+// PRED: %[[GAMMA:.*]] = memref.load %{{.*}}[] : memref<f32>
+// PRED: %[[G:.*]] = vector.broadcast %[[GAMMA]] : f32 to vector<8xf32>
+// PRED: %[[X:.*]] = vector.load
+// PRED: %[[P:.*]] = vector.load
+// PRED: %[[M:.*]] = vector.fma %[[P]], %[[G]], %{{.*}} : vector<8xf32>
+// PRED: arith.mulf %[[X]], %[[M]] : vector<8xf32>
+func.func @predicted(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+                     %w: tensor<6x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+                     %p: tensor<1x9x8x8xf32> {nsl.name = "p", nsl.role = "input"},
+                     %g: tensor<f32> {nsl.name = "g", nsl.role = "parameter"}) -> tensor<1x6x8x8xf32> {
+  %m = nsl.predicted_similarity diagonal %p, %g : tensor<1x9x8x8xf32>, tensor<f32> -> tensor<1x9x8x8xf32>
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x8x8xf32>) {padding = array<i64: 1, 1>}
+      : tensor<1x2x8x8xf32>, tensor<6x2x3x3xf32> -> tensor<1x6x8x8xf32>
+  return %0 : tensor<1x6x8x8xf32>
+}
