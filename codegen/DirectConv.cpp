@@ -20,6 +20,8 @@ struct ConvView {
   ArrayRef<int64_t> padding, dilation;
   bool sphere = false, inputOnly = false;
   double epsilon = 0.0;
+  /// UNS: the taps of each patch are mixed by M_p ([1, K·K, Ho, Wo]) first.
+  bool mixing = false;
 };
 
 std::optional<ConvView> viewConv(Operation *op) {
@@ -33,8 +35,11 @@ std::optional<ConvView> viewConv(Operation *op) {
                   conv.getBias(),  conv.getPadding(), conv.getDilation()};
     if (conv.getStructure() == Structure::Identity && !conv.getDynamic())
       return view;
-    if (conv.getStructure() == Structure::Diagonal && conv.getDynamic()) {
+    if ((conv.getStructure() == Structure::Diagonal ||
+         conv.getStructure() == Structure::Full) &&
+        conv.getDynamic()) {
       view.mask = conv.getSimilarity()[0];
+      view.mixing = conv.getStructure() == Structure::Full;
       return view;
     }
     return std::nullopt;
@@ -220,6 +225,12 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                              b.getIndexAttr(1), b.getIndexAttr(1)});
   memref::CopyOp::create(b, loc, sample, interior);
+  int64_t k = kh * kw;
+  // UNS: the mixed taps Z of one block of pixels, for all channels.
+  Value mixed;
+  if (conv.mixing)
+    mixed = memref::AllocOp::create(
+        b, loc, MemRefType::get({c, k, block}, b.getF32Type()));
 
   // SphereConv: ‖w_o‖ once per sample (O·C·K, small next to the product).
   Value weightNorms;
@@ -284,6 +295,42 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
             b, loc,
             arith::AddFOp::create(b, loc, sum, e.splat(e.f32(conv.epsilon)))));
     }
+    // UNS: Z[c, t, x] = Σ_s M_p[t,s]·X_p[c,s] for this block, computed
+    // once for all output channels; per pixel vector j and tap t the row
+    // M_p[t, ·] stays in registers over the channels.
+    if (conv.mixing) {
+      for (int64_t j = 0; j < pixelVectors; ++j) {
+        if (validIn(j) == 0)
+          continue;
+        for (int64_t t = 0; t < k; ++t) {
+          SmallVector<Value> row;
+          for (int64_t src = 0; src < k; ++src) {
+            Value m = e.load(mask,
+                             ValueRange{zeroIndex, e.index(t * k + src), y,
+                                        e.add(x0, j * lanes)},
+                             validIn(j));
+            if (gammaVector) // M_p = γ·P + I, as loaded.
+              m = vector::FMAOp::create(b, loc, m, gammaVector,
+                                        e.splat(e.f32(t == src ? 1.0 : 0.0)));
+            row.push_back(m);
+          }
+          e.loop(c, {}, [&](Value ci, ValueRange) {
+            Value z = e.zeros();
+            for (int64_t src = 0; src < k; ++src) {
+              Value v = vector::LoadOp::create(
+                  b, loc, e.vec, padded,
+                  ValueRange{ci, e.add(y, (src / kw) * dh),
+                             e.add(x0, j * lanes + (src % kw) * dw)});
+              z = vector::FMAOp::create(b, loc, row[src], v, z);
+            }
+            vector::StoreOp::create(
+                b, loc, z, mixed,
+                ValueRange{ci, e.index(t), e.index(j * lanes)});
+            return SmallVector<Value>{};
+          });
+        }
+      }
+    }
     e.loop(o / channelsPerBlock, {}, [&](Value ob, ValueRange) {
       Value o0 = arith::MulIOp::create(b, loc, ob, e.index(channelsPerBlock));
       SmallVector<Value> init(channelsPerBlock * pixelVectors, e.zeros());
@@ -294,6 +341,13 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
               for (int64_t kx = 0; kx < kw; ++kx) {
                 SmallVector<Value> xs;
                 for (int64_t j = 0; j < pixelVectors; ++j) {
+                  if (conv.mixing) {
+                    xs.push_back(vector::LoadOp::create(
+                        b, loc, e.vec, mixed,
+                        ValueRange{ci, e.index(ky * kw + kx),
+                                   e.index(j * lanes)}));
+                    continue;
+                  }
                   Value v = vector::LoadOp::create(
                       b, loc, e.vec, padded,
                       ValueRange{ci, e.add(y, ky * dh),

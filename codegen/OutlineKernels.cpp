@@ -120,14 +120,13 @@ SmallVector<SmallVector<Operation *>> formGroups(func::FuncOp model,
     SmallVector<Operation *> group = {&op};
     taken.insert(&op);
     Operation *last = &op;
-    // A predicted DNS mask joins the convolution it modulates: γ·P + 1 is
-    // then computed as the mask is loaded.
+    // A predicted mask (DNS or UNS) joins the convolution it modulates:
+    // γ·P + I is then computed as the mask is loaded.
     if (auto predicted = dyn_cast<PredictedSimilarityOp>(op);
-        fuse && predicted && predicted.getStructure() == Structure::Diagonal &&
-        predicted.getResult().hasOneUse()) {
+        fuse && predicted && predicted.getResult().hasOneUse()) {
       auto conv = dyn_cast<SimConv2dOp>(*predicted->getUsers().begin());
       if (conv && conv.getDynamic() &&
-          conv.getStructure() == Structure::Diagonal &&
+          conv.getStructure() == predicted.getStructure() &&
           conv->getBlock() == op.getBlock() &&
           conv.getSimilarity()[0] == predicted.getResult()) {
         group.push_back(conv);

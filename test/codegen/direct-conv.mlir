@@ -70,25 +70,39 @@ func.func @sphere(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
   return %0 : tensor<1x4x8x8xf32>
 }
 
-// Must not take the direct path: stride 2, UNS, and the linear SphereConv
-// keep their ops for the linalg lowering.
+// Must not take the direct path: stride 2 and the linear SphereConv keep
+// their ops for the linalg lowering.
 // STRIDED: func.func @nsl_strided_k0
 // STRIDED: nsl.sim_conv2d identity
 // STRIDED: func.func @nsl_strided_k1
-// STRIDED: nsl.sim_conv2d full dynamic
-// STRIDED: func.func @nsl_strided_k2
 // STRIDED: nsl.sphere_conv2d linear
 // STRIDED-NOT: vector.fma
 func.func @strided(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
-                   %w: tensor<4x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
-                   %u: tensor<1x81x6x6xf32> {nsl.name = "u", nsl.role = "input"})
-    -> (tensor<1x4x4x4xf32>, tensor<1x4x6x6xf32>, tensor<1x4x6x6xf32>) {
+                   %w: tensor<4x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"})
+    -> (tensor<1x4x4x4xf32>, tensor<1x4x6x6xf32>) {
   %0 = nsl.sim_conv2d identity %x, %w {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>}
       : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x4x4xf32>
-  %1 = nsl.sim_conv2d full dynamic %x, %w similarity(%u : tensor<1x81x6x6xf32>)
-      : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
   %2 = nsl.sphere_conv2d linear %x, %w : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
-  return %0, %1, %2 : tensor<1x4x4x4xf32>, tensor<1x4x6x6xf32>, tensor<1x4x6x6xf32>
+  return %0, %2 : tensor<1x4x4x4xf32>, tensor<1x4x6x6xf32>
+}
+
+// A UNS layer: per block of pixels the taps are mixed by M_p into scratch Z
+// [C, K, pixels] once for all output channels (M_p[t, ·] held over the
+// channel loop), then the channel blocks contract W with Z.
+// RUN: nsl-opt %s --nsl-outline-kernels="function=uns vector-width=8 conv-pixel-vectors=1" | FileCheck %s --check-prefix=UNS
+// UNS: func.func @nsl_uns_k0
+// UNS: memref.alloc() : memref<2x9x8xf32>
+// UNS-COUNT-9: vector.maskedload %{{.*}} : memref<1x81x6x6xf32
+// UNS: scf.for
+// UNS-COUNT-9: vector.fma
+// UNS: vector.store %{{.*}}, %{{.*}} : memref<2x9x8xf32>, vector<8xf32>
+// UNS: vector.load %{{.*}} : memref<2x9x8xf32>, vector<8xf32>
+func.func @uns(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+               %w: tensor<4x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+               %u: tensor<1x81x6x6xf32> {nsl.name = "u", nsl.role = "input"}) -> tensor<1x4x6x6xf32> {
+  %0 = nsl.sim_conv2d full dynamic %x, %w similarity(%u : tensor<1x81x6x6xf32>)
+      : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return %0 : tensor<1x4x6x6xf32>
 }
 
 // Without fusion each op is its own kernel.

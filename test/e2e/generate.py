@@ -212,6 +212,15 @@ def other_cases():
                         ["%0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x18xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x7x18xf32>, tensor<5x3x3x3xf32> -> tensor<2x5x7x18xf32>",
                          "%y = nsl.relu %0 : tensor<2x5x7x18xf32>"],
                         [("%y", [2, 5, 7, 18], "f32")]))
+    # Predicted masks fused into the direct DNS / UNS convolutions.
+    for structure, channels in [("diagonal", 9), ("full", 81)]:
+        pred = f"tensor<2x{channels}x6x19xf32>"
+        cases.append(simple(f"predicted_{structure}_conv",
+                            [("x", [2, 3, 6, 19], "input"), ("w", [4, 3, 3, 3], "parameter"),
+                             ("p", [2, channels, 6, 19], "input"), ("g", [1], "parameter")],
+                            [f"%m = nsl.predicted_similarity {structure} %p, %g : {pred}, tensor<1xf32> -> {pred}",
+                             f"%y = nsl.sim_conv2d {structure} dynamic %x, %w similarity(%m : {pred}) {{padding = array<i64: 1, 1>}} : tensor<2x3x6x19xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x19xf32>"],
+                            [("%y", [2, 4, 6, 19], "f32")]))
     cases.append(simple("relu_add_flatten", [("x", [2, 3, 5, 5], "input"), ("z", [2, 3, 5, 5], "input")],
                         ["%0 = nsl.relu %x : tensor<2x3x5x5xf32>",
                          "%1 = nsl.add %0, %z : tensor<2x3x5x5xf32>",

@@ -33,20 +33,24 @@
 // RUN: nsl-run check %t.conv_bn_relu --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function dns_relu --seed 14 -o %t.dns_relu > /dev/null
 // RUN: nsl-run check %t.dns_relu --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function relu_add_flatten --seed 15 -o %t.relu_add_flatten > /dev/null
-// RUN: nsl-run check %t.relu_add_flatten --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function max_pool --seed 16 -o %t.max_pool > /dev/null
-// RUN: nsl-run check %t.max_pool --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_include_pad --seed 17 -o %t.avg_pool_include_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_include_pad --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_exclude_pad --seed 18 -o %t.avg_pool_exclude_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function global_pool_linear --seed 19 -o %t.global_pool_linear > /dev/null
-// RUN: nsl-run check %t.global_pool_linear --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_0 --seed 20 -o %t.cross_entropy_0_0 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_0 --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_1 --seed 21 -o %t.cross_entropy_0_1 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_1 --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function predicted_diagonal_conv --seed 15 -o %t.predicted_diagonal_conv > /dev/null
+// RUN: nsl-run check %t.predicted_diagonal_conv --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function predicted_full_conv --seed 16 -o %t.predicted_full_conv > /dev/null
+// RUN: nsl-run check %t.predicted_full_conv --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function relu_add_flatten --seed 17 -o %t.relu_add_flatten > /dev/null
+// RUN: nsl-run check %t.relu_add_flatten --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool --seed 18 -o %t.max_pool > /dev/null
+// RUN: nsl-run check %t.max_pool --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_include_pad --seed 19 -o %t.avg_pool_include_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_include_pad --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_exclude_pad --seed 20 -o %t.avg_pool_exclude_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function global_pool_linear --seed 21 -o %t.global_pool_linear > /dev/null
+// RUN: nsl-run check %t.global_pool_linear --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_0 --seed 22 -o %t.cross_entropy_0_0 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_0 --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_1 --seed 23 -o %t.cross_entropy_0_1 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_1 --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @patch_norm(
@@ -195,6 +199,28 @@ func.func @dns_relu(
   %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x18xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x7x18xf32>, tensor<5x3x3x3xf32> -> tensor<2x5x7x18xf32>
   %y = nsl.relu %0 : tensor<2x5x7x18xf32>
   return %y : tensor<2x5x7x18xf32>
+}
+
+func.func @predicted_diagonal_conv(
+    %x: tensor<2x3x6x19xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %p: tensor<2x9x6x19xf32> {nsl.name = "p", nsl.role = "input"},
+    %g: tensor<1xf32> {nsl.name = "g", nsl.role = "parameter"})
+    -> (tensor<2x4x6x19xf32>) {
+  %m = nsl.predicted_similarity diagonal %p, %g : tensor<2x9x6x19xf32>, tensor<1xf32> -> tensor<2x9x6x19xf32>
+  %y = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x6x19xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x6x19xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x19xf32>
+  return %y : tensor<2x4x6x19xf32>
+}
+
+func.func @predicted_full_conv(
+    %x: tensor<2x3x6x19xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %p: tensor<2x81x6x19xf32> {nsl.name = "p", nsl.role = "input"},
+    %g: tensor<1xf32> {nsl.name = "g", nsl.role = "parameter"})
+    -> (tensor<2x4x6x19xf32>) {
+  %m = nsl.predicted_similarity full %p, %g : tensor<2x81x6x19xf32>, tensor<1xf32> -> tensor<2x81x6x19xf32>
+  %y = nsl.sim_conv2d full dynamic %x, %w similarity(%m : tensor<2x81x6x19xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x6x19xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x19xf32>
+  return %y : tensor<2x4x6x19xf32>
 }
 
 func.func @relu_add_flatten(
