@@ -3,18 +3,21 @@
 // Straight from DESIGN.md §1, with plain loops and double accumulation. Speed
 // does not matter here; clarity and exact agreement with PyTorch's
 // definitions do. Every entry point validates its operands first, so that a
-// bad graph yields a message naming the op and operand, never a crash.
+// bad graph yields a message naming the op and operand, never a crash. The
+// helpers in namespace detail are shared with the VJPs (Gradients.cpp)
+// through Window.h.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Ops.h"
+#include "runtime/reference/Window.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace nsl::reference {
-namespace {
+namespace detail {
 
 //===----------------------------------------------------------------------===//
 // Validation helpers
@@ -57,7 +60,7 @@ void checkOptionalBias(const char *op, const Tensor *bias, int64_t outputs) {
     checkShape(op, "bias", *bias, {outputs}, "(O)");
 }
 
-void checkWindow(const char *op, const Window &window) {
+static void checkWindow(const char *op, const Window &window) {
   for (int i = 0; i < 2; ++i) {
     if (window.stride[i] < 1)
       fail(op, "stride must be >= 1, got " + pairToString(window.stride));
@@ -79,25 +82,6 @@ void checkEpsilon(const char *op, double epsilon, bool strictlyPositive) {
 //===----------------------------------------------------------------------===//
 // Sliding windows
 //===----------------------------------------------------------------------===//
-
-/// A sliding window over x [N,C,H,W], as in torch.nn.Conv2d: taps numbered
-/// t = ky·kw + kx, output (Ho, Wo).
-struct Geometry {
-  int64_t n, c, h, w, kh, kw, ho, wo;
-  Window window;
-
-  int64_t taps() const { return kh * kw; }
-  int64_t positions() const { return ho * wo; }
-  /// The input pixel under tap t at output (oy, ox); false in the padding.
-  bool source(int64_t oy, int64_t ox, int64_t t, int64_t &iy,
-              int64_t &ix) const {
-    iy = oy * window.stride[0] - window.padding[0] +
-         (t / kw) * window.dilation[0];
-    ix = ox * window.stride[1] - window.padding[1] +
-         (t % kw) * window.dilation[1];
-    return iy >= 0 && iy < h && ix >= 0 && ix < w;
-  }
-};
 
 /// Validates x (rank 4), the kernel size and the window, and that the window
 /// yields at least one output position.
@@ -151,7 +135,7 @@ void gatherPatch(const Tensor &x, const Geometry &g, int64_t n, int64_t oy,
 // Similarity matrices
 //===----------------------------------------------------------------------===//
 
-const char *operandNames(Structure s) {
+static const char *operandNames(Structure s) {
   switch (s) {
   case Structure::Identity:
     return "none";
@@ -238,8 +222,8 @@ void checkSimilarity(const char *op, const Similarity &sim, int64_t taps,
 /// Element `index` of a similarity operand: row-major for a static one; for
 /// a dynamic [N, channels, Ho, Wo] one, channel `index` of sample n at flat
 /// output position p.
-double operandEntry(const Tensor &t, bool dynamic, int64_t index, int64_t n,
-                    int64_t p) {
+static double operandEntry(const Tensor &t, bool dynamic, int64_t index,
+                           int64_t n, int64_t p) {
   if (!dynamic)
     return t.data[index];
   int64_t channels = t.dim(1), positions = t.dim(2) * t.dim(3);
@@ -317,7 +301,8 @@ std::vector<double> multiplyRows(const std::vector<double> &rows,
 //===----------------------------------------------------------------------===//
 
 /// g(θ) of DESIGN.md's SphereConv table for a given cos θ.
-double sphereActivation(SphereVariant variant, double cosTheta, double k) {
+static double sphereActivation(SphereVariant variant, double cosTheta,
+                               double k) {
   constexpr double pi = 3.14159265358979323846;
   switch (variant) {
   case SphereVariant::Cosine:
@@ -367,10 +352,10 @@ int64_t checkBatchNorm(const char *op, const Tensor &x, const Tensor &weight,
 }
 
 /// y = (x − mean[c]) / sqrt(var[c] + ε) · γ[c] + β[c] over channel dim 1.
-Tensor normalize(const char *op, const Tensor &x, const Tensor &weight,
-                 const Tensor &bias, const std::vector<double> &mean,
-                 const std::vector<double> &var, double epsilon,
-                 int64_t inner) {
+static Tensor normalize(const char *op, const Tensor &x, const Tensor &weight,
+                        const Tensor &bias, const std::vector<double> &mean,
+                        const std::vector<double> &var, double epsilon,
+                        int64_t inner) {
   int64_t channels = x.dim(1);
   for (int64_t c = 0; c < channels; ++c)
     if (!(var[c] + epsilon > 0))
@@ -387,7 +372,168 @@ Tensor normalize(const char *op, const Tensor &x, const Tensor &weight,
   return y;
 }
 
-} // namespace
+//===----------------------------------------------------------------------===//
+// Operand checks of whole ops, shared with their VJPs (Gradients.cpp)
+//===----------------------------------------------------------------------===//
+
+Geometry checkSimConv2d(const char *op, const Tensor &x, const Tensor &w,
+                        const Similarity &sim, const Tensor *bias,
+                        const Window &window) {
+  checkRank(op, "input", x, 4, "(N, C, H, W)");
+  checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
+  if (w.dim(1) != x.dim(1))
+    fail(op, "weight " + shapeToString(w.shape) + " must have " +
+                 std::to_string(x.dim(1)) +
+                 " input channels to match the input " +
+                 shapeToString(x.shape));
+  Geometry g = makeGeometry(op, x, w.dim(2), w.dim(3), window);
+  checkOptionalBias(op, bias, w.dim(0));
+  checkSimilarity(op, sim, g.taps(), &g);
+  return g;
+}
+
+Geometry checkSphereConv2d(const char *op, const Tensor &x, const Tensor &w,
+                           const Tensor *kParam, const SphereOptions &options,
+                           const Window &window) {
+  checkRank(op, "input", x, 4, "(N, C, H, W)");
+  checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
+  if (w.dim(1) != x.dim(1))
+    fail(op, "weight " + shapeToString(w.shape) + " must have " +
+                 std::to_string(x.dim(1)) +
+                 " input channels to match the input " +
+                 shapeToString(x.shape));
+  Geometry g = makeGeometry(op, x, w.dim(2), w.dim(3), window);
+  const int64_t outputs = w.dim(0);
+  const bool learned = options.variant == SphereVariant::LearnedSigmoid;
+  if (learned && !kParam)
+    fail(op, "the learned_sigmoid variant needs the k_param operand [O]");
+  if (!learned && kParam)
+    fail(op, std::string("k_param is only allowed with the learned_sigmoid "
+                         "variant, not ") +
+                 sphereVariantName(options.variant));
+  if (kParam)
+    checkShape(op, "k_param", *kParam, {outputs}, "(O)");
+  if (options.inputOnly && options.variant != SphereVariant::Cosine)
+    fail(op, std::string("input_only is only allowed with the cosine "
+                         "variant, not ") +
+                 sphereVariantName(options.variant));
+  checkEpsilon(op, options.epsilon, true);
+  if (options.variant == SphereVariant::Sigmoid &&
+      !(options.sigmoidK > 0 && std::isfinite(options.sigmoidK)))
+    fail(op, "sigmoid_k must be positive and finite, got " +
+                 std::to_string(options.sigmoidK));
+  return g;
+}
+
+int64_t checkPredictedSimilarity(const char *op, const Tensor &prediction,
+                                 const Tensor &gamma, Structure structure) {
+  checkRank(op, "prediction", prediction, 4, "(N, channels, Ho, Wo)");
+  if (gamma.dtype != DType::F32 || gamma.numel() != 1 || gamma.rank() > 1)
+    fail(op, "gamma must be an f32 scalar of shape [] or [1], got " +
+                 std::string(dtypeName(gamma.dtype)) + " " +
+                 shapeToString(gamma.shape));
+  const int64_t channels = prediction.dim(1);
+  int64_t taps = channels;
+  if (structure == Structure::Full) {
+    taps = static_cast<int64_t>(std::llround(std::sqrt(double(channels))));
+    if (taps * taps != channels)
+      fail(op, "a full prediction must have K*K channels (channel t*K+s is "
+               "P[t,s]), got shape " +
+                   shapeToString(prediction.shape));
+  } else if (structure != Structure::Diagonal) {
+    fail(op, std::string("structure must be diagonal or full, got ") +
+                 structureName(structure));
+  }
+  return taps;
+}
+
+void checkSimLinear(const char *op, const Tensor &x, const Tensor &w,
+                    const Similarity &sim, const Tensor *bias,
+                    int64_t groupSize) {
+  checkRank(op, "input", x, 2, "(N, F)");
+  checkRank(op, "weight", w, 2, "(O, F)");
+  const int64_t features = x.dim(1);
+  if (w.dim(1) != features)
+    fail(op, "weight " + shapeToString(w.shape) + " must have " +
+                 std::to_string(features) +
+                 " input features to match the input " +
+                 shapeToString(x.shape));
+  if (groupSize < 1 || features % groupSize != 0)
+    fail(op, "group_size must be >= 1 and divide the " +
+                 std::to_string(features) + " input features, got " +
+                 std::to_string(groupSize));
+  checkOptionalBias(op, bias, w.dim(0));
+  checkSimilarity(op, sim, groupSize, nullptr);
+}
+
+int64_t checkFoldSimilarity(const char *op, const Tensor &w,
+                            const Similarity &sim, int64_t groupSize) {
+  int64_t taps = 0;
+  if (w.rank() == 4 && groupSize == 0) {
+    checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
+    taps = w.dim(2) * w.dim(3);
+  } else if (w.rank() == 2 && groupSize >= 1) {
+    checkRank(op, "weight", w, 2, "(O, F)");
+    if (w.dim(1) % groupSize != 0)
+      fail(op, "group_size " + std::to_string(groupSize) + " must divide the " +
+                   std::to_string(w.dim(1)) + " features of the weight " +
+                   shapeToString(w.shape));
+    taps = groupSize;
+  } else {
+    fail(op, "the weight must be a conv weight [O, C, kh, kw] with "
+             "group_size 0 or a linear weight [O, F] with group_size >= 1, "
+             "got " +
+                 shapeToString(w.shape) + " with group_size " +
+                 std::to_string(groupSize));
+  }
+  checkSimilarity(op, sim, taps, nullptr);
+  return taps;
+}
+
+Geometry checkAvgPool2d(const char *op, const Tensor &x,
+                        std::array<int64_t, 2> kernelSize,
+                        const Window &window) {
+  if (window.dilation[0] != 1 || window.dilation[1] != 1)
+    fail(op, "dilation must be [1, 1], got " + pairToString(window.dilation));
+  Geometry g = makeGeometry(op, x, kernelSize[0], kernelSize[1], window);
+  checkPoolPadding(op, kernelSize, window);
+  return g;
+}
+
+void checkLinear(const char *op, const Tensor &x, const Tensor &w,
+                 const Tensor *bias) {
+  checkRank(op, "input", x, 2, "(N, F)");
+  checkRank(op, "weight", w, 2, "(O, F)");
+  if (w.dim(1) != x.dim(1))
+    fail(op, "weight " + shapeToString(w.shape) + " must have " +
+                 std::to_string(x.dim(1)) +
+                 " input features to match the input " +
+                 shapeToString(x.shape));
+  checkOptionalBias(op, bias, w.dim(0));
+}
+
+void checkCrossEntropy(const char *op, const Tensor &logits,
+                       const Tensor &labels, double labelSmoothing) {
+  checkRank(op, "logits", logits, 2, "(N, C)");
+  const int64_t batch = logits.dim(0), classes = logits.dim(1);
+  if (labels.dtype != DType::I64 || labels.shape != Shape{batch})
+    fail(op, "labels must be i64 of shape " + shapeToString({batch}) +
+                 " (N), got " + dtypeName(labels.dtype) + " " +
+                 shapeToString(labels.shape));
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
+    fail(op, "label_smoothing must be in [0, 1], got " +
+                 std::to_string(labelSmoothing));
+  for (int64_t n = 0; n < batch; ++n) {
+    double label = labels.data[n];
+    if (!(label >= 0 && label < double(classes) && std::trunc(label) == label))
+      fail(op, "labels[" + std::to_string(n) + "] = " + std::to_string(label) +
+                   " is not a class in [0, " + std::to_string(classes) + ")");
+  }
+}
+
+} // namespace detail
+
+using namespace detail;
 
 //===----------------------------------------------------------------------===//
 // Names and window arithmetic
@@ -476,17 +622,8 @@ Tensor staticSimilarityMatrix(const Similarity &sim, int64_t taps) {
 Tensor simConv2d(const Tensor &x, const Tensor &w, const Similarity &sim,
                  const Tensor *bias, const Window &window) {
   const char *op = "sim_conv2d";
-  checkRank(op, "input", x, 4, "(N, C, H, W)");
-  checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
-  if (w.dim(1) != x.dim(1))
-    fail(op, "weight " + shapeToString(w.shape) + " must have " +
-                 std::to_string(x.dim(1)) +
-                 " input channels to match the input " +
-                 shapeToString(x.shape));
-  Geometry g = makeGeometry(op, x, w.dim(2), w.dim(3), window);
+  Geometry g = checkSimConv2d(op, x, w, sim, bias, window);
   const int64_t outputs = w.dim(0), taps = g.taps(), row = g.c * taps;
-  checkOptionalBias(op, bias, outputs);
-  checkSimilarity(op, sim, taps, &g);
 
   Tensor y({g.n, outputs, g.ho, g.wo});
   std::vector<double> patch, m, mixed(static_cast<size_t>(row));
@@ -518,33 +655,9 @@ Tensor simConv2d(const Tensor &x, const Tensor &w, const Similarity &sim,
 Tensor sphereConv2d(const Tensor &x, const Tensor &w, const Tensor *kParam,
                     const SphereOptions &options, const Window &window) {
   const char *op = "sphere_conv2d";
-  checkRank(op, "input", x, 4, "(N, C, H, W)");
-  checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
-  if (w.dim(1) != x.dim(1))
-    fail(op, "weight " + shapeToString(w.shape) + " must have " +
-                 std::to_string(x.dim(1)) +
-                 " input channels to match the input " +
-                 shapeToString(x.shape));
-  Geometry g = makeGeometry(op, x, w.dim(2), w.dim(3), window);
+  Geometry g = checkSphereConv2d(op, x, w, kParam, options, window);
   const int64_t outputs = w.dim(0), row = g.c * g.taps();
   const bool learned = options.variant == SphereVariant::LearnedSigmoid;
-  if (learned && !kParam)
-    fail(op, "the learned_sigmoid variant needs the k_param operand [O]");
-  if (!learned && kParam)
-    fail(op, std::string("k_param is only allowed with the learned_sigmoid "
-                         "variant, not ") +
-                 sphereVariantName(options.variant));
-  if (kParam)
-    checkShape(op, "k_param", *kParam, {outputs}, "(O)");
-  if (options.inputOnly && options.variant != SphereVariant::Cosine)
-    fail(op, std::string("input_only is only allowed with the cosine "
-                         "variant, not ") +
-                 sphereVariantName(options.variant));
-  checkEpsilon(op, options.epsilon, true);
-  if (options.variant == SphereVariant::Sigmoid &&
-      !(options.sigmoidK > 0 && std::isfinite(options.sigmoidK)))
-    fail(op, "sigmoid_k must be positive and finite, got " +
-                 std::to_string(options.sigmoidK));
 
   std::vector<double> weightNorm(static_cast<size_t>(outputs));
   for (int64_t o = 0; o < outputs; ++o) {
@@ -599,23 +712,9 @@ Tensor patchNorm(const Tensor &x, std::array<int64_t, 2> kernelSize,
 Tensor predictedSimilarity(const Tensor &prediction, const Tensor &gamma,
                            Structure structure) {
   const char *op = "predicted_similarity";
-  checkRank(op, "prediction", prediction, 4, "(N, channels, Ho, Wo)");
-  if (gamma.dtype != DType::F32 || gamma.numel() != 1 || gamma.rank() > 1)
-    fail(op, "gamma must be an f32 scalar of shape [] or [1], got " +
-                 std::string(dtypeName(gamma.dtype)) + " " +
-                 shapeToString(gamma.shape));
+  const int64_t taps =
+      checkPredictedSimilarity(op, prediction, gamma, structure);
   const int64_t channels = prediction.dim(1);
-  int64_t taps = channels;
-  if (structure == Structure::Full) {
-    taps = static_cast<int64_t>(std::llround(std::sqrt(double(channels))));
-    if (taps * taps != channels)
-      fail(op, "a full prediction must have K*K channels (channel t*K+s is "
-               "P[t,s]), got shape " +
-                   shapeToString(prediction.shape));
-  } else if (structure != Structure::Diagonal) {
-    fail(op, std::string("structure must be diagonal or full, got ") +
-                 structureName(structure));
-  }
   const double g = gamma.data[0];
   const int64_t positions = prediction.dim(2) * prediction.dim(3);
   Tensor y(prediction.shape);
@@ -632,20 +731,8 @@ Tensor predictedSimilarity(const Tensor &prediction, const Tensor &gamma,
 Tensor simLinear(const Tensor &x, const Tensor &w, const Similarity &sim,
                  const Tensor *bias, int64_t groupSize) {
   const char *op = "sim_linear";
-  checkRank(op, "input", x, 2, "(N, F)");
-  checkRank(op, "weight", w, 2, "(O, F)");
+  checkSimLinear(op, x, w, sim, bias, groupSize);
   const int64_t features = x.dim(1), outputs = w.dim(0);
-  if (w.dim(1) != features)
-    fail(op, "weight " + shapeToString(w.shape) + " must have " +
-                 std::to_string(features) +
-                 " input features to match the input " +
-                 shapeToString(x.shape));
-  if (groupSize < 1 || features % groupSize != 0)
-    fail(op, "group_size must be >= 1 and divide the " +
-                 std::to_string(features) + " input features, got " +
-                 std::to_string(groupSize));
-  checkOptionalBias(op, bias, outputs);
-  checkSimilarity(op, sim, groupSize, nullptr);
 
   std::vector<double> m;
   similarityMatrix(sim, groupSize, 0, 0, m);
@@ -674,25 +761,7 @@ Tensor simLinear(const Tensor &x, const Tensor &w, const Similarity &sim,
 Tensor foldSimilarity(const Tensor &w, const Similarity &sim,
                       int64_t groupSize) {
   const char *op = "fold_similarity";
-  int64_t taps = 0;
-  if (w.rank() == 4 && groupSize == 0) {
-    checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
-    taps = w.dim(2) * w.dim(3);
-  } else if (w.rank() == 2 && groupSize >= 1) {
-    checkRank(op, "weight", w, 2, "(O, F)");
-    if (w.dim(1) % groupSize != 0)
-      fail(op, "group_size " + std::to_string(groupSize) + " must divide the " +
-                   std::to_string(w.dim(1)) + " features of the weight " +
-                   shapeToString(w.shape));
-    taps = groupSize;
-  } else {
-    fail(op, "the weight must be a conv weight [O, C, kh, kw] with "
-             "group_size 0 or a linear weight [O, F] with group_size >= 1, "
-             "got " +
-                 shapeToString(w.shape) + " with group_size " +
-                 std::to_string(groupSize));
-  }
-  checkSimilarity(op, sim, taps, nullptr);
+  const int64_t taps = checkFoldSimilarity(op, w, sim, groupSize);
   std::vector<double> m;
   similarityMatrix(sim, taps, 0, 0, m);
   return Tensor(w.shape, multiplyRows(w.data, m, taps));
@@ -795,11 +864,7 @@ Tensor maxPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
 
 Tensor avgPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
                  const Window &window, bool countIncludePad) {
-  const char *op = "avg_pool2d";
-  if (window.dilation[0] != 1 || window.dilation[1] != 1)
-    fail(op, "dilation must be [1, 1], got " + pairToString(window.dilation));
-  Geometry g = makeGeometry(op, x, kernelSize[0], kernelSize[1], window);
-  checkPoolPadding(op, kernelSize, window);
+  Geometry g = checkAvgPool2d("avg_pool2d", x, kernelSize, window);
   Tensor y({g.n, g.c, g.ho, g.wo});
   for (int64_t plane = 0; plane < g.n * g.c; ++plane)
     for (int64_t p = 0; p < g.positions(); ++p) {
@@ -834,16 +899,8 @@ Tensor globalAvgPool2d(const Tensor &x) {
 }
 
 Tensor linear(const Tensor &x, const Tensor &w, const Tensor *bias) {
-  const char *op = "linear";
-  checkRank(op, "input", x, 2, "(N, F)");
-  checkRank(op, "weight", w, 2, "(O, F)");
+  checkLinear("linear", x, w, bias);
   const int64_t features = x.dim(1), outputs = w.dim(0);
-  if (w.dim(1) != features)
-    fail(op, "weight " + shapeToString(w.shape) + " must have " +
-                 std::to_string(features) +
-                 " input features to match the input " +
-                 shapeToString(x.shape));
-  checkOptionalBias(op, bias, outputs);
   Tensor y({x.dim(0), outputs});
   for (int64_t n = 0; n < x.dim(0); ++n)
     for (int64_t o = 0; o < outputs; ++o) {
@@ -879,22 +936,11 @@ Tensor flatten(const Tensor &x) {
 
 Tensor softmaxCrossEntropy(const Tensor &logits, const Tensor &labels,
                            double labelSmoothing) {
-  const char *op = "softmax_cross_entropy";
-  checkRank(op, "logits", logits, 2, "(N, C)");
+  checkCrossEntropy("softmax_cross_entropy", logits, labels, labelSmoothing);
   const int64_t batch = logits.dim(0), classes = logits.dim(1);
-  if (labels.dtype != DType::I64 || labels.shape != Shape{batch})
-    fail(op, "labels must be i64 of shape " + shapeToString({batch}) +
-                 " (N), got " + dtypeName(labels.dtype) + " " +
-                 shapeToString(labels.shape));
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
-    fail(op, "label_smoothing must be in [0, 1], got " +
-                 std::to_string(labelSmoothing));
   double total = 0.0;
   for (int64_t n = 0; n < batch; ++n) {
     double label = labels.data[n];
-    if (!(label >= 0 && label < double(classes) && std::trunc(label) == label))
-      fail(op, "labels[" + std::to_string(n) + "] = " + std::to_string(label) +
-                   " is not a class in [0, " + std::to_string(classes) + ")");
     // log p[c] = z[c] − logsumexp(z), stable with the max subtracted.
     const double *z = &logits.data[n * classes];
     double maxLogit = z[0];

@@ -1,0 +1,806 @@
+//===- TorchGradTest.cpp - The reference VJPs against PyTorch autograd ----===//
+//
+// Every VJP of runtime/reference/Gradients.h is compared with PyTorch 1.13 /
+// torchvision 0.14 autograd in float64 (torch_grad_oracle.py): torch's own
+// ops where they exist (conv2d, deform_conv2d with zero offsets and a mask
+// for DNS, batch_norm, pooling, cross_entropy, ...), F.unfold/einsum
+// formulations of the NSL ops, cholesky as tril(L)·tril(L)ᵀ and shape_masked
+// through a straight-through step. The test writes fresh random operands and
+// upstream gradients (`gy`) with a manifest into a temporary directory, runs
+// the Python script once for all cases (importing torch is slow), then each
+// case compares the gradient of every differentiated operand:
+// relative error ‖g − r‖₂/‖r‖₂ ≤ 1e-9 (both sides compute in double).
+// Values are drawn as float32 so that the f32 files carry them exactly. The
+// kinks are exercised on purpose where PyTorch defines them: relu at exact
+// zeros, max-pool ties, the linear SphereConv's clamp, |k'| and |M| at 0.
+// A missing Python, torch or torchvision fails every test with the reason.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/reference/Gradients.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+
+using namespace nsl::reference;
+
+namespace {
+
+constexpr double kTolerance = 1e-9;
+
+//===----------------------------------------------------------------------===//
+// Cases
+//===----------------------------------------------------------------------===//
+
+/// One comparison: operands (and the upstream gradient `gy`) written as
+/// NAME.OPERAND.npy, attributes for the manifest, the operands to
+/// differentiate, and the reference VJP giving their gradients in that order.
+struct GradCase {
+  std::string name, op;
+  std::vector<std::pair<std::string, std::string>> attributes;
+  std::vector<std::pair<std::string, Tensor>> inputs;
+  std::vector<std::string> wrt;
+  std::function<std::vector<Tensor>(const GradCase &)> reference;
+
+  GradCase &attr(const std::string &key, const std::string &value) {
+    attributes.emplace_back(key, value);
+    return *this;
+  }
+  GradCase &attr(const std::string &key, double value) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.17g", value);
+    return attr(key, std::string(buffer));
+  }
+  GradCase &pair(const std::string &key, std::array<int64_t, 2> v) {
+    return attr(key, std::to_string(v[0]) + "," + std::to_string(v[1]));
+  }
+  GradCase &window(const Window &w) {
+    return pair("stride", w.stride)
+        .pair("padding", w.padding)
+        .pair("dilation", w.dilation);
+  }
+  /// An operand; `differentiate` adds it to the operands whose gradient is
+  /// compared.
+  GradCase &input(const std::string &key, Tensor t, bool differentiate) {
+    inputs.emplace_back(key, std::move(t));
+    if (differentiate)
+      wrt.push_back(key);
+    return *this;
+  }
+  const Tensor *find(const std::string &key) const {
+    for (const auto &[k, t] : inputs)
+      if (k == key)
+        return &t;
+    return nullptr;
+  }
+  const Tensor &operator[](const std::string &key) const {
+    if (const Tensor *t = find(key))
+      return *t;
+    throw std::runtime_error("case " + name + " has no input " + key);
+  }
+};
+
+class Random {
+public:
+  explicit Random(uint32_t seed) : engine(seed) {}
+  /// uniform(−1, 1) rounded to float (so that <f4 files hold it exactly),
+  /// never zero.
+  double next() {
+    double v;
+    do
+      v = static_cast<float>(dist(engine));
+    while (v == 0.0);
+    return v;
+  }
+  Tensor tensor(Shape shape) {
+    Tensor t(std::move(shape));
+    for (double &v : t.data)
+      v = next();
+    return t;
+  }
+  Tensor positive(Shape shape) {
+    Tensor t = tensor(std::move(shape));
+    for (double &v : t.data)
+      v = static_cast<float>(0.25 + std::fabs(v));
+    return t;
+  }
+  /// Values from {−1, −0.5, 0, 0.5, 1}: many exact ties and zeros.
+  Tensor quantized(Shape shape) {
+    Tensor t(std::move(shape));
+    for (double &v : t.data)
+      v = std::round(next() * 2) / 2;
+    return t;
+  }
+
+private:
+  std::mt19937 engine;
+  std::uniform_real_distribution<double> dist{-1.0, 1.0};
+};
+
+Window makeWindow(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad,
+                  std::array<int64_t, 2> dilation) {
+  Window w;
+  w.stride = stride;
+  w.padding = pad;
+  w.dilation = dilation;
+  return w;
+}
+
+struct Geometry {
+  int64_t n, c, h, w, o, kh, kw;
+  Window window;
+  int64_t taps() const { return kh * kw; }
+  int64_t ho() const {
+    return windowOutputSize(h, kh, window.stride[0], window.padding[0],
+                            window.dilation[0]);
+  }
+  int64_t wo() const {
+    return windowOutputSize(w, kw, window.stride[1], window.padding[1],
+                            window.dilation[1]);
+  }
+};
+
+/// Stride 2, padding 0/1/2, dilation 2, batch 1, odd and non-square sizes,
+/// channel counts not divisible by 8, a 1-wide kernel.
+const std::vector<Geometry> kGeometries = {
+    {2, 3, 7, 6, 4, 3, 3, makeWindow({1, 1}, {1, 1}, {1, 1})},
+    {1, 5, 9, 8, 3, 3, 3, makeWindow({2, 2}, {0, 0}, {1, 1})},
+    {2, 3, 8, 7, 5, 3, 3, makeWindow({1, 2}, {2, 1}, {2, 2})},
+    {2, 9, 6, 5, 2, 3, 1, makeWindow({1, 1}, {1, 0}, {1, 1})},
+    {1, 4, 7, 7, 2, 2, 3, makeWindow({2, 1}, {1, 1}, {1, 2})},
+    {2, 3, 5, 6, 3, 5, 5, makeWindow({1, 1}, {2, 2}, {1, 1})},
+};
+
+const Structure kStructures[] = {Structure::Identity, Structure::Diagonal,
+                                 Structure::Full, Structure::Cholesky,
+                                 Structure::ShapeMasked};
+
+/// The operands of a similarity as named in torch_grad_oracle.py, in the
+/// order of Similarity::operands.
+std::vector<std::string> similarityOperandNames(Structure s) {
+  switch (s) {
+  case Structure::Identity:
+    return {};
+  case Structure::Diagonal:
+    return {"m"};
+  case Structure::Full:
+    return {"mat"};
+  case Structure::Cholesky:
+    return {"L"};
+  case Structure::ShapeMasked:
+    return {"d_r", "R"};
+  }
+  return {};
+}
+
+/// Adds random similarity operands for K taps (dynamic ones aligned with
+/// N × Ho × Wo), all differentiated, and the structure/alpha/dynamic
+/// attributes. shape_masked masks its first tap (d_r = alpha exactly).
+void addSimilarity(GradCase &c, Random &rng, Structure s, bool dynamic,
+                   bool diagonalR, int64_t taps, int64_t n = 0, int64_t ho = 0,
+                   int64_t wo = 0) {
+  auto operand = [&](bool square) {
+    int64_t channels = square ? taps * taps : taps;
+    if (dynamic)
+      return rng.tensor({n, channels, ho, wo});
+    return square ? rng.tensor({taps, taps}) : rng.tensor({taps});
+  };
+  c.attr("structure", structureName(s))
+      .attr("dynamic", dynamic ? "1" : "0")
+      .attr("alpha", -0.25);
+  switch (s) {
+  case Structure::Identity:
+    break;
+  case Structure::Diagonal:
+    c.input("m", operand(false), true);
+    break;
+  case Structure::Full:
+    c.input("mat", operand(true), true);
+    break;
+  case Structure::Cholesky:
+    c.input("L", rng.tensor({taps, taps}), true);
+    break;
+  case Structure::ShapeMasked: {
+    Tensor dr = rng.tensor({taps});
+    dr.data[0] = -0.25; // == alpha: masked
+    c.input("d_r", dr, true).input("R", operand(!diagonalR), true);
+    break;
+  }
+  }
+}
+
+Similarity similarityOf(const GradCase &c) {
+  Similarity sim;
+  for (const auto &[key, value] : c.attributes) {
+    if (key == "structure")
+      sim.structure = parseStructure(value);
+    else if (key == "dynamic")
+      sim.dynamic = value == "1";
+    else if (key == "alpha")
+      sim.alpha = std::stod(value);
+  }
+  for (const std::string &name : similarityOperandNames(sim.structure))
+    sim.operands.push_back(c[name]);
+  return sim;
+}
+
+std::string structureTag(Structure s, bool diagonalR) {
+  if (s == Structure::ShapeMasked)
+    return diagonalR ? "shape_masked_vecR" : "shape_masked_matR";
+  return structureName(s);
+}
+
+/// Every structure to cover, with shape_masked in both R forms.
+std::vector<std::pair<Structure, bool>> structureVariants(bool dynamicOnly) {
+  std::vector<std::pair<Structure, bool>> v;
+  for (Structure s : kStructures) {
+    if (dynamicOnly && (s == Structure::Identity || s == Structure::Cholesky))
+      continue;
+    v.emplace_back(s, false);
+    if (s == Structure::ShapeMasked)
+      v.emplace_back(s, true);
+  }
+  return v;
+}
+
+/// Appends the similarity gradients to the input/weight(/bias) ones, in the
+/// order the operands were added (x, w, b, then the similarity's).
+std::vector<Tensor> convGrads(SimConv2dGrads g) {
+  std::vector<Tensor> out{g.input, g.weight};
+  if (g.bias)
+    out.push_back(*g.bias);
+  for (Tensor &t : g.similarity)
+    out.push_back(t);
+  return out;
+}
+
+std::vector<GradCase> buildCases() {
+  Random rng(20240612);
+  std::deque<GradCase> cases; // stable references while cases are added
+  auto add = [&](const std::string &name, const std::string &op) -> auto & {
+    cases.push_back(GradCase{name, op, {}, {}, {}, {}});
+    return cases.back();
+  };
+  auto convInputs = [&](GradCase &c, const Geometry &g, bool bias) {
+    c.input("x", rng.tensor({g.n, g.c, g.h, g.w}), true)
+        .input("w", rng.tensor({g.o, g.c, g.kh, g.kw}), true)
+        .window(g.window);
+    if (bias)
+      c.input("b", rng.tensor({g.o}), true);
+  };
+  auto upstream = [&](GradCase &c, const Shape &shape) {
+    c.input("gy", rng.tensor(shape), false);
+  };
+  auto simConvReference = [](const Window &window) {
+    return [window](const GradCase &c) {
+      return convGrads(simConv2dVJP(c["x"], c["w"], similarityOf(c),
+                                    c.find("b"), window, c["gy"]));
+    };
+  };
+
+  for (size_t gi = 0; gi < kGeometries.size(); ++gi) {
+    const Geometry &g = kGeometries[gi];
+    const Shape out{g.n, g.o, g.ho(), g.wo()};
+    std::string tag = "_g" + std::to_string(gi);
+    // Plain convolution: F.conv2d's autograd.
+    GradCase &conv = add("conv2d" + tag, "conv2d");
+    convInputs(conv, g, gi % 2 == 0);
+    conv.attr("structure", "identity").attr("dynamic", "0").attr("alpha", 0.0);
+    upstream(conv, out);
+    conv.reference = simConvReference(g.window);
+    // DNS: torchvision deform_conv2d with zero offsets and mask = m.
+    GradCase &d = add("dns_deform_conv2d" + tag, "deform_conv2d");
+    convInputs(d, g, gi != 1);
+    addSimilarity(d, rng, Structure::Diagonal, true, false, g.taps(), g.n,
+                  g.ho(), g.wo());
+    upstream(d, out);
+    d.reference = simConvReference(g.window);
+    // Patch norm through F.unfold.
+    GradCase &p = add("patch_norm" + tag, "patch_norm");
+    p.input("x", rng.tensor({g.n, g.c, g.h, g.w}), true)
+        .window(g.window)
+        .pair("kernel", {g.kh, g.kw})
+        .attr("epsilon", 1e-4);
+    upstream(p, {g.n, 1, g.ho(), g.wo()});
+    p.reference = [g](const GradCase &c) {
+      return std::vector<Tensor>{
+          patchNormVJP(c["x"], {g.kh, g.kw}, g.window, 1e-4, c["gy"])};
+    };
+    if (gi % 2 != 0)
+      continue;
+    // SphereConv: every variant.
+    for (int v = 0; v < 5; ++v) {
+      SphereOptions options;
+      options.inputOnly = v == 4;
+      options.variant = v == 4 ? SphereVariant::Cosine : SphereVariant(v);
+      options.sigmoidK = gi == 2 ? 0.45 : 0.3;
+      options.epsilon = gi == 4 ? 0.01 : 1e-4;
+      const bool learned = options.variant == SphereVariant::LearnedSigmoid;
+      GradCase &s =
+          add(std::string("sphere_") +
+                  (options.inputOnly ? "input_only"
+                                     : sphereVariantName(options.variant)) +
+                  tag,
+              "sphere_conv2d");
+      convInputs(s, g, false);
+      s.attr("variant", sphereVariantName(options.variant))
+          .attr("input_only", options.inputOnly ? "1" : "0")
+          .attr("epsilon", options.epsilon)
+          .attr("sigmoid_k", options.sigmoidK);
+      if (learned) {
+        Tensor k = rng.tensor({g.o});
+        k.data[0] = 0.0; // the kink of |k'|: sign(0) = 0
+        s.input("k", k, true);
+      }
+      upstream(s, out);
+      s.reference = [g, options](const GradCase &c) {
+        SphereConv2dGrads r = sphereConv2dVJP(c["x"], c["w"], c.find("k"),
+                                              options, g.window, c["gy"]);
+        std::vector<Tensor> grads{r.input, r.weight};
+        if (r.kParam)
+          grads.push_back(*r.kParam);
+        return grads;
+      };
+    }
+  }
+
+  // The linear variant where it clamps: filter 0 is parallel (sample 0) and
+  // antiparallel (sample 1) to the only patch, filter 1 is random.
+  {
+    GradCase &c = add("sphere_linear_clamped", "sphere_conv2d");
+    Tensor w = rng.tensor({2, 3, 2, 2}), x({2, 3, 2, 2});
+    for (int64_t i = 0; i < 12; ++i) {
+      x.data[i] = 2 * w.data[i];
+      x.data[12 + i] = -w.data[i];
+    }
+    SphereOptions options;
+    options.variant = SphereVariant::Linear;
+    options.epsilon = 1e-9;
+    c.input("x", x, true).input("w", w, true).window(Window{});
+    c.attr("variant", "linear")
+        .attr("input_only", "0")
+        .attr("epsilon", options.epsilon)
+        .attr("sigmoid_k", 0.3);
+    upstream(c, {2, 2, 1, 1});
+    c.reference = [options](const GradCase &c) {
+      SphereConv2dGrads r =
+          sphereConv2dVJP(c["x"], c["w"], nullptr, options, Window{}, c["gy"]);
+      return std::vector<Tensor>{r.input, r.weight};
+    };
+  }
+
+  // Static structures folded into the weight, then F.conv2d.
+  for (size_t gi : {0, 2, 3})
+    for (auto [s, diagonalR] : structureVariants(false)) {
+      if (s == Structure::Identity)
+        continue;
+      const Geometry &g = kGeometries[gi];
+      GradCase &c = add("folded_" + structureTag(s, diagonalR) + "_g" +
+                            std::to_string(gi),
+                        "folded_conv2d");
+      convInputs(c, g, gi != 3);
+      addSimilarity(c, rng, s, false, diagonalR, g.taps());
+      upstream(c, {g.n, g.o, g.ho(), g.wo()});
+      c.reference = simConvReference(g.window);
+    }
+  // Every structure, static and dynamic, through F.unfold and einsum.
+  for (bool dynamic : {false, true})
+    for (size_t gi :
+         dynamic ? std::vector<size_t>{0, 2, 5} : std::vector<size_t>{1, 4})
+      for (auto [s, diagonalR] : structureVariants(dynamic)) {
+        const Geometry &g = kGeometries[gi];
+        GradCase &c =
+            add(std::string("unfold_") + (dynamic ? "dynamic_" : "static_") +
+                    structureTag(s, diagonalR) + "_g" + std::to_string(gi),
+                "unfold_sim_conv2d");
+        convInputs(c, g, true);
+        addSimilarity(c, rng, s, dynamic, diagonalR, g.taps(), g.n, g.ho(),
+                      g.wo());
+        upstream(c, {g.n, g.o, g.ho(), g.wo()});
+        c.reference = simConvReference(g.window);
+      }
+
+  // fold_similarity itself, for conv and grouped linear weights.
+  auto foldReference = [](int64_t group) {
+    return [group](const GradCase &c) {
+      FoldSimilarityGrads r =
+          foldSimilarityVJP(c["w"], similarityOf(c), group, c["gy"]);
+      std::vector<Tensor> grads{r.weight};
+      grads.insert(grads.end(), r.similarity.begin(), r.similarity.end());
+      return grads;
+    };
+  };
+  for (auto [s, diagonalR] : structureVariants(false)) {
+    GradCase &conv =
+        add("fold_conv_" + structureTag(s, diagonalR), "fold_similarity");
+    conv.input("w", rng.tensor({4, 3, 3, 2}), true).attr("group_size", "0");
+    addSimilarity(conv, rng, s, false, diagonalR, 6);
+    upstream(conv, {4, 3, 3, 2});
+    conv.reference = foldReference(0);
+    GradCase &lin =
+        add("fold_linear_" + structureTag(s, diagonalR), "fold_similarity");
+    lin.input("w", rng.tensor({5, 12}), true).attr("group_size", "4");
+    addSimilarity(lin, rng, s, false, diagonalR, 4);
+    upstream(lin, {5, 12});
+    lin.reference = foldReference(4);
+  }
+
+  // Similarity linear layer.
+  for (auto [s, diagonalR] : structureVariants(false)) {
+    GradCase &c = add("sim_linear_" + structureTag(s, diagonalR), "sim_linear");
+    c.input("x", rng.tensor({3, 15}), true)
+        .input("w", rng.tensor({4, 15}), true)
+        .attr("group_size", "5");
+    if (s != Structure::Full)
+      c.input("b", rng.tensor({4}), true);
+    addSimilarity(c, rng, s, false, diagonalR, 5);
+    upstream(c, {3, 4});
+    c.reference = [](const GradCase &c) {
+      SimLinearGrads r = simLinearVJP(c["x"], c["w"], similarityOf(c),
+                                      c.find("b"), 5, c["gy"]);
+      std::vector<Tensor> grads{r.input, r.weight};
+      if (r.bias)
+        grads.push_back(*r.bias);
+      grads.insert(grads.end(), r.similarity.begin(), r.similarity.end());
+      return grads;
+    };
+  }
+
+  // M_p = γ·P + I.
+  for (Structure s : {Structure::Diagonal, Structure::Full}) {
+    GradCase &c = add(std::string("predicted_") + structureName(s),
+                      "predicted_similarity");
+    Shape shape{2, s == Structure::Full ? 81 : 9, 4, 3};
+    c.input("p", rng.tensor(shape), true)
+        .input("gamma", rng.tensor({1}), true)
+        .attr("structure", structureName(s));
+    upstream(c, shape);
+    c.reference = [s](const GradCase &c) {
+      PredictedSimilarityGrads r =
+          predictedSimilarityVJP(c["p"], c["gamma"], s, c["gy"]);
+      return std::vector<Tensor>{r.prediction, r.gamma};
+    };
+  }
+
+  // Batch norm, inference and training.
+  for (Shape shape : {Shape{4, 3, 5, 6}, Shape{6, 5}, Shape{3, 4, 7}}) {
+    std::string tag = "_" + std::to_string(shape.size()) + "d";
+    int64_t channels = shape[1];
+    for (bool training : {false, true}) {
+      GradCase &c = add((training ? "batch_norm_train" : "batch_norm") + tag,
+                        training ? "batch_norm_train" : "batch_norm");
+      c.input("x", rng.tensor(shape), true)
+          .input("weight", rng.tensor({channels}), true)
+          .input("bias", rng.tensor({channels}), true)
+          .input("mean", rng.tensor({channels}), false)
+          .input("var", rng.positive({channels}), false)
+          .attr("epsilon", 1e-5)
+          .attr("momentum", 0.1);
+      upstream(c, shape);
+      c.reference = [training](const GradCase &c) {
+        BatchNormGrads r =
+            training
+                ? batchNormTrainVJP(c["x"], c["weight"], c["bias"], c["mean"],
+                                    c["var"], 1e-5, 0.1, c["gy"])
+                : batchNormVJP(c["x"], c["weight"], c["bias"], c["mean"],
+                               c["var"], 1e-5, c["gy"]);
+        return std::vector<Tensor>{r.input, r.weight, r.bias};
+      };
+    }
+  }
+
+  // Pooling: random values, and quantized ones full of exact ties.
+  struct Pool {
+    std::string tag;
+    Shape shape;
+    std::array<int64_t, 2> kernel;
+    Window window;
+  };
+  const std::vector<Pool> pools = {
+      {"k3s2p1", {2, 3, 7, 6}, {3, 3}, makeWindow({2, 2}, {1, 1}, {1, 1})},
+      {"k2s2", {1, 5, 8, 8}, {2, 2}, makeWindow({2, 2}, {0, 0}, {1, 1})},
+      {"k3x2_dilated",
+       {2, 2, 9, 8},
+       {3, 2},
+       makeWindow({1, 2}, {1, 1}, {2, 2})},
+      {"k5x4p2", {1, 3, 6, 7}, {5, 4}, makeWindow({1, 3}, {2, 2}, {1, 1})},
+  };
+  for (const Pool &p : pools) {
+    const Shape out{
+        p.shape[0], p.shape[1],
+        windowOutputSize(p.shape[2], p.kernel[0], p.window.stride[0],
+                         p.window.padding[0], p.window.dilation[0]),
+        windowOutputSize(p.shape[3], p.kernel[1], p.window.stride[1],
+                         p.window.padding[1], p.window.dilation[1])};
+    for (bool ties : {false, true}) {
+      GradCase &c =
+          add("max_pool2d_" + p.tag + (ties ? "_ties" : ""), "max_pool2d");
+      c.input("x", ties ? rng.quantized(p.shape) : rng.tensor(p.shape), true)
+          .pair("kernel", p.kernel)
+          .window(p.window);
+      upstream(c, out);
+      c.reference = [p](const GradCase &c) {
+        return std::vector<Tensor>{
+            maxPool2dVJP(c["x"], p.kernel, p.window, c["gy"])};
+      };
+    }
+    if (p.window.dilation != std::array<int64_t, 2>{1, 1})
+      continue;
+    for (bool includePad : {true, false}) {
+      GradCase &a = add("avg_pool2d_" + p.tag +
+                            (includePad ? "_include_pad" : "_exclude_pad"),
+                        "avg_pool2d");
+      a.input("x", rng.tensor(p.shape), true)
+          .pair("kernel", p.kernel)
+          .window(p.window)
+          .attr("count_include_pad", includePad ? "1" : "0");
+      upstream(a, out);
+      a.reference = [p, includePad](const GradCase &c) {
+        return std::vector<Tensor>{
+            avgPool2dVJP(c["x"], p.kernel, p.window, includePad, c["gy"])};
+      };
+    }
+  }
+  GradCase &gap = add("global_avg_pool2d", "global_avg_pool2d");
+  gap.input("x", rng.tensor({3, 4, 5, 7}), true);
+  upstream(gap, {3, 4, 1, 1});
+  gap.reference = [](const GradCase &c) {
+    return std::vector<Tensor>{globalAvgPool2dVJP(c["x"], c["gy"])};
+  };
+
+  // The rest.
+  for (bool bias : {true, false}) {
+    GradCase &c = add(bias ? "linear_bias" : "linear", "linear");
+    c.input("x", rng.tensor({5, 7}), true).input("w", rng.tensor({3, 7}), true);
+    if (bias)
+      c.input("b", rng.tensor({3}), true);
+    upstream(c, {5, 3});
+    c.reference = [](const GradCase &c) {
+      LinearGrads r = linearVJP(c["x"], c["w"], c.find("b"), c["gy"]);
+      std::vector<Tensor> grads{r.input, r.weight};
+      if (r.bias)
+        grads.push_back(*r.bias);
+      return grads;
+    };
+  }
+  GradCase &r = add("relu_with_zeros", "relu");
+  r.input("x", rng.quantized({2, 3, 4, 5}), true);
+  upstream(r, {2, 3, 4, 5});
+  r.reference = [](const GradCase &c) {
+    return std::vector<Tensor>{reluVJP(c["x"], c["gy"])};
+  };
+  GradCase &sum = add("add", "add");
+  sum.input("a", rng.tensor({2, 3, 5}), true)
+      .input("b", rng.tensor({2, 3, 5}), true);
+  upstream(sum, {2, 3, 5});
+  sum.reference = [](const GradCase &c) {
+    AddGrads r = addVJP(c["a"], c["b"], c["gy"]);
+    return std::vector<Tensor>{r.lhs, r.rhs};
+  };
+  GradCase &flat = add("flatten", "flatten");
+  flat.input("x", rng.tensor({3, 2, 4, 5}), true);
+  upstream(flat, {3, 40});
+  flat.reference = [](const GradCase &c) {
+    return std::vector<Tensor>{flattenVJP(c["x"], c["gy"])};
+  };
+  for (double smoothing : {0.0, 0.1}) {
+    GradCase &c =
+        add(smoothing == 0 ? "cross_entropy" : "cross_entropy_label_smoothing",
+            "cross_entropy");
+    const int64_t n = 7, classes = 10;
+    Tensor logits = rng.tensor({n, classes});
+    for (double &v : logits.data)
+      v *= 4; // exact in float: a power of two
+    Tensor labels({n}, DType::I64);
+    for (int64_t i = 0; i < n; ++i)
+      labels.data[i] = static_cast<double>((i * 3 + 1) % classes);
+    c.input("logits", logits, true)
+        .input("labels", labels, false)
+        .attr("label_smoothing", smoothing);
+    upstream(c, {});
+    c.reference = [smoothing](const GradCase &c) {
+      return std::vector<Tensor>{
+          softmaxCrossEntropyVJP(c["logits"], c["labels"], smoothing, c["gy"])};
+    };
+  }
+
+  // Regularisers.
+  GradCase &l1 = add("l1_with_zeros", "l1");
+  l1.input("m", rng.quantized({5, 5}), true).attr("strength", 0.3);
+  upstream(l1, {});
+  l1.reference = [](const GradCase &c) {
+    return std::vector<Tensor>{l1RegularizerVJP(c["m"], 0.3, c["gy"])};
+  };
+  for (Shape shape : {Shape{4, 3, 3, 3}, Shape{3, 5}, Shape{6, 2}}) {
+    GradCase &c = add("orthogonality_" + std::to_string(shape.size()) + "d_" +
+                          std::to_string(shape[0]),
+                      "orthogonality");
+    c.input("w", rng.tensor(shape), true).attr("strength", 0.7);
+    upstream(c, {});
+    c.reference = [](const GradCase &c) {
+      return std::vector<Tensor>{
+          orthogonalityRegularizerVJP(c["w"], 0.7, c["gy"])};
+    };
+  }
+
+  // Operand names travel in the manifest.
+  for (GradCase &c : cases) {
+    std::string names, wrt;
+    for (const auto &[key, tensor] : c.inputs)
+      names += (names.empty() ? "" : ",") + key;
+    for (const std::string &key : c.wrt)
+      wrt += (wrt.empty() ? "" : ",") + key;
+    c.attr("inputs", names).attr("wrt", wrt);
+  }
+  return {cases.begin(), cases.end()};
+}
+
+const std::vector<GradCase> &gradCases() {
+  static const std::vector<GradCase> cases = buildCases();
+  return cases;
+}
+
+//===----------------------------------------------------------------------===//
+// The one Python run
+//===----------------------------------------------------------------------===//
+
+std::string readText(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string manifestText() {
+  std::ostringstream manifest;
+  for (const GradCase &c : gradCases()) {
+    manifest << c.name << " " << c.op;
+    for (const auto &[key, value] : c.attributes)
+      manifest << " " << key << "=" << value;
+    manifest << "\n";
+  }
+  return manifest.str();
+}
+
+/// Writes every case into a fresh temporary directory and runs
+/// torch_grad_oracle.py once on all of them (the suite runs as one process:
+/// see CMakeLists.txt). A failed run fails every test with the script's
+/// output.
+class OracleRun {
+public:
+  static const OracleRun &get() {
+    static const OracleRun run;
+    return run;
+  }
+  ~OracleRun() {
+    std::error_code ec;
+    if (!dir.empty())
+      std::filesystem::remove_all(dir, ec);
+  }
+  std::string dir;
+  /// Why the Python run failed, or empty.
+  std::string error;
+
+private:
+  OracleRun() {
+    std::string stage = (std::filesystem::temp_directory_path() /
+                         "nsl-torch-grad-oracle-XXXXXX")
+                            .string();
+    if (!mkdtemp(stage.data())) {
+      error = "cannot create a directory from " + stage;
+      return;
+    }
+    dir = stage;
+    const std::string script =
+        std::string(NSL_SOURCE_DIR) + "/test/reference/torch_grad_oracle.py";
+    const std::string python = "'" + std::string(NSL_PYTHON) + "'";
+    try {
+      std::ofstream(stage + "/manifest.txt") << manifestText();
+      for (const GradCase &c : gradCases())
+        for (const auto &[key, tensor] : c.inputs)
+          saveNpy(stage + "/" + c.name + "." + key + ".npy", tensor);
+    } catch (const std::exception &e) {
+      error = std::string("cannot write the oracle inputs: ") + e.what();
+      return;
+    }
+    const std::string log = stage + "/python.log";
+    const std::string command =
+        python + " '" + script + "' '" + stage + "' > '" + log + "' 2>&1";
+    int status = std::system(command.c_str());
+    if (status != 0) {
+      std::string how =
+          WIFEXITED(status)
+              ? "exited with code " + std::to_string(WEXITSTATUS(status))
+              : "failed (status " + std::to_string(status) + ")";
+      error = "the PyTorch gradient oracle failed: `" + command + "` " + how +
+              " (NSL_PYTHON must be a Python 3 with numpy, torch 1.13 and "
+              "torchvision 0.14; scripts/setup.sh installs them). Its "
+              "output:\n" +
+              readText(log);
+    }
+  }
+};
+
+/// The worst relative error of all comparisons, printed at the end.
+double &worstRelative() {
+  static double worst = 0;
+  return worst;
+}
+
+class ReportWorst : public ::testing::Environment {
+public:
+  void TearDown() override {
+    std::printf("[ worst    ] relative error %.3g against PyTorch autograd\n",
+                worstRelative());
+  }
+};
+const auto *const kReportWorst =
+    ::testing::AddGlobalTestEnvironment(new ReportWorst);
+
+::testing::AssertionResult closeToOracle(const Tensor &y, const Tensor &r) {
+  if (y.shape != r.shape)
+    return ::testing::AssertionFailure()
+           << "reference shape " << shapeToString(y.shape) << ", PyTorch shape "
+           << shapeToString(r.shape);
+  double diff = 0, norm = 0, maxAbs = 0;
+  for (size_t i = 0; i < y.data.size(); ++i) {
+    double d = y.data[i] - r.data[i];
+    diff += d * d;
+    norm += r.data[i] * r.data[i];
+    maxAbs = std::max(maxAbs, std::fabs(d));
+  }
+  double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+  if (std::isfinite(rel))
+    worstRelative() = std::max(worstRelative(), rel);
+  if (rel <= kTolerance && std::isfinite(diff))
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "relative error " << rel << " > " << kTolerance
+         << ", max abs error " << maxAbs;
+}
+
+//===----------------------------------------------------------------------===//
+// Tests
+//===----------------------------------------------------------------------===//
+
+class TorchGrad : public ::testing::TestWithParam<size_t> {
+protected:
+  static void SetUpTestSuite() { OracleRun::get(); }
+};
+
+TEST_P(TorchGrad, Matches) {
+  const OracleRun &run = OracleRun::get();
+  ASSERT_TRUE(run.error.empty()) << run.error;
+  const GradCase &c = gradCases()[GetParam()];
+  const std::string prefix = run.dir + "/" + c.name;
+  ASSERT_FALSE(std::filesystem::exists(prefix + ".error.txt"))
+      << "torch_grad_oracle.py failed on " << c.name << ":\n"
+      << readText(prefix + ".error.txt");
+  std::vector<Tensor> grads = c.reference(c);
+  ASSERT_EQ(grads.size(), c.wrt.size())
+      << c.name << ": the reference VJP gives " << grads.size()
+      << " gradients for " << c.wrt.size() << " operands";
+  for (size_t i = 0; i < grads.size(); ++i) {
+    Tensor expected = loadNpy(prefix + ".grad." + c.wrt[i] + ".npy");
+    EXPECT_TRUE(closeToOracle(grads[i], expected))
+        << c.name << " (" << c.op << ") ∂" << c.wrt[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, TorchGrad,
+                         ::testing::Range<size_t>(0, gradCases().size()),
+                         [](const ::testing::TestParamInfo<size_t> &info) {
+                           return gradCases()[info.param].name;
+                         });
+
+} // namespace
