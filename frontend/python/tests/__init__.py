@@ -1,0 +1,1 @@
+"""Tests of the nsl Python package (run with unittest discovery)."""
