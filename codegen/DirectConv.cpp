@@ -122,16 +122,40 @@ struct Epilogue {
 
 } // namespace
 
-/// The group's convolution: first, or second after the predicted mask.
+/// The group's convolution and epilogue: after the predicted mask, and
+/// after the SphereConv predicting it when that is fused too.
 static ArrayRef<Operation *> convAndEpilogue(ArrayRef<Operation *> group) {
+  if (group.size() >= 2 && isa<SphereConv2dOp>(group[0]) &&
+      isa<PredictedSimilarityOp>(group[1]))
+    return group.drop_front(2);
   if (!group.empty() && isa<PredictedSimilarityOp>(group.front()))
     return group.drop_front();
   return group;
 }
 
+/// A SphereConv predictor fused into the DNS convolution it drives: it reads
+/// the same padded input through the same window, K channels.
+static bool fusablePredictor(SphereConv2dOp sphere, SimConv2dOp conv,
+                             int64_t registerBudget, int64_t pixelVectors) {
+  auto ws = cast<RankedTensorType>(sphere.getWeight().getType()).getShape();
+  auto wc = cast<RankedTensorType>(conv.getWeight().getType()).getShape();
+  return sphere.getVariant() == SphereVariant::Cosine &&
+         sphere.getInput() == conv.getInput() &&
+         conv.getStructure() == Structure::Diagonal && ws[2] == wc[2] &&
+         ws[3] == wc[3] && ws[0] == wc[2] * wc[3] &&
+         sphere.getStride() == conv.getStride() &&
+         sphere.getPadding() == conv.getPadding() &&
+         sphere.getDilation() == conv.getDilation() &&
+         ws[0] * pixelVectors <= registerBudget;
+}
+
 bool mlir::nsl::canEmitDirectConv(ArrayRef<Operation *> group) {
   ArrayRef<Operation *> rest = convAndEpilogue(group);
   if (rest.empty() || !viewConv(rest.front()))
+    return false;
+  if (rest.size() + 2 == group.size() &&
+      !fusablePredictor(cast<SphereConv2dOp>(group[0]),
+                        dyn_cast<SimConv2dOp>(rest.front()), 24, 1))
     return false;
   for (Operation *op : rest.drop_front())
     if (!isa<BatchNormOp, ReluOp>(op))
@@ -146,8 +170,14 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   ArrayRef<Operation *> rest = convAndEpilogue(group);
   ConvView conv = *viewConv(rest.front());
   Value prediction, gamma;
-  if (auto predicted = dyn_cast<PredictedSimilarityOp>(group.front())) {
-    prediction = buffers.lookup(predicted.getPrediction());
+  // A fused SphereConv predictor computes the mask per block of pixels.
+  SphereConv2dOp predictor = rest.size() + 2 == group.size()
+                                 ? cast<SphereConv2dOp>(group[0])
+                                 : SphereConv2dOp();
+  if (auto predicted =
+          dyn_cast<PredictedSimilarityOp>(group[predictor ? 1 : 0])) {
+    if (!predictor)
+      prediction = buffers.lookup(predicted.getPrediction());
     gamma = buffers.lookup(predicted.getGamma());
   }
   Epilogue epilogue;
@@ -185,11 +215,14 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   // Fewer vectors than a full block when the row is short.
   pixelVectors = std::min(pixelVectors, (wo + lanes - 1) / lanes);
   int64_t block = pixelVectors * lanes;
-  // The largest divisor of O up to the requested block, or up to what the
-  // accumulator registers hold (24 of AVX-512's 32, 12 of AVX2's 16) when
-  // that is more: O = 9 or 81 (a predictor) still gets full blocks.
+  // The requested block when it divides O; otherwise the largest divisor of
+  // O up to what the accumulator registers hold (24 of AVX-512's 32, 12 of
+  // AVX2's 16): O = 9 or 81 (a predictor) still gets full blocks.
   int64_t registerBudget = lanes >= 16 ? 24 : 12;
-  int64_t limit = std::max(tiling.outputChannels, registerBudget / pixelVectors);
+  int64_t limit = o % tiling.outputChannels == 0
+                      ? tiling.outputChannels
+                      : std::max(tiling.outputChannels,
+                                 registerBudget / pixelVectors);
   int64_t channelsPerBlock = 1;
   for (int64_t candidate = std::min(limit, o); candidate >= 1; --candidate)
     if (o % candidate == 0) {
@@ -237,9 +270,8 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
         b, loc, MemRefType::get({c, k, block}, b.getF32Type()));
 
   // SphereConv: ‖w_o‖ once per sample (O·C·K, small next to the product).
-  Value weightNorms;
-  if (conv.sphere && !conv.inputOnly) {
-    weightNorms =
+  auto normsOf = [&](Value weight, int64_t o, double epsilon) {
+    Value weightNorms =
         memref::AllocOp::create(b, loc, MemRefType::get({o}, b.getF32Type()));
     e.loop(o, {}, [&](Value oi, ValueRange) -> SmallVector<Value> {
       Value sum = e.f32(0.0);
@@ -256,15 +288,20 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
             return {s};
           });
       Value norm = math::SqrtOp::create(
-          b, loc, arith::AddFOp::create(b, loc, total[0], e.f32(conv.epsilon)));
+          b, loc, arith::AddFOp::create(b, loc, total[0], e.f32(epsilon)));
       memref::StoreOp::create(b, loc, norm, weightNorms, ValueRange{oi});
       return {};
     });
-  }
+    return weightNorms;
+  };
+  Value weightNorms;
+  if (conv.sphere && !conv.inputOnly)
+    weightNorms = normsOf(weight, o, conv.epsilon);
 
   Value zeroIndex = e.index(0);
   // The weights packed as [O/B, C, K, B]: the B values a block broadcasts
   // for one (c, tap) are adjacent (one cache line instead of B).
+  auto pack = [&](Value weight, int64_t o, int64_t channelsPerBlock) {
   int64_t blocks = o / channelsPerBlock;
   Value packed = memref::AllocOp::create(
       b, loc,
@@ -287,6 +324,22 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
     });
     return SmallVector<Value>{};
   });
+  return packed;
+  };
+  Value packed = pack(weight, o, channelsPerBlock);
+  // The fused predictor: its weights as one block of K channels, its norms,
+  // and the K mask vectors of the current block of pixels.
+  Value predictorPacked, predictorNorms, maskBlock;
+  double normEpsilon = conv.epsilon;
+  if (predictor) {
+    Value predictorWeight = buffers.lookup(predictor.getWeight());
+    predictorPacked = pack(predictorWeight, k, k);
+    normEpsilon = predictor.getEpsilon().convertToDouble();
+    if (!predictor.getInputOnly())
+      predictorNorms = normsOf(predictorWeight, k, normEpsilon);
+    maskBlock = memref::AllocOp::create(
+        b, loc, MemRefType::get({k, block}, b.getF32Type()));
+  }
   // γ of a fused predicted mask (rank 0 or [1]).
   Value gammaVector;
   if (gamma) {
@@ -302,7 +355,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
     };
     // ‖x_p‖ of a SphereConv from the rows the channel blocks read next.
     SmallVector<Value> inverseNorms;
-    if (conv.sphere) {
+    if (conv.sphere || predictor) {
       SmallVector<Value> init(pixelVectors, e.zeros());
       SmallVector<Value> sums =
           e.loop(c, init, [&](Value ci, ValueRange acc) -> SmallVector<Value> {
@@ -321,7 +374,51 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
       for (Value sum : sums)
         inverseNorms.push_back(math::RsqrtOp::create(
             b, loc,
-            arith::AddFOp::create(b, loc, sum, e.splat(e.f32(conv.epsilon)))));
+            arith::AddFOp::create(b, loc, sum, e.splat(e.f32(normEpsilon)))));
+    }
+    // The fused predictor: P = cos θ of the K channels for this block, then
+    // M_p = γ·P + 1 into the mask block the channel blocks read.
+    if (predictor) {
+      SmallVector<Value> init(k * pixelVectors, e.zeros());
+      SmallVector<Value> acc = e.loop(
+          c, init, [&](Value ci, ValueRange carried) -> SmallVector<Value> {
+            SmallVector<Value> next(carried);
+            for (int64_t t = 0; t < k; ++t) {
+              SmallVector<Value> xs;
+              for (int64_t j = 0; j < pixelVectors; ++j)
+                xs.push_back(vector::LoadOp::create(
+                    b, loc, e.vec, padded,
+                    ValueRange{ci, e.add(y, (t / kw) * dh),
+                               e.add(x0, j * lanes + (t % kw) * dw)}));
+              for (int64_t i = 0; i < k; ++i) {
+                Value wv = e.splat(memref::LoadOp::create(
+                    b, loc, predictorPacked,
+                    ValueRange{zeroIndex, ci, e.index(t), e.index(i)}));
+                for (int64_t j = 0; j < pixelVectors; ++j) {
+                  Value &slot = next[i * pixelVectors + j];
+                  slot = vector::FMAOp::create(b, loc, wv, xs[j], slot);
+                }
+              }
+            }
+            return next;
+          });
+      for (int64_t i = 0; i < k; ++i) {
+        Value scale = gammaVector;
+        if (predictorNorms)
+          scale = arith::DivFOp::create(
+              b, loc, scale,
+              e.splat(memref::LoadOp::create(b, loc, predictorNorms,
+                                             ValueRange{e.index(i)})));
+        for (int64_t j = 0; j < pixelVectors; ++j) {
+          Value cos =
+              arith::MulFOp::create(b, loc, acc[i * pixelVectors + j],
+                                    inverseNorms[j]);
+          Value m = vector::FMAOp::create(b, loc, cos, scale,
+                                          e.splat(e.f32(1.0)));
+          vector::StoreOp::create(b, loc, m, maskBlock,
+                                  ValueRange{e.index(i), e.index(j * lanes)});
+        }
+      }
     }
     // UNS: Z[c, t, x] = Σ_s M_p[t,s]·X_p[c,s] for this block, computed
     // once for all output channels; per pixel vector j and tap t the row
@@ -380,7 +477,12 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                       b, loc, e.vec, padded,
                       ValueRange{ci, e.add(y, ky * dh),
                                  e.add(x0, j * lanes + kx * dw)});
-                  if (mask) {
+                  if (maskBlock) {
+                    Value m = vector::LoadOp::create(
+                        b, loc, e.vec, maskBlock,
+                        ValueRange{e.index(ky * kw + kx), e.index(j * lanes)});
+                    v = arith::MulFOp::create(b, loc, v, m);
+                  } else if (mask) {
                     // DNS: the tap's mask multiplies the input as loaded.
                     Value m =
                         e.load(mask,
@@ -441,6 +543,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
           Value v = acc[i * pixelVectors + j];
           if (conv.sphere)
             v = arith::MulFOp::create(b, loc, v, inverseNorms[j]);
+
           v = vector::FMAOp::create(b, loc, v, scaleV, shiftV);
           if (epilogue.relu)
             v = arith::MaximumFOp::create(b, loc, v, e.zeros());

@@ -28,8 +28,8 @@ namespace mlir::nsl {
 struct DirectConvTiling {
   /// Lanes of one vector (16 for AVX-512, 8 for AVX2).
   int64_t vectorWidth = 16;
-  /// Output channels per register block: the largest divisor of O up to
-  /// this, or up to what the accumulator registers hold when more.
+  /// Output channels per register block when it divides O; otherwise the
+  /// largest divisor of O that the accumulator registers hold.
   int64_t outputChannels = 8;
   /// Vectors of output pixels per register block.
   int64_t pixelVectors = 2;

@@ -120,6 +120,28 @@ SmallVector<SmallVector<Operation *>> formGroups(func::FuncOp model,
     SmallVector<Operation *> group = {&op};
     taken.insert(&op);
     Operation *last = &op;
+    // A SphereConv predicting a DNS mask from the convolution's own input
+    // joins them: one pass over the input computes the mask and the layer.
+    if (auto sphere = dyn_cast<SphereConv2dOp>(op);
+        fuse && sphere && sphere.getResult().hasOneUse()) {
+      auto predicted =
+          dyn_cast<PredictedSimilarityOp>(*sphere->getUsers().begin());
+      if (predicted && predicted.getStructure() == Structure::Diagonal &&
+          predicted.getPrediction() == sphere.getResult() &&
+          predicted.getResult().hasOneUse()) {
+        auto conv = dyn_cast<SimConv2dOp>(*predicted->getUsers().begin());
+        if (conv && conv.getDynamic() &&
+            conv.getStructure() == Structure::Diagonal &&
+            conv.getInput() == sphere.getInput() &&
+            conv.getSimilarity()[0] == predicted.getResult() &&
+            conv->getBlock() == op.getBlock()) {
+          group.append({predicted, conv});
+          taken.insert(predicted);
+          taken.insert(conv);
+          last = conv;
+        }
+      }
+    }
     // A predicted mask (DNS or UNS) joins the convolution it modulates:
     // γ·P + I is then computed as the mask is loaded.
     if (auto predicted = dyn_cast<PredictedSimilarityOp>(op);

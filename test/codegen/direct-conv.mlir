@@ -5,8 +5,9 @@
 // RUN: nsl-opt %s --nsl-outline-kernels="function=strided" | FileCheck %s --check-prefix=STRIDED
 // RUN: nsl-opt %s --nsl-outline-kernels="function=conv_bn_relu fuse-epilogues=0" | FileCheck %s --check-prefix=NOFUSE
 
-// conv → batch_norm → relu is one kernel: the padded input in scratch,
-// blocks of 4 output channels × 2 vectors of 16 pixels (a 20-wide row: one
+// conv → batch_norm → relu is one kernel: the padded input in scratch, the
+// weights packed per block of output channels [O/4, C, K, 4], blocks of 4
+// output channels × 2 vectors of 16 pixels (a 20-wide row: one
 // full vector and a 4-lane masked one), BN and relu in the epilogue.
 // GROUP: nsl.sim_conv2d {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
 // GROUP: nsl.batch_norm {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
@@ -15,6 +16,7 @@
 // GROUP: memref.alloc() : memref<3x8x34xf32>
 // GROUP: linalg.fill
 // GROUP: memref.copy
+// GROUP: memref.alloc() : memref<2x3x9x4xf32>
 // GROUP: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // GROUP-COUNT-2: vector.load
 // GROUP: memref.load
@@ -130,4 +132,35 @@ func.func @predicted(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"
   %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x8x8xf32>) {padding = array<i64: 1, 1>}
       : tensor<1x2x8x8xf32>, tensor<6x2x3x3xf32> -> tensor<1x6x8x8xf32>
   return %0 : tensor<1x6x8x8xf32>
+}
+
+// A SphereConv predicting the DNS mask of a convolution on the same input
+// and window is fused into it: per block of pixels the K predictor channels
+// are accumulated from the padded input, scaled by 1/(‖p_t‖·‖x_p‖), turned
+// into γ·P + 1 in a [K, pixels] mask block, which the channel blocks read.
+// RUN: nsl-opt %s --nsl-outline-kernels="function=fused_predictor vector-width=8 conv-pixel-vectors=1" | FileCheck %s --check-prefix=FUSED
+// FUSED: nsl.sphere_conv2d {{.*}}nsl.kernel = "nsl_fused_predictor_k0"
+// FUSED: nsl.predicted_similarity {{.*}}nsl.kernel = "nsl_fused_predictor_k0"
+// FUSED: nsl.sim_conv2d {{.*}}nsl.kernel = "nsl_fused_predictor_k0"
+// FUSED: nsl.relu {{.*}}nsl.kernel = "nsl_fused_predictor_k0"
+// FUSED: func.func @nsl_fused_predictor_k0(%{{.*}}: memref<1x2x8x8xf32>, %{{.*}}: memref<9x2x3x3xf32>, %{{.*}}: memref<f32>, %{{.*}}: memref<6x2x3x3xf32>, %{{.*}}: memref<1x6x8x8xf32>, %{{.*}}: index, %{{.*}}: index)
+// FUSED: memref.alloc() : memref<1x2x9x9xf32>
+// FUSED: memref.alloc() : memref<9xf32>
+// FUSED: %[[MASK:.*]] = memref.alloc() : memref<9x8xf32>
+// FUSED: math.rsqrt {{.*}} : vector<8xf32>
+// FUSED-COUNT-9: vector.store %{{.*}}, %[[MASK]]
+// FUSED: vector.load %[[MASK]]
+// FUSED: arith.mulf {{.*}} : vector<8xf32>
+// FUSED: arith.maximumf
+// FUSED-NOT: nsl.sim_conv2d
+func.func @fused_predictor(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+                           %p: tensor<9x2x3x3xf32> {nsl.name = "p", nsl.role = "parameter"},
+                           %g: tensor<f32> {nsl.name = "g", nsl.role = "parameter"},
+                           %w: tensor<6x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"}) -> tensor<1x6x8x8xf32> {
+  %q = nsl.sphere_conv2d cosine %x, %p {padding = array<i64: 1, 1>} : tensor<1x2x8x8xf32>, tensor<9x2x3x3xf32> -> tensor<1x9x8x8xf32>
+  %m = nsl.predicted_similarity diagonal %q, %g : tensor<1x9x8x8xf32>, tensor<f32> -> tensor<1x9x8x8xf32>
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x8x8xf32>) {padding = array<i64: 1, 1>}
+      : tensor<1x2x8x8xf32>, tensor<6x2x3x3xf32> -> tensor<1x6x8x8xf32>
+  %1 = nsl.relu %0 : tensor<1x6x8x8xf32>
+  return %1 : tensor<1x6x8x8xf32>
 }

@@ -221,6 +221,17 @@ def other_cases():
                             [f"%m = nsl.predicted_similarity {structure} %p, %g : {pred}, tensor<1xf32> -> {pred}",
                              f"%y = nsl.sim_conv2d {structure} dynamic %x, %w similarity(%m : {pred}) {{padding = array<i64: 1, 1>}} : tensor<2x3x6x19xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x19xf32>"],
                             [("%y", [2, 4, 6, 19], "f32")]))
+    # A SphereConv predictor fused into the DNS layer it drives, with BN.
+    for only in ["", " input_only"]:
+        cases.append(simple(f"fused_predictor_dns{only.replace(' ', '_')}",
+                            [("x", [2, 5, 7, 21], "input"), ("p", [9, 5, 3, 3], "parameter"),
+                             ("g", [], "parameter"), ("w", [6, 5, 3, 3], "parameter")] + bn_args[:0] +
+                            [("g2", [6], "parameter"), ("b2", [6], "parameter"), ("mean", [6], "buffer"), ("var", [6], "buffer")],
+                            [f"%q = nsl.sphere_conv2d cosine{only} %x, %p {{padding = array<i64: 1, 1>}} : tensor<2x5x7x21xf32>, tensor<9x5x3x3xf32> -> tensor<2x9x7x21xf32>",
+                             "%m = nsl.predicted_similarity diagonal %q, %g : tensor<2x9x7x21xf32>, tensor<f32> -> tensor<2x9x7x21xf32>",
+                             "%0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x21xf32>) {padding = array<i64: 1, 1>} : tensor<2x5x7x21xf32>, tensor<6x5x3x3xf32> -> tensor<2x6x7x21xf32>",
+                             "%y = nsl.batch_norm %0, %g2, %b2, %mean, %var : tensor<2x6x7x21xf32>, tensor<6xf32> -> tensor<2x6x7x21xf32>"],
+                            [("%y", [2, 6, 7, 21], "f32")]))
     cases.append(simple("relu_add_flatten", [("x", [2, 3, 5, 5], "input"), ("z", [2, 3, 5, 5], "input")],
                         ["%0 = nsl.relu %x : tensor<2x3x5x5xf32>",
                          "%1 = nsl.add %0, %z : tensor<2x3x5x5xf32>",

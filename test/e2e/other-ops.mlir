@@ -37,20 +37,24 @@
 // RUN: nsl-run check %t.predicted_diagonal_conv --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function predicted_full_conv --seed 16 -o %t.predicted_full_conv > /dev/null
 // RUN: nsl-run check %t.predicted_full_conv --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function relu_add_flatten --seed 17 -o %t.relu_add_flatten > /dev/null
-// RUN: nsl-run check %t.relu_add_flatten --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function max_pool --seed 18 -o %t.max_pool > /dev/null
-// RUN: nsl-run check %t.max_pool --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_include_pad --seed 19 -o %t.avg_pool_include_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_include_pad --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_exclude_pad --seed 20 -o %t.avg_pool_exclude_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function global_pool_linear --seed 21 -o %t.global_pool_linear > /dev/null
-// RUN: nsl-run check %t.global_pool_linear --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_0 --seed 22 -o %t.cross_entropy_0_0 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_0 --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_1 --seed 23 -o %t.cross_entropy_0_1 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_1 --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fused_predictor_dns --seed 17 -o %t.fused_predictor_dns > /dev/null
+// RUN: nsl-run check %t.fused_predictor_dns --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fused_predictor_dns_input_only --seed 18 -o %t.fused_predictor_dns_input_only > /dev/null
+// RUN: nsl-run check %t.fused_predictor_dns_input_only --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function relu_add_flatten --seed 19 -o %t.relu_add_flatten > /dev/null
+// RUN: nsl-run check %t.relu_add_flatten --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool --seed 20 -o %t.max_pool > /dev/null
+// RUN: nsl-run check %t.max_pool --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_include_pad --seed 21 -o %t.avg_pool_include_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_include_pad --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_exclude_pad --seed 22 -o %t.avg_pool_exclude_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function global_pool_linear --seed 23 -o %t.global_pool_linear > /dev/null
+// RUN: nsl-run check %t.global_pool_linear --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_0 --seed 24 -o %t.cross_entropy_0_0 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_0 --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_1 --seed 25 -o %t.cross_entropy_0_1 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_1 --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @patch_norm(
@@ -221,6 +225,40 @@ func.func @predicted_full_conv(
   %m = nsl.predicted_similarity full %p, %g : tensor<2x81x6x19xf32>, tensor<1xf32> -> tensor<2x81x6x19xf32>
   %y = nsl.sim_conv2d full dynamic %x, %w similarity(%m : tensor<2x81x6x19xf32>) {padding = array<i64: 1, 1>} : tensor<2x3x6x19xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x19xf32>
   return %y : tensor<2x4x6x19xf32>
+}
+
+func.func @fused_predictor_dns(
+    %x: tensor<2x5x7x21xf32> {nsl.name = "x", nsl.role = "input"},
+    %p: tensor<9x5x3x3xf32> {nsl.name = "p", nsl.role = "parameter"},
+    %g: tensor<f32> {nsl.name = "g", nsl.role = "parameter"},
+    %w: tensor<6x5x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %g2: tensor<6xf32> {nsl.name = "g2", nsl.role = "parameter"},
+    %b2: tensor<6xf32> {nsl.name = "b2", nsl.role = "parameter"},
+    %mean: tensor<6xf32> {nsl.name = "mean", nsl.role = "buffer"},
+    %var: tensor<6xf32> {nsl.name = "var", nsl.role = "buffer"})
+    -> (tensor<2x6x7x21xf32>) {
+  %q = nsl.sphere_conv2d cosine %x, %p {padding = array<i64: 1, 1>} : tensor<2x5x7x21xf32>, tensor<9x5x3x3xf32> -> tensor<2x9x7x21xf32>
+  %m = nsl.predicted_similarity diagonal %q, %g : tensor<2x9x7x21xf32>, tensor<f32> -> tensor<2x9x7x21xf32>
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x21xf32>) {padding = array<i64: 1, 1>} : tensor<2x5x7x21xf32>, tensor<6x5x3x3xf32> -> tensor<2x6x7x21xf32>
+  %y = nsl.batch_norm %0, %g2, %b2, %mean, %var : tensor<2x6x7x21xf32>, tensor<6xf32> -> tensor<2x6x7x21xf32>
+  return %y : tensor<2x6x7x21xf32>
+}
+
+func.func @fused_predictor_dns_input_only(
+    %x: tensor<2x5x7x21xf32> {nsl.name = "x", nsl.role = "input"},
+    %p: tensor<9x5x3x3xf32> {nsl.name = "p", nsl.role = "parameter"},
+    %g: tensor<f32> {nsl.name = "g", nsl.role = "parameter"},
+    %w: tensor<6x5x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %g2: tensor<6xf32> {nsl.name = "g2", nsl.role = "parameter"},
+    %b2: tensor<6xf32> {nsl.name = "b2", nsl.role = "parameter"},
+    %mean: tensor<6xf32> {nsl.name = "mean", nsl.role = "buffer"},
+    %var: tensor<6xf32> {nsl.name = "var", nsl.role = "buffer"})
+    -> (tensor<2x6x7x21xf32>) {
+  %q = nsl.sphere_conv2d cosine input_only %x, %p {padding = array<i64: 1, 1>} : tensor<2x5x7x21xf32>, tensor<9x5x3x3xf32> -> tensor<2x9x7x21xf32>
+  %m = nsl.predicted_similarity diagonal %q, %g : tensor<2x9x7x21xf32>, tensor<f32> -> tensor<2x9x7x21xf32>
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x21xf32>) {padding = array<i64: 1, 1>} : tensor<2x5x7x21xf32>, tensor<6x5x3x3xf32> -> tensor<2x6x7x21xf32>
+  %y = nsl.batch_norm %0, %g2, %b2, %mean, %var : tensor<2x6x7x21xf32>, tensor<6xf32> -> tensor<2x6x7x21xf32>
+  return %y : tensor<2x6x7x21xf32>
 }
 
 func.func @relu_add_flatten(
