@@ -166,6 +166,7 @@ bool mlir::nsl::canEmitDirectConv(ArrayRef<Operation *> group) {
 void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                ArrayRef<Operation *> group,
                                const IRMapping &buffers, Value output,
+                               Operation *sampleLoop,
                                const DirectConvTiling &tiling) {
   ArrayRef<Operation *> rest = convAndEpilogue(group);
   ConvView conv = *viewConv(rest.front());
@@ -219,10 +220,10 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   // O up to what the accumulator registers hold (24 of AVX-512's 32, 12 of
   // AVX2's 16): O = 9 or 81 (a predictor) still gets full blocks.
   int64_t registerBudget = lanes >= 16 ? 24 : 12;
-  int64_t limit = o % tiling.outputChannels == 0
-                      ? tiling.outputChannels
-                      : std::max(tiling.outputChannels,
-                                 registerBudget / pixelVectors);
+  int64_t limit =
+      o % tiling.outputChannels == 0
+          ? tiling.outputChannels
+          : std::max(tiling.outputChannels, registerBudget / pixelVectors);
   int64_t channelsPerBlock = 1;
   for (int64_t candidate = std::min(limit, o); candidate >= 1; --candidate)
     if (o % candidate == 0) {
@@ -269,27 +270,30 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
     mixed = memref::AllocOp::create(
         b, loc, MemRefType::get({c, k, block}, b.getF32Type()));
 
-  // SphereConv: ‖w_o‖ once per sample (O·C·K, small next to the product).
+  // SphereConv: ‖w_o‖. Weight-only work (norms, packing) runs once per kernel
+  // call, before the loop over the samples.
+  OpBuilder pb(sampleLoop);
+  Emitter pe{pb, loc, e.vec};
   auto normsOf = [&](Value weight, int64_t o, double epsilon) {
     Value weightNorms =
-        memref::AllocOp::create(b, loc, MemRefType::get({o}, b.getF32Type()));
-    e.loop(o, {}, [&](Value oi, ValueRange) -> SmallVector<Value> {
-      Value sum = e.f32(0.0);
-      SmallVector<Value> total =
-          e.loop(c, {sum}, [&](Value ci, ValueRange acc) -> SmallVector<Value> {
+        memref::AllocOp::create(pb, loc, MemRefType::get({o}, pb.getF32Type()));
+    pe.loop(o, {}, [&](Value oi, ValueRange) -> SmallVector<Value> {
+      Value sum = pe.f32(0.0);
+      SmallVector<Value> total = pe.loop(
+          c, {sum}, [&](Value ci, ValueRange acc) -> SmallVector<Value> {
             Value s = acc[0];
             for (int64_t ky = 0; ky < kh; ++ky)
               for (int64_t kx = 0; kx < kw; ++kx) {
                 Value v = memref::LoadOp::create(
-                    b, loc, weight,
-                    ValueRange{oi, ci, e.index(ky), e.index(kx)});
-                s = math::FmaOp::create(b, loc, v, v, s);
+                    pb, loc, weight,
+                    ValueRange{oi, ci, pe.index(ky), pe.index(kx)});
+                s = math::FmaOp::create(pb, loc, v, v, s);
               }
             return {s};
           });
       Value norm = math::SqrtOp::create(
-          b, loc, arith::AddFOp::create(b, loc, total[0], e.f32(epsilon)));
-      memref::StoreOp::create(b, loc, norm, weightNorms, ValueRange{oi});
+          pb, loc, arith::AddFOp::create(pb, loc, total[0], pe.f32(epsilon)));
+      memref::StoreOp::create(pb, loc, norm, weightNorms, ValueRange{oi});
       return {};
     });
     return weightNorms;
@@ -302,29 +306,31 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   // The weights packed as [O/B, C, K, B]: the B values a block broadcasts
   // for one (c, tap) are adjacent (one cache line instead of B).
   auto pack = [&](Value weight, int64_t o, int64_t channelsPerBlock) {
-  int64_t blocks = o / channelsPerBlock;
-  Value packed = memref::AllocOp::create(
-      b, loc,
-      MemRefType::get({blocks, c, k, channelsPerBlock}, b.getF32Type()));
-  e.loop(blocks, {}, [&](Value ob, ValueRange) {
-    e.loop(c, {}, [&](Value ci, ValueRange) {
-      for (int64_t i = 0; i < channelsPerBlock; ++i) {
-        Value oi = arith::AddIOp::create(
-            b, loc, arith::MulIOp::create(b, loc, ob, e.index(channelsPerBlock)),
-            e.index(i));
-        for (int64_t t = 0; t < k; ++t) {
-          Value v = memref::LoadOp::create(
-              b, loc, weight,
-              ValueRange{oi, ci, e.index(t / kw), e.index(t % kw)});
-          memref::StoreOp::create(b, loc, v, packed,
-                                  ValueRange{ob, ci, e.index(t), e.index(i)});
+    int64_t blocks = o / channelsPerBlock;
+    Value packed = memref::AllocOp::create(
+        pb, loc,
+        MemRefType::get({blocks, c, k, channelsPerBlock}, pb.getF32Type()));
+    pe.loop(blocks, {}, [&](Value ob, ValueRange) {
+      pe.loop(c, {}, [&](Value ci, ValueRange) {
+        for (int64_t i = 0; i < channelsPerBlock; ++i) {
+          Value oi = arith::AddIOp::create(
+              pb, loc,
+              arith::MulIOp::create(pb, loc, ob, pe.index(channelsPerBlock)),
+              pe.index(i));
+          for (int64_t t = 0; t < k; ++t) {
+            Value v = memref::LoadOp::create(
+                pb, loc, weight,
+                ValueRange{oi, ci, pe.index(t / kw), pe.index(t % kw)});
+            memref::StoreOp::create(
+                pb, loc, v, packed,
+                ValueRange{ob, ci, pe.index(t), pe.index(i)});
+          }
         }
-      }
+        return SmallVector<Value>{};
+      });
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
-  });
-  return packed;
+    return packed;
   };
   Value packed = pack(weight, o, channelsPerBlock);
   // The fused predictor: its weights as one block of K channels, its norms,
@@ -410,11 +416,10 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
               e.splat(memref::LoadOp::create(b, loc, predictorNorms,
                                              ValueRange{e.index(i)})));
         for (int64_t j = 0; j < pixelVectors; ++j) {
-          Value cos =
-              arith::MulFOp::create(b, loc, acc[i * pixelVectors + j],
-                                    inverseNorms[j]);
-          Value m = vector::FMAOp::create(b, loc, cos, scale,
-                                          e.splat(e.f32(1.0)));
+          Value cos = arith::MulFOp::create(b, loc, acc[i * pixelVectors + j],
+                                            inverseNorms[j]);
+          Value m =
+              vector::FMAOp::create(b, loc, cos, scale, e.splat(e.f32(1.0)));
           vector::StoreOp::create(b, loc, m, maskBlock,
                                   ValueRange{e.index(i), e.index(j * lanes)});
         }

@@ -42,10 +42,12 @@ bool canEmitDirectConv(ArrayRef<Operation *> group);
 /// Emits one sample of the group at the builder's insertion point.
 /// `buffers` maps each operand of the group's ops to the memref holding it
 /// for this sample ([1, …] slices for per-sample operands); `output` is the
-/// [1, O, Ho, Wo] slice of the group's result.
+/// [1, O, Ho, Wo] slice of the group's result. Work on the weights alone
+/// (packing, norms) is emitted once, before `sampleLoop`, the loop over the
+/// samples that holds the insertion point.
 void emitDirectConv(OpBuilder &b, Location loc, ArrayRef<Operation *> group,
                     const IRMapping &buffers, Value output,
-                    const DirectConvTiling &tiling);
+                    Operation *sampleLoop, const DirectConvTiling &tiling);
 
 } // namespace mlir::nsl
 

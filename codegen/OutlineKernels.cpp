@@ -232,7 +232,7 @@ void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
   }
 
   if (direct && perSample && canEmitDirectConv(group)) {
-    emitDirectConv(b, loc, group, buffers, outputs.front(), *direct);
+    emitDirectConv(b, loc, group, buffers, outputs.front(), loop, *direct);
   } else {
     // The ops themselves on tensors of this sample, for --nsl-lower-to-linalg.
     IRMapping values;
