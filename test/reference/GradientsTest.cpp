@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Gradients.h"
+#include "test/reference/TestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -31,6 +32,7 @@
 #include <random>
 
 using namespace nsl::reference;
+using namespace nsl::reference::test;
 
 namespace {
 
@@ -104,42 +106,18 @@ const auto *const kReportWorst =
     return ::testing::AssertionFailure()
            << "shape " << shapeToString(y.shape) << ", expected "
            << shapeToString(r.shape);
-  double diff = 0, norm = 0, maxAbs = 0;
-  for (size_t i = 0; i < y.data.size(); ++i) {
-    double d = y.data[i] - r.data[i];
-    diff += d * d;
-    norm += r.data[i] * r.data[i];
-    maxAbs = std::max(maxAbs, std::fabs(d));
-  }
-  double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-  if (rel <= tolerance && std::isfinite(diff)) {
-    if (rel > worst().relative)
+  Difference d = difference(y, r);
+  if (d.relative <= tolerance && std::isfinite(d.diff)) {
+    if (d.relative > worst().relative)
       worst() = {
-          rel, maxAbs,
+          d.relative, d.maxAbs,
           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
               std::string(" ") + what};
     return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure()
-         << "relative error " << rel << " > " << tolerance << ", max abs error "
-         << maxAbs;
-}
-
-/// Expects `fn` to throw a ReferenceError whose message contains `text`.
-::testing::AssertionResult throwsWith(const std::function<void()> &fn,
-                                      const std::string &text) {
-  try {
-    fn();
-  } catch (const ReferenceError &e) {
-    if (std::string(e.what()).find(text) != std::string::npos)
-      return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "message \"" << e.what() << "\" lacks \"" << text << "\"";
-  } catch (const std::exception &e) {
-    return ::testing::AssertionFailure()
-           << "threw a non-ReferenceError: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw (\"" << text << "\")";
+         << "relative error " << d.relative << " > " << tolerance
+         << ", max abs error " << d.maxAbs;
 }
 
 double inner(const Tensor &a, const Tensor &b) {
@@ -174,40 +152,6 @@ void expectGradient(const std::string &what, const Tensor &vjp, Tensor &operand,
   EXPECT_TRUE(close(vjp, numeric, kTolerance, what)) << "∂" << what;
 }
 
-Window makeWindow(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad,
-                  std::array<int64_t, 2> dilation) {
-  Window w;
-  w.stride = stride;
-  w.padding = pad;
-  w.dilation = dilation;
-  return w;
-}
-
-Similarity makeSimilarity(Structure structure, std::vector<Tensor> operands,
-                          bool dynamic = false, double alpha = 0.0) {
-  Similarity s;
-  s.structure = structure;
-  s.dynamic = dynamic;
-  s.alpha = alpha;
-  s.operands = std::move(operands);
-  return s;
-}
-
-/// A convolution problem: x [n, c, h, w], weight [o, c, kh, kw].
-struct Geometry {
-  int64_t n, c, h, w, o, kh, kw;
-  Window window;
-  int64_t taps() const { return kh * kw; }
-  int64_t ho() const {
-    return windowOutputSize(h, kh, window.stride[0], window.padding[0],
-                            window.dilation[0]);
-  }
-  int64_t wo() const {
-    return windowOutputSize(w, kw, window.stride[1], window.padding[1],
-                            window.dilation[1]);
-  }
-};
-
 /// Stride 2, padding 0/1/2, dilation 2, batch 1, odd and non-square sizes and
 /// kernels, a 1×1 kernel.
 std::vector<Geometry> geometries() {
@@ -219,17 +163,6 @@ std::vector<Geometry> geometries() {
       {2, 2, 4, 5, 2, 5, 5, makeWindow({1, 1}, {2, 2}, {1, 1})},
       {2, 3, 3, 4, 2, 1, 1, makeWindow({2, 2}, {0, 0}, {1, 1})},
   };
-}
-
-std::string describe(const Geometry &g) {
-  auto pair = [](const std::array<int64_t, 2> &p) {
-    return std::to_string(p[0]) + "," + std::to_string(p[1]);
-  };
-  return "x [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
-         std::to_string(g.h) + ", " + std::to_string(g.w) + "], kernel " +
-         std::to_string(g.kh) + "x" + std::to_string(g.kw) + ", stride " +
-         pair(g.window.stride) + ", padding " + pair(g.window.padding) +
-         ", dilation " + pair(g.window.dilation);
 }
 
 /// Every static structure with fresh random operands; shape_masked with
@@ -679,13 +612,6 @@ TEST(ReluVJPTest, GradientIsZeroAtZero) {
   Tensor x({4}, {-1.0, 0.0, -0.0, 2.0}), up({4}, {3, 5, 7, 11});
   EXPECT_EQ(reluVJP(x, up).data, (std::vector<double>{0, 0, 0, 11}));
 }
-
-struct Pool {
-  std::string tag;
-  Shape shape;
-  std::array<int64_t, 2> kernel;
-  Window window;
-};
 
 std::vector<Pool> pools() {
   return {

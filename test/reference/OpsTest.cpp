@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Ops.h"
+#include "test/reference/TestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -20,6 +21,12 @@
 #include <random>
 
 using namespace nsl::reference;
+using nsl::reference::test::describe;
+using nsl::reference::test::Difference;
+using nsl::reference::test::difference;
+using nsl::reference::test::makeSimilarity;
+using nsl::reference::test::makeWindow;
+using nsl::reference::test::throwsWith;
 
 namespace {
 
@@ -55,36 +62,12 @@ private:
     return ::testing::AssertionFailure()
            << "shape " << shapeToString(y.shape) << ", expected "
            << shapeToString(r.shape);
-  double diff = 0, norm = 0, maxAbs = 0;
-  for (size_t i = 0; i < y.data.size(); ++i) {
-    double d = y.data[i] - r.data[i];
-    diff += d * d;
-    norm += r.data[i] * r.data[i];
-    maxAbs = std::max(maxAbs, std::fabs(d));
-  }
-  double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-  if (rel <= tolerance && !std::isnan(diff))
+  Difference d = difference(y, r);
+  if (d.relative <= tolerance && !std::isnan(d.diff))
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
-         << "relative error " << rel << " > " << tolerance << ", max abs error "
-         << maxAbs;
-}
-
-/// Expects `fn` to throw a ReferenceError whose message contains `text`.
-::testing::AssertionResult throwsWith(const std::function<void()> &fn,
-                                      const std::string &text) {
-  try {
-    fn();
-  } catch (const ReferenceError &e) {
-    if (std::string(e.what()).find(text) != std::string::npos)
-      return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "message \"" << e.what() << "\" lacks \"" << text << "\"";
-  } catch (const std::exception &e) {
-    return ::testing::AssertionFailure()
-           << "threw a non-ReferenceError: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw (\"" << text << "\")";
+         << "relative error " << d.relative << " > " << tolerance
+         << ", max abs error " << d.maxAbs;
 }
 
 //===----------------------------------------------------------------------===//
@@ -255,25 +238,6 @@ Tensor broadcastToPositions(const Tensor &values, int64_t n, int64_t ho,
   return t;
 }
 
-Similarity makeSimilarity(Structure structure, std::vector<Tensor> operands,
-                          bool dynamic = false, double alpha = 0.0) {
-  Similarity s;
-  s.structure = structure;
-  s.dynamic = dynamic;
-  s.alpha = alpha;
-  s.operands = std::move(operands);
-  return s;
-}
-
-Window makeWindow(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad,
-                  std::array<int64_t, 2> dilation) {
-  Window w;
-  w.stride = stride;
-  w.padding = pad;
-  w.dilation = dilation;
-  return w;
-}
-
 /// A convolution problem: x [n, c, h, w], weight [o, c, kh, kw].
 struct Geometry {
   int64_t n, c, h, w, o, kh, kw;
@@ -301,18 +265,6 @@ std::vector<Geometry> geometries() {
       {1, 3, 4, 5, 2, 5, 5, makeWindow({1, 1}, {2, 2}, {1, 1})},
       {2, 2, 5, 5, 3, 1, 1, makeWindow({2, 2}, {0, 0}, {1, 1})},
   };
-}
-
-std::string describe(const Geometry &g) {
-  return "x [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
-         std::to_string(g.h) + ", " + std::to_string(g.w) + "], kernel " +
-         std::to_string(g.kh) + "x" + std::to_string(g.kw) + ", stride " +
-         std::to_string(g.window.stride[0]) + "," +
-         std::to_string(g.window.stride[1]) + ", padding " +
-         std::to_string(g.window.padding[0]) + "," +
-         std::to_string(g.window.padding[1]) + ", dilation " +
-         std::to_string(g.window.dilation[0]) + "," +
-         std::to_string(g.window.dilation[1]);
 }
 
 /// A static similarity of every structure with fresh random parameters, and

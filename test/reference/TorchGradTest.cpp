@@ -18,240 +18,24 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Gradients.h"
+#include "test/reference/TorchHarness.h"
 
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <random>
-#include <sstream>
-#include <sys/wait.h>
 
 using namespace nsl::reference;
+using namespace nsl::reference::test;
 
 namespace {
-
-constexpr double kTolerance = 1e-9;
 
 //===----------------------------------------------------------------------===//
 // Cases
 //===----------------------------------------------------------------------===//
 
-/// One comparison: operands (and the upstream gradient `gy`) written as
-/// NAME.OPERAND.npy, attributes for the manifest, the operands to
-/// differentiate, and the reference VJP giving their gradients in that order.
-struct GradCase {
-  std::string name, op;
-  std::vector<std::pair<std::string, std::string>> attributes;
-  std::vector<std::pair<std::string, Tensor>> inputs;
-  std::vector<std::string> wrt;
-  std::function<std::vector<Tensor>(const GradCase &)> reference;
-
-  GradCase &attr(const std::string &key, const std::string &value) {
-    attributes.emplace_back(key, value);
-    return *this;
-  }
-  GradCase &attr(const std::string &key, double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.17g", value);
-    return attr(key, std::string(buffer));
-  }
-  GradCase &pair(const std::string &key, std::array<int64_t, 2> v) {
-    return attr(key, std::to_string(v[0]) + "," + std::to_string(v[1]));
-  }
-  GradCase &window(const Window &w) {
-    return pair("stride", w.stride)
-        .pair("padding", w.padding)
-        .pair("dilation", w.dilation);
-  }
-  /// An operand; `differentiate` adds it to the operands whose gradient is
-  /// compared.
-  GradCase &input(const std::string &key, Tensor t, bool differentiate) {
-    inputs.emplace_back(key, std::move(t));
-    if (differentiate)
-      wrt.push_back(key);
-    return *this;
-  }
-  const Tensor *find(const std::string &key) const {
-    for (const auto &[k, t] : inputs)
-      if (k == key)
-        return &t;
-    return nullptr;
-  }
-  const Tensor &operator[](const std::string &key) const {
-    if (const Tensor *t = find(key))
-      return *t;
-    throw std::runtime_error("case " + name + " has no input " + key);
-  }
-};
-
-class Random {
-public:
-  explicit Random(uint32_t seed) : engine(seed) {}
-  /// uniform(−1, 1) rounded to float (so that <f4 files hold it exactly),
-  /// never zero.
-  double next() {
-    double v;
-    do
-      v = static_cast<float>(dist(engine));
-    while (v == 0.0);
-    return v;
-  }
-  Tensor tensor(Shape shape) {
-    Tensor t(std::move(shape));
-    for (double &v : t.data)
-      v = next();
-    return t;
-  }
-  Tensor positive(Shape shape) {
-    Tensor t = tensor(std::move(shape));
-    for (double &v : t.data)
-      v = static_cast<float>(0.25 + std::fabs(v));
-    return t;
-  }
-  /// Values from {−1, −0.5, 0, 0.5, 1}: many exact ties and zeros.
-  Tensor quantized(Shape shape) {
-    Tensor t(std::move(shape));
-    for (double &v : t.data)
-      v = std::round(next() * 2) / 2;
-    return t;
-  }
-
-private:
-  std::mt19937 engine;
-  std::uniform_real_distribution<double> dist{-1.0, 1.0};
-};
-
-Window makeWindow(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad,
-                  std::array<int64_t, 2> dilation) {
-  Window w;
-  w.stride = stride;
-  w.padding = pad;
-  w.dilation = dilation;
-  return w;
-}
-
-struct Geometry {
-  int64_t n, c, h, w, o, kh, kw;
-  Window window;
-  int64_t taps() const { return kh * kw; }
-  int64_t ho() const {
-    return windowOutputSize(h, kh, window.stride[0], window.padding[0],
-                            window.dilation[0]);
-  }
-  int64_t wo() const {
-    return windowOutputSize(w, kw, window.stride[1], window.padding[1],
-                            window.dilation[1]);
-  }
-};
-
-/// Stride 2, padding 0/1/2, dilation 2, batch 1, odd and non-square sizes,
-/// channel counts not divisible by 8, a 1-wide kernel.
-const std::vector<Geometry> kGeometries = {
-    {2, 3, 7, 6, 4, 3, 3, makeWindow({1, 1}, {1, 1}, {1, 1})},
-    {1, 5, 9, 8, 3, 3, 3, makeWindow({2, 2}, {0, 0}, {1, 1})},
-    {2, 3, 8, 7, 5, 3, 3, makeWindow({1, 2}, {2, 1}, {2, 2})},
-    {2, 9, 6, 5, 2, 3, 1, makeWindow({1, 1}, {1, 0}, {1, 1})},
-    {1, 4, 7, 7, 2, 2, 3, makeWindow({2, 1}, {1, 1}, {1, 2})},
-    {2, 3, 5, 6, 3, 5, 5, makeWindow({1, 1}, {2, 2}, {1, 1})},
-};
-
-const Structure kStructures[] = {Structure::Identity, Structure::Diagonal,
-                                 Structure::Full, Structure::Cholesky,
-                                 Structure::ShapeMasked};
-
-/// The operands of a similarity as named in torch_grad_oracle.py, in the
-/// order of Similarity::operands.
-std::vector<std::string> similarityOperandNames(Structure s) {
-  switch (s) {
-  case Structure::Identity:
-    return {};
-  case Structure::Diagonal:
-    return {"m"};
-  case Structure::Full:
-    return {"mat"};
-  case Structure::Cholesky:
-    return {"L"};
-  case Structure::ShapeMasked:
-    return {"d_r", "R"};
-  }
-  return {};
-}
-
-/// Adds random similarity operands for K taps (dynamic ones aligned with
-/// N × Ho × Wo), all differentiated, and the structure/alpha/dynamic
-/// attributes. shape_masked masks its first tap (d_r = alpha exactly).
-void addSimilarity(GradCase &c, Random &rng, Structure s, bool dynamic,
-                   bool diagonalR, int64_t taps, int64_t n = 0, int64_t ho = 0,
-                   int64_t wo = 0) {
-  auto operand = [&](bool square) {
-    int64_t channels = square ? taps * taps : taps;
-    if (dynamic)
-      return rng.tensor({n, channels, ho, wo});
-    return square ? rng.tensor({taps, taps}) : rng.tensor({taps});
-  };
-  c.attr("structure", structureName(s))
-      .attr("dynamic", dynamic ? "1" : "0")
-      .attr("alpha", -0.25);
-  switch (s) {
-  case Structure::Identity:
-    break;
-  case Structure::Diagonal:
-    c.input("m", operand(false), true);
-    break;
-  case Structure::Full:
-    c.input("mat", operand(true), true);
-    break;
-  case Structure::Cholesky:
-    c.input("L", rng.tensor({taps, taps}), true);
-    break;
-  case Structure::ShapeMasked: {
-    Tensor dr = rng.tensor({taps});
-    dr.data[0] = -0.25; // == alpha: masked
-    c.input("d_r", dr, true).input("R", operand(!diagonalR), true);
-    break;
-  }
-  }
-}
-
-Similarity similarityOf(const GradCase &c) {
-  Similarity sim;
-  for (const auto &[key, value] : c.attributes) {
-    if (key == "structure")
-      sim.structure = parseStructure(value);
-    else if (key == "dynamic")
-      sim.dynamic = value == "1";
-    else if (key == "alpha")
-      sim.alpha = std::stod(value);
-  }
-  for (const std::string &name : similarityOperandNames(sim.structure))
-    sim.operands.push_back(c[name]);
-  return sim;
-}
-
-std::string structureTag(Structure s, bool diagonalR) {
-  if (s == Structure::ShapeMasked)
-    return diagonalR ? "shape_masked_vecR" : "shape_masked_matR";
-  return structureName(s);
-}
-
-/// Every structure to cover, with shape_masked in both R forms.
-std::vector<std::pair<Structure, bool>> structureVariants(bool dynamicOnly) {
-  std::vector<std::pair<Structure, bool>> v;
-  for (Structure s : kStructures) {
-    if (dynamicOnly && (s == Structure::Identity || s == Structure::Cholesky))
-      continue;
-    v.emplace_back(s, false);
-    if (s == Structure::ShapeMasked)
-      v.emplace_back(s, true);
-  }
-  return v;
-}
+using GradCase = TorchCase;
 
 /// Appends the similarity gradients to the input/weight(/bias) ones, in the
 /// order the operands were added (x, w, b, then the similarity's).
@@ -265,6 +49,7 @@ std::vector<Tensor> convGrads(SimConv2dGrads g) {
 }
 
 std::vector<GradCase> buildCases() {
+  const std::vector<Geometry> &geometries = torchGeometries();
   Random rng(20240612);
   std::deque<GradCase> cases; // stable references while cases are added
   auto add = [&](const std::string &name, const std::string &op) -> auto & {
@@ -288,8 +73,8 @@ std::vector<GradCase> buildCases() {
     };
   };
 
-  for (size_t gi = 0; gi < kGeometries.size(); ++gi) {
-    const Geometry &g = kGeometries[gi];
+  for (size_t gi = 0; gi < geometries.size(); ++gi) {
+    const Geometry &g = geometries[gi];
     const Shape out{g.n, g.o, g.ho(), g.wo()};
     std::string tag = "_g" + std::to_string(gi);
     // Plain convolution: F.conv2d's autograd.
@@ -379,36 +164,17 @@ std::vector<GradCase> buildCases() {
     };
   }
 
-  // Static structures folded into the weight, then F.conv2d.
-  for (size_t gi : {0, 2, 3})
-    for (auto [s, diagonalR] : structureVariants(false)) {
-      if (s == Structure::Identity)
-        continue;
-      const Geometry &g = kGeometries[gi];
-      GradCase &c = add("folded_" + structureTag(s, diagonalR) + "_g" +
-                            std::to_string(gi),
-                        "folded_conv2d");
-      convInputs(c, g, gi != 3);
-      addSimilarity(c, rng, s, false, diagonalR, g.taps());
-      upstream(c, {g.n, g.o, g.ho(), g.wo()});
-      c.reference = simConvReference(g.window);
-    }
-  // Every structure, static and dynamic, through F.unfold and einsum.
-  for (bool dynamic : {false, true})
-    for (size_t gi :
-         dynamic ? std::vector<size_t>{0, 2, 5} : std::vector<size_t>{1, 4})
-      for (auto [s, diagonalR] : structureVariants(dynamic)) {
-        const Geometry &g = kGeometries[gi];
-        GradCase &c =
-            add(std::string("unfold_") + (dynamic ? "dynamic_" : "static_") +
-                    structureTag(s, diagonalR) + "_g" + std::to_string(gi),
-                "unfold_sim_conv2d");
-        convInputs(c, g, true);
-        addSimilarity(c, rng, s, dynamic, diagonalR, g.taps(), g.n, g.ho(),
-                      g.wo());
-        upstream(c, {g.n, g.o, g.ho(), g.wo()});
-        c.reference = simConvReference(g.window);
-      }
+  // Static structures folded into the weight, then F.conv2d; every
+  // structure, static and dynamic, through F.unfold and einsum.
+  for (const SimConvCase &k : simConvCases()) {
+    const Geometry &g = geometries[k.geometry];
+    GradCase &c = add(k.name, k.op);
+    convInputs(c, g, k.bias);
+    addSimilarity(c, rng, k.structure, k.dynamic, k.diagonalR, g.taps(), g.n,
+                  g.ho(), g.wo());
+    upstream(c, {g.n, g.o, g.ho(), g.wo()});
+    c.reference = simConvReference(g.window);
+  }
 
   // fold_similarity itself, for conv and grouped linear weights.
   auto foldReference = [](int64_t group) {
@@ -500,22 +266,7 @@ std::vector<GradCase> buildCases() {
   }
 
   // Pooling: random values, and quantized ones full of exact ties.
-  struct Pool {
-    std::string tag;
-    Shape shape;
-    std::array<int64_t, 2> kernel;
-    Window window;
-  };
-  const std::vector<Pool> pools = {
-      {"k3s2p1", {2, 3, 7, 6}, {3, 3}, makeWindow({2, 2}, {1, 1}, {1, 1})},
-      {"k2s2", {1, 5, 8, 8}, {2, 2}, makeWindow({2, 2}, {0, 0}, {1, 1})},
-      {"k3x2_dilated",
-       {2, 2, 9, 8},
-       {3, 2},
-       makeWindow({1, 2}, {1, 1}, {2, 2})},
-      {"k5x4p2", {1, 3, 6, 7}, {5, 4}, makeWindow({1, 3}, {2, 2}, {1, 1})},
-  };
-  for (const Pool &p : pools) {
+  for (const Pool &p : torchPools()) {
     const Shape out{
         p.shape[0], p.shape[1],
         windowOutputSize(p.shape[2], p.kernel[0], p.window.stride[0],
@@ -654,132 +405,32 @@ const std::vector<GradCase> &gradCases() {
 // The one Python run
 //===----------------------------------------------------------------------===//
 
-std::string readText(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+const PythonRun &oracleRun() {
+  static const PythonRun run("nsl-torch-grad-oracle-XXXXXX",
+                             "torch_grad_oracle.py", "PyTorch gradient oracle",
+                             gradCases());
+  return run;
 }
-
-std::string manifestText() {
-  std::ostringstream manifest;
-  for (const GradCase &c : gradCases()) {
-    manifest << c.name << " " << c.op;
-    for (const auto &[key, value] : c.attributes)
-      manifest << " " << key << "=" << value;
-    manifest << "\n";
-  }
-  return manifest.str();
-}
-
-/// Writes every case into a fresh temporary directory and runs
-/// torch_grad_oracle.py once on all of them (the suite runs as one process:
-/// see CMakeLists.txt). A failed run fails every test with the script's
-/// output.
-class OracleRun {
-public:
-  static const OracleRun &get() {
-    static const OracleRun run;
-    return run;
-  }
-  ~OracleRun() {
-    std::error_code ec;
-    if (!dir.empty())
-      std::filesystem::remove_all(dir, ec);
-  }
-  std::string dir;
-  /// Why the Python run failed, or empty.
-  std::string error;
-
-private:
-  OracleRun() {
-    std::string stage = (std::filesystem::temp_directory_path() /
-                         "nsl-torch-grad-oracle-XXXXXX")
-                            .string();
-    if (!mkdtemp(stage.data())) {
-      error = "cannot create a directory from " + stage;
-      return;
-    }
-    dir = stage;
-    const std::string script =
-        std::string(NSL_SOURCE_DIR) + "/test/reference/torch_grad_oracle.py";
-    const std::string python = "'" + std::string(NSL_PYTHON) + "'";
-    try {
-      std::ofstream(stage + "/manifest.txt") << manifestText();
-      for (const GradCase &c : gradCases())
-        for (const auto &[key, tensor] : c.inputs)
-          saveNpy(stage + "/" + c.name + "." + key + ".npy", tensor);
-    } catch (const std::exception &e) {
-      error = std::string("cannot write the oracle inputs: ") + e.what();
-      return;
-    }
-    const std::string log = stage + "/python.log";
-    const std::string command =
-        python + " '" + script + "' '" + stage + "' > '" + log + "' 2>&1";
-    int status = std::system(command.c_str());
-    if (status != 0) {
-      std::string how =
-          WIFEXITED(status)
-              ? "exited with code " + std::to_string(WEXITSTATUS(status))
-              : "failed (status " + std::to_string(status) + ")";
-      error = "the PyTorch gradient oracle failed: `" + command + "` " + how +
-              " (NSL_PYTHON must be a Python 3 with numpy, torch 1.13 and "
-              "torchvision 0.14; scripts/setup.sh installs them). Its "
-              "output:\n" +
-              readText(log);
-    }
-  }
-};
 
 /// The worst relative error of all comparisons, printed at the end.
-double &worstRelative() {
-  static double worst = 0;
-  return worst;
-}
-
 class ReportWorst : public ::testing::Environment {
 public:
   void TearDown() override {
     std::printf("[ worst    ] relative error %.3g against PyTorch autograd\n",
-                worstRelative());
+                worstRelativeError());
   }
 };
 const auto *const kReportWorst =
     ::testing::AddGlobalTestEnvironment(new ReportWorst);
 
-::testing::AssertionResult closeToOracle(const Tensor &y, const Tensor &r) {
-  if (y.shape != r.shape)
-    return ::testing::AssertionFailure()
-           << "reference shape " << shapeToString(y.shape) << ", PyTorch shape "
-           << shapeToString(r.shape);
-  double diff = 0, norm = 0, maxAbs = 0;
-  for (size_t i = 0; i < y.data.size(); ++i) {
-    double d = y.data[i] - r.data[i];
-    diff += d * d;
-    norm += r.data[i] * r.data[i];
-    maxAbs = std::max(maxAbs, std::fabs(d));
-  }
-  double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-  if (std::isfinite(rel))
-    worstRelative() = std::max(worstRelative(), rel);
-  if (rel <= kTolerance && std::isfinite(diff))
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "relative error " << rel << " > " << kTolerance
-         << ", max abs error " << maxAbs;
-}
-
 //===----------------------------------------------------------------------===//
 // Tests
 //===----------------------------------------------------------------------===//
 
-class TorchGrad : public ::testing::TestWithParam<size_t> {
-protected:
-  static void SetUpTestSuite() { OracleRun::get(); }
-};
+using TorchGrad = PythonSuite<oracleRun>;
 
 TEST_P(TorchGrad, Matches) {
-  const OracleRun &run = OracleRun::get();
+  const PythonRun &run = oracleRun();
   ASSERT_TRUE(run.error.empty()) << run.error;
   const GradCase &c = gradCases()[GetParam()];
   const std::string prefix = run.dir + "/" + c.name;

@@ -15,232 +15,30 @@
 
 #include "runtime/reference/Ops.h"
 #include "runtime/support/Npy.h"
+#include "test/reference/TorchHarness.h"
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <map>
-#include <random>
-#include <sstream>
-#include <sys/wait.h>
 
 using namespace nsl::reference;
+using namespace nsl::reference::test;
 
 namespace {
-
-constexpr double kTolerance = 1e-9;
 
 //===----------------------------------------------------------------------===//
 // Cases
 //===----------------------------------------------------------------------===//
 
-/// One comparison: operands written as NAME.OPERAND.npy, attributes for the
-/// manifest, and the reference computation of the outputs.
-struct OracleCase {
-  std::string name, op;
-  std::vector<std::pair<std::string, std::string>> attributes;
-  std::vector<std::pair<std::string, Tensor>> inputs;
-  std::function<std::vector<Tensor>(const OracleCase &)> reference;
-
-  OracleCase &attr(const std::string &key, const std::string &value) {
-    attributes.emplace_back(key, value);
-    return *this;
-  }
-  OracleCase &attr(const std::string &key, double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.17g", value);
-    return attr(key, std::string(buffer));
-  }
-  OracleCase &pair(const std::string &key, std::array<int64_t, 2> v) {
-    return attr(key, std::to_string(v[0]) + "," + std::to_string(v[1]));
-  }
-  OracleCase &window(const Window &w) {
-    return pair("stride", w.stride)
-        .pair("padding", w.padding)
-        .pair("dilation", w.dilation);
-  }
-  OracleCase &input(const std::string &key, Tensor t) {
-    inputs.emplace_back(key, std::move(t));
-    return *this;
-  }
-  const Tensor *find(const std::string &key) const {
-    for (const auto &[k, t] : inputs)
-      if (k == key)
-        return &t;
-    return nullptr;
-  }
-  const Tensor &operator[](const std::string &key) const {
-    if (const Tensor *t = find(key))
-      return *t;
-    throw std::runtime_error("case " + name + " has no input " + key);
-  }
-};
-
-class Random {
-public:
-  explicit Random(uint32_t seed) : engine(seed) {}
-  /// uniform(−1, 1) rounded to float (so that <f4 files hold it exactly),
-  /// never zero.
-  double next() {
-    double v;
-    do
-      v = static_cast<float>(dist(engine));
-    while (v == 0.0);
-    return v;
-  }
-  Tensor tensor(Shape shape) {
-    Tensor t(std::move(shape));
-    for (double &v : t.data)
-      v = next();
-    return t;
-  }
-  Tensor positive(Shape shape) {
-    Tensor t = tensor(std::move(shape));
-    for (double &v : t.data)
-      v = static_cast<float>(0.25 + std::fabs(v));
-    return t;
-  }
-
-private:
-  std::mt19937 engine;
-  std::uniform_real_distribution<double> dist{-1.0, 1.0};
-};
-
-Window makeWindow(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad,
-                  std::array<int64_t, 2> dilation) {
-  Window w;
-  w.stride = stride;
-  w.padding = pad;
-  w.dilation = dilation;
-  return w;
-}
-
-struct Geometry {
-  int64_t n, c, h, w, o, kh, kw;
-  Window window;
-  int64_t taps() const { return kh * kw; }
-  int64_t ho() const {
-    return windowOutputSize(h, kh, window.stride[0], window.padding[0],
-                            window.dilation[0]);
-  }
-  int64_t wo() const {
-    return windowOutputSize(w, kw, window.stride[1], window.padding[1],
-                            window.dilation[1]);
-  }
-};
-
-/// Stride 2, padding 0/1/2, dilation 2, batch 1, odd and non-square sizes,
-/// channel counts not divisible by 8.
-const std::vector<Geometry> kGeometries = {
-    {2, 3, 7, 6, 4, 3, 3, makeWindow({1, 1}, {1, 1}, {1, 1})},
-    {1, 5, 9, 8, 3, 3, 3, makeWindow({2, 2}, {0, 0}, {1, 1})},
-    {2, 3, 8, 7, 5, 3, 3, makeWindow({1, 2}, {2, 1}, {2, 2})},
-    {2, 9, 6, 5, 2, 3, 1, makeWindow({1, 1}, {1, 0}, {1, 1})},
-    {1, 4, 7, 7, 2, 2, 3, makeWindow({2, 1}, {1, 1}, {1, 2})},
-    {2, 3, 5, 6, 3, 5, 5, makeWindow({1, 1}, {2, 2}, {1, 1})},
-};
-
-const Structure kStaticStructures[] = {Structure::Identity, Structure::Diagonal,
-                                       Structure::Full, Structure::Cholesky,
-                                       Structure::ShapeMasked};
-
-/// The operands of a similarity as named in torch_oracle.py, in the order of
-/// Similarity::operands.
-std::vector<std::string> similarityOperandNames(Structure s) {
-  switch (s) {
-  case Structure::Identity:
-    return {};
-  case Structure::Diagonal:
-    return {"m"};
-  case Structure::Full:
-    return {"mat"};
-  case Structure::Cholesky:
-    return {"L"};
-  case Structure::ShapeMasked:
-    return {"d_r", "R"};
-  }
-  return {};
-}
-
-/// Adds random similarity operands for K taps (dynamic ones aligned with
-/// N × Ho × Wo) and the structure/alpha/dynamic attributes.
-void addSimilarity(OracleCase &c, Random &rng, Structure s, bool dynamic,
-                   bool diagonalR, int64_t taps, int64_t n = 0, int64_t ho = 0,
-                   int64_t wo = 0) {
-  auto operand = [&](bool square) {
-    int64_t channels = square ? taps * taps : taps;
-    if (dynamic)
-      return rng.tensor({n, channels, ho, wo});
-    return square ? rng.tensor({taps, taps}) : rng.tensor({taps});
-  };
-  c.attr("structure", structureName(s))
-      .attr("dynamic", dynamic ? "1" : "0")
-      .attr("alpha", -0.25);
-  switch (s) {
-  case Structure::Identity:
-    break;
-  case Structure::Diagonal:
-    c.input("m", operand(false));
-    break;
-  case Structure::Full:
-    c.input("mat", operand(true));
-    break;
-  case Structure::Cholesky:
-    c.input("L", rng.tensor({taps, taps}));
-    break;
-  case Structure::ShapeMasked:
-    c.input("d_r", rng.tensor({taps})).input("R", operand(!diagonalR));
-    c.inputs[c.inputs.size() - 2].second.data[0] = -0.25; // == alpha: masked
-    break;
-  }
-}
-
-Similarity similarityOf(const OracleCase &c) {
-  Similarity sim;
-  for (const auto &[key, value] : c.attributes) {
-    if (key == "structure")
-      sim.structure = parseStructure(value);
-    else if (key == "dynamic")
-      sim.dynamic = value == "1";
-    else if (key == "alpha")
-      sim.alpha = std::stod(value);
-  }
-  for (const std::string &name : similarityOperandNames(sim.structure))
-    sim.operands.push_back(c[name]);
-  return sim;
-}
-
-std::string structureTag(Structure s, bool diagonalR) {
-  if (s == Structure::ShapeMasked)
-    return diagonalR ? "shape_masked_vecR" : "shape_masked_matR";
-  return structureName(s);
-}
-
-/// Every structure to cover, with shape_masked in both R forms.
-std::vector<std::pair<Structure, bool>> structureVariants(bool dynamicOnly) {
-  std::vector<std::pair<Structure, bool>> v;
-  for (Structure s : kStaticStructures) {
-    if (dynamicOnly && (s == Structure::Identity || s == Structure::Cholesky))
-      continue;
-    v.emplace_back(s, false);
-    if (s == Structure::ShapeMasked)
-      v.emplace_back(s, true);
-  }
-  return v;
-}
+using OracleCase = TorchCase;
 
 std::vector<OracleCase> buildCases() {
+  const std::vector<Geometry> &geometries = torchGeometries();
   Random rng(20240611);
   std::deque<OracleCase> cases; // stable references while cases are added
   auto add = [&](const std::string &name, const std::string &op) -> auto & {
-    cases.push_back(OracleCase{name, op, {}, {}, {}});
+    cases.push_back(OracleCase{name, op, {}, {}, {}, {}});
     return cases.back();
   };
   auto convInputs = [&](OracleCase &c, const Geometry &g, bool bias) {
@@ -257,8 +55,8 @@ std::vector<OracleCase> buildCases() {
     };
   };
 
-  for (size_t gi = 0; gi < kGeometries.size(); ++gi) {
-    const Geometry &g = kGeometries[gi];
+  for (size_t gi = 0; gi < geometries.size(); ++gi) {
+    const Geometry &g = geometries[gi];
     std::string tag = "_g" + std::to_string(gi);
     // Plain convolution: F.conv2d.
     for (bool bias : {true, false}) {
@@ -337,34 +135,16 @@ std::vector<OracleCase> buildCases() {
     };
   }
 
-  // Static structures folded into the weight, then F.conv2d.
-  for (size_t gi : {0, 2, 3})
-    for (auto [s, diagonalR] : structureVariants(false)) {
-      if (s == Structure::Identity)
-        continue;
-      const Geometry &g = kGeometries[gi];
-      OracleCase &c = add("folded_" + structureTag(s, diagonalR) + "_g" +
-                              std::to_string(gi),
-                          "folded_conv2d");
-      convInputs(c, g, gi != 3);
-      addSimilarity(c, rng, s, false, diagonalR, g.taps());
-      c.reference = simConvReference(g.window);
-    }
-  // Every structure, static and dynamic, through F.unfold and einsum.
-  for (bool dynamic : {false, true})
-    for (size_t gi :
-         dynamic ? std::vector<size_t>{0, 2, 5} : std::vector<size_t>{1, 4})
-      for (auto [s, diagonalR] : structureVariants(dynamic)) {
-        const Geometry &g = kGeometries[gi];
-        OracleCase &c =
-            add(std::string("unfold_") + (dynamic ? "dynamic_" : "static_") +
-                    structureTag(s, diagonalR) + "_g" + std::to_string(gi),
-                "unfold_sim_conv2d");
-        convInputs(c, g, true);
-        addSimilarity(c, rng, s, dynamic, diagonalR, g.taps(), g.n, g.ho(),
-                      g.wo());
-        c.reference = simConvReference(g.window);
-      }
+  // Static structures folded into the weight, then F.conv2d; every
+  // structure, static and dynamic, through F.unfold and einsum.
+  for (const SimConvCase &k : simConvCases()) {
+    const Geometry &g = geometries[k.geometry];
+    OracleCase &c = add(k.name, k.op);
+    convInputs(c, g, k.bias);
+    addSimilarity(c, rng, k.structure, k.dynamic, k.diagonalR, g.taps(), g.n,
+                  g.ho(), g.wo());
+    c.reference = simConvReference(g.window);
+  }
 
   // fold_similarity itself, for conv and grouped linear weights.
   for (auto [s, diagonalR] : structureVariants(false)) {
@@ -442,22 +222,7 @@ std::vector<OracleCase> buildCases() {
   }
 
   // Pooling.
-  struct Pool {
-    std::string tag;
-    Shape shape;
-    std::array<int64_t, 2> kernel;
-    Window window;
-  };
-  const std::vector<Pool> pools = {
-      {"k3s2p1", {2, 3, 7, 6}, {3, 3}, makeWindow({2, 2}, {1, 1}, {1, 1})},
-      {"k2s2", {1, 5, 8, 8}, {2, 2}, makeWindow({2, 2}, {0, 0}, {1, 1})},
-      {"k3x2_dilated",
-       {2, 2, 9, 8},
-       {3, 2},
-       makeWindow({1, 2}, {1, 1}, {2, 2})},
-      {"k5x4p2", {1, 3, 6, 7}, {5, 4}, makeWindow({1, 3}, {2, 2}, {1, 1})},
-  };
-  for (const Pool &p : pools) {
+  for (const Pool &p : torchPools()) {
     OracleCase &c = add("max_pool2d_" + p.tag, "max_pool2d");
     c.input("x", rng.tensor(p.shape)).pair("kernel", p.kernel).window(p.window);
     c.reference = [p](const OracleCase &c) {
@@ -549,114 +314,20 @@ const std::vector<OracleCase> &oracleCases() {
 // The one Python run
 //===----------------------------------------------------------------------===//
 
-std::string readText(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string manifestText() {
-  std::ostringstream manifest;
-  for (const OracleCase &c : oracleCases()) {
-    manifest << c.name << " " << c.op;
-    for (const auto &[key, value] : c.attributes)
-      manifest << " " << key << "=" << value;
-    manifest << "\n";
-  }
-  return manifest.str();
-}
-
-/// Writes every case into a fresh temporary directory and runs
-/// torch_oracle.py once on all of them (importing torch takes about a
-/// second, so the suite runs as one process: see CMakeLists.txt). A failed
-/// run fails every test with the script's output.
-class OracleRun {
-public:
-  static const OracleRun &get() {
-    static const OracleRun run;
-    return run;
-  }
-  ~OracleRun() {
-    std::error_code ec;
-    if (!dir.empty())
-      std::filesystem::remove_all(dir, ec);
-  }
-  std::string dir;
-  /// Why the Python run failed, or empty.
-  std::string error;
-
-private:
-  OracleRun() {
-    std::string stage =
-        (std::filesystem::temp_directory_path() / "nsl-torch-oracle-XXXXXX")
-            .string();
-    if (!mkdtemp(stage.data())) {
-      error = "cannot create a directory from " + stage;
-      return;
-    }
-    dir = stage;
-    const std::string script =
-        std::string(NSL_SOURCE_DIR) + "/test/reference/torch_oracle.py";
-    const std::string python = "'" + std::string(NSL_PYTHON) + "'";
-    try {
-      std::ofstream(stage + "/manifest.txt") << manifestText();
-      for (const OracleCase &c : oracleCases())
-        for (const auto &[key, tensor] : c.inputs)
-          saveNpy(stage + "/" + c.name + "." + key + ".npy", tensor);
-    } catch (const std::exception &e) {
-      error = std::string("cannot write the oracle inputs: ") + e.what();
-      return;
-    }
-    const std::string log = stage + "/python.log";
-    const std::string command =
-        python + " '" + script + "' '" + stage + "' > '" + log + "' 2>&1";
-    int status = std::system(command.c_str());
-    if (status != 0) {
-      std::string how =
-          WIFEXITED(status)
-              ? "exited with code " + std::to_string(WEXITSTATUS(status))
-              : "failed (status " + std::to_string(status) + ")";
-      error = "the PyTorch oracle failed: `" + command + "` " + how +
-              " (NSL_PYTHON must be a Python 3 with numpy, torch 1.13 and "
-              "torchvision 0.14; scripts/setup.sh installs them). Its "
-              "output:\n" +
-              readText(log);
-    }
-  }
-};
-
-::testing::AssertionResult closeToOracle(const Tensor &y, const Tensor &r) {
-  if (y.shape != r.shape)
-    return ::testing::AssertionFailure()
-           << "reference shape " << shapeToString(y.shape) << ", PyTorch shape "
-           << shapeToString(r.shape);
-  double diff = 0, norm = 0, maxAbs = 0;
-  for (size_t i = 0; i < y.data.size(); ++i) {
-    double d = y.data[i] - r.data[i];
-    diff += d * d;
-    norm += r.data[i] * r.data[i];
-    maxAbs = std::max(maxAbs, std::fabs(d));
-  }
-  double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-  if (rel <= kTolerance && std::isfinite(diff))
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "relative error " << rel << " > " << kTolerance
-         << ", max abs error " << maxAbs;
+const PythonRun &oracleRun() {
+  static const PythonRun run("nsl-torch-oracle-XXXXXX", "torch_oracle.py",
+                             "PyTorch oracle", oracleCases());
+  return run;
 }
 
 //===----------------------------------------------------------------------===//
 // Tests
 //===----------------------------------------------------------------------===//
 
-class TorchOracle : public ::testing::TestWithParam<size_t> {
-protected:
-  static void SetUpTestSuite() { OracleRun::get(); }
-};
+using TorchOracle = PythonSuite<oracleRun>;
 
 TEST_P(TorchOracle, Matches) {
-  const OracleRun &run = OracleRun::get();
+  const PythonRun &run = oracleRun();
   ASSERT_TRUE(run.error.empty()) << run.error;
   const OracleCase &c = oracleCases()[GetParam()];
   const std::string prefix = run.dir + "/" + c.name;
@@ -682,14 +353,14 @@ INSTANTIATE_TEST_SUITE_P(Cases, TorchOracle,
 
 class NumpyWritten : public ::testing::Test {
 protected:
-  static void SetUpTestSuite() { OracleRun::get(); }
+  static void SetUpTestSuite() { oracleRun(); }
   std::string path(const std::string &name) {
-    return OracleRun::get().dir + "/" + name;
+    return oracleRun().dir + "/" + name;
   }
 };
 
 TEST_F(NumpyWritten, ReadsF64I32Version2AndRejectsFortranOrder) {
-  const OracleRun &run = OracleRun::get();
+  const PythonRun &run = oracleRun();
   ASSERT_TRUE(run.error.empty()) << run.error;
 
   nsl::support::NpyArray f64 = nsl::support::readNpy(path("numpy_f64.npy"));

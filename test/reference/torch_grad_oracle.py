@@ -18,7 +18,8 @@ formulation, runs `torch.autograd.grad` with `grad_outputs=gy` and writes
 The formulations: torch's own ops and their autograd where they exist
 (conv2d, torchvision's deform_conv2d with zero offsets for DNS, batch_norm,
 pooling, cross_entropy, ...; reused from torch_oracle.py, the forward
-oracle), F.unfold/einsum for the NSL ops, cholesky as tril(L) @ tril(L).T,
+oracle), F.unfold/einsum for the NSL ops (torch_oracle.py's, on this
+script's similarity matrices), cholesky as tril(L) @ tril(L).T,
 and shape_masked's step D = 1[d_r > alpha] as a straight-through estimator
 (`d_r + (step - d_r).detach()`: D in the forward pass, the identity's
 gradient to d_r, so that dd_r[t] = sum_s G[t,s] R[t,s]).
@@ -34,7 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import numpy as np
     import torch
-    import torch.nn.functional as F
     import torchvision
 except ImportError as error:
     sys.exit(
@@ -47,8 +47,6 @@ except ImportError as error:
 import torch_oracle as forward_oracle  # noqa: E402  (the path is set above)
 
 F64 = torch.float64
-window = forward_oracle.window
-output_size = forward_oracle.output_size
 
 
 def straight_through_mask(d_r, alpha):
@@ -97,59 +95,6 @@ def dynamic_matrices(structure, t, taps, alpha):
     raise ValueError(f"structure {structure} cannot be dynamic")
 
 
-def unfold_sim_conv2d(t, a):
-    """unfold -> [N, C, K, P] -> mix taps with M or M_p -> contract with W."""
-    x, w = t["x"], t["w"]
-    n, c = x.shape[:2]
-    o, _, kh, kw = w.shape
-    taps = kh * kw
-    win = window(a)
-    cols = F.unfold(x, (kh, kw), **win).reshape(n, c, taps, -1)
-    alpha = float(a["alpha"])
-    if a["dynamic"] == "1":
-        m = dynamic_matrices(a["structure"], t, taps, alpha)
-        mixed = torch.einsum("ntsp,ncsp->nctp", m, cols)
-    else:
-        m = static_matrix(a["structure"], t, taps, alpha)
-        mixed = torch.einsum("ts,ncsp->nctp", m, cols)
-    y = torch.einsum("oct,nctp->nop", w.reshape(o, c, taps), mixed)
-    if "b" in t:
-        y = y + t["b"][None, :, None]
-    return y.reshape(n, o, *output_size(x.shape[2:], (kh, kw), win))
-
-
-def fold(w, m, taps):
-    """W'[..., s] = sum_t W[..., t] M[t, s] over rows of K taps."""
-    return torch.einsum("rt,ts->rs", w.reshape(-1, taps), m).reshape(w.shape)
-
-
-def folded_conv2d(t, a):
-    w = t["w"]
-    taps = w.shape[2] * w.shape[3]
-    m = static_matrix(a["structure"], t, taps, float(a["alpha"]))
-    return F.conv2d(t["x"], fold(w, m, taps), t.get("b"), **window(a))
-
-
-def fold_similarity(t, a):
-    w = t["w"]
-    group = int(a["group_size"])
-    taps = group if group else w.shape[2] * w.shape[3]
-    return fold(w, static_matrix(a["structure"], t, taps, float(a["alpha"])), taps)
-
-
-def sim_linear(t, a):
-    x, w = t["x"], t["w"]
-    group = int(a["group_size"])
-    m = static_matrix(a["structure"], t, group, float(a["alpha"]))
-    y = torch.einsum(
-        "ogt,ts,ngs->no",
-        w.reshape(w.shape[0], -1, group),
-        m,
-        x.reshape(x.shape[0], -1, group),
-    )
-    return y + t["b"] if "b" in t else y
-
-
 def orthogonality(t, a):
     """lambda * ||W_f W_f^T - I||_F^2 with W_f = W viewed as [O, C*kh*kw]."""
     w = t["w"]
@@ -163,11 +108,17 @@ def first_output(name):
     return lambda t, a: forward_oracle.OPS[name](t, a)[0]
 
 
+def nsl_op(name, *matrices):
+    """The first output of a forward-oracle NSL op on the differentiable M
+    (and M_p) of this script."""
+    return lambda t, a: getattr(forward_oracle, name)(t, a, *matrices)[0]
+
+
 OPS = {
-    "unfold_sim_conv2d": unfold_sim_conv2d,
-    "folded_conv2d": folded_conv2d,
-    "fold_similarity": fold_similarity,
-    "sim_linear": sim_linear,
+    "unfold_sim_conv2d": nsl_op("unfold_sim_conv2d", static_matrix, dynamic_matrices),
+    "folded_conv2d": nsl_op("folded_conv2d", static_matrix),
+    "fold_similarity": nsl_op("fold_similarity", static_matrix),
+    "sim_linear": nsl_op("sim_linear", static_matrix),
     "l1": lambda t, a: float(a["strength"]) * t["m"].abs().sum(),
     "orthogonality": orthogonality,
 }

@@ -99,8 +99,11 @@ def dynamic_matrices(structure, t, taps, alpha):
     raise ValueError(f"structure {structure} cannot be dynamic")
 
 
-def unfold_sim_conv2d(t, a):
-    """unfold -> [N, C, K, P] -> mix taps with M or M_p -> contract with W."""
+def unfold_sim_conv2d(t, a, static=static_matrix, dynamic=dynamic_matrices):
+    """unfold -> [N, C, K, P] -> mix taps with M or M_p -> contract with W.
+
+    `static` and `dynamic` make M and M_p (torch_grad_oracle.py passes its
+    differentiable ones); so for the other NSL ops below."""
     x, w = t["x"], t["w"]
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
@@ -110,11 +113,11 @@ def unfold_sim_conv2d(t, a):
     alpha = float(a["alpha"])
     if a["dynamic"] == "1":
         mixed = torch.einsum(
-            "ntsp,ncsp->nctp", dynamic_matrices(a["structure"], t, taps, alpha), cols
+            "ntsp,ncsp->nctp", dynamic(a["structure"], t, taps, alpha), cols
         )
     else:
         mixed = torch.einsum(
-            "ts,ncsp->nctp", static_matrix(a["structure"], t, taps, alpha), cols
+            "ts,ncsp->nctp", static(a["structure"], t, taps, alpha), cols
         )
     y = torch.einsum("oct,nctp->nop", w.reshape(o, c, taps), mixed)
     if "b" in t:
@@ -127,18 +130,18 @@ def fold(w, m, taps):
     return torch.einsum("rt,ts->rs", w.reshape(-1, taps), m).reshape(w.shape)
 
 
-def folded_conv2d(t, a):
+def folded_conv2d(t, a, static=static_matrix):
     w = t["w"]
     taps = w.shape[2] * w.shape[3]
-    m = static_matrix(a["structure"], t, taps, float(a["alpha"]))
+    m = static(a["structure"], t, taps, float(a["alpha"]))
     return [F.conv2d(t["x"], fold(w, m, taps), t.get("b"), **window(a))]
 
 
-def fold_similarity(t, a):
+def fold_similarity(t, a, static=static_matrix):
     w = t["w"]
     group = int(a["group_size"])
     taps = group if group else w.shape[2] * w.shape[3]
-    return [fold(w, static_matrix(a["structure"], t, taps, float(a["alpha"])), taps)]
+    return [fold(w, static(a["structure"], t, taps, float(a["alpha"])), taps)]
 
 
 def deform_conv2d(t, a):
@@ -203,10 +206,10 @@ def predicted_similarity(t, a):
     return [gamma * p + eye]
 
 
-def sim_linear(t, a):
+def sim_linear(t, a, static=static_matrix):
     x, w = t["x"], t["w"]
     group = int(a["group_size"])
-    m = static_matrix(a["structure"], t, group, float(a["alpha"]))
+    m = static(a["structure"], t, group, float(a["alpha"]))
     y = torch.einsum(
         "ogt,ts,ngs->no",
         w.reshape(w.shape[0], -1, group),

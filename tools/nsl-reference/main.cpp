@@ -7,14 +7,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/reference/Graph.h"
+#include "runtime/support/Cli.h"
 
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
-#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +20,8 @@
 #include <vector>
 
 using namespace nsl::reference;
+using nsl::support::CommandLine;
+using nsl::support::UsageError;
 
 namespace {
 
@@ -76,58 +76,10 @@ options:
   -h, --help             show this help
 )";
 
-/// An error for people; reported as one line, exit code 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct CommandLine {
-  std::vector<std::string> positional;
-  std::multimap<std::string, std::string> options;
-  bool help = false;
-
-  std::optional<std::string> option(const std::string &name) const {
-    auto it = options.find(name);
-    if (it == options.end())
-      return std::nullopt;
-    return it->second;
-  }
-};
-
-/// Parses "--name VALUE", "--name=VALUE" and positional arguments; every
-/// option of `known` takes a value.
 CommandLine parseCommandLine(const std::vector<std::string> &args,
                              const std::string &command,
                              const std::set<std::string> &known) {
-  CommandLine cl;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &arg = args[i];
-    if (arg == "-h" || arg == "--help") {
-      cl.help = true;
-      continue;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      cl.positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg, value;
-    bool hasValue = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      hasValue = true;
-    }
-    if (!known.count(name))
-      throw UsageError("unknown option '" + name + "' for '" + command +
-                       "' (see 'nsl-reference " + command + " --help')");
-    if (!hasValue) {
-      if (i + 1 >= args.size())
-        throw UsageError("option '" + name + "' needs a value");
-      value = args[++i];
-    }
-    cl.options.emplace(name, value);
-  }
-  return cl;
+  return nsl::support::parseCommandLine(args, "nsl-reference", command, known);
 }
 
 void expectPositional(const CommandLine &cl, size_t count,
@@ -139,94 +91,24 @@ void expectPositional(const CommandLine &cl, size_t count,
                      " --help')");
 }
 
-int64_t integerOption(const CommandLine &cl, const std::string &name,
-                      int64_t fallback, int64_t min, int64_t max) {
-  std::optional<std::string> text = cl.option(name);
-  if (!text)
-    return fallback;
-  size_t end = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(*text, &end);
-  } catch (const std::exception &) {
-    end = 0;
-  }
-  if (end == 0 || end != text->size() || value < min || value > max)
-    throw UsageError("invalid " + name + " '" + *text +
-                     "': expected an integer in [" + std::to_string(min) +
-                     ", " + std::to_string(max) + "]");
-  return value;
-}
-
 RandomArgumentOptions randomOptions(const CommandLine &cl) {
   RandomArgumentOptions options;
-  options.seed = static_cast<uint32_t>(
-      integerOption(cl, "--seed", 0, 0, std::numeric_limits<uint32_t>::max()));
-  if (cl.option("--num-classes"))
-    options.numClasses =
-        integerOption(cl, "--num-classes", 0, 1, int64_t(1) << 31);
+  options.seed = nsl::support::seedOption(cl);
+  options.numClasses = nsl::support::numClassesOption(cl);
   return options;
-}
-
-/// A file name for a tensor name (see the run help).
-std::string fileNameFor(const std::string &name) {
-  std::string file = name.empty() ? "_" : name;
-  for (char &c : file)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
-        c != '_')
-      c = '_';
-  return file + ".npy";
 }
 
 /// Saves tensors as DIR/<name>.npy, refusing names that would share a file.
 void saveAll(const std::string &dir, const std::vector<std::string> &names,
              const std::vector<Tensor> &tensors, const char *what) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error)
-    throw UsageError("cannot create directory '" + dir +
-                     "': " + error.message());
-  std::map<std::string, std::string> owner;
-  for (const std::string &name : names) {
-    auto [it, inserted] = owner.emplace(fileNameFor(name), name);
-    if (!inserted)
-      throw UsageError(std::string(what) + "s '" + it->second + "' and '" +
-                       name + "' would both be saved as '" + it->first + "'");
-  }
+  std::vector<std::string> paths = nsl::support::savePaths(dir, names, what);
   for (size_t i = 0; i < names.size(); ++i)
-    saveNpy((std::filesystem::path(dir) / fileNameFor(names[i])).string(),
-            tensors[i]);
-}
-
-std::string formatValue(const Tensor &t, double x) {
-  char buffer[32];
-  if (t.dtype == DType::I64)
-    std::snprintf(buffer, sizeof buffer, "%.0f", x);
-  else
-    std::snprintf(buffer, sizeof buffer, "%.7g", x);
-  return buffer;
+    saveNpy(paths[i], tensors[i]);
 }
 
 void printTensor(const std::string &name, const Tensor &t) {
-  std::cout << name << ": " << typeToString(typeOf(t)) << "\n";
-  if (t.data.empty())
-    return;
-  const size_t shown = std::min<size_t>(t.data.size(), 8);
-  std::cout << "  values:";
-  for (size_t i = 0; i < shown; ++i)
-    std::cout << (i ? ", " : " ") << formatValue(t, t.data[i]);
-  if (shown < t.data.size())
-    std::cout << ", ... (" << t.data.size() << " in all)";
-  double min = t.data[0], max = t.data[0], sum = 0.0;
-  for (double x : t.data) {
-    min = std::min(min, x);
-    max = std::max(max, x);
-    sum += x;
-  }
-  std::cout << "\n  min " << formatValue(t, min) << "  max "
-            << formatValue(t, max) << "  mean "
-            << formatValue(Tensor(), sum / static_cast<double>(t.data.size()))
-            << "\n";
+  nsl::support::printTensorSummary(std::cout, name, typeToString(typeOf(t)),
+                                   t.data, t.dtype == DType::I64);
 }
 
 int runCommand(const std::vector<std::string> &args) {
@@ -243,11 +125,7 @@ int runCommand(const std::vector<std::string> &args) {
 
   std::set<std::string> given;
   for (auto [it, end] = cl.options.equal_range("--input"); it != end; ++it) {
-    size_t eq = it->second.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--input takes NAME=FILE.npy, got '" + it->second + "'");
-    std::string name = it->second.substr(0, eq);
-    std::string file = it->second.substr(eq + 1);
+    auto [name, file] = nsl::support::splitInput(it->second);
     const GraphArgument *argument = graph.findArgument(name);
     if (!argument)
       throw UsageError("--input " + name + ": the graph has no argument '" +
@@ -296,14 +174,7 @@ int compareCommand(const std::vector<std::string> &args) {
   }
   expectPositional(cl, 2, "compare", "two graph files A.json B.json");
   const std::string &pathA = cl.positional[0], &pathB = cl.positional[1];
-  double tolerance = 1e-6;
-  if (std::optional<std::string> text = cl.option("--tolerance")) {
-    char *end = nullptr;
-    tolerance = std::strtod(text->c_str(), &end);
-    if (text->empty() || *end != '\0' || !(tolerance >= 0.0))
-      throw UsageError("invalid --tolerance '" + *text +
-                       "': expected a non-negative number");
-  }
+  double tolerance = nsl::support::toleranceOption(cl, 1e-6);
   Graph a = loadGraph(pathA);
   Graph b = loadGraph(pathB);
 
@@ -377,27 +248,7 @@ int compareCommand(const std::vector<std::string> &args) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    if (args.empty())
-      throw UsageError("missing command (see 'nsl-reference --help')");
-    const std::string command = args[0];
-    std::vector<std::string> rest(args.begin() + 1, args.end());
-    if (command == "-h" || command == "--help") {
-      std::cout << mainUsage;
-      return 0;
-    }
-    if (command == "run")
-      return runCommand(rest);
-    if (command == "compare")
-      return compareCommand(rest);
-    throw UsageError("unknown command '" + command +
-                     "' (expected run or compare; see 'nsl-reference "
-                     "--help')");
-  } catch (const std::exception &e) {
-    std::cerr << "nsl-reference: error: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "nsl-reference: error: unexpected failure\n";
-  }
-  return 2;
+  return nsl::support::runTool(
+      "nsl-reference", argc, argv, mainUsage,
+      {{"run", runCommand}, {"compare", compareCommand}});
 }

@@ -8,16 +8,15 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/artifact/Model.h"
 #include "runtime/reference/Graph.h"
+#include "runtime/support/Cli.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -27,6 +26,9 @@
 namespace fs = std::filesystem;
 namespace ref = nsl::reference;
 using namespace nsl::runtime;
+using nsl::support::CommandLine;
+using nsl::support::integerOption;
+using nsl::support::UsageError;
 
 namespace {
 
@@ -105,87 +107,18 @@ options:
   -h, --help             show this help
 )";
 
-/// An error for people; reported as one line, exit code 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct CommandLine {
-  std::vector<std::string> positional;
-  std::multimap<std::string, std::string> options;
-  std::set<std::string> flags;
-  bool help = false;
-
-  std::optional<std::string> option(const std::string &name) const {
-    auto it = options.find(name);
-    if (it == options.end())
-      return std::nullopt;
-    return it->second;
-  }
-};
-
-/// Parses "--name VALUE", "--name=VALUE", the value-less `flags` and
-/// positional arguments.
+/// Parses the command line of `command`, which takes one artifact folder.
 CommandLine parseCommandLine(const std::vector<std::string> &args,
                              const std::string &command,
                              const std::set<std::string> &known,
                              const std::set<std::string> &flags = {}) {
-  CommandLine cl;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &arg = args[i];
-    if (arg == "-h" || arg == "--help") {
-      cl.help = true;
-      continue;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      cl.positional.push_back(arg);
-      continue;
-    }
-    if (flags.count(arg)) {
-      cl.flags.insert(arg);
-      continue;
-    }
-    std::string name = arg, value;
-    bool hasValue = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      hasValue = true;
-    }
-    if (!known.count(name))
-      throw UsageError("unknown option '" + name + "' for '" + command +
-                       "' (see 'nsl-run " + command + " --help')");
-    if (!hasValue) {
-      if (i + 1 >= args.size())
-        throw UsageError("option '" + name + "' needs a value");
-      value = args[++i];
-    }
-    cl.options.emplace(name, value);
-  }
+  CommandLine cl =
+      nsl::support::parseCommandLine(args, "nsl-run", command, known, flags);
   if (!cl.help && cl.positional.size() != 1)
     throw UsageError("'" + command + "' takes one artifact folder, got " +
                      std::to_string(cl.positional.size()) + " (see 'nsl-run " +
                      command + " --help')");
   return cl;
-}
-
-int64_t integerOption(const CommandLine &cl, const std::string &name,
-                      int64_t fallback, int64_t min, int64_t max) {
-  std::optional<std::string> text = cl.option(name);
-  if (!text)
-    return fallback;
-  size_t end = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(*text, &end);
-  } catch (const std::exception &) {
-    end = 0;
-  }
-  if (end == 0 || end != text->size() || value < min || value > max)
-    throw UsageError("invalid " + name + " '" + *text +
-                     "': expected an integer in [" + std::to_string(min) +
-                     ", " + std::to_string(max) + "]");
-  return value;
 }
 
 /// The model and entry point a command works on, with its arguments.
@@ -220,11 +153,7 @@ Session openSession(const CommandLine &cl, bool needGraph,
   for (const TensorInfo &argument : s.entry->arguments)
     declared[argument.name] = &argument;
   for (auto [it, end] = cl.options.equal_range("--input"); it != end; ++it) {
-    size_t eq = it->second.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--input takes NAME=FILE.npy, got '" + it->second + "'");
-    std::string name = it->second.substr(0, eq);
-    std::string file = it->second.substr(eq + 1);
+    auto [name, file] = nsl::support::splitInput(it->second);
     if (!declared.count(name))
       throw UsageError("--input " + name + ": entry point '" + s.entry->name +
                        "' has no argument '" + name + "'");
@@ -264,11 +193,8 @@ Session openSession(const CommandLine &cl, bool needGraph,
     draw.arguments.push_back(a);
   }
   ref::RandomArgumentOptions random;
-  random.seed = static_cast<uint32_t>(
-      integerOption(cl, "--seed", 0, 0, std::numeric_limits<uint32_t>::max()));
-  if (cl.option("--num-classes"))
-    random.numClasses =
-        integerOption(cl, "--num-classes", 0, 1, int64_t(1) << 31);
+  random.seed = nsl::support::seedOption(cl);
+  random.numClasses = nsl::support::numClassesOption(cl);
   std::vector<ref::Tensor> values = ref::randomArguments(draw, random);
   for (size_t i = 0; i < values.size(); ++i)
     s.arguments[draw.arguments[i].name] = fromReference(values[i]);
@@ -290,44 +216,10 @@ std::string describe(const Session &s) {
          std::to_string(weights) + " from the weights";
 }
 
-/// A file name for a tensor name (see the run help).
-std::string fileNameFor(const std::string &name) {
-  std::string file = name.empty() ? "_" : name;
-  for (char &c : file)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
-        c != '_')
-      c = '_';
-  return file + ".npy";
-}
-
-std::string formatValue(bool integer, double x) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, integer ? "%.0f" : "%.7g", x);
-  return buffer;
-}
-
 void printTensor(const std::string &name, const Tensor &tensor) {
-  std::cout << name << ": " << tensor.typeString() << "\n";
-  ref::Tensor t = toReference(tensor);
-  if (t.data.empty())
-    return;
-  bool integer = tensor.dtype() == DType::I64;
-  const size_t shown = std::min<size_t>(t.data.size(), 8);
-  std::cout << "  values:";
-  for (size_t i = 0; i < shown; ++i)
-    std::cout << (i ? ", " : " ") << formatValue(integer, t.data[i]);
-  if (shown < t.data.size())
-    std::cout << ", ... (" << t.data.size() << " in all)";
-  double min = t.data[0], max = t.data[0], sum = 0.0;
-  for (double x : t.data) {
-    min = std::min(min, x);
-    max = std::max(max, x);
-    sum += x;
-  }
-  std::cout << "\n  min " << formatValue(integer, min) << "  max "
-            << formatValue(integer, max) << "  mean "
-            << formatValue(false, sum / static_cast<double>(t.data.size()))
-            << "\n";
+  nsl::support::printTensorSummary(std::cout, name, tensor.typeString(),
+                                   toReference(tensor).data,
+                                   tensor.dtype() == DType::I64);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -357,23 +249,13 @@ int runCommand(const std::vector<std::string> &args) {
   std::cout.flush();
 
   if (std::optional<std::string> dir = cl.option("--output-dir")) {
-    std::error_code error;
-    fs::create_directories(*dir, error);
-    if (error)
-      throw UsageError("cannot create directory '" + *dir +
-                       "': " + error.message());
-    std::map<std::string, std::string> owner;
-    for (const TensorInfo &result : s.entry->results) {
-      auto [it, inserted] =
-          owner.emplace(fileNameFor(result.name), result.name);
-      if (!inserted)
-        throw UsageError("outputs '" + it->second + "' and '" + result.name +
-                         "' would both be saved as '" + it->first + "'");
-    }
+    std::vector<std::string> names;
+    for (const TensorInfo &result : s.entry->results)
+      names.push_back(result.name);
+    std::vector<std::string> paths =
+        nsl::support::savePaths(*dir, names, "output");
     for (size_t i = 0; i < outputs.size(); ++i)
-      ref::saveNpy(
-          (fs::path(*dir) / fileNameFor(s.entry->results[i].name)).string(),
-          toReference(outputs[i]));
+      ref::saveNpy(paths[i], toReference(outputs[i]));
   }
   return 0;
 }
@@ -387,14 +269,7 @@ int checkCommand(const std::vector<std::string> &args) {
     std::cout << checkUsage << argumentHelp;
     return 0;
   }
-  double tolerance = 1e-5;
-  if (std::optional<std::string> text = cl.option("--tolerance")) {
-    char *end = nullptr;
-    tolerance = std::strtod(text->c_str(), &end);
-    if (text->empty() || *end != '\0' || !(tolerance >= 0.0))
-      throw UsageError("invalid --tolerance '" + *text +
-                       "': expected a non-negative number");
-  }
+  double tolerance = nsl::support::toleranceOption(cl, 1e-5);
   Session s = openSession(cl, true);
   const ref::Graph &graph = *s.graph;
   const std::string graphPath = (fs::path(s.path) / "graph.json").string();
@@ -537,29 +412,7 @@ int benchCommand(const std::vector<std::string> &args) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    if (args.empty())
-      throw UsageError("missing command (see 'nsl-run --help')");
-    const std::string command = args[0];
-    std::vector<std::string> rest(args.begin() + 1, args.end());
-    if (command == "-h" || command == "--help") {
-      std::cout << mainUsage;
-      return 0;
-    }
-    if (command == "run")
-      return runCommand(rest);
-    if (command == "check")
-      return checkCommand(rest);
-    if (command == "bench")
-      return benchCommand(rest);
-    throw UsageError("unknown command '" + command +
-                     "' (expected run, check or bench; see 'nsl-run --help')");
-  } catch (const std::exception &e) {
-    std::cout.flush();
-    std::cerr << "nsl-run: error: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "nsl-run: error: unexpected failure\n";
-  }
-  return 2;
+  return nsl::support::runTool(
+      "nsl-run", argc, argv, mainUsage,
+      {{"run", runCommand}, {"check", checkCommand}, {"bench", benchCommand}});
 }
