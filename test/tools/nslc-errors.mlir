@@ -1,6 +1,6 @@
 // nslc refuses bad input with one clear error and a non-zero exit.
 // RUN: not nslc %s --target cuda:sm_90 -o %t.a 2>&1 | FileCheck %s --check-prefix=TARGET
-// RUN: not nslc %t.model.pt -o %t.a 2>&1 | FileCheck %s --check-prefix=PT
+// RUN: not nslc %t.model.pt --input-shape 1x3x5x5 -o %t.a 2>&1 | FileCheck %s --check-prefix=PT
 // RUN: not nslc %t.missing.mlir -o %t.a 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not nslc %s --function nope -o %t.a 2>&1 | FileCheck %s --check-prefix=FUNCTION
 // RUN: not nslc %s --function foreign -o %t.a 2>&1 | FileCheck %s --check-prefix=FOREIGN
@@ -21,7 +21,7 @@
 // RUN: cmp %t.good/weights.safetensors %t.again/weights.safetensors
 
 // TARGET: nslc: error: target 'cuda:sm_90' is not supported yet; the only target is 'cpu'
-// PT: nslc: error: '{{.*}}model.pt': TorchScript import is not available yet; give the model in the nsl dialect (.mlir)
+// PT: nslc: error: cannot open '{{.*}}model.pt': No such file or directory
 // MISSING: nslc: error: cannot open '{{.*}}missing.mlir': No such file or directory
 // FUNCTION: nslc: error: '{{.*}}nslc-errors.mlir' has no function @nope
 // FOREIGN: error: cannot export 'tensor.empty' to graph.json

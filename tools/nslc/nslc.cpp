@@ -1,6 +1,7 @@
 //===- nslc.cpp - Compile an nsl model into a runnable artifact ----------===//
 //
-// nslc MODEL.mlir -o MODEL.nslm: graph.json from the model as written; the
+// nslc MODEL.mlir -o MODEL.nslm (or MODEL.pt, a TorchScript model, with
+// --input-shape): graph.json from the model as written; the
 // kernels from the optimised model (codegen/), linked into kernels.so; the
 // schedule and memory plan in manifest.json; parameters, buffers and
 // constants in weights.safetensors (docs/artifact.md).
@@ -9,6 +10,7 @@
 #include "codegen/Passes.h"
 #include "codegen/Pipelines.h"
 #include "codegen/Schedule.h"
+#include "frontend/importer/TorchImporter.h"
 #include "passes/Passes.h"
 
 #include "runtime/artifact/Safetensors.h"
@@ -41,7 +43,8 @@ namespace ref = ::nsl::reference;
 namespace {
 
 cl::OptionCategory category("nslc options");
-cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"),
+cl::opt<std::string> inputPath(cl::Positional,
+                               cl::desc("<model.mlir or model.pt>"),
                                cl::Required, cl::cat(category));
 cl::opt<std::string> outputPath("o", cl::desc("Output artifact folder (.nslm)"),
                                 cl::value_desc("path"), cl::Required,
@@ -60,6 +63,11 @@ cl::opt<std::string> weightsPath(
     cl::desc("safetensors file with the parameters and buffers, by name "
              "(default: seeded random values, for testing)"),
     cl::value_desc("file"), cl::cat(category));
+cl::list<std::string> inputShapes(
+    "input-shape",
+    cl::desc("Static shape of the next tensor input of a TorchScript (.pt) "
+             "model's forward, e.g. 1x1x28x28 (once per input, in order)"),
+    cl::value_desc("NxCxHxW"), cl::cat(category));
 cl::OptionCategory tuningCategory("nslc code generation choices");
 cl::opt<bool> fuseEpilogues(
     "fuse-epilogues",
@@ -129,22 +137,38 @@ rt::Tensor constantTensor(DenseElementsAttr value) {
   return tensor;
 }
 
-/// The parameters and buffers of the model (from --weights, or random) and
-/// its constants, by name.
-std::map<std::string, rt::Tensor>
-modelWeights(const std::string &graphJson,
-             const std::vector<mlir::nsl::ConstantBuffer> &constants) {
+rt::Tensor importedTensor(const ::nsl::frontend::ImportedTensor &imported) {
+  rt::Tensor tensor(rt::DType::F32,
+                    rt::Shape(imported.shape.begin(), imported.shape.end()));
+  llvm::copy(imported.values, tensor.data<float>());
+  return tensor;
+}
+
+/// The parameters and buffers of the model (from --weights, else those of
+/// an imported TorchScript model, else random) and its constants, by name.
+std::map<std::string, rt::Tensor> modelWeights(
+    const std::string &graphJson,
+    const std::vector<mlir::nsl::ConstantBuffer> &constants,
+    const std::map<std::string, ::nsl::frontend::ImportedTensor> *imported) {
   ref::Graph graph = ref::parseGraph(graphJson);
   std::map<std::string, rt::Tensor> weights;
   std::optional<rt::SafetensorsFile> file;
   std::vector<ref::Tensor> random;
   if (!weightsPath.empty())
     file = rt::readSafetensors(weightsPath);
-  else
+  else if (!imported)
     random = ref::randomArguments(graph, {seed, std::nullopt});
   for (auto [index, argument] : llvm::enumerate(graph.arguments)) {
     if (argument.role != "parameter" && argument.role != "buffer")
       continue;
+    if (!file && imported) {
+      auto found = imported->find(argument.name);
+      if (found == imported->end())
+        throw ref::ReferenceError("the imported model has no values for '" +
+                                  argument.name + "'");
+      weights[argument.name] = importedTensor(found->second);
+      continue;
+    }
     if (!file) {
       weights[argument.name] = rt::fromReference(random[index]);
       continue;
@@ -202,10 +226,24 @@ int main(int argc, char **argv) {
   if (target != "cpu")
     return fail("target '" + target +
                 "' is not supported yet; the only target is 'cpu'");
-  if (StringRef(inputPath).ends_with(".pt"))
-    return fail("'" + inputPath +
-                "': TorchScript import is not available yet; give the model "
-                "in the nsl dialect (.mlir)");
+  bool torchScript = StringRef(inputPath).ends_with(".pt");
+  std::vector<std::vector<int64_t>> shapes;
+  if (torchScript) {
+    if (!llvm::sys::fs::exists(inputPath))
+      return fail("cannot open '" + inputPath + "': No such file or directory");
+    if (inputShapes.empty())
+      return fail("'" + inputPath +
+                  "' is a TorchScript model: give the shape of each tensor "
+                  "input of its forward with --input-shape (e.g. "
+                  "--input-shape 1x3x32x32)");
+    for (const std::string &text : inputShapes) {
+      if (!::nsl::frontend::parseShape(text, shapes.emplace_back()))
+        return fail("bad --input-shape '" + text +
+                    "': expected positive sizes joined by 'x', e.g. 1x3x32x32");
+    }
+  } else if (!inputShapes.empty()) {
+    return fail("--input-shape applies to TorchScript (.pt) models only");
+  }
 
   if (llvm::sys::fs::exists(outputPath) &&
       !llvm::sys::fs::is_directory(outputPath))
@@ -224,18 +262,37 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  std::string message;
-  std::unique_ptr<llvm::MemoryBuffer> input =
-      openInputFile(inputPath, &message);
-  if (!input)
-    return fail("cannot open '" + inputPath + "': " + message);
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  // A malformed model has been reported, with its location, by the parser.
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return 1;
+  OwningOpRef<ModuleOp> module;
+  std::optional<std::map<std::string, ::nsl::frontend::ImportedTensor>>
+      importedWeights;
+  if (torchScript) {
+    std::string error;
+    ::nsl::frontend::TorchImportResult imported =
+        ::nsl::frontend::importTorchScript(context, inputPath, {shapes}, error);
+    if (!imported.module) {
+      // One error line per problem the importer found.
+      SmallVector<StringRef> lines;
+      StringRef(error).trim().split(lines, '\n');
+      for (StringRef line : lines)
+        fail("'" + inputPath + "': " + line);
+      return 1;
+    }
+    module = std::move(imported.module);
+    importedWeights = std::move(imported.weights);
+  } else {
+    std::string message;
+    std::unique_ptr<llvm::MemoryBuffer> input =
+        openInputFile(inputPath, &message);
+    if (!input)
+      return fail("cannot open '" + inputPath + "': " + message);
+    sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+    // A malformed model has been reported, with its location, by the parser.
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return 1;
+  }
   auto model = module->lookupSymbol<func::FuncOp>(function);
   if (!model)
     return fail("'" + inputPath + "' has no function @" + function);
@@ -284,9 +341,11 @@ int main(int argc, char **argv) {
     return 1;
 
   try {
-    rt::writeSafetensors(inOutput("weights.safetensors"),
-                         modelWeights(graphJson, schedule->constants),
-                         {{"producer", "nslc"}, {"model", inputPath}});
+    rt::writeSafetensors(
+        inOutput("weights.safetensors"),
+        modelWeights(graphJson, schedule->constants,
+                     importedWeights ? &*importedWeights : nullptr),
+        {{"producer", "nslc"}, {"model", inputPath}});
   } catch (const std::exception &error) {
     return fail(error.what());
   }

@@ -1,0 +1,83 @@
+// End to end: nslc compiles scripted and traced PyTorch models (their own
+// weights in weights.safetensors), nsl-run runs them on the input PyTorch
+// saw, and the outputs match PyTorch's (relative error <= 1e-5).
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: env PYTHONPATH=%nsl_src/frontend/python %python %nsl_src/examples/pytorch/make_models.py --out %t --only plain_cnn static_nsn dynamic_nsn shared_predictor > /dev/null
+// RUN: env PYTHONPATH=%nsl_src/frontend/python %python %S/make_test_models.py --out %t
+
+// A plain CNN (conv, batch norm, relu, max pool, residual add, global
+// average pool, flatten, linear).
+// RUN: nslc %t/plain_cnn.pt --input-shape 4x3x16x16 -o %t/cnn.nslm | FileCheck %s
+// RUN: nsl-run run %t/cnn.nslm --input x=%t/plain_cnn.x.npy --output-dir %t/cnn.out > /dev/null
+// RUN: %python %S/compare.py %t/cnn.out/output.npy %t/plain_cnn.out.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/plain_cnn.traced.pt --input-shape 4x3x16x16 -o %t/cnn.traced.nslm > /dev/null
+// RUN: nsl-run run %t/cnn.traced.nslm --input x=%t/plain_cnn.x.npy --output-dir %t/cnn.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/cnn.traced.out/output.npy %t/plain_cnn.out.npy | FileCheck %s --check-prefix=CLOSE
+
+// A static NSN (every static structure, SimLinear head).
+// RUN: nslc %t/static_nsn.pt --input-shape 2x3x12x12 -o %t/static.nslm > /dev/null
+// RUN: nsl-run run %t/static.nslm --input x=%t/static_nsn.x.npy --output-dir %t/static.out > /dev/null
+// RUN: %python %S/compare.py %t/static.out/output.npy %t/static_nsn.out.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/static_nsn.traced.pt --input-shape 2x3x12x12 -o %t/static.traced.nslm > /dev/null
+// RUN: nsl-run run %t/static.traced.nslm --input x=%t/static_nsn.x.npy --output-dir %t/static.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/static.traced.out/output.npy %t/static_nsn.out.npy | FileCheck %s --check-prefix=CLOSE
+
+// A dynamic DNS NSN (SphereNet predictor, predicted similarity).
+// RUN: nslc %t/dynamic_nsn.pt --input-shape 2x1x28x28 -o %t/dns.nslm > /dev/null
+// RUN: nsl-run run %t/dns.nslm --input x=%t/dynamic_nsn.x.npy --output-dir %t/dns.out > /dev/null
+// RUN: %python %S/compare.py %t/dns.out/output.npy %t/dynamic_nsn.out.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/dynamic_nsn.traced.pt --input-shape 2x1x28x28 -o %t/dns.traced.nslm > /dev/null
+// RUN: nsl-run run %t/dns.traced.nslm --input x=%t/dynamic_nsn.x.npy --output-dir %t/dns.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/dns.traced.out/output.npy %t/dynamic_nsn.out.npy | FileCheck %s --check-prefix=CLOSE
+
+// A shared SphereNet predictor with adaptation convs.
+// RUN: nslc %t/shared_predictor.pt --input-shape 2x6x10x10 -o %t/shared.nslm > /dev/null
+// RUN: nsl-run run %t/shared.nslm --input x=%t/shared_predictor.x.npy --output-dir %t/shared.out > /dev/null
+// RUN: %python %S/compare.py %t/shared.out/output.npy %t/shared_predictor.out.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/shared_predictor.traced.pt --input-shape 2x6x10x10 -o %t/shared.traced.nslm > /dev/null
+// RUN: nsl-run run %t/shared.traced.nslm --input x=%t/shared_predictor.x.npy --output-dir %t/shared.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/shared.traced.out/output.npy %t/shared_predictor.out.npy | FileCheck %s --check-prefix=CLOSE
+
+// A dynamic UNS NSN with a linear head and the label-smoothed
+// cross-entropy: the labels input is i64 with role label; the loss is
+// compared.
+// RUN: env PYTHONPATH=%nsl_src/frontend/python %python %nsl_src/examples/pytorch/make_models.py --out %t --only dynamic_uns > /dev/null
+// RUN: nslc %t/dynamic_uns.pt --input-shape 3x4x9x9 --input-shape 3 -o %t/uns.nslm > /dev/null
+// RUN: nsl-run run %t/uns.nslm --input x=%t/dynamic_uns.x.npy --input labels=%t/dynamic_uns.labels.npy --output-dir %t/uns.out > /dev/null
+// RUN: %python %S/compare.py %t/uns.out/output0.npy %t/dynamic_uns.out.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/dynamic_uns.traced.pt --input-shape 3x4x9x9 --input-shape 3 -o %t/uns.traced.nslm > /dev/null
+// RUN: nsl-run run %t/uns.traced.nslm --input x=%t/dynamic_uns.x.npy --input labels=%t/dynamic_uns.labels.npy --output-dir %t/uns.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/uns.traced.out/output0.npy %t/dynamic_uns.out.npy | FileCheck %s --check-prefix=CLOSE
+
+// Linear layers as addmm / matmul with a transposed weight.
+// RUN: nslc %t/legacy_linear.pt --input-shape 2x2x4x4 -o %t/legacy.nslm > /dev/null
+// RUN: nsl-run run %t/legacy.nslm --input x=%t/legacy_linear.x.npy --output-dir %t/legacy.out > /dev/null
+// RUN: %python %S/compare.py %t/legacy.out/output.npy %t/legacy_linear.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/legacy_linear.traced.pt --input-shape 2x2x4x4 -o %t/legacy.traced.nslm > /dev/null
+// RUN: nsl-run run %t/legacy.traced.nslm --input x=%t/legacy_linear.x.npy --output-dir %t/legacy.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/legacy.traced.out/output.npy %t/legacy_linear.out0.npy | FileCheck %s --check-prefix=CLOSE
+
+// A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
+// dropout and a DNS SimLinear head.
+// RUN: nslc %t/residual.pt --input-shape 2x4x8x8 -o %t/residual.nslm > /dev/null
+// RUN: nsl-run run %t/residual.nslm --input x=%t/residual.x.npy --output-dir %t/residual.out > /dev/null
+// RUN: %python %S/compare.py %t/residual.out/output.npy %t/residual.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/residual.traced.pt --input-shape 2x4x8x8 -o %t/residual.traced.nslm > /dev/null
+// RUN: nsl-run run %t/residual.traced.nslm --input x=%t/residual.x.npy --output-dir %t/residual.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/residual.traced.out/output.npy %t/residual.out0.npy | FileCheck %s --check-prefix=CLOSE
+
+// Two inputs and a tuple of outputs.
+// RUN: nslc %t/two_inputs.traced.pt --input-shape 1x2x4x4 --input-shape 1x2x4x4 -o %t/two.nslm > /dev/null
+// RUN: nsl-run run %t/two.nslm --input a=%t/two_inputs.x.npy --input b=%t/two_inputs.y.npy --output-dir %t/two.out > /dev/null
+// RUN: %python %S/compare.py %t/two.out/output0.npy %t/two_inputs.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: %python %S/compare.py %t/two.out/output1.npy %t/two_inputs.out1.npy | FileCheck %s --check-prefix=CLOSE
+
+// CHECK: nslc: wrote {{.*}}cnn.nslm
+// CLOSE: relative error
+
+// The artifact's weights load back into the PyTorch models by name.
+// RUN: env PYTHONPATH=%nsl_src/frontend/python %python %S/weights_roundtrip.py %t/plain_cnn.pt %t/cnn.nslm %t/plain_cnn.x.npy | FileCheck %s --check-prefix=WEIGHTS
+// RUN: env PYTHONPATH=%nsl_src/frontend/python %python %S/weights_roundtrip.py %t/dynamic_nsn.traced.pt %t/dns.traced.nslm %t/dynamic_nsn.x.npy | FileCheck %s --check-prefix=WEIGHTS
+// RUN: env PYTHONPATH=%nsl_src/frontend/python %python %S/weights_roundtrip.py %t/shared_predictor.pt %t/shared.nslm %t/shared_predictor.x.npy | FileCheck %s --check-prefix=WEIGHTS
+// WEIGHTS: weights: {{[0-9]+}} tensors load back by name
+

@@ -1,0 +1,31 @@
+// The importer refuses what it cannot translate with one clear message per
+// problem (node kind, Python source location, what is supported), and
+// nsl-import / nslc exit non-zero without crashing.
+// RUN: rm -rf %t && env PYTHONPATH=%nsl_src/frontend/python %python %S/make_test_models.py --out %t
+// RUN: not nsl-import %t/sigmoid.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=SIGMOID
+// RUN: not nslc %t/sigmoid.pt --input-shape 1x1x5x5 -o %t/sigmoid.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-SIGMOID
+// RUN: not nsl-import %t/data_dependent.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=DATA
+// RUN: not nsl-import %t/corrupt.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=CORRUPT
+// RUN: not nslc %t/corrupt.pt --input-shape 1x1x5x5 -o %t/corrupt.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-CORRUPT
+// RUN: not nsl-import %t/two_inputs.pt 2>&1 | FileCheck %s --check-prefix=NOSHAPE
+// RUN: not nsl-import %t/two_inputs.pt --input-shape 1x2x4x4 2>&1 | FileCheck %s --check-prefix=COUNT
+// RUN: not nslc %t/two_inputs.pt -o %t/two.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-NOSHAPE
+// RUN: not nsl-import %t/two_inputs.pt --input-shape 1x2x0x4 2>&1 | FileCheck %s --check-prefix=BADSHAPE
+// RUN: not nsl-import %t/missing.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not nsl-import --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=NOMODEL
+// RUN: nsl-import --help | FileCheck %s --check-prefix=HELP
+
+// SIGMOID: nsl-import: error: {{.*}}sigmoid.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::sigmoid'; the importer supports nsl::sim_conv2d,
+// SIGMOID-NOT: error
+// NSLC-SIGMOID: nslc: error: '{{.*}}sigmoid.pt': {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::sigmoid'
+// DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: unsupported TorchScript node 'aten::sum'
+// DATA-NEXT: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: data-dependent control flow (prim::If on a value computed from tensor data) is not supported
+// CORRUPT: nsl-import: error: {{.*}}corrupt.pt: cannot load '{{.*}}corrupt.pt' as TorchScript: PytorchStreamReader failed reading zip archive
+// NSLC-CORRUPT: nslc: error: '{{.*}}corrupt.pt': cannot load
+// NOSHAPE: nsl-import: error: no --input-shape given; give one per tensor input of forward, e.g. --input-shape 1x1x28x28
+// COUNT: nsl-import: error: {{.*}}two_inputs.pt: forward takes 2 tensor input(s); 1 --input-shape given
+// NSLC-NOSHAPE: nslc: error: '{{.*}}two_inputs.pt' is a TorchScript model: give the shape of each tensor input of its forward with --input-shape
+// BADSHAPE: nsl-import: error: bad --input-shape '1x2x0x4'
+// MISSING: nsl-import: error: {{.*}}missing.pt: cannot open '{{.*}}missing.pt': No such file or directory
+// NOMODEL: nsl-import: error: no model given
+// HELP: --input-shape=<NxCxHxW>

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+r"""Small TorchScript models for the importer's tests (test/frontend).
+
+Usage: make_test_models.py --out DIR
+
+For each NAME it writes DIR/NAME.pt (scripted), DIR/NAME.traced.pt (traced,
+where tracing applies), DIR/NAME.x.npy (the seeded input) and
+DIR/NAME.out.npy (the eager output). Models the importer must refuse are
+scripted only, and DIR/corrupt.pt is not a TorchScript file at all.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import nsl
+
+
+class ResidualBlock(nn.Module):
+    """A ResNet basic block with a static NSL conv, dropout and view."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nsl.SimConv2d(4, 4, 3, padding=1, structure="full")
+        self.bn2 = nn.BatchNorm2d(4)
+        self.drop = nn.Dropout(0.5)
+        self.head = nsl.SimLinear(64, 6, group_size=8, structure="diagonal")
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        h = self.bn2(self.conv2(h))
+        h = F.relu(h + x)
+        h = F.avg_pool2d(h, 2)
+        h = self.drop(h.view(h.size(0), -1))
+        return self.head(h)
+
+
+class TwoInputs(nn.Module):
+    """Two inputs and a tuple output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 1)
+
+    def forward(self, a, b):
+        y = self.conv(a) + self.conv(b)
+        return y, F.relu(y)
+
+
+class LegacyLinear(nn.Module):
+    """Linear layers written as addmm and matmul with a transposed weight."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3)
+        self.w1 = nn.Parameter(torch.empty(5, 12))
+        self.b1 = nn.Parameter(torch.empty(5))
+        self.w2 = nn.Parameter(torch.empty(4, 5))
+
+    def forward(self, x):
+        h = torch.flatten(self.conv(x), 1)
+        h = F.relu(torch.addmm(self.b1, h, self.w1.t()))
+        return torch.matmul(h, self.w2.t())
+
+
+class Sigmoid(nn.Module):
+    """torch.sigmoid has no nsl op."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        return torch.sigmoid(self.conv(x))
+
+
+class DataDependent(nn.Module):
+    """A branch on tensor data."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if bool(y.sum() > 0):
+            y = F.relu(y)
+        return y
+
+
+# name: (model class, input shapes, whether to trace too)
+MODELS = {
+    "residual": (ResidualBlock, [(2, 4, 8, 8)], True),
+    "two_inputs": (TwoInputs, [(1, 2, 4, 4), (1, 2, 4, 4)], True),
+    "legacy_linear": (LegacyLinear, [(2, 2, 4, 4)], True),
+    "sigmoid": (Sigmoid, [(1, 1, 5, 5)], False),
+    "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
+}
+
+
+def randomize(model, generator):
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            values = torch.rand(tensor.shape, generator=generator)
+            tensor.copy_(0.5 + values if name.endswith("running_var")
+                         else values - 0.5)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for name, (make, shapes, trace) in MODELS.items():
+        generator = torch.Generator().manual_seed(1)
+        model = make().eval()
+        randomize(model, generator)
+        inputs = tuple(torch.randn(s, generator=generator) for s in shapes)
+        path = os.path.join(args.out, name)
+        torch.jit.save(torch.jit.script(model), path + ".pt")
+        if not trace:
+            continue
+        with torch.no_grad():
+            output = model(*inputs)
+        torch.jit.save(torch.jit.trace(model, inputs), path + ".traced.pt")
+        for label, tensor in zip("xyz", inputs):
+            np.save(f"{path}.{label}.npy", tensor.numpy())
+        outputs = output if isinstance(output, tuple) else (output,)
+        for index, tensor in enumerate(outputs):
+            np.save(f"{path}.out{index}.npy", tensor.numpy())
+    with open(os.path.join(args.out, "corrupt.pt"), "wb") as f:
+        f.write(b"PK\x03\x04 this is not a TorchScript archive")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
