@@ -239,9 +239,15 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   int64_t paddedWidth = ((wo + block - 1) / block) * block + (kw - 1) * dw;
   paddedWidth = std::max(paddedWidth, w + 2 * pw);
   int64_t paddedHeight = h + 2 * ph;
+  // Work that does not depend on the sample runs once per kernel call,
+  // before the loop over the samples: the zero borders of the padded input
+  // (each sample only overwrites the interior), weight packing and norms.
+  OpBuilder pb(sampleLoop);
+  Emitter pe{pb, loc, e.vec};
   Value padded = memref::AllocOp::create(
-      b, loc, MemRefType::get({c, paddedHeight, paddedWidth}, b.getF32Type()));
-  linalg::FillOp::create(b, loc, e.f32(0.0), padded);
+      pb, loc,
+      MemRefType::get({c, paddedHeight, paddedWidth}, pb.getF32Type()));
+  linalg::FillOp::create(pb, loc, pe.f32(0.0), padded);
   Value interior = memref::SubViewOp::create(
       b, loc, padded,
       ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(ph),
@@ -270,10 +276,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
     mixed = memref::AllocOp::create(
         b, loc, MemRefType::get({c, k, block}, b.getF32Type()));
 
-  // SphereConv: ‖w_o‖. Weight-only work (norms, packing) runs once per kernel
-  // call, before the loop over the samples.
-  OpBuilder pb(sampleLoop);
-  Emitter pe{pb, loc, e.vec};
+  // SphereConv: ‖w_o‖.
   auto normsOf = [&](Value weight, int64_t o, double epsilon) {
     Value weightNorms =
         memref::AllocOp::create(pb, loc, MemRefType::get({o}, pb.getF32Type()));

@@ -5,20 +5,22 @@
 // RUN: nsl-opt %s --nsl-outline-kernels="function=strided" | FileCheck %s --check-prefix=STRIDED
 // RUN: nsl-opt %s --nsl-outline-kernels="function=conv_bn_relu fuse-epilogues=0" | FileCheck %s --check-prefix=NOFUSE
 
-// conv → batch_norm → relu is one kernel: the weights packed per block of
-// output channels [O/4, C, K, 4] once per call, before the loop over the
-// samples; per sample the padded input in scratch; blocks of 4
+// conv → batch_norm → relu is one kernel: once per call, before the loop
+// over the samples, the padded input's zero borders and the weights packed
+// per block of output channels [O/4, C, K, 4]; per sample the input copied
+// into the padded scratch; blocks of 4
 // output channels × 2 vectors of 16 pixels (a 20-wide row: one
 // full vector and a 4-lane masked one), BN and relu in the epilogue.
 // GROUP: nsl.sim_conv2d {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
 // GROUP: nsl.batch_norm {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
 // GROUP: nsl.relu {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
 // GROUP: func.func @nsl_conv_bn_relu_k0(%{{.*}}: memref<2x3x6x20xf32>, %{{.*}}: memref<8x3x3x3xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<2x8x6x20xf32>, %{{.*}}: index, %{{.*}}: index)
+// GROUP: %[[PADDED:.*]] = memref.alloc() : memref<3x8x34xf32>
+// GROUP: linalg.fill ins(%{{.*}} : f32) outs(%[[PADDED]] : memref<3x8x34xf32>)
 // GROUP: memref.alloc() : memref<2x3x9x4xf32>
 // GROUP: scf.for
 // GROUP: scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step
-// GROUP: memref.alloc() : memref<3x8x34xf32>
-// GROUP: linalg.fill
+// GROUP: memref.subview %[[PADDED]][0, 1, 1] [3, 6, 20]
 // GROUP: memref.copy
 // GROUP: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // GROUP-COUNT-2: vector.load
