@@ -1,0 +1,369 @@
+/* A fake CUDA driver for the tests of runtime/cuda: the entry points the
+   layer resolves, over a fake in-memory device. Compiled into a shared
+   library at test time (the tests read this file and compile it with the
+   build's C compiler); the fake_* functions let the tests look inside and
+   make the next call of an entry point fail.
+
+   - device memory is host memory (cuMemAlloc_v2 is malloc);
+   - cuModuleLoadData(Ex) records the image; cuModuleGetFunction finds a
+     kernel if its name occurs in the image;
+   - cuLaunchKernel records its parameters and runs the kernel "scale"
+     (float *p, float factor, int n: p[i] *= factor) on the host;
+   - events time 1.5 ms between any two;
+   - $FAKE_CUDA_DEVICES sets the device count (default 1).
+   Build with -DOMIT_LAUNCH to leave cuLaunchKernel out, -DNO_ELAPSED_V2 to
+   export only the original cuEventElapsedTime. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+typedef void *CUcontext, *CUmodule, *CUfunction, *CUstream, *CUevent;
+
+static const char *failCall;
+static CUresult failCode;
+static int liveAllocations, contextRefs, liveStreams, liveEvents, liveModules,
+    streamSyncs, eventRecords, initCalls, setCurrentCalls;
+static CUcontext current;
+static char theContext;
+static char moduleImage[4096];
+static size_t moduleImageSize;
+static int moduleLoadedWithEx, moduleNumOptions;
+
+struct Launch {
+  CUfunction function;
+  unsigned grid[3], block[3], shared;
+  CUstream stream;
+  void **params;
+  void **extra;
+  int count;
+};
+static struct Launch lastLaunch;
+
+void fake_reset(void) {
+  failCall = 0;
+  failCode = 0;
+  liveAllocations = contextRefs = liveStreams = liveEvents = liveModules =
+      streamSyncs = eventRecords = initCalls = setCurrentCalls = 0;
+  current = 0;
+  moduleImageSize = 0;
+  moduleLoadedWithEx = moduleNumOptions = 0;
+  memset(&lastLaunch, 0, sizeof lastLaunch);
+}
+void fake_fail_next(const char *call, CUresult code) {
+  failCall = call;
+  failCode = code;
+}
+int fake_counter(const char *name) {
+  if (!strcmp(name, "allocations"))
+    return liveAllocations;
+  if (!strcmp(name, "contexts"))
+    return contextRefs;
+  if (!strcmp(name, "streams"))
+    return liveStreams;
+  if (!strcmp(name, "events"))
+    return liveEvents;
+  if (!strcmp(name, "modules"))
+    return liveModules;
+  if (!strcmp(name, "stream_syncs"))
+    return streamSyncs;
+  if (!strcmp(name, "event_records"))
+    return eventRecords;
+  if (!strcmp(name, "inits"))
+    return initCalls;
+  if (!strcmp(name, "set_current"))
+    return setCurrentCalls;
+  if (!strcmp(name, "module_ex"))
+    return moduleLoadedWithEx;
+  if (!strcmp(name, "module_options"))
+    return moduleNumOptions;
+  if (!strcmp(name, "current_is_primary"))
+    return current == &theContext;
+  return -1;
+}
+const char *fake_module_image(size_t *size) {
+  *size = moduleImageSize;
+  return moduleImage;
+}
+const struct Launch *fake_last_launch(void) { return &lastLaunch; }
+
+#define FAIL_POINT(name)                                                       \
+  if (failCall && !strcmp(failCall, name)) {                                   \
+    failCall = 0;                                                              \
+    return failCode;                                                           \
+  }
+
+CUresult cuInit(unsigned flags) {
+  FAIL_POINT("cuInit");
+  ++initCalls;
+  return flags == 0 ? 0 : 1;
+}
+
+CUresult cuGetErrorName(CUresult error, const char **name) {
+  switch (error) {
+  case 0:
+    *name = "CUDA_SUCCESS";
+    return 0;
+  case 1:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    return 0;
+  case 2:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    return 0;
+  case 218:
+    *name = "CUDA_ERROR_INVALID_PTX";
+    return 0;
+  case 500:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    return 0;
+  case 700:
+    *name = "CUDA_ERROR_ILLEGAL_ADDRESS";
+    return 0;
+  }
+  *name = 0;
+  return 1;
+}
+CUresult cuGetErrorString(CUresult error, const char **string) {
+  switch (error) {
+  case 0:
+    *string = "fake: no error";
+    return 0;
+  case 1:
+    *string = "fake: invalid argument";
+    return 0;
+  case 2:
+    *string = "fake: out of memory";
+    return 0;
+  case 218:
+    *string = "fake: a PTX JIT compilation failed";
+    return 0;
+  case 500:
+    *string = "fake: named symbol not found";
+    return 0;
+  case 700:
+    *string = "fake: an illegal memory access";
+    return 0;
+  }
+  *string = 0;
+  return 1;
+}
+
+static int deviceCount(void) {
+  const char *env = getenv("FAKE_CUDA_DEVICES");
+  return env ? atoi(env) : 1;
+}
+CUresult cuDeviceGetCount(int *count) {
+  FAIL_POINT("cuDeviceGetCount");
+  *count = deviceCount();
+  return 0;
+}
+CUresult cuDeviceGet(int *device, int ordinal) {
+  FAIL_POINT("cuDeviceGet");
+  if (ordinal < 0 || ordinal >= deviceCount())
+    return 101;
+  *device = 100 + ordinal;
+  return 0;
+}
+CUresult cuDeviceGetName(char *name, int length, int device) {
+  FAIL_POINT("cuDeviceGetName");
+  const char *fake = device == 100 ? "Fake GPU" : "Fake GPU 2";
+  strncpy(name, fake, (size_t)length);
+  return 0;
+}
+CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
+  FAIL_POINT("cuDeviceGetAttribute");
+  if (attribute == 75)
+    *value = device == 100 ? 9 : 8;
+  else if (attribute == 76)
+    *value = device == 100 ? 0 : 6;
+  else
+    return 1;
+  return 0;
+}
+CUresult cuDevicePrimaryCtxRetain(CUcontext *context, int device) {
+  FAIL_POINT("cuDevicePrimaryCtxRetain");
+  *context = &theContext;
+  ++contextRefs;
+  return 0;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(int device) {
+  --contextRefs;
+  return 0;
+}
+CUresult cuCtxSetCurrent(CUcontext context) {
+  FAIL_POINT("cuCtxSetCurrent");
+  ++setCurrentCalls;
+  current = context;
+  return 0;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+  FAIL_POINT("cuMemAlloc_v2");
+  if (current != &theContext)
+    return 201;
+  void *p = malloc(bytes);
+  if (!p)
+    return 2;
+  memset(p, 0xAB, bytes);
+  *pointer = (CUdeviceptr)(uintptr_t)p;
+  ++liveAllocations;
+  return 0;
+}
+CUresult cuMemFree_v2(CUdeviceptr pointer) {
+  FAIL_POINT("cuMemFree_v2");
+  free((void *)(uintptr_t)pointer);
+  --liveAllocations;
+  return 0;
+}
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
+  FAIL_POINT("cuMemcpyHtoD_v2");
+  memcpy((void *)(uintptr_t)d, s, n);
+  return 0;
+}
+CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) {
+  FAIL_POINT("cuMemcpyDtoH_v2");
+  memcpy(d, (const void *)(uintptr_t)s, n);
+  return 0;
+}
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n,
+                              CUstream stream) {
+  FAIL_POINT("cuMemcpyHtoDAsync_v2");
+  memcpy((void *)(uintptr_t)d, s, n);
+  return 0;
+}
+CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n,
+                              CUstream stream) {
+  FAIL_POINT("cuMemcpyDtoHAsync_v2");
+  memcpy(d, (const void *)(uintptr_t)s, n);
+  return 0;
+}
+CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char value, size_t n) {
+  FAIL_POINT("cuMemsetD8_v2");
+  memset((void *)(uintptr_t)d, value, n);
+  return 0;
+}
+
+CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
+  FAIL_POINT("cuStreamCreate");
+  *stream = malloc(16);
+  ++liveStreams;
+  return 0;
+}
+CUresult cuStreamDestroy_v2(CUstream stream) {
+  free(stream);
+  --liveStreams;
+  return 0;
+}
+CUresult cuStreamSynchronize(CUstream stream) {
+  FAIL_POINT("cuStreamSynchronize");
+  ++streamSyncs;
+  return 0;
+}
+
+static CUresult loadImage(CUmodule *module, const void *image) {
+  /* PTX is NUL-terminated text; a binary image here starts "\x7f" "ELF"
+     and is 64 bytes long (the tests' fake cubin). */
+  const char *bytes = image;
+  size_t size = memcmp(bytes,
+                       "\x7f"
+                       "ELF",
+                       4) == 0
+                    ? 64
+                    : strlen(bytes);
+  if (size > sizeof moduleImage)
+    size = sizeof moduleImage;
+  memcpy(moduleImage, bytes, size);
+  moduleImageSize = size;
+  *module = malloc(16);
+  ++liveModules;
+  return 0;
+}
+CUresult cuModuleLoadData(CUmodule *module, const void *image) {
+  FAIL_POINT("cuModuleLoadData");
+  moduleLoadedWithEx = 0;
+  return loadImage(module, image);
+}
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
+                            unsigned numOptions, int *options, void **values) {
+  moduleLoadedWithEx = 1;
+  moduleNumOptions = (int)numOptions;
+  if (failCall && !strcmp(failCall, "cuModuleLoadDataEx")) {
+    failCall = 0;
+    for (unsigned i = 0; i < numOptions; ++i)
+      if (options[i] == 5) /* CU_JIT_ERROR_LOG_BUFFER */
+        strcpy((char *)values[i], "ptxas fatal: fake syntax error");
+    return failCode;
+  }
+  return loadImage(module, image);
+}
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
+  FAIL_POINT("cuModuleGetFunction");
+  size_t n = strlen(name);
+  for (size_t i = 0; i + n <= moduleImageSize; ++i)
+    if (!memcmp(moduleImage + i, name, n)) {
+      *function = (CUfunction)(moduleImage + i);
+      return 0;
+    }
+  return 500;
+}
+CUresult cuModuleUnload(CUmodule module) {
+  free(module);
+  --liveModules;
+  return 0;
+}
+
+#ifndef OMIT_LAUNCH
+CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                        CUstream stream, void **params, void **extra) {
+  FAIL_POINT("cuLaunchKernel");
+  struct Launch l = {f,      {gx, gy, gz}, {bx, by, bz}, shared,
+                     stream, params,       extra,        lastLaunch.count + 1};
+  lastLaunch = l;
+  if (!strncmp((const char *)f, "scale", 5)) {
+    float *p = (float *)(uintptr_t) * (CUdeviceptr *)params[0];
+    float factor = *(float *)params[1];
+    int n = *(int *)params[2];
+    for (int i = 0; i < n; ++i)
+      p[i] *= factor;
+  }
+  return 0;
+}
+#endif
+
+CUresult cuEventCreate(CUevent *event, unsigned flags) {
+  FAIL_POINT("cuEventCreate");
+  *event = malloc(16);
+  ++liveEvents;
+  return 0;
+}
+CUresult cuEventRecord(CUevent event, CUstream stream) {
+  FAIL_POINT("cuEventRecord");
+  ++eventRecords;
+  return 0;
+}
+CUresult cuEventSynchronize(CUevent event) {
+  FAIL_POINT("cuEventSynchronize");
+  return 0;
+}
+static CUresult elapsed(float *ms, CUevent start, CUevent end) {
+  FAIL_POINT("cuEventElapsedTime");
+  *ms = start == end ? 0.0f : 1.5f;
+  return 0;
+}
+#ifndef NO_ELAPSED_V2
+CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) {
+  return elapsed(ms, start, end);
+}
+#else
+CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
+  return elapsed(ms, start, end);
+}
+#endif
+CUresult cuEventDestroy_v2(CUevent event) {
+  free(event);
+  --liveEvents;
+  return 0;
+}
