@@ -248,27 +248,22 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
       pb, loc,
       MemRefType::get({c, paddedHeight, paddedWidth}, pb.getF32Type()));
   linalg::FillOp::create(pb, loc, pe.f32(0.0), padded);
-  Value interior = memref::SubViewOp::create(
-      b, loc, padded,
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(ph),
-                             b.getIndexAttr(pw)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(c), b.getIndexAttr(h),
-                             b.getIndexAttr(w)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                             b.getIndexAttr(1)});
-  Value sample = memref::SubViewOp::create(
-      b, loc,
-      MemRefType::get({c, h, w}, b.getF32Type(),
-                      StridedLayoutAttr::get(
-                          b.getContext(), ShapedType::kDynamic, {h * w, w, 1})),
-      input,
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
-                             b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c),
-                             b.getIndexAttr(h), b.getIndexAttr(w)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                             b.getIndexAttr(1), b.getIndexAttr(1)});
-  memref::CopyOp::create(b, loc, sample, interior);
+  // This sample into the interior of the padded input, a row at a time in
+  // vectors (the last one masked, so the right border stays zero).
+  int64_t rowVectors = (w + lanes - 1) / lanes;
+  e.loop(c, {}, [&](Value ci, ValueRange) {
+    e.loop(h, {}, [&](Value yi, ValueRange) {
+      for (int64_t v = 0; v < rowVectors; ++v) {
+        int64_t valid = std::min(lanes, w - v * lanes);
+        Value row = e.load(
+            input, ValueRange{e.index(0), ci, yi, e.index(v * lanes)}, valid);
+        e.store(row, padded,
+                ValueRange{ci, e.add(yi, ph), e.index(pw + v * lanes)}, valid);
+      }
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
   int64_t k = kh * kw;
   // UNS: the mixed taps Z of one block of pixels, for all channels.
   Value mixed;
