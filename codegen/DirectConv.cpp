@@ -266,8 +266,11 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   });
   int64_t k = kh * kw;
   // UNS: the mixed taps Z of one block of pixels, for all channels.
+  // DNS: the masked taps m[t]·X_p[c,t] of one block, likewise computed once
+  // for all output channel blocks (not once per block).
+  bool masked = !conv.mixing && (mask || predictor);
   Value mixed;
-  if (conv.mixing)
+  if (conv.mixing || masked)
     mixed = memref::AllocOp::create(
         b, loc, MemRefType::get({c, k, block}, b.getF32Type()));
 
@@ -426,6 +429,38 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
     // UNS: Z[c, t, x] = Σ_s M_p[t,s]·X_p[c,s] for this block, computed
     // once for all output channels; per pixel vector j and tap t the row
     // M_p[t, ·] stays in registers over the channels.
+    if (masked) {
+      for (int64_t j = 0; j < pixelVectors; ++j) {
+        if (validIn(j) == 0)
+          continue;
+        for (int64_t t = 0; t < k; ++t) {
+          Value m;
+          if (maskBlock) {
+            m = vector::LoadOp::create(
+                b, loc, e.vec, maskBlock,
+                ValueRange{e.index(t), e.index(j * lanes)});
+          } else {
+            m = e.load(
+                mask,
+                ValueRange{zeroIndex, e.index(t), y, e.add(x0, j * lanes)},
+                validIn(j));
+            if (gammaVector) // M_p = γ·P + 1, as loaded.
+              m = vector::FMAOp::create(b, loc, m, gammaVector,
+                                        e.splat(e.f32(1.0)));
+          }
+          e.loop(c, {}, [&](Value ci, ValueRange) {
+            Value v = vector::LoadOp::create(
+                b, loc, e.vec, padded,
+                ValueRange{ci, e.add(y, (t / kw) * dh),
+                           e.add(x0, j * lanes + (t % kw) * dw)});
+            vector::StoreOp::create(
+                b, loc, arith::MulFOp::create(b, loc, v, m), mixed,
+                ValueRange{ci, e.index(t), e.index(j * lanes)});
+            return SmallVector<Value>{};
+          });
+        }
+      }
+    }
     if (conv.mixing) {
       for (int64_t j = 0; j < pixelVectors; ++j) {
         if (validIn(j) == 0)
@@ -469,7 +504,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
               for (int64_t kx = 0; kx < kw; ++kx) {
                 SmallVector<Value> xs;
                 for (int64_t j = 0; j < pixelVectors; ++j) {
-                  if (conv.mixing) {
+                  if (mixed) {
                     xs.push_back(vector::LoadOp::create(
                         b, loc, e.vec, mixed,
                         ValueRange{ci, e.index(ky * kw + kx),
@@ -480,23 +515,6 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                       b, loc, e.vec, padded,
                       ValueRange{ci, e.add(y, ky * dh),
                                  e.add(x0, j * lanes + kx * dw)});
-                  if (maskBlock) {
-                    Value m = vector::LoadOp::create(
-                        b, loc, e.vec, maskBlock,
-                        ValueRange{e.index(ky * kw + kx), e.index(j * lanes)});
-                    v = arith::MulFOp::create(b, loc, v, m);
-                  } else if (mask) {
-                    // DNS: the tap's mask multiplies the input as loaded.
-                    Value m =
-                        e.load(mask,
-                               ValueRange{zeroIndex, e.index(ky * kw + kx), y,
-                                          e.add(x0, j * lanes)},
-                               validIn(j));
-                    if (gammaVector) // M_p = γ·P + 1, as loaded.
-                      m = vector::FMAOp::create(b, loc, m, gammaVector,
-                                                e.splat(e.f32(1.0)));
-                    v = arith::MulFOp::create(b, loc, v, m);
-                  }
                   xs.push_back(v);
                 }
                 for (int64_t i = 0; i < channelsPerBlock; ++i) {

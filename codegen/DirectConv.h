@@ -11,9 +11,12 @@
 //       (m[t,y,x..x+V] ·) Xpad[c, y+ky·dh, x+kx·dw .. +V]
 //
 // W broadcasts against contiguous vector loads of the zero-padded input
-// (kept in the workspace); the DNS mask multiplies the input vector as it
-// is loaded (once per B·P FMAs); a SphereConv's ‖x_p‖ is accumulated from
-// the same rows before the channel blocks and applied in the epilogue.
+// (kept in the workspace). DNS: per block of pixels the masked taps
+// m[t]·X_p[c,t] (the mask loaded, γ·P + 1 of a fused prediction, or the
+// mask block of a fused SphereConv predictor) go to a [C, K, pixels]
+// scratch once, shared by all output channel blocks; UNS likewise holds the
+// taps mixed by M_p. A SphereConv's ‖x_p‖ is accumulated from the same rows
+// before the channel blocks and applied in the epilogue.
 // B (output channels), P (pixel vectors) and V (vector width) are explicit.
 //
 //===----------------------------------------------------------------------===//

@@ -50,12 +50,17 @@ func.func @conv_bn_relu(%x: tensor<2x3x6x20xf32> {nsl.name = "x", nsl.role = "in
   return %2 : tensor<2x8x6x20xf32>
 }
 
-// A DNS layer: the tap mask multiplies each input vector as it is loaded.
+// A DNS layer: per block of pixels the masked taps m[t]·X_p[c,t] go to a
+// [C, K, pixels] scratch once, which every output channel block reads.
 // DNS: func.func @nsl_dns_k0
+// DNS: %[[TAPS:.*]] = memref.alloc() : memref<2x9x8xf32>
+// DNS: %[[M:.*]] = vector.load %{{.*}} : memref<1x9x8x8xf32, strided<{{.*}}>>, vector<8xf32>
+// DNS: %[[X:.*]] = vector.load %{{.*}} : memref<2x10x10xf32>, vector<8xf32>
+// DNS: %[[MX:.*]] = arith.mulf %[[X]], %[[M]] : vector<8xf32>
+// DNS: vector.store %[[MX]], %[[TAPS]]
 // DNS: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// DNS: vector.load
-// DNS: vector.load
-// DNS: arith.mulf {{.*}} : vector<8xf32>
+// DNS: vector.load %[[TAPS]]
+// DNS-NOT: arith.mulf
 // DNS-COUNT-3: vector.fma
 func.func @dns(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
                %w: tensor<6x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
@@ -120,16 +125,16 @@ func.func @uns(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
 // NOFUSE: nsl.kernel = "nsl_conv_bn_relu_k2"
 
 // A predicted DNS mask joins the kernel of its convolution: γ·P + 1 is an
-// FMA on the loaded prediction, and the mask is never stored.
+// FMA on the loaded prediction, and the mask is never stored as such.
 // RUN: nsl-opt %s --nsl-outline-kernels="function=predicted vector-width=8" | FileCheck %s --check-prefix=PRED
 // PRED: nsl.predicted_similarity {{.*}}nsl.kernel = "nsl_predicted_k0"
 // PRED: nsl.sim_conv2d {{.*}}nsl.kernel = "nsl_predicted_k0"
 // PRED: func.func @nsl_predicted_k0(%{{.*}}: memref<1x9x8x8xf32>, %{{.*}}: memref<f32>, %{{.*}}: memref<1x2x8x8xf32>, %{{.*}}: memref<6x2x3x3xf32>, %{{.*}}: memref<1x6x8x8xf32>, %{{.*}}: index, %{{.*}}: index)
 // PRED: %[[GAMMA:.*]] = memref.load %{{.*}}[] : memref<f32>
 // PRED: %[[G:.*]] = vector.broadcast %[[GAMMA]] : f32 to vector<8xf32>
-// PRED: %[[X:.*]] = vector.load
-// PRED: %[[P:.*]] = vector.load
+// PRED: %[[P:.*]] = vector.load %{{.*}} : memref<1x9x8x8xf32
 // PRED: %[[M:.*]] = vector.fma %[[P]], %[[G]], %{{.*}} : vector<8xf32>
+// PRED: %[[X:.*]] = vector.load
 // PRED: arith.mulf %[[X]], %[[M]] : vector<8xf32>
 func.func @predicted(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
                      %w: tensor<6x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
@@ -158,6 +163,7 @@ func.func @predicted(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"
 // FUSED-COUNT-9: vector.store %{{.*}}, %[[MASK]]
 // FUSED: vector.load %[[MASK]]
 // FUSED: arith.mulf {{.*}} : vector<8xf32>
+// FUSED: vector.store
 // FUSED: arith.maximumf
 // FUSED-NOT: nsl.sim_conv2d
 func.func @fused_predictor(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
