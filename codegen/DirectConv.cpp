@@ -17,7 +17,7 @@ namespace {
 /// The convolution at the head of a group, as the emitter sees it.
 struct ConvView {
   Value input, weight, mask, bias;
-  ArrayRef<int64_t> padding, dilation;
+  ArrayRef<int64_t> padding, dilation, stride;
   bool sphere = false, inputOnly = false;
   double epsilon = 0.0;
   /// UNS: the taps of each patch are mixed by M_p ([1, K·K, Ho, Wo]) first.
@@ -25,14 +25,10 @@ struct ConvView {
 };
 
 std::optional<ConvView> viewConv(Operation *op) {
-  auto unitStride = [](ArrayRef<int64_t> stride) {
-    return stride[0] == 1 && stride[1] == 1;
-  };
   if (auto conv = dyn_cast<SimConv2dOp>(op)) {
-    if (!unitStride(conv.getStride()))
-      return std::nullopt;
     ConvView view{conv.getInput(), conv.getWeight(),  {},
-                  conv.getBias(),  conv.getPadding(), conv.getDilation()};
+                  conv.getBias(),  conv.getPadding(), conv.getDilation(),
+                  conv.getStride()};
     if (conv.getStructure() == Structure::Identity && !conv.getDynamic())
       return view;
     if ((conv.getStructure() == Structure::Diagonal ||
@@ -45,11 +41,11 @@ std::optional<ConvView> viewConv(Operation *op) {
     return std::nullopt;
   }
   if (auto sphere = dyn_cast<SphereConv2dOp>(op)) {
-    if (!unitStride(sphere.getStride()) ||
-        sphere.getVariant() != SphereVariant::Cosine)
+    if (sphere.getVariant() != SphereVariant::Cosine)
       return std::nullopt;
-    ConvView view{sphere.getInput(),   sphere.getWeight(),  {}, {},
-                  sphere.getPadding(), sphere.getDilation()};
+    ConvView view{
+        sphere.getInput(),    sphere.getWeight(), {}, {}, sphere.getPadding(),
+        sphere.getDilation(), sphere.getStride()};
     view.sphere = true;
     view.inputOnly = sphere.getInputOnly();
     view.epsilon = sphere.getEpsilon().convertToDouble();
@@ -234,10 +230,15 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
 
   Emitter e{b, loc, VectorType::get({lanes}, b.getF32Type())};
 
-  // The zero-padded input of this sample, wide enough for every vector load
-  // of the last (possibly partial) block.
-  int64_t paddedWidth = ((wo + block - 1) / block) * block + (kw - 1) * dw;
-  paddedWidth = std::max(paddedWidth, w + 2 * pw);
+  // The zero-padded input of this sample as [C, Hp, sw, Wq]: column
+  // x·sw + q of the padded row is phase q, position x, so that the input of
+  // consecutive output pixels (x·sw + kx·dw) is contiguous in each phase even
+  // with a stride. Wide enough for every vector load of the last (possibly
+  // partial) block.
+  int64_t sh = conv.stride[0], sw = conv.stride[1];
+  int64_t paddedWidth =
+      std::max(((wo + block - 1) / block) * block + (kw - 1) * dw / sw,
+               (w + 2 * pw - 1) / sw + 1);
   int64_t paddedHeight = h + 2 * ph;
   // Work that does not depend on the sample runs once per kernel call,
   // before the loop over the samples: the zero borders of the padded input
@@ -246,24 +247,46 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
   Emitter pe{pb, loc, e.vec};
   Value padded = memref::AllocOp::create(
       pb, loc,
-      MemRefType::get({c, paddedHeight, paddedWidth}, pb.getF32Type()));
+      MemRefType::get({c, paddedHeight, sw, paddedWidth}, pb.getF32Type()));
   linalg::FillOp::create(pb, loc, pe.f32(0.0), padded);
-  // This sample into the interior of the padded input, a row at a time in
-  // vectors (the last one masked, so the right border stays zero).
+  // This sample into the interior of the padded input: with unit stride a
+  // row at a time in vectors (the last one masked, so the right border stays
+  // zero); with a stride, element by element into the phases.
   int64_t rowVectors = (w + lanes - 1) / lanes;
   e.loop(c, {}, [&](Value ci, ValueRange) {
     e.loop(h, {}, [&](Value yi, ValueRange) {
-      for (int64_t v = 0; v < rowVectors; ++v) {
-        int64_t valid = std::min(lanes, w - v * lanes);
-        Value row = e.load(
-            input, ValueRange{e.index(0), ci, yi, e.index(v * lanes)}, valid);
-        e.store(row, padded,
-                ValueRange{ci, e.add(yi, ph), e.index(pw + v * lanes)}, valid);
+      if (sw == 1) {
+        for (int64_t v = 0; v < rowVectors; ++v) {
+          int64_t valid = std::min(lanes, w - v * lanes);
+          Value row = e.load(
+              input, ValueRange{e.index(0), ci, yi, e.index(v * lanes)}, valid);
+          e.store(row, padded,
+                  ValueRange{ci, e.add(yi, ph), e.index(0),
+                             e.index(pw + v * lanes)},
+                  valid);
+        }
+        return SmallVector<Value>{};
+      }
+      for (int64_t xi = 0; xi < w; ++xi) {
+        Value value = memref::LoadOp::create(
+            b, loc, input, ValueRange{e.index(0), ci, yi, e.index(xi)});
+        memref::StoreOp::create(b, loc, value, padded,
+                                ValueRange{ci, e.add(yi, ph),
+                                           e.index((xi + pw) % sw),
+                                           e.index((xi + pw) / sw)});
       }
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
+  // The input vector of tap (ky, kx) for output pixels [x, x + V) of row y.
+  auto tap = [&](Value ci, Value y, Value x, int64_t ky, int64_t kx) {
+    Value row = sh == 1 ? y : arith::MulIOp::create(b, loc, y, e.index(sh));
+    return vector::LoadOp::create(b, loc, e.vec, padded,
+                                  ValueRange{ci, e.add(row, ky * dh),
+                                             e.index(kx * dw % sw),
+                                             e.add(x, kx * dw / sw)});
+  };
   int64_t k = kh * kw;
   // UNS: the mixed taps Z of one block of pixels, for all channels.
   // DNS: the masked taps m[t]·X_p[c,t] of one block, likewise computed once
@@ -370,10 +393,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
             for (int64_t ky = 0; ky < kh; ++ky)
               for (int64_t kx = 0; kx < kw; ++kx)
                 for (int64_t j = 0; j < pixelVectors; ++j) {
-                  Value v = vector::LoadOp::create(
-                      b, loc, e.vec, padded,
-                      ValueRange{ci, e.add(y, ky * dh),
-                                 e.add(x0, j * lanes + kx * dw)});
+                  Value v = tap(ci, y, e.add(x0, j * lanes), ky, kx);
                   next[j] = vector::FMAOp::create(b, loc, v, v, next[j]);
                 }
             return next;
@@ -393,10 +413,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
             for (int64_t t = 0; t < k; ++t) {
               SmallVector<Value> xs;
               for (int64_t j = 0; j < pixelVectors; ++j)
-                xs.push_back(vector::LoadOp::create(
-                    b, loc, e.vec, padded,
-                    ValueRange{ci, e.add(y, (t / kw) * dh),
-                               e.add(x0, j * lanes + (t % kw) * dw)}));
+                xs.push_back(tap(ci, y, e.add(x0, j * lanes), t / kw, t % kw));
               for (int64_t i = 0; i < k; ++i) {
                 Value wv = e.splat(memref::LoadOp::create(
                     b, loc, predictorPacked,
@@ -449,10 +466,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                         e.splat(e.f32(1.0)));
           }
           e.loop(c, {}, [&](Value ci, ValueRange) {
-            Value v = vector::LoadOp::create(
-                b, loc, e.vec, padded,
-                ValueRange{ci, e.add(y, (t / kw) * dh),
-                           e.add(x0, j * lanes + (t % kw) * dw)});
+            Value v = tap(ci, y, e.add(x0, j * lanes), t / kw, t % kw);
             vector::StoreOp::create(
                 b, loc, arith::MulFOp::create(b, loc, v, m), mixed,
                 ValueRange{ci, e.index(t), e.index(j * lanes)});
@@ -480,10 +494,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
           e.loop(c, {}, [&](Value ci, ValueRange) {
             Value z = e.zeros();
             for (int64_t src = 0; src < k; ++src) {
-              Value v = vector::LoadOp::create(
-                  b, loc, e.vec, padded,
-                  ValueRange{ci, e.add(y, (src / kw) * dh),
-                             e.add(x0, j * lanes + (src % kw) * dw)});
+              Value v = tap(ci, y, e.add(x0, j * lanes), src / kw, src % kw);
               z = vector::FMAOp::create(b, loc, row[src], v, z);
             }
             vector::StoreOp::create(
@@ -511,11 +522,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                    e.index(j * lanes)}));
                     continue;
                   }
-                  Value v = vector::LoadOp::create(
-                      b, loc, e.vec, padded,
-                      ValueRange{ci, e.add(y, ky * dh),
-                                 e.add(x0, j * lanes + kx * dw)});
-                  xs.push_back(v);
+                  xs.push_back(tap(ci, y, e.add(x0, j * lanes), ky, kx));
                 }
                 for (int64_t i = 0; i < channelsPerBlock; ++i) {
                   Value wv = e.splat(memref::LoadOp::create(

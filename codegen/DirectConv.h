@@ -1,8 +1,9 @@
 //===- DirectConv.h - Register-blocked, vectorised convolutions -*- C++ -*-===//
 //
 // The fast path of the convolution family on the CPU: one sample of a
-// stride-1 similarity convolution (plain after folding, or dynamic DNS with
-// its tap mask) or cosine SphereConv, with the epilogue of the kernel group
+// similarity convolution (plain after folding, dynamic DNS with its tap mask
+// or UNS with its tap mixing; any stride, padding and dilation) or cosine
+// SphereConv, with the epilogue of the kernel group
 // (bias, inference batch norm, relu) fused, emitted directly as scf + vector
 // loops on memrefs:
 //

@@ -38,7 +38,7 @@ def OutlineKernels : Pass<"nsl-outline-kernels", "::mlir::ModuleOp"> {
 
     Grouping (`fuse-epilogues`): a per-sample op followed by its single user
     `nsl.batch_norm` and/or `nsl.relu` forms one kernel. With `direct-conv`,
-    a group headed by a stride-1 plain or DNS `nsl.sim_conv2d` or a cosine
+    a group headed by a plain, DNS or UNS `nsl.sim_conv2d` or a cosine
     `nsl.sphere_conv2d` is emitted as register-blocked vector loops with the
     epilogue fused (codegen/DirectConv.h); the tile parameters are options.
     Everything else keeps the op (lowered later by `--nsl-lower-to-linalg`).

@@ -18,7 +18,7 @@ struct CpuCodegenOptions {
   /// Kernel grouping: batch_norm and relu join the kernel of the op they
   /// follow (otherwise one kernel per op).
   bool fuseEpilogues = true;
-  /// Register-blocked vector loops for stride-1 convolutions.
+  /// Register-blocked vector loops for convolutions.
   bool directConv = true;
   /// Their tiling; vector width 0 picks the host's (16 with AVX-512, else 8).
   int64_t vectorWidth = 0;

@@ -2,7 +2,7 @@
 // RUN: nsl-opt %s --nsl-outline-kernels="function=conv_bn_relu vector-width=16 conv-output-channels=4 conv-pixel-vectors=2" | FileCheck %s --check-prefix=GROUP
 // RUN: nsl-opt %s --nsl-outline-kernels="function=dns vector-width=8 conv-output-channels=3 conv-pixel-vectors=1" | FileCheck %s --check-prefix=DNS
 // RUN: nsl-opt %s --nsl-outline-kernels="function=sphere vector-width=16" | FileCheck %s --check-prefix=SPHERE
-// RUN: nsl-opt %s --nsl-outline-kernels="function=strided" | FileCheck %s --check-prefix=STRIDED
+// RUN: nsl-opt %s --nsl-outline-kernels="function=strided vector-width=16" | FileCheck %s --check-prefix=STRIDED
 // RUN: nsl-opt %s --nsl-outline-kernels="function=conv_bn_relu fuse-epilogues=0" | FileCheck %s --check-prefix=NOFUSE
 
 // conv → batch_norm → relu is one kernel: once per call, before the loop
@@ -15,8 +15,8 @@
 // GROUP: nsl.batch_norm {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
 // GROUP: nsl.relu {{.*}}nsl.kernel = "nsl_conv_bn_relu_k0"
 // GROUP: func.func @nsl_conv_bn_relu_k0(%{{.*}}: memref<2x3x6x20xf32>, %{{.*}}: memref<8x3x3x3xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: memref<2x8x6x20xf32>, %{{.*}}: index, %{{.*}}: index)
-// GROUP: %[[PADDED:.*]] = memref.alloc() : memref<3x8x34xf32>
-// GROUP: linalg.fill ins(%{{.*}} : f32) outs(%[[PADDED]] : memref<3x8x34xf32>)
+// GROUP: %[[PADDED:.*]] = memref.alloc() : memref<3x8x1x34xf32>
+// GROUP: linalg.fill ins(%{{.*}} : f32) outs(%[[PADDED]] : memref<3x8x1x34xf32>)
 // GROUP: memref.alloc() : memref<2x3x9x4xf32>
 // GROUP: scf.for
 // GROUP: scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step
@@ -55,7 +55,7 @@ func.func @conv_bn_relu(%x: tensor<2x3x6x20xf32> {nsl.name = "x", nsl.role = "in
 // DNS: func.func @nsl_dns_k0
 // DNS: %[[TAPS:.*]] = memref.alloc() : memref<2x9x8xf32>
 // DNS: %[[M:.*]] = vector.load %{{.*}} : memref<1x9x8x8xf32, strided<{{.*}}>>, vector<8xf32>
-// DNS: %[[X:.*]] = vector.load %{{.*}} : memref<2x10x10xf32>, vector<8xf32>
+// DNS: %[[X:.*]] = vector.load %{{.*}} : memref<2x10x1x10xf32>, vector<8xf32>
 // DNS: %[[MX:.*]] = arith.mulf %[[X]], %[[M]] : vector<8xf32>
 // DNS: vector.store %[[MX]], %[[TAPS]]
 // DNS: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>)
@@ -84,10 +84,18 @@ func.func @sphere(%x: tensor<1x2x8x8xf32> {nsl.name = "x", nsl.role = "input"},
   return %0 : tensor<1x4x8x8xf32>
 }
 
-// Must not take the direct path: stride 2 and the linear SphereConv keep
-// their ops for the linalg lowering.
+// Stride 2: the padded input is split by column phase, [C, Hp, 2, Wq], so
+// the taps of consecutive output pixels stay contiguous: the copy stores
+// element by element into the phases, the loads read phase kx·dw mod 2.
+// The linear SphereConv must not take the direct path: it keeps its op for
+// the linalg lowering.
 // STRIDED: func.func @nsl_strided_k0
-// STRIDED: nsl.sim_conv2d identity
+// STRIDED: %[[PHASES:.*]] = memref.alloc() : memref<2x10x2x17xf32>
+// STRIDED: memref.store %{{.*}}, %[[PHASES]][%{{.*}}, %{{.*}}, %c1{{.*}}, %c0
+// STRIDED: vector.load %[[PHASES]][%{{.*}}, %{{.*}}, %c0{{.*}}, %{{.*}}] : memref<2x10x2x17xf32>, vector<16xf32>
+// STRIDED: vector.load %[[PHASES]][%{{.*}}, %{{.*}}, %c1{{.*}}, %{{.*}}] : memref<2x10x2x17xf32>, vector<16xf32>
+// STRIDED: vector.fma
+// STRIDED-NOT: nsl.sim_conv2d
 // STRIDED: func.func @nsl_strided_k1
 // STRIDED: nsl.sphere_conv2d linear
 // STRIDED-NOT: vector.fma

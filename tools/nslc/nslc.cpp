@@ -75,7 +75,7 @@ cl::opt<bool> fuseEpilogues(
     cl::init(true), cl::cat(tuningCategory));
 cl::opt<bool> directConv(
     "direct-conv",
-    cl::desc("Register-blocked vector loops for stride-1 convolutions"),
+    cl::desc("Register-blocked vector loops for convolutions"),
     cl::init(true), cl::cat(tuningCategory));
 cl::opt<int64_t> vectorWidth(
     "vector-width",
