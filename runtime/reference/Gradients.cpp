@@ -263,13 +263,7 @@ SimConv2dGrads simConv2dVJP(const Tensor &x, const Tensor &w,
       if (sim.dynamic)
         similarityMatrix(sim, k, n, p, m);
       // Forward: mixed[c,t] = Σ_s M_p[t,s]·X_p[c,s], Y = Σ W[o,c,t]·mixed.
-      for (int64_t c = 0; c < g.c; ++c)
-        for (int64_t t = 0; t < k; ++t) {
-          double sum = 0.0;
-          for (int64_t s = 0; s < k; ++s)
-            sum += m[t * k + s] * patch[c * k + s];
-          mixed[c * k + t] = sum;
-        }
+      mixGroups(patch.data(), row, m, k, mixed.data());
       // ∂W += G·mixed, ∂bias += G, ∂mixed[c,t] = Σ_o G[n,o,p]·W[o,c,t].
       std::fill(dmixed.begin(), dmixed.end(), 0.0);
       for (int64_t o = 0; o < outputs; ++o) {
@@ -475,13 +469,7 @@ SimLinearGrads simLinearVJP(const Tensor &x, const Tensor &w,
   std::vector<double> mixed(features), dmixed(features);
   for (int64_t n = 0; n < batch; ++n) {
     const double *xn = &x.data[n * features];
-    for (int64_t base = 0; base < features; base += k)
-      for (int64_t t = 0; t < k; ++t) {
-        double sum = 0.0;
-        for (int64_t s = 0; s < k; ++s)
-          sum += m[t * k + s] * xn[base + s];
-        mixed[base + t] = sum;
-      }
+    mixGroups(xn, features, m, k, mixed.data());
     std::fill(dmixed.begin(), dmixed.end(), 0.0);
     for (int64_t o = 0; o < outputs; ++o) {
       const double gy = gradOutput.data[n * outputs + o];

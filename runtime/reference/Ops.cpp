@@ -283,6 +283,17 @@ void similarityMatrix(const Similarity &sim, int64_t taps, int64_t n, int64_t p,
 
 /// rows'[r, s] = Σ_t rows[r, t]·M[t, s] over consecutive rows of length K:
 /// the fold W' = W·M of conv and grouped linear weights alike.
+void mixGroups(const double *x, int64_t length, const std::vector<double> &m,
+               int64_t taps, double *mixed) {
+  for (int64_t base = 0; base < length; base += taps)
+    for (int64_t t = 0; t < taps; ++t) {
+      double sum = 0.0;
+      for (int64_t s = 0; s < taps; ++s)
+        sum += m[t * taps + s] * x[base + s];
+      mixed[base + t] = sum;
+    }
+}
+
 std::vector<double> multiplyRows(const std::vector<double> &rows,
                                  const std::vector<double> &m, int64_t taps) {
   std::vector<double> out(rows.size(), 0.0);
@@ -635,13 +646,7 @@ Tensor simConv2d(const Tensor &x, const Tensor &w, const Similarity &sim,
       if (sim.dynamic)
         similarityMatrix(sim, taps, n, p, m);
       // (M X_p)[c,t] = Σ_s M[t,s]·X_p[c,s], then Y = Σ_{c,t} W[o,c,t]·(M X_p).
-      for (int64_t c = 0; c < g.c; ++c)
-        for (int64_t t = 0; t < taps; ++t) {
-          double sum = 0.0;
-          for (int64_t s = 0; s < taps; ++s)
-            sum += m[t * taps + s] * patch[c * taps + s];
-          mixed[c * taps + t] = sum;
-        }
+      mixGroups(patch.data(), row, m, taps, mixed.data());
       for (int64_t o = 0; o < outputs; ++o) {
         double sum = bias ? bias->data[o] : 0.0;
         for (int64_t i = 0; i < row; ++i)
@@ -741,13 +746,7 @@ Tensor simLinear(const Tensor &x, const Tensor &w, const Similarity &sim,
   Tensor y({x.dim(0), outputs});
   for (int64_t n = 0; n < x.dim(0); ++n) {
     const double *xn = &x.data[n * features];
-    for (int64_t base = 0; base < features; base += groupSize)
-      for (int64_t t = 0; t < groupSize; ++t) {
-        double sum = 0.0;
-        for (int64_t s = 0; s < groupSize; ++s)
-          sum += m[t * groupSize + s] * xn[base + s];
-        mixed[base + t] = sum;
-      }
+    mixGroups(xn, features, m, groupSize, mixed.data());
     for (int64_t o = 0; o < outputs; ++o) {
       double sum = bias ? bias->data[o] : 0.0;
       for (int64_t f = 0; f < features; ++f)

@@ -81,6 +81,10 @@ void checkSimilarity(const char *op, const Similarity &sim, int64_t taps,
 /// row-major, from operands already checked by checkSimilarity.
 void similarityMatrix(const Similarity &sim, int64_t taps, int64_t n, int64_t p,
                       std::vector<double> &m);
+/// mixed[r·K + t] = Σ_s M[t,s]·x[r·K + s] over consecutive groups of K
+/// values (M applied to each patch row or feature group), `length` values.
+void mixGroups(const double *x, int64_t length, const std::vector<double> &m,
+               int64_t taps, double *mixed);
 /// rows'[r, s] = Σ_t rows[r, t]·M[t, s] over consecutive rows of length K.
 std::vector<double> multiplyRows(const std::vector<double> &rows,
                                  const std::vector<double> &m, int64_t taps);
