@@ -10,7 +10,6 @@ OpenBLAS); convolutions through oneDNN.
 """
 import argparse
 import json
-import math
 import statistics
 import time
 

@@ -81,7 +81,6 @@ def conv_case(name, n, c, h, w, o, kh, kw, stride=(1, 1), padding=(0, 0),
         r_shape = ([n, channels, ho, wo] if dynamic
                    else ([k, k] if r_full else [k]))
         sim.append(case.arg("r", r_shape, "input" if dynamic else "parameter"))
-    types = {"%x": [n, c, h, w]}
     text = f"%y = nsl.sim_conv2d {structure}{' dynamic' if dynamic else ''} {x}, {wt}"
     if sim:
         shapes = [a[1] for a in case.args[2:2 + len(sim)]]
@@ -225,7 +224,7 @@ def other_cases():
     for only in ["", " input_only"]:
         cases.append(simple(f"fused_predictor_dns{only.replace(' ', '_')}",
                             [("x", [2, 5, 7, 21], "input"), ("p", [9, 5, 3, 3], "parameter"),
-                             ("g", [], "parameter"), ("w", [6, 5, 3, 3], "parameter")] + bn_args[:0] +
+                             ("g", [], "parameter"), ("w", [6, 5, 3, 3], "parameter")] +
                             [("g2", [6], "parameter"), ("b2", [6], "parameter"), ("mean", [6], "buffer"), ("var", [6], "buffer")],
                             [f"%q = nsl.sphere_conv2d cosine{only} %x, %p {{padding = array<i64: 1, 1>}} : tensor<2x5x7x21xf32>, tensor<9x5x3x3xf32> -> tensor<2x9x7x21xf32>",
                              "%m = nsl.predicted_similarity diagonal %q, %g : tensor<2x9x7x21xf32>, tensor<f32> -> tensor<2x9x7x21xf32>",
