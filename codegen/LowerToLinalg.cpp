@@ -8,6 +8,7 @@
 // tensor.empty as linalg's pooling ops do).
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/LinalgBuilder.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,150 +29,17 @@ namespace mlir::nsl {
 
 using namespace mlir;
 using namespace mlir::nsl;
+using namespace mlir::nsl::lowering;
 
 namespace {
-
-using utils::IteratorType;
-constexpr IteratorType kParallel = IteratorType::parallel;
-constexpr IteratorType kReduction = IteratorType::reduction;
-using Body = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-ArrayRef<int64_t> shapeOf(Value value) {
-  return cast<RankedTensorType>(value.getType()).getShape();
-}
-
-/// Builds the IR of one op's lowering at the op's position.
-class Builder {
-public:
-  Builder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-
-  OpBuilder &b;
-  Location loc;
-
-  MLIRContext *ctx() { return b.getContext(); }
-  RankedTensorType f32(ArrayRef<int64_t> shape) {
-    return RankedTensorType::get(shape, b.getF32Type());
-  }
-  AffineExpr d(unsigned i) { return getAffineDimExpr(i, ctx()); }
-  AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(dims, 0, results, ctx());
-  }
-  /// The identity map of `dims` dimensions restricted to `which`.
-  AffineMap dims(unsigned count, ArrayRef<unsigned> which) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned i : which)
-      exprs.push_back(d(i));
-    return map(count, exprs);
-  }
-  AffineMap identity(unsigned count) {
-    return AffineMap::getMultiDimIdentityMap(count, ctx());
-  }
-
-  Value constant(double value) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-  }
-  Value filled(ArrayRef<int64_t> shape, double value) {
-    Value empty = tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
-    return linalg::FillOp::create(b, loc, constant(value), empty).getResult(0);
-  }
-  Value empty(ArrayRef<int64_t> shape) {
-    return tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
-  }
-
-  /// Pads the spatial dimensions (2, 3) of an NCHW tensor on both sides.
-  Value padSpatial(Value x, ArrayRef<int64_t> padding, double value) {
-    if (padding[0] == 0 && padding[1] == 0)
-      return x;
-    ArrayRef<int64_t> shape = shapeOf(x);
-    SmallVector<OpFoldResult> low = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                     b.getIndexAttr(padding[0]),
-                                     b.getIndexAttr(padding[1])};
-    RankedTensorType type = f32({shape[0], shape[1], shape[2] + 2 * padding[0],
-                                 shape[3] + 2 * padding[1]});
-    return tensor::PadOp::create(b, loc, type, x, low, low, constant(value));
-  }
-
-  /// A linalg.generic with one output.
-  Value generic(Value init, ValueRange inputs, ArrayRef<AffineMap> maps,
-                ArrayRef<IteratorType> iterators, Body body) {
-    auto op = linalg::GenericOp::create(
-        b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
-        iterators, [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-          linalg::YieldOp::create(nested, nestedLoc,
-                                  body(nested, nestedLoc, args));
-        });
-    return op.getResult(0);
-  }
-  /// An elementwise generic over `shape` whose inputs all have that shape.
-  Value elementwise(ValueRange inputs, Body body) {
-    ArrayRef<int64_t> shape = shapeOf(inputs.front());
-    unsigned rank = shape.size();
-    SmallVector<AffineMap> maps(inputs.size() + 1, identity(rank));
-    return generic(empty(shape), inputs, maps,
-                   SmallVector<IteratorType>(rank, kParallel), body);
-  }
-
-  Value expand(Value x, ArrayRef<int64_t> shape,
-               ArrayRef<ReassociationIndices> groups) {
-    return tensor::ExpandShapeOp::create(b, loc, f32(shape), x, groups);
-  }
-  Value collapse(Value x, ArrayRef<ReassociationIndices> groups) {
-    return tensor::CollapseShapeOp::create(b, loc, x, groups);
-  }
-};
-
-// Scalar arithmetic inside generic bodies.
-Value mulf(OpBuilder &b, Location l, Value x, Value y) {
-  return arith::MulFOp::create(b, l, x, y);
-}
-Value addf(OpBuilder &b, Location l, Value x, Value y) {
-  return arith::AddFOp::create(b, l, x, y);
-}
-Value subf(OpBuilder &b, Location l, Value x, Value y) {
-  return arith::SubFOp::create(b, l, x, y);
-}
-Value divf(OpBuilder &b, Location l, Value x, Value y) {
-  return arith::DivFOp::create(b, l, x, y);
-}
-Value cstf(OpBuilder &b, Location l, double v) {
-  return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
-}
-/// 1.0 where the two loop indices are equal, else 0.0.
-Value kronecker(OpBuilder &b, Location l, unsigned i, unsigned j) {
-  Value equal = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
-                                      linalg::IndexOp::create(b, l, i),
-                                      linalg::IndexOp::create(b, l, j));
-  return arith::UIToFPOp::create(b, l, b.getF32Type(), equal);
-}
-
-/// The window access (n, c, y·sh + ky·dh, x·sw + kx·dw) of a padded NCHW
-/// input, for loop dimensions given by position.
-AffineMap windowMap(Builder &g, unsigned count, unsigned n, unsigned c,
-                    unsigned y, unsigned x, unsigned ky, unsigned kx,
-                    ArrayRef<int64_t> stride, ArrayRef<int64_t> dilation) {
-  return g.map(count,
-               {g.d(n), g.d(c), g.d(y) * stride[0] + g.d(ky) * dilation[0],
-                g.d(x) * stride[1] + g.d(kx) * dilation[1]});
-}
-
-Value addBias(Builder &g, Value y, Value bias) {
-  if (!bias)
-    return y;
-  unsigned rank = shapeOf(y).size();
-  return g.generic(g.empty(shapeOf(y)), {y, bias},
-                   {g.identity(rank), g.dims(rank, {1}), g.identity(rank)},
-                   SmallVector<IteratorType>(rank, kParallel),
-                   [](OpBuilder &b, Location l, ValueRange a) {
-                     return addf(b, l, a[0], a[1]);
-                   });
-}
-
 //===----------------------------------------------------------------------===//
 // Similarity
 //===----------------------------------------------------------------------===//
 
 /// The static K×K matrix M of a similarity (DESIGN.md §1 table).
-Value similarityMatrix(Builder &g, Structure structure, ValueRange operands,
+} // namespace
+
+Value mlir::nsl::lowering::similarityMatrix(LoweringBuilder &g, Structure structure, ValueRange operands,
                        int64_t k, double alpha) {
   switch (structure) {
   case Structure::Identity:
@@ -225,9 +93,11 @@ Value similarityMatrix(Builder &g, Structure structure, ValueRange operands,
   llvm_unreachable("unknown structure");
 }
 
+namespace {
+
 /// W'[o,c,s] = Σ_t W[o,c,t]·M[t,s] on a weight viewed as [R, K] rows
 /// (conv [O, C, kh, kw] → [O·C, K]; linear [O, F] → [O·G, B]).
-Value foldSimilarity(Builder &g, FoldSimilarityOp op) {
+Value foldSimilarity(LoweringBuilder &g, FoldSimilarityOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   int64_t k = op.getGroupSize() ? static_cast<int64_t>(*op.getGroupSize())
                                 : shape[2] * shape[3];
@@ -255,7 +125,9 @@ Value foldSimilarity(Builder &g, FoldSimilarityOp op) {
 }
 
 /// Plain convolution of a padded input.
-Value convolution(Builder &g, Value paddedInput, Value weight,
+} // namespace
+
+Value mlir::nsl::lowering::convolution(LoweringBuilder &g, Value paddedInput, Value weight,
                   ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
                   ArrayRef<int64_t> dilation) {
   auto attr = [&](ArrayRef<int64_t> values) {
@@ -271,9 +143,11 @@ Value convolution(Builder &g, Value paddedInput, Value weight,
       .getResult(0);
 }
 
+namespace {
+
 /// DNS: Y[n,o,y,x] = Σ_{c,ky,kx} W[o,c,ky,kx]·m[n,t,y,x]·Xp[n,c,window].
 /// Loops (n, o, y, x, c, ky, kx).
-Value maskedConvolution(Builder &g, Value xp, Value w, Value mask,
+Value maskedConvolution(LoweringBuilder &g, Value xp, Value w, Value mask,
                         ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
                         ArrayRef<int64_t> dilation) {
   ArrayRef<int64_t> ws = shapeOf(w), ms = shapeOf(mask);
@@ -293,7 +167,7 @@ Value maskedConvolution(Builder &g, Value xp, Value w, Value mask,
 
 /// UNS: Z[n,c,ky,kx,y,x] = Σ_s M_p[t,s]·Xp[n,c,window(s)], then
 /// Y[n,o,y,x] = Σ_{c,t} W[o,c,t]·Z[n,c,t,y,x].
-Value mixedConvolution(Builder &g, Value xp, Value w, Value mixing,
+Value mixedConvolution(LoweringBuilder &g, Value xp, Value w, Value mixing,
                        ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
                        ArrayRef<int64_t> dilation) {
   ArrayRef<int64_t> ws = shapeOf(w), ms = shapeOf(mixing);
@@ -322,7 +196,7 @@ Value mixedConvolution(Builder &g, Value xp, Value w, Value mixing,
                    });
 }
 
-Value lowerSimConv2d(Builder &g, SimConv2dOp op) {
+Value lowerSimConv2d(LoweringBuilder &g, SimConv2dOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   Value w = op.getWeight();
   Value xp = g.padSpatial(op.getInput(), op.getPadding(), 0.0);
@@ -371,7 +245,9 @@ Value lowerSimConv2d(Builder &g, SimConv2dOp op) {
 
 /// ‖x_p‖ = sqrt(Σ_{c,ky,kx} Xp[n,c,window]² + ε) as [N, Ho, Wo].
 /// Loops (n, y, x, c, ky, kx).
-Value patchNorm(Builder &g, Value input, ArrayRef<int64_t> kernel,
+} // namespace
+
+Value mlir::nsl::lowering::patchNorm(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
                 ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
                 ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape,
                 double epsilon) {
@@ -389,6 +265,8 @@ Value patchNorm(Builder &g, Value input, ArrayRef<int64_t> kernel,
   });
 }
 
+namespace {
+
 /// g(θ) of the sigmoid variants for cos θ and k.
 Value sphereSigmoid(OpBuilder &b, Location l, Value theta, Value k) {
   Value halfPi = cstf(b, l, llvm::numbers::pi / 2);
@@ -401,7 +279,7 @@ Value sphereSigmoid(OpBuilder &b, Location l, Value theta, Value k) {
   return mulf(b, l, kappa, divf(b, l, subf(b, l, one, e), addf(b, l, one, e)));
 }
 
-Value lowerSphereConv2d(Builder &g, SphereConv2dOp op) {
+Value lowerSphereConv2d(LoweringBuilder &g, SphereConv2dOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   ArrayRef<int64_t> ws = shapeOf(op.getWeight());
   double epsilon = op.getEpsilon().convertToDouble();
@@ -455,7 +333,7 @@ Value lowerSphereConv2d(Builder &g, SphereConv2dOp op) {
       });
 }
 
-Value lowerPatchNorm(Builder &g, PatchNormOp op) {
+Value lowerPatchNorm(LoweringBuilder &g, PatchNormOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   Value norm = patchNorm(g, op.getInput(), op.getKernelSize(), op.getPadding(),
                          op.getStride(), op.getDilation(),
@@ -464,7 +342,7 @@ Value lowerPatchNorm(Builder &g, PatchNormOp op) {
   return g.expand(norm, shape, {{0, 1}, {2}, {3}});
 }
 
-Value lowerPredictedSimilarity(Builder &g, PredictedSimilarityOp op) {
+Value lowerPredictedSimilarity(LoweringBuilder &g, PredictedSimilarityOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   bool full = op.getStructure() == Structure::Full;
   int64_t k =
@@ -498,7 +376,9 @@ Value lowerPredictedSimilarity(Builder &g, PredictedSimilarityOp op) {
 //===----------------------------------------------------------------------===//
 
 /// y[n,o] = Σ_f x[n,f]·W[o,f] (+ b[o]). Loops (n, o, f).
-Value linearLayer(Builder &g, Value x, Value w, Value bias,
+} // namespace
+
+Value mlir::nsl::lowering::linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
                   ArrayRef<int64_t> shape) {
   Value y = g.generic(g.filled(shape, 0.0), {x, w},
                       {g.dims(3, {0, 2}), g.dims(3, {1, 2}), g.dims(3, {0, 1})},
@@ -509,8 +389,10 @@ Value linearLayer(Builder &g, Value x, Value w, Value bias,
   return addBias(g, y, bias);
 }
 
+namespace {
+
 /// (x − mean[c]) / sqrt(var[c] + ε)·weight[c] + bias[c].
-Value normalize(Builder &g, Value x, Value mean, Value var, Value weight,
+Value normalize(LoweringBuilder &g, Value x, Value mean, Value var, Value weight,
                 Value bias, double epsilon) {
   unsigned rank = shapeOf(x).size();
   AffineMap channel = g.dims(rank, {1});
@@ -527,7 +409,9 @@ Value normalize(Builder &g, Value x, Value mean, Value var, Value weight,
 }
 
 /// Σ over all dimensions but 1 of f(x, stat[c]) → [C].
-Value channelSum(Builder &g, Value x, Value stat, Body term) {
+} // namespace
+
+Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, Value x, Value stat, Body term) {
   unsigned rank = shapeOf(x).size();
   int64_t channels = shapeOf(x)[1];
   SmallVector<IteratorType> iterators(rank, kReduction);
@@ -545,7 +429,9 @@ Value channelSum(Builder &g, Value x, Value stat, Body term) {
                    });
 }
 
-SmallVector<Value> lowerBatchNormTrain(Builder &g, BatchNormTrainOp op) {
+namespace {
+
+SmallVector<Value> lowerBatchNormTrain(LoweringBuilder &g, BatchNormTrainOp op) {
   ArrayRef<int64_t> shape = shapeOf(op.getInput());
   double count = static_cast<double>(ShapedType::getNumElements(shape)) /
                  static_cast<double>(shape[1]);
@@ -582,7 +468,7 @@ SmallVector<Value> lowerBatchNormTrain(Builder &g, BatchNormTrainOp op) {
 }
 
 /// Max or sum over a window; loops (n, c, y, x, ky, kx).
-Value pool(Builder &g, Value input, ArrayRef<int64_t> kernel,
+Value pool(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
            ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
            ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape, bool max) {
   double identity = max ? -std::numeric_limits<double>::infinity() : 0.0;
@@ -599,7 +485,7 @@ Value pool(Builder &g, Value input, ArrayRef<int64_t> kernel,
       });
 }
 
-Value lowerAvgPool2d(Builder &g, AvgPool2dOp op) {
+Value lowerAvgPool2d(LoweringBuilder &g, AvgPool2dOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   ArrayRef<int64_t> in = shapeOf(op.getInput());
   ArrayRef<int64_t> kernel = op.getKernelSize(), stride = op.getStride(),
@@ -635,7 +521,7 @@ Value lowerAvgPool2d(Builder &g, AvgPool2dOp op) {
                    });
 }
 
-Value lowerGlobalAvgPool2d(Builder &g, GlobalAvgPool2dOp op) {
+Value lowerGlobalAvgPool2d(LoweringBuilder &g, GlobalAvgPool2dOp op) {
   ArrayRef<int64_t> in = shapeOf(op.getInput());
   Value sum = g.generic(g.filled({in[0], in[1]}, 0.0), {op.getInput()},
                         {g.identity(4), g.dims(4, {0, 1})},
@@ -651,7 +537,7 @@ Value lowerGlobalAvgPool2d(Builder &g, GlobalAvgPool2dOp op) {
   return g.expand(mean, op.getType().getShape(), {{0}, {1, 2, 3}});
 }
 
-Value lowerSoftmaxCrossEntropy(Builder &g, SoftmaxCrossEntropyOp op) {
+Value lowerSoftmaxCrossEntropy(LoweringBuilder &g, SoftmaxCrossEntropyOp op) {
   Value logits = op.getLogits(), labels = op.getLabels();
   ArrayRef<int64_t> shape = shapeOf(logits);
   int64_t n = shape[0], classes = shape[1];
@@ -707,7 +593,7 @@ Value lowerSoftmaxCrossEntropy(Builder &g, SoftmaxCrossEntropyOp op) {
 
 /// Lowers one nsl op; returns its replacement values.
 FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op) {
-  Builder g(b, op->getLoc());
+  LoweringBuilder g(b, op->getLoc());
   auto one = [](Value v) { return SmallVector<Value>{v}; };
   return llvm::TypeSwitch<Operation *, FailureOr<SmallVector<Value>>>(op)
       .Case([&](SimConv2dOp o) { return one(lowerSimConv2d(g, o)); })
@@ -769,7 +655,11 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op) {
       .Case([&](SoftmaxCrossEntropyOp o) {
         return one(lowerSoftmaxCrossEntropy(g, o));
       })
-      .Default([](Operation *op) -> FailureOr<SmallVector<Value>> {
+      .Default([&](Operation *op) -> FailureOr<SmallVector<Value>> {
+        if (auto lowered = lowerConvGradient(g, op))
+          return *lowered;
+        if (auto lowered = lowerTrainingOp(g, op))
+          return *lowered;
         return op->emitError() << "no lowering to linalg for this op";
       });
 }

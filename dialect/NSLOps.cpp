@@ -23,6 +23,7 @@ using namespace mlir;
 using namespace mlir::nsl;
 
 #include "dialect/NSLEnums.cpp.inc"
+#include "dialect/NSLInterfaces.cpp.inc"
 
 #define GET_OP_CLASSES
 #include "dialect/NSLOps.cpp.inc"
@@ -579,6 +580,197 @@ LogicalResult check(const Diagnoser &d, SoftmaxCrossEntropyOp::Adaptor adaptor,
   return success();
 }
 
+
+//===----------------------------------------------------------------------===//
+// Training ops: regularisers, accuracy and optimizer updates.
+//===----------------------------------------------------------------------===//
+
+LogicalResult checkStrength(const Diagnoser &d, APFloat strength) {
+  float value = strength.convertToFloat();
+  if (!(value >= 0.0f) || std::isinf(value))
+    return d.fail("strength must be a finite number >= 0, got ", value);
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, L1PenaltyOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkStrength(d, adaptor.getStrength())))
+    return failure();
+  types.push_back(f32Tensor(adaptor.getInput().getContext(), {}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, OrthogonalityPenaltyOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (shapeOf(adaptor.getInput()).size() < 2)
+    return d.fail("input must be a weight of rank 2 or more ([O, ...], one "
+                  "filter per row), got ",
+                  str(shapeOf(adaptor.getInput())));
+  if (failed(checkStrength(d, adaptor.getStrength())))
+    return failure();
+  types.push_back(f32Tensor(adaptor.getInput().getContext(), {}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, CountCorrectOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, adaptor.getLogits(), "logits", 2, "[N, C]")))
+    return failure();
+  ArrayRef<int64_t> logits = shapeOf(adaptor.getLogits());
+  if (shapeOf(adaptor.getLabels()) != ArrayRef<int64_t>{logits[0]})
+    return d.fail("labels must have shape [N] = ", str({logits[0]}),
+                  " to match the logits ", str(logits), ", got ",
+                  str(shapeOf(adaptor.getLabels())));
+  types.push_back(RankedTensorType::get(
+      {}, IntegerType::get(adaptor.getLogits().getContext(), 64)));
+  return success();
+}
+
+/// The operands every update shares: a gradient of the parameter's shape,
+/// rank-0 step and learning rate, non-negative finite hyper-parameters.
+LogicalResult checkUpdate(const Diagnoser &d, Value param, Value grad,
+                          Value step, Value lr,
+                          ArrayRef<std::pair<StringRef, float>> nonNegative) {
+  if (failed(checkShape(d, grad, "grad", shapeOf(param), "the parameter's")) ||
+      failed(checkShape(d, step, "step", {}, "[] (rank 0)")) ||
+      failed(checkShape(d, lr, "lr", {}, "[] (rank 0)")))
+    return failure();
+  for (auto [name, value] : nonNegative)
+    if (!(value >= 0.0f) || std::isinf(value))
+      return d.fail(name, " must be a finite number >= 0, got ", value);
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, SgdUpdateOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  float momentum = adaptor.getMomentum().convertToFloat();
+  float dampening = adaptor.getDampening().convertToFloat();
+  if (failed(checkUpdate(d, adaptor.getParam(), adaptor.getGrad(),
+                         adaptor.getStep(), adaptor.getLr(),
+                         {{"momentum", momentum},
+                          {"dampening", dampening},
+                          {"weight_decay",
+                           adaptor.getWeightDecay().convertToFloat()}})))
+    return failure();
+  if (adaptor.getNesterov() && (momentum <= 0.0f || dampening != 0.0f))
+    return d.fail("nesterov momentum requires a momentum and zero dampening");
+  Value buffer = adaptor.getMomentumBuffer();
+  if ((momentum != 0.0f) != static_cast<bool>(buffer))
+    return d.fail("the momentum buffer must be given exactly when momentum "
+                  "is not 0 (momentum ",
+                  momentum, ", buffer ", buffer ? "given" : "absent", ")");
+  if (buffer && failed(checkShape(d, buffer, "momentum_buffer",
+                                  shapeOf(adaptor.getParam()),
+                                  "the parameter's")))
+    return failure();
+  types.push_back(adaptor.getParam().getType());
+  if (buffer)
+    types.push_back(buffer.getType());
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, AdamUpdateOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  float beta1 = adaptor.getBeta1().convertToFloat();
+  float beta2 = adaptor.getBeta2().convertToFloat();
+  if (failed(checkUpdate(d, adaptor.getParam(), adaptor.getGrad(),
+                         adaptor.getStep(), adaptor.getLr(),
+                         {{"eps", adaptor.getEps().convertToFloat()},
+                          {"weight_decay",
+                           adaptor.getWeightDecay().convertToFloat()}})))
+    return failure();
+  if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
+    return d.fail("beta1 and beta2 must be in [0, 1), got ", beta1, " and ",
+                  beta2);
+  ArrayRef<int64_t> shape = shapeOf(adaptor.getParam());
+  Value vmax = adaptor.getMaxExpAvgSq();
+  if (adaptor.getAmsgrad() != static_cast<bool>(vmax))
+    return d.fail("max_exp_avg_sq must be given exactly with amsgrad");
+  if (failed(checkShape(d, adaptor.getExpAvg(), "exp_avg", shape,
+                        "the parameter's")) ||
+      failed(checkShape(d, adaptor.getExpAvgSq(), "exp_avg_sq", shape,
+                        "the parameter's")) ||
+      (vmax &&
+       failed(checkShape(d, vmax, "max_exp_avg_sq", shape, "the parameter's"))))
+    return failure();
+  for (int i = 0; i < (vmax ? 4 : 3); ++i)
+    types.push_back(adaptor.getParam().getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// VJP ops: the forward op's checker on the forward operands.
+//===----------------------------------------------------------------------===//
+
+/// Checks `wrt` and the gradients an op returns: ascending indices of f32
+/// forward operands, one result of the operand's type each.
+LogicalResult checkWrt(const Diagnoser &d, Operation *op,
+                       ValueRange forwardOperands, ArrayRef<int64_t> wrt) {
+  if (wrt.empty())
+    return d.fail("'wrt' must name at least one operand");
+  for (auto [i, index] : llvm::enumerate(wrt)) {
+    if (index < 0 || index >= static_cast<int64_t>(forwardOperands.size()))
+      return d.fail("'wrt' index ", index, " is not a forward operand (0..",
+                    forwardOperands.size() - 1, ")");
+    if (i > 0 && index <= wrt[i - 1])
+      return d.fail("'wrt' must be strictly ascending, got ", str(wrt));
+    if (!cast<RankedTensorType>(forwardOperands[index].getType())
+             .getElementType()
+             .isF32())
+      return d.fail("operand ", index, " is not differentiable (not f32)");
+  }
+  if (op->getNumResults() != wrt.size())
+    return d.fail("returns ", op->getNumResults(), " gradient(s) but 'wrt' "
+                  "names ", wrt.size(), " operand(s)");
+  for (auto [index, result] : llvm::zip(wrt, op->getResults()))
+    if (result.getType() != forwardOperands[index].getType())
+      return d.fail("the gradient of operand ", index, " must have its type ",
+                    forwardOperands[index].getType(), ", got ",
+                    result.getType());
+  return success();
+}
+
+/// Runs Forward's checker on the VJP op's forward operands and attributes,
+/// then checks the upstream gradient (the last operand) against the forward
+/// op's first result and `wrt`.
+template <typename Forward, typename VJP> LogicalResult verifyVJP(VJP op) {
+  Operation *operation = op.getOperation();
+  Diagnoser d(operation);
+  ValueRange forwardOperands =
+      operation->getOperands().drop_back(1);
+  Value gradOutput = operation->getOperands().back();
+  // The VJP op's properties less its own, as the forward op's.
+  NamedAttrList attrs;
+  if (auto dict =
+          dyn_cast_or_null<DictionaryAttr>(operation->getPropertiesAsAttribute()))
+    for (NamedAttribute attr : dict) {
+      if (attr.getName() == "wrt")
+        continue;
+      if (attr.getName() == "operandSegmentSizes") {
+        auto sizes = cast<DenseI32ArrayAttr>(attr.getValue()).asArrayRef();
+        attrs.append(attr.getName(),
+                     DenseI32ArrayAttr::get(operation->getContext(),
+                                            sizes.drop_back(1)));
+        continue;
+      }
+      attrs.push_back(attr);
+    }
+  typename Forward::Properties properties;
+  if (failed(Forward::setPropertiesFromAttr(
+          properties, attrs.getDictionary(operation->getContext()),
+          [&] { return operation->emitOpError(); })))
+    return failure();
+  typename Forward::Adaptor adaptor(forwardOperands, DictionaryAttr(),
+                                    properties);
+  SmallVector<Type> forwardTypes;
+  if (failed(check(d, adaptor, forwardTypes)))
+    return failure();
+  if (gradOutput.getType() != forwardTypes.front())
+    return d.fail("the upstream gradient must have the forward result type ",
+                  forwardTypes.front(), ", got ", gradOutput.getType());
+  return checkWrt(d, operation, forwardOperands, op.getWrt());
+}
+
 } // namespace
 
 // Every op verifies and infers its result types with its checker.
@@ -610,6 +802,40 @@ NSL_CHECKED_OP(GlobalAvgPool2dOp)
 NSL_CHECKED_OP(LinearOp)
 NSL_CHECKED_OP(FlattenOp)
 NSL_CHECKED_OP(SoftmaxCrossEntropyOp)
+NSL_CHECKED_OP(L1PenaltyOp)
+NSL_CHECKED_OP(OrthogonalityPenaltyOp)
+NSL_CHECKED_OP(CountCorrectOp)
+NSL_CHECKED_OP(SgdUpdateOp)
+NSL_CHECKED_OP(AdamUpdateOp)
+
+#define NSL_VJP_OP(FORWARD)                                                    \
+  LogicalResult FORWARD##VJPOp::verify() {                                     \
+    return verifyVJP<FORWARD##Op>(*this);                                      \
+  }
+
+NSL_VJP_OP(SimConv2d)
+NSL_VJP_OP(SphereConv2d)
+NSL_VJP_OP(PatchNorm)
+NSL_VJP_OP(PredictedSimilarity)
+NSL_VJP_OP(FoldSimilarity)
+NSL_VJP_OP(Linear)
+NSL_VJP_OP(BatchNormTrain)
+NSL_VJP_OP(MaxPool2d)
+NSL_VJP_OP(AvgPool2d)
+NSL_VJP_OP(GlobalAvgPool2d)
+NSL_VJP_OP(Flatten)
+NSL_VJP_OP(SoftmaxCrossEntropy)
+NSL_VJP_OP(L1Penalty)
+NSL_VJP_OP(OrthogonalityPenalty)
+
+LogicalResult ReluVJPOp::verify() {
+  Diagnoser d(getOperation());
+  if (getGradOutput().getType() != getInput().getType())
+    return d.fail("the upstream gradient must have the input's type ",
+                  getInput().getType(), ", got ", getGradOutput().getType());
+  return checkWrt(d, getOperation(), getOperation()->getOperands().drop_back(1),
+                  getWrt());
+}
 #undef NSL_CHECKED_OP
 
 //===----------------------------------------------------------------------===//

@@ -11,6 +11,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialect/NSLEnums.h.inc"
+#include "dialect/NSLInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialect/NSLOps.h.inc"

@@ -10,6 +10,7 @@
 include "dialect/NSLDialect.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "dialect/NSLInterfaces.td"
 
 def NSL_Tensor : StaticShapeTensorOf<[F32]>;
 def NSL_LabelTensor : StaticShapeTensorOf<[I64]>;
@@ -54,7 +55,7 @@ defvar NSL_SimilarityDoc = [{
 // Similarity layers
 //===----------------------------------------------------------------------===//
 
-def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [AttrSizedOperandSegments]> {
+def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [AttrSizedOperandSegments, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "similarity convolution Y = Σ W·M·X_p";
   let description = !strconcat([{
     A 2-D convolution whose inner product is the bilinear similarity
@@ -96,7 +97,7 @@ def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [AttrSizedOperandSegments]> {
   }];
 }
 
-def NSL_SphereConv2dOp : NSL_Op<"sphere_conv2d"> {
+def NSL_SphereConv2dOp : NSL_Op<"sphere_conv2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "hyperspherical convolution g(θ_{w,x_p})";
   let description = [{
     SphereConv, the building block of the SphereNet predictor:
@@ -134,7 +135,7 @@ def NSL_SphereConv2dOp : NSL_Op<"sphere_conv2d"> {
   }];
 }
 
-def NSL_PatchNormOp : NSL_Op<"patch_norm"> {
+def NSL_PatchNormOp : NSL_Op<"patch_norm", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "norm of every input patch, ‖x_p‖";
   let description = [{
         Y[n,0,p] = sqrt(Σ_{c,s} X_p[n,c,s]² + ε)
@@ -150,7 +151,7 @@ def NSL_PatchNormOp : NSL_Op<"patch_norm"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_PredictedSimilarityOp : NSL_Op<"predicted_similarity"> {
+def NSL_PredictedSimilarityOp : NSL_Op<"predicted_similarity", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "dynamic similarity M_p = γ·P(X)_p + I";
   let description = [{
     Turns a predictor's output into the dynamic similarity operand of
@@ -197,7 +198,7 @@ def NSL_SimLinearOp : NSL_Op<"sim_linear", [AttrSizedOperandSegments]> {
   }];
 }
 
-def NSL_FoldSimilarityOp : NSL_Op<"fold_similarity"> {
+def NSL_FoldSimilarityOp : NSL_Op<"fold_similarity", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "fold a static similarity into the weights, W' = W·M";
   let description = !strconcat([{
     For a convolution weight `[O, C, kh, kw]` (`K = kh·kw`):
@@ -250,7 +251,7 @@ def NSL_BatchNormOp : NSL_Op<"batch_norm", [NSL_BatchNormParametersMatch]> {
 }
 
 def NSL_BatchNormTrainOp
-    : NSL_Op<"batch_norm_train", [NSL_BatchNormParametersMatch]> {
+    : NSL_Op<"batch_norm_train", [NSL_BatchNormParametersMatch, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "batch normalisation, training form";
   let description = [{
     PyTorch 1.13's training-mode batch norm over all dimensions but the
@@ -279,7 +280,7 @@ def NSL_BatchNormTrainOp
   }];
 }
 
-def NSL_ReluOp : NSL_ElementwiseOp<"relu"> {
+def NSL_ReluOp : NSL_ElementwiseOp<"relu", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "rectified linear unit, max(x, 0)";
   let arguments = (ins NSL_Tensor:$input);
   let results = (outs NSL_Tensor:$result);
@@ -287,7 +288,7 @@ def NSL_ReluOp : NSL_ElementwiseOp<"relu"> {
   let hasFolder = 1;
 }
 
-def NSL_MaxPool2dOp : NSL_Op<"max_pool2d"> {
+def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "2-D max pooling";
   let description = [{
         Y[n,c,p] = max_t X_p[n,c,t]
@@ -302,7 +303,7 @@ def NSL_MaxPool2dOp : NSL_Op<"max_pool2d"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d"> {
+def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "2-D average pooling";
   let description = [{
         Y[n,c,p] = Σ_t X_p[n,c,t] / count
@@ -319,7 +320,7 @@ def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d"> {
+def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "mean over the spatial dimensions";
   let description = [{
     `Y[n,c,0,0] = Σ_{y,x} X[n,c,y,x] / (H·W)`: `[N, C, H, W]` → `[N, C, 1, 1]`
@@ -330,7 +331,7 @@ def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_LinearOp : NSL_Op<"linear"> {
+def NSL_LinearOp : NSL_Op<"linear", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "fully connected layer y = x·Wᵀ + b";
   let description = [{
         y[n,o] = Σ_f W[o,f] · x[n,f]   (+ bias[o])
@@ -346,7 +347,7 @@ def NSL_LinearOp : NSL_Op<"linear"> {
   }];
 }
 
-def NSL_AddOp : NSL_ElementwiseOp<"add", [Commutative]> {
+def NSL_AddOp : NSL_ElementwiseOp<"add", [Commutative, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "elementwise sum";
   let description = "`Y = lhs + rhs`, both of the result's shape.";
   let arguments = (ins NSL_Tensor:$lhs, NSL_Tensor:$rhs);
@@ -354,7 +355,7 @@ def NSL_AddOp : NSL_ElementwiseOp<"add", [Commutative]> {
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
-def NSL_FlattenOp : NSL_Op<"flatten"> {
+def NSL_FlattenOp : NSL_Op<"flatten", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "flatten all dimensions after the batch dimension";
   let description = [{
     `[N, d1, d2, …]` → `[N, d1·d2·…]`, row-major (PyTorch's
@@ -366,7 +367,7 @@ def NSL_FlattenOp : NSL_Op<"flatten"> {
   let hasFolder = 1;
 }
 
-def NSL_SoftmaxCrossEntropyOp : NSL_Op<"softmax_cross_entropy"> {
+def NSL_SoftmaxCrossEntropyOp : NSL_Op<"softmax_cross_entropy", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "mean cross-entropy of softmax(logits) with label smoothing";
   let description = [{
     PyTorch 1.13's `F.cross_entropy(logits, labels, label_smoothing=ε)` with
@@ -385,5 +386,7 @@ def NSL_SoftmaxCrossEntropyOp : NSL_Op<"softmax_cross_entropy"> {
     type($loss)
   }];
 }
+
+include "dialect/NSLTrainingOps.td"
 
 #endif // NSL_OPS_TD

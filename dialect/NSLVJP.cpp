@@ -1,0 +1,144 @@
+//===- NSLVJP.cpp - The VJP interface of the differentiable nsl ops --------===//
+//
+// Every differentiable op builds its vector-Jacobian product as one
+// `nsl.<op>_vjp` op carrying the forward operands and attributes, the
+// upstream gradient and `wrt`, the operands whose gradients are needed; the
+// codegen lowers those ops (DESIGN.md §1 has the math). `nsl.add` needs no
+// op: both operands get the upstream gradient.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/NSLOps.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace mlir::nsl;
+
+namespace {
+
+/// The single upstream gradient of a one-result op.
+Value singleResultGrad(ArrayRef<Value> resultGrads) {
+  assert(resultGrads.size() == 1 && "one result");
+  return resultGrads.front();
+}
+
+/// Creates `VJP` for `forward` with the operands that are both needed and
+/// differentiable, and scatters its results into `operandGrads`.
+template <typename VJP>
+LogicalResult emitVJP(Operation *forward, OpBuilder &builder, Value gradOutput,
+                      ArrayRef<bool> needed, ArrayRef<bool> differentiable,
+                      SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.assign(forward->getNumOperands(), Value());
+  SmallVector<int64_t> wrt;
+  SmallVector<Type> types;
+  for (auto [i, operand] : llvm::enumerate(forward->getOperands()))
+    if (needed[i] && differentiable[i]) {
+      wrt.push_back(static_cast<int64_t>(i));
+      types.push_back(operand.getType());
+    }
+  if (wrt.empty())
+    return success();
+  MLIRContext *context = builder.getContext();
+  NamedAttrList attrs;
+  if (auto dict =
+          dyn_cast_or_null<DictionaryAttr>(forward->getPropertiesAsAttribute()))
+    for (NamedAttribute attr : dict) {
+      if (attr.getName() == "operandSegmentSizes") {
+        SmallVector<int32_t> sizes(
+            cast<DenseI32ArrayAttr>(attr.getValue()).asArrayRef());
+        sizes.push_back(1); // grad_output
+        attrs.append(attr.getName(), DenseI32ArrayAttr::get(context, sizes));
+        continue;
+      }
+      attrs.push_back(attr);
+    }
+  attrs.append("wrt", DenseI64ArrayAttr::get(context, wrt));
+  OperationState state(forward->getLoc(), VJP::getOperationName());
+  state.addOperands(forward->getOperands());
+  state.addOperands(gradOutput);
+  state.addTypes(types);
+  state.propertiesAttr = attrs.getDictionary(context);
+  Operation *vjp = builder.create(state);
+  for (auto [index, grad] : llvm::zip(wrt, vjp->getResults()))
+    operandGrads[index] = grad;
+  return success();
+}
+
+/// All operands differentiable.
+SmallVector<bool> allOperands(Operation *op) {
+  return SmallVector<bool>(op->getNumOperands(), true);
+}
+
+} // namespace
+
+LogicalResult SimConv2dOp::buildVJP(OpBuilder &builder,
+                                    ArrayRef<Value> resultGrads,
+                                    ArrayRef<bool> needed,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  if (!getDynamic() && getStructure() != Structure::Identity)
+    return emitOpError("a static similarity must be folded into the weights "
+                       "(nsl.fold_similarity, --nsl-fold-static-similarity) "
+                       "before differentiation");
+  if (getDynamic() && getStructure() != Structure::Diagonal &&
+      getStructure() != Structure::Full)
+    return emitOpError("differentiating a dynamic '")
+           << stringifyStructure(getStructure())
+           << "' similarity is not supported (dynamic diagonal and full are)";
+  return emitVJP<SimConv2dVJPOp>(*this, builder, singleResultGrad(resultGrads),
+                                 needed, allOperands(*this), operandGrads);
+}
+
+#define NSL_VJP_ALL_OPERANDS(OP)                                               \
+  LogicalResult OP##Op::buildVJP(OpBuilder &builder,                           \
+                                 ArrayRef<Value> resultGrads,                  \
+                                 ArrayRef<bool> needed,                        \
+                                 SmallVectorImpl<Value> &operandGrads) {       \
+    return emitVJP<OP##VJPOp>(*this, builder, singleResultGrad(resultGrads),   \
+                              needed, allOperands(*this), operandGrads);       \
+  }
+
+NSL_VJP_ALL_OPERANDS(SphereConv2d)
+NSL_VJP_ALL_OPERANDS(PatchNorm)
+NSL_VJP_ALL_OPERANDS(PredictedSimilarity)
+NSL_VJP_ALL_OPERANDS(FoldSimilarity)
+NSL_VJP_ALL_OPERANDS(Linear)
+NSL_VJP_ALL_OPERANDS(Relu)
+NSL_VJP_ALL_OPERANDS(MaxPool2d)
+NSL_VJP_ALL_OPERANDS(AvgPool2d)
+NSL_VJP_ALL_OPERANDS(GlobalAvgPool2d)
+NSL_VJP_ALL_OPERANDS(Flatten)
+NSL_VJP_ALL_OPERANDS(L1Penalty)
+NSL_VJP_ALL_OPERANDS(OrthogonalityPenalty)
+
+LogicalResult SoftmaxCrossEntropyOp::buildVJP(
+    OpBuilder &builder, ArrayRef<Value> resultGrads, ArrayRef<bool> needed,
+    SmallVectorImpl<Value> &operandGrads) {
+  // Labels are integers: no gradient.
+  return emitVJP<SoftmaxCrossEntropyVJPOp>(
+      *this, builder, singleResultGrad(resultGrads), needed, {true, false},
+      operandGrads);
+}
+
+LogicalResult BatchNormTrainOp::buildVJP(OpBuilder &builder,
+                                         ArrayRef<Value> resultGrads,
+                                         ArrayRef<bool> needed,
+                                         SmallVectorImpl<Value> &operandGrads) {
+  if (llvm::any_of(resultGrads.drop_front(), [](Value grad) { return grad; }))
+    return emitOpError("only the normalised output of a training batch norm "
+                       "is differentiated, not its statistics");
+  operandGrads.assign(getNumOperands(), Value());
+  if (!resultGrads.front())
+    return success();
+  // The running statistics are not differentiated.
+  return emitVJP<BatchNormTrainVJPOp>(*this, builder, resultGrads.front(),
+                                      needed, {true, true, true, false, false},
+                                      operandGrads);
+}
+
+LogicalResult AddOp::buildVJP(OpBuilder &, ArrayRef<Value> resultGrads,
+                              ArrayRef<bool> needed,
+                              SmallVectorImpl<Value> &operandGrads) {
+  Value grad = singleResultGrad(resultGrads);
+  operandGrads.assign({needed[0] ? grad : Value(), needed[1] ? grad : Value()});
+  return success();
+}
