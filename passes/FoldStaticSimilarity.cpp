@@ -56,7 +56,7 @@ struct FoldStaticSimilarityPass
     : nsl::impl::FoldStaticSimilarityBase<FoldStaticSimilarityPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FoldConvSimilarity, FoldLinearSimilarity>(&getContext());
+    populateFoldStaticSimilarityPatterns(patterns);
     // The greedy driver also folds fold_similarity of constants.
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
@@ -64,3 +64,9 @@ struct FoldStaticSimilarityPass
 };
 
 } // namespace
+
+void mlir::nsl::populateFoldStaticSimilarityPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<FoldConvSimilarity, FoldLinearSimilarity>(
+      patterns.getContext());
+}

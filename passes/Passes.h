@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -26,6 +27,10 @@ void buildOptimizePipeline(OpPassManager &pm);
 /// The function as an MLIR-free graph (docs/graph-json.md), as
 /// --nsl-export-graph writes it.
 FailureOr<llvm::json::Object> exportGraph(func::FuncOp function);
+
+/// The rewrites of --nsl-fold-static-similarity (static sim_conv2d and
+/// sim_linear → nsl.fold_similarity + plain layer).
+void populateFoldStaticSimilarityPatterns(RewritePatternSet &patterns);
 
 /// Registers the nsl passes and the named pipelines.
 void registerNSLPassesAndPipelines();

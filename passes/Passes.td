@@ -40,4 +40,68 @@ def ExportGraph : Pass<"nsl-export-graph", "::mlir::ModuleOp"> {
   ];
 }
 
+def GenerateTrainStep : Pass<"nsl-generate-train-step", "::mlir::ModuleOp"> {
+  let summary = "Generate the train_step and eval entry points of a model";
+  let description = [{
+    Reverse-mode differentiation over the VJP interface (DESIGN.md §1–2).
+    From the model function (`function`, default `forward`), whose first
+    result is the logits `[N, C]` (or a rank-0 loss computed by
+    `nsl.softmax_cross_entropy`), the pass adds two functions:
+
+    - `@train_step(<forward arguments>, labels, lr, <optimizer state>)`:
+      the forward pass in training mode (`nsl.batch_norm` becomes
+      `nsl.batch_norm_train`; static similarities are folded on the
+      operands), the mean cross-entropy (with `label-smoothing`) plus the
+      regularisers (`l1` on the similarity parameters, `orthogonality` on
+      SphereConv weights), the reverse pass, and one optimizer update
+      (`nsl.sgd_update`, the default, or `nsl.adam_update`) of every
+      trainable parameter that gets a gradient. It returns `loss` and
+      `correct` (samples whose arg-max logit is the label), then the new
+      value of every updated parameter, optimizer state tensor and batch-norm
+      running statistic, each result named (`nsl.name`) after the argument
+      it replaces: the runtime writes it back (in place for the caller).
+    - `@eval(<forward arguments>, labels)`: the forward pass in inference
+      mode, returning `loss` (cross-entropy only) and `correct`.
+
+    New arguments: `labels` (role `label`, i64 `[N]`; absent when the model
+    computes its loss), `lr` (role `learning_rate`, f32 rank 0),
+    `optimizer.step` (steps taken so far) and per parameter
+    `<name>.momentum_buffer` (SGD with momentum) or `<name>.exp_avg`,
+    `<name>.exp_avg_sq` (+ `<name>.max_exp_avg_sq` with amsgrad) for Adam,
+    all with role `optimizer_state` and initial value zero.
+    `trainable` selects the trained parameters by name (comma-separated
+    glob patterns, e.g. `*.similarity,*predictor*`); the others are frozen.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"",
+           "The model function to differentiate">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
+           "sgd or adam (PyTorch 1.13's definitions)">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.9",
+           "SGD momentum (0: none)">,
+    Option<"dampening", "dampening", "double", /*default=*/"0.0",
+           "SGD dampening">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "SGD Nesterov momentum">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
+           "L2 weight decay of SGD or Adam">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "Adam beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999", "Adam beta2">,
+    Option<"eps", "eps", "double", /*default=*/"1e-8", "Adam epsilon">,
+    Option<"amsgrad", "amsgrad", "bool", /*default=*/"false", "Adam AMSGrad">,
+    Option<"labelSmoothing", "label-smoothing", "double", /*default=*/"0.0",
+           "Label smoothing of the cross-entropy">,
+    Option<"l1", "l1", "double", /*default=*/"0.0",
+           "Strength of the L1 penalty on the similarity parameters">,
+    Option<"orthogonality", "orthogonality", "double", /*default=*/"0.0",
+           "Strength of the orthogonality penalty on SphereConv weights">,
+    Option<"bnMomentum", "bn-momentum", "double", /*default=*/"0.1",
+           "Momentum of the batch-norm running statistics">,
+    Option<"trainable", "trainable", "std::string", /*default=*/"\"*\"",
+           "Comma-separated glob patterns of the trained parameters' names">,
+  ];
+  let dependentDialects = ["::mlir::nsl::NSLDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // NSL_PASSES_TD
