@@ -45,8 +45,16 @@ std::optional<SmallVector<bool>> mlir::nsl::perSampleOperands(Operation *op) {
       .Case([&](PredictedSimilarityOp predicted) {
         return only({predicted.getPrediction()});
       })
-      .Case<ReluOp, AddOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPool2dOp,
-            FlattenOp>([&](Operation *) { return all(true); })
+      .Case<ReluOp, AddOp>(
+          [&](Operation *op) -> std::optional<SmallVector<bool>> {
+            // Rank 0 (a loss): nothing to split.
+            if (cast<RankedTensorType>(op->getResult(0).getType()).getRank() ==
+                0)
+              return std::nullopt;
+            return all(true);
+          })
+      .Case<MaxPool2dOp, AvgPool2dOp, GlobalAvgPool2dOp, FlattenOp>(
+          [&](Operation *) { return all(true); })
       .Default([](Operation *) { return std::nullopt; });
 }
 

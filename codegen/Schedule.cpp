@@ -79,13 +79,15 @@ int64_t byteSize(RankedTensorType type) {
 
 FailureOr<CpuSchedule>
 nsl::planCpuSchedule(func::FuncOp model, StringRef entryName,
-                     const llvm::StringMap<KernelInfo> &kernels) {
+                     const llvm::StringMap<KernelInfo> &kernels,
+                     int64_t firstBufferId, StringRef constantPrefix) {
   CpuSchedule schedule;
   llvm::DenseMap<Value, Buffer> buffers;
   auto describe = [&](Value value, StringRef storage) -> Buffer & {
     auto type = cast<RankedTensorType>(value.getType());
     Buffer &buffer = buffers[value];
-    buffer = Buffer{static_cast<int64_t>(buffers.size() - 1), type};
+    buffer = Buffer{firstBufferId + static_cast<int64_t>(buffers.size() - 1),
+                    type};
     json::Object entry{{"id", buffer.id},
                        {"dtype", dtypeName(type.getElementType())},
                        {"shape", json::Array(type.getShape())},
@@ -95,7 +97,7 @@ nsl::planCpuSchedule(func::FuncOp model, StringRef entryName,
     return buffer;
   };
   auto entryOf = [&](const Buffer &buffer) -> json::Object & {
-    return *schedule.buffers[buffer.id].getAsObject();
+    return *schedule.buffers[buffer.id - firstBufferId].getAsObject();
   };
 
   json::Array arguments;
@@ -160,7 +162,7 @@ nsl::planCpuSchedule(func::FuncOp model, StringRef entryName,
                                        "dense tensors";
       Buffer &buffer = describe(constant, "constant");
       std::string name =
-          "__constant_" + std::to_string(schedule.constants.size());
+          constantPrefix.str() + std::to_string(schedule.constants.size());
       entryOf(buffer)["name"] = name;
       schedule.constants.push_back({name, value});
       continue;

@@ -39,10 +39,15 @@ struct CpuSchedule {
 /// results whose lifetimes do not overlap share bytes (first fit, in
 /// schedule order; an op's results never overlap its operands).
 /// `kernels` describes the compiled kernels by name; the entry point is
-/// called `entryName`.
+/// called `entryName`. Buffer ids start at `firstBufferId` and constants are
+/// named `constantPrefix` + their index, so that the schedules of several
+/// entry points can share one manifest (they may share the arena: entry
+/// points run one at a time).
 FailureOr<CpuSchedule>
 planCpuSchedule(func::FuncOp model, StringRef entryName,
-                const llvm::StringMap<KernelInfo> &kernels);
+                const llvm::StringMap<KernelInfo> &kernels,
+                int64_t firstBufferId = 0,
+                StringRef constantPrefix = "__constant_");
 
 } // namespace mlir::nsl
 

@@ -350,7 +350,7 @@ const EntryPoint *Manifest::findEntryPoint(const std::string &name) const {
 }
 
 bool roleHasDefault(const std::string &role) {
-  return role == "parameter" || role == "buffer";
+  return role == "parameter" || role == "buffer" || role == "optimizer_state";
 }
 
 HostFeatures HostFeatures::detect() {

@@ -83,8 +83,8 @@ struct Manifest {
 };
 
 /// Whether an argument of this role defaults to its tensor in
-/// weights.safetensors (parameters and buffers); the caller must give the
-/// others (inputs, labels, ...).
+/// weights.safetensors (parameters, buffers and optimizer state); the caller
+/// must give the others (inputs, labels, learning rate, ...).
 bool roleHasDefault(const std::string &role);
 
 /// What the host CPU can run.

@@ -20,10 +20,15 @@ struct Model::Impl {
         info.results.push_back({b.name, b.role, b.dtype, b.shape, false});
       entryPoints.push_back(std::move(info));
     }
+    for (const auto &[name, tensor] : artifact->weights().tensors)
+      state.emplace(name, tensor.clone());
   }
 
   Executor executor;
   std::vector<EntryPointInfo> entryPoints;
+  /// The current parameters, buffers and optimizer state: the artifact's
+  /// weights, then what the runs wrote back.
+  std::map<std::string, Tensor> state;
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -57,12 +62,29 @@ const EntryPointInfo &Model::entryPoint(const std::string &name) const {
 }
 
 const std::map<std::string, Tensor> &Model::weights() const {
-  return impl_->executor.artifact().weights().tensors;
+  return impl_->state;
 }
 
 std::vector<Tensor> Model::run(const std::string &entry,
                                const std::map<std::string, Tensor> &arguments) {
-  return impl_->executor.run(entry, arguments);
+  const EntryPointInfo &info = entryPoint(entry);
+  // Arguments the caller left out take the model's current state.
+  std::map<std::string, Tensor> bound = arguments;
+  for (const TensorInfo &argument : info.arguments)
+    if (argument.hasDefault && !arguments.count(argument.name)) {
+      auto found = impl_->state.find(argument.name);
+      if (found != impl_->state.end())
+        bound.emplace(argument.name, found->second);
+    }
+  std::vector<Tensor> results = impl_->executor.run(entry, bound);
+  // A result named after a defaulted argument the caller did not give is
+  // that argument's new value (train_step's updates): keep it.
+  for (size_t i = 0; i < info.results.size(); ++i)
+    for (const TensorInfo &argument : info.arguments)
+      if (argument.hasDefault && argument.name == info.results[i].name &&
+          !arguments.count(argument.name))
+        impl_->state[argument.name] = results[i].clone();
+  return results;
 }
 
 std::vector<LaunchTiming> Model::lastProfile() const {

@@ -76,14 +76,20 @@ public:
   const std::vector<EntryPointInfo> &entryPoints() const;
   /// The entry point with this name; throws Error naming the ones there are.
   const EntryPointInfo &entryPoint(const std::string &name) const;
-  /// The tensors of weights.safetensors by name.
+  /// The model's current parameters, buffers and optimizer state by name:
+  /// those of weights.safetensors, updated by every run that returns new
+  /// values for them (train_step).
   const std::map<std::string, Tensor> &weights() const;
 
   /// Runs an entry point. `arguments` maps argument names to tensors of
   /// exactly the declared dtype and shape; parameters and buffers left out
   /// take their value from the weights. Kernels read the given tensors in
   /// place (no copy), which must stay unchanged during the call. Returns the
-  /// results, in order, as new tensors. Runs of one Model are serialised
+  /// results, in order, as new tensors. A result named after a parameter,
+  /// buffer or optimizer state argument that the caller left out is that
+  /// argument's new value: the model keeps it for the next runs (so
+  /// `run("train_step", {{"x", x}, {"labels", y}, {"lr", lr}})` trains the
+  /// model in place). Runs of one Model are serialised
   /// (they share its arena); use several Models to run in parallel.
   std::vector<Tensor> run(const std::string &entry,
                           const std::map<std::string, Tensor> &arguments);

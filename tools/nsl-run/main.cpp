@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/artifact/Model.h"
+#include "runtime/artifact/Safetensors.h"
 #include "runtime/reference/Graph.h"
 #include "runtime/support/Cli.h"
 
@@ -41,6 +42,7 @@ commands:
   check ART    run an entry point and the reference interpreter (on the
                artifact's graph.json) on the same arguments and compare
   bench ART    time runs of an entry point
+  train ART    run train_step repeatedly on one batch (needs nslc --train)
 
 Run 'nsl-run <command> --help' for the options of a command.
 )";
@@ -79,8 +81,9 @@ and the maximum absolute error. Exits with 0 if every relative error is
 within the tolerance, 1 otherwise.
 
 options:
-  --entry NAME           entry point to check (default forward; graph.json
-                         must hold the same function)
+  --entry NAME           entry point to check (default forward; the graph
+                         is ART/graph.<NAME>.json if present, else
+                         ART/graph.json, which must hold that function)
   --input NAME=FILE.npy  use FILE.npy for the argument NAME (repeatable)
   --seed N               seed of the random arguments (default 0)
   --num-classes C        draw i64 arguments from [0, C)
@@ -107,6 +110,26 @@ options:
   -h, --help             show this help
 )";
 
+const char *trainUsage = R"(usage: nsl-run train ART [options]
+
+Runs the artifact's train_step entry point (nslc --train) --steps times on
+one fixed batch: the model's parameters, buffers and optimizer state are
+updated in place after every step. Prints the loss and the count of correct
+predictions of every step, then the median time per step.
+
+options:
+  --steps N              training steps (default 10)
+  --lr LR                learning rate (default 0.01)
+  --input NAME=FILE.npy  use FILE.npy for the argument NAME, e.g. x=batch.npy
+                         labels=labels.npy (repeatable; the rest is drawn)
+  --seed N               seed of the random batch (default 0)
+  --num-classes C        draw i64 arguments from [0, C)
+  --threads T            threads running the kernels (default 0)
+  --save FILE            write the final parameters, buffers and optimizer
+                         state as a safetensors checkpoint
+  -h, --help             show this help
+)";
+
 /// Parses the command line of `command`, which takes one artifact folder.
 CommandLine parseCommandLine(const std::vector<std::string> &args,
                              const std::string &command,
@@ -126,7 +149,8 @@ struct Session {
   std::string path;
   Model model;
   const EntryPointInfo *entry;
-  std::optional<ref::Graph> graph; // The artifact's graph.json, if asked.
+  std::optional<ref::Graph> graph; // The entry point's graph, if asked.
+  std::string graphPath;
   std::map<std::string, Tensor> arguments; // All of them.
   size_t given = 0, drawn = 0;
 };
@@ -138,10 +162,16 @@ Session openSession(const CommandLine &cl, bool needGraph,
       static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
   options.profile = profile;
   std::string path = cl.positional[0];
-  Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, 0, 0};
+  Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, {},
+            0,    0};
   s.entry = &s.model.entryPoint(cl.option("--entry").value_or("forward"));
 
-  std::string graphPath = (fs::path(path) / "graph.json").string();
+  // graph.<entry>.json (nslc --train's train_step and eval), else graph.json.
+  std::string graphPath =
+      (fs::path(path) / ("graph." + s.entry->name + ".json")).string();
+  if (!fs::exists(graphPath))
+    graphPath = (fs::path(path) / "graph.json").string();
+  s.graphPath = graphPath;
   if (needGraph || fs::exists(graphPath))
     s.graph = ref::loadGraph(graphPath);
   if (needGraph && s.graph->function != s.entry->name)
@@ -272,7 +302,7 @@ int checkCommand(const std::vector<std::string> &args) {
   double tolerance = nsl::support::toleranceOption(cl, 1e-5);
   Session s = openSession(cl, true);
   const ref::Graph &graph = *s.graph;
-  const std::string graphPath = (fs::path(s.path) / "graph.json").string();
+  const std::string &graphPath = s.graphPath;
 
   // The reference gets the same values, matched by name; arguments the
   // compiler folded away are taken from the weights.
@@ -409,10 +439,78 @@ int benchCommand(const std::vector<std::string> &args) {
   return 0;
 }
 
+int trainCommand(const std::vector<std::string> &args) {
+  CommandLine cl = parseCommandLine(args, "train",
+                                    {"--steps", "--lr", "--input", "--seed",
+                                     "--num-classes", "--threads", "--save"});
+  if (cl.help) {
+    std::cout << trainUsage << argumentHelp;
+    return 0;
+  }
+  int64_t steps = integerOption(cl, "--steps", 10, 1, int64_t(1) << 40);
+  double lr = 0.01;
+  if (std::optional<std::string> text = cl.option("--lr")) {
+    char *end = nullptr;
+    lr = std::strtod(text->c_str(), &end);
+    if (text->empty() || *end != '\0' || !(lr >= 0.0) || std::isinf(lr))
+      throw UsageError("invalid --lr '" + *text +
+                       "': expected a finite number >= 0");
+  }
+  cl.options.emplace("--entry", "train_step");
+  Session s = openSession(cl, false);
+  // The batch: everything without a default, the learning rate replaced.
+  std::map<std::string, Tensor> batch;
+  bool hasLr = false;
+  for (const TensorInfo &argument : s.entry->arguments) {
+    if (argument.hasDefault)
+      continue;
+    if (argument.role == "learning_rate") {
+      Tensor rate(DType::F32, {});
+      *rate.data<float>() = static_cast<float>(lr);
+      batch[argument.name] = rate;
+      hasLr = true;
+      continue;
+    }
+    batch[argument.name] = s.arguments.at(argument.name);
+  }
+  if (!hasLr)
+    throw UsageError("entry point 'train_step' has no learning_rate argument");
+  if (s.entry->results.size() < 2 || s.entry->results[0].name != "loss" ||
+      s.entry->results[1].name != "correct")
+    throw UsageError("entry point 'train_step' does not return (loss, "
+                     "correct) first; compile the model with nslc --train");
+  int64_t batchSize = s.entry->arguments.front().shape.empty()
+                          ? 1
+                          : s.entry->arguments.front().shape.front();
+  std::cout << describe(s) << "\n";
+  std::vector<double> times;
+  for (int64_t step = 1; step <= steps; ++step) {
+    Clock::time_point start = Clock::now();
+    std::vector<Tensor> results = s.model.run("train_step", batch);
+    times.push_back(millisecondsSince(start));
+    std::printf("step %lld: loss %.9g, correct %lld/%lld\n",
+                static_cast<long long>(step),
+                static_cast<double>(*results[0].data<float>()),
+                static_cast<long long>(*results[1].data<int64_t>()),
+                static_cast<long long>(batchSize));
+  }
+  std::printf("%lld steps: median %.4f ms per step\n",
+              static_cast<long long>(steps), median(times));
+  std::cout.flush();
+  if (std::optional<std::string> path = cl.option("--save"))
+    writeSafetensors(*path, s.model.weights(),
+                     {{"producer", "nsl-run train"},
+                      {"steps", std::to_string(steps)}});
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   return nsl::support::runTool(
       "nsl-run", argc, argv, mainUsage,
-      {{"run", runCommand}, {"check", checkCommand}, {"bench", benchCommand}});
+      {{"run", runCommand},
+       {"check", checkCommand},
+       {"bench", benchCommand},
+       {"train", trainCommand}});
 }

@@ -95,6 +95,49 @@ cl::opt<unsigned> seed("seed",
                                 "when no --weights are given"),
                        cl::init(0), cl::cat(category));
 
+cl::OptionCategory trainingCategory(
+    "nslc training options (with --train; see --nsl-generate-train-step)");
+cl::opt<bool> train("train",
+                    cl::desc("Also compile the train_step and eval entry "
+                             "points (reverse pass and optimizer update)"),
+                    cl::init(false), cl::cat(trainingCategory));
+cl::opt<std::string> optimizerName("optimizer", cl::desc("sgd or adam"),
+                                   cl::init("sgd"), cl::cat(trainingCategory));
+cl::opt<double> momentum("momentum", cl::desc("SGD momentum (0: none)"),
+                         cl::init(0.9), cl::cat(trainingCategory));
+cl::opt<double> dampening("dampening", cl::desc("SGD dampening"),
+                          cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<bool> nesterov("nesterov", cl::desc("SGD Nesterov momentum"),
+                       cl::init(false), cl::cat(trainingCategory));
+cl::opt<double> weightDecay("weight-decay",
+                            cl::desc("L2 weight decay (SGD and Adam)"),
+                            cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<double> beta1("beta1", cl::desc("Adam beta1"), cl::init(0.9),
+                      cl::cat(trainingCategory));
+cl::opt<double> beta2("beta2", cl::desc("Adam beta2"), cl::init(0.999),
+                      cl::cat(trainingCategory));
+cl::opt<double> adamEps("eps", cl::desc("Adam epsilon"), cl::init(1e-8),
+                        cl::cat(trainingCategory));
+cl::opt<bool> amsgrad("amsgrad", cl::desc("Adam AMSGrad"), cl::init(false),
+                      cl::cat(trainingCategory));
+cl::opt<double> labelSmoothing("label-smoothing",
+                               cl::desc("Label smoothing of the loss"),
+                               cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<double> l1Strength("l1",
+                           cl::desc("L1 penalty on the similarity parameters"),
+                           cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<double> orthogonality(
+    "orthogonality", cl::desc("Orthogonality penalty on SphereConv weights"),
+    cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<double> bnMomentum("bn-momentum",
+                           cl::desc("Batch-norm running statistics momentum"),
+                           cl::init(0.1), cl::cat(trainingCategory));
+cl::opt<std::string> trainable(
+    "trainable",
+    cl::desc("Comma-separated glob patterns of the trained parameters "
+             "(default: all), e.g. '*.similarity,*predictor*'"),
+    cl::init("*"), cl::cat(trainingCategory));
+
 int fail(const llvm::Twine &message) {
   llvm::errs() << "nslc: error: " << message << "\n";
   return 1;
@@ -193,6 +236,34 @@ std::map<std::string, rt::Tensor> modelWeights(
   return weights;
 }
 
+/// The initial optimizer state of a train_step function: the tensor of
+/// --weights if it has one (resuming), zeros otherwise.
+void addOptimizerState(func::FuncOp trainStep,
+                       std::map<std::string, rt::Tensor> &weights) {
+  std::optional<rt::SafetensorsFile> file;
+  if (!weightsPath.empty())
+    file = rt::readSafetensors(weightsPath);
+  for (unsigned i = 0; i < trainStep.getNumArguments(); ++i) {
+    auto role = trainStep.getArgAttrOfType<StringAttr>(
+        i, mlir::nsl::NSLDialect::kRoleAttr);
+    auto name = trainStep.getArgAttrOfType<StringAttr>(
+        i, mlir::nsl::NSLDialect::kNameAttr);
+    if (!role || role.getValue() != "optimizer_state" || !name)
+      continue;
+    auto type = cast<RankedTensorType>(trainStep.getArgument(i).getType());
+    rt::Shape shape(type.getShape().begin(), type.getShape().end());
+    const rt::Tensor *stored = file ? file->find(name.str()) : nullptr;
+    if (stored && stored->dtype() == rt::DType::F32 &&
+        stored->shape() == shape) {
+      weights[name.str()] = stored->clone();
+      continue;
+    }
+    rt::Tensor zeros(rt::DType::F32, shape);
+    std::fill_n(zeros.data<float>(), type.getNumElements(), 0.0f);
+    weights[name.str()] = std::move(zeros);
+  }
+}
+
 LogicalResult writeText(const std::string &path, const std::string &text) {
   std::string message;
   auto file = openOutputFile(path, &message);
@@ -217,7 +288,7 @@ std::string pretty(json::Value value) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions({&category, &tuningCategory});
+  cl::HideUnrelatedOptions({&category, &tuningCategory, &trainingCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "nslc: compile an nsl model (MODEL.mlir) into a self-contained "
@@ -296,13 +367,48 @@ int main(int argc, char **argv) {
   auto model = module->lookupSymbol<func::FuncOp>(function);
   if (!model)
     return fail("'" + inputPath + "' has no function @" + function);
+  // The entry points: (function, entry point name).
+  std::vector<std::pair<std::string, std::string>> entries = {
+      {function, entryName}};
+  if (train) {
+    mlir::nsl::GenerateTrainStepOptions trainOptions;
+    trainOptions.function = function;
+    trainOptions.optimizer = optimizerName;
+    trainOptions.momentum = momentum;
+    trainOptions.dampening = dampening;
+    trainOptions.nesterov = nesterov;
+    trainOptions.weightDecay = weightDecay;
+    trainOptions.beta1 = beta1;
+    trainOptions.beta2 = beta2;
+    trainOptions.eps = adamEps;
+    trainOptions.amsgrad = amsgrad;
+    trainOptions.labelSmoothing = labelSmoothing;
+    trainOptions.l1 = l1Strength;
+    trainOptions.orthogonality = orthogonality;
+    trainOptions.bnMomentum = bnMomentum;
+    trainOptions.trainable = trainable;
+    if (failed(runPipeline(*module, [&](OpPassManager &pm) {
+          pm.addPass(mlir::nsl::createGenerateTrainStep(trainOptions));
+        })))
+      return fail("generating the training step of '" + inputPath +
+                  "' failed");
+    entries.push_back({"train_step", "train_step"});
+    entries.push_back({"eval", "eval"});
+  }
 
-  FailureOr<json::Object> graph = mlir::nsl::exportGraph(model);
-  if (failed(graph))
-    return 1;
-  // The graph describes the entry point, whatever the function's name.
-  (*graph)["function"] = entryName;
-  std::string graphJson = pretty(json::Value(std::move(*graph)));
+  // One graph per entry point: graph.json for the first, graph.<entry>.json
+  // for the others; each describes its entry point, whatever the function's
+  // name.
+  std::vector<std::string> graphJsons;
+  for (auto &[functionName, entry] : entries) {
+    FailureOr<json::Object> graph = mlir::nsl::exportGraph(
+        module->lookupSymbol<func::FuncOp>(functionName));
+    if (failed(graph))
+      return 1;
+    (*graph)["function"] = entry;
+    graphJsons.push_back(pretty(json::Value(std::move(*graph))));
+  }
+  std::string graphJson = graphJsons.front();
 
   if (vectorWidth < 0 || convOutputChannels < 1 || convPixelVectors < 1)
     return fail("--vector-width must be at least 0, --conv-output-channels "
@@ -314,10 +420,14 @@ int main(int argc, char **argv) {
   options.vectorWidth = vectorWidth;
   options.convOutputChannels = convOutputChannels;
   options.convPixelVectors = convPixelVectors;
-  if (failed(runPipeline(*module, [&](OpPassManager &pm) {
-        mlir::nsl::buildCpuOutlinePipeline(pm, options);
-      })))
-    return fail("optimising and outlining '" + inputPath + "' failed");
+  for (auto &[functionName, entry] : entries) {
+    options.function = functionName;
+    if (failed(runPipeline(*module, [&](OpPassManager &pm) {
+          mlir::nsl::buildCpuOutlinePipeline(pm, options);
+        })))
+      return fail("optimising and outlining @" + functionName + " of '" +
+                  inputPath + "' failed");
+  }
   OwningOpRef<ModuleOp> lowered = module->clone();
   if (failed(runPipeline(*lowered, mlir::nsl::buildCpuKernelLoweringPipeline)))
     return fail("lowering the kernels of '" + inputPath + "' failed");
@@ -334,25 +444,42 @@ int main(int argc, char **argv) {
       mlir::nsl::compileKernelLibrary(*lowered, inOutput("kernels.so"));
   if (failed(compiled))
     return 1;
-  FailureOr<mlir::nsl::CpuSchedule> schedule =
-      mlir::nsl::planCpuSchedule(module->lookupSymbol<func::FuncOp>(function),
-                                 entryName, compiledKernels(*lowered));
-  if (failed(schedule))
-    return 1;
+  // The entry points' schedules share one buffer list and one arena.
+  json::Array buffers, entryPoints;
+  int64_t arenaBytes = 0;
+  size_t numKernels = 0;
+  std::vector<mlir::nsl::ConstantBuffer> constants;
+  for (auto [index, functionEntry] : llvm::enumerate(entries)) {
+    auto &[functionName, entry] = functionEntry;
+    FailureOr<mlir::nsl::CpuSchedule> schedule = mlir::nsl::planCpuSchedule(
+        module->lookupSymbol<func::FuncOp>(functionName), entry,
+        compiledKernels(*lowered), static_cast<int64_t>(buffers.size()),
+        index == 0 ? "__constant_" : "__constant_" + entry + "_");
+    if (failed(schedule))
+      return 1;
+    for (json::Value &buffer : schedule->buffers)
+      buffers.push_back(std::move(buffer));
+    arenaBytes = std::max(arenaBytes, schedule->arenaBytes);
+    numKernels += schedule->entryPoint.getArray("schedule")->size();
+    entryPoints.push_back(std::move(schedule->entryPoint));
+    llvm::append_range(constants, schedule->constants);
+  }
 
   try {
-    rt::writeSafetensors(
-        inOutput("weights.safetensors"),
-        modelWeights(graphJson, schedule->constants,
-                     importedWeights ? &*importedWeights : nullptr),
-        {{"producer", "nslc"}, {"model", inputPath}});
+    std::map<std::string, rt::Tensor> weights =
+        modelWeights(graphJson, constants,
+                     importedWeights ? &*importedWeights : nullptr);
+    if (train)
+      addOptimizerState(module->lookupSymbol<func::FuncOp>("train_step"),
+                        weights);
+    rt::writeSafetensors(inOutput("weights.safetensors"), weights,
+                         {{"producer", "nslc"}, {"model", inputPath}});
   } catch (const std::exception &error) {
     return fail(error.what());
   }
   json::Array dependencies;
   for (const std::string &library : compiled->dependencies)
     dependencies.push_back(library);
-  size_t numKernels = schedule->entryPoint.getArray("schedule")->size();
   json::Object manifest{
       {"format", "nsl-artifact"},
       {"version", 1},
@@ -361,9 +488,9 @@ int main(int argc, char **argv) {
                                {"abi", "nsl-cpu-1"},
                                {"id", kernelsId},
                                {"dependencies", std::move(dependencies)}}},
-      {"buffers", std::move(schedule->buffers)},
-      {"arena_bytes", schedule->arenaBytes},
-      {"entry_points", json::Array{std::move(schedule->entryPoint)}},
+      {"buffers", std::move(buffers)},
+      {"arena_bytes", arenaBytes},
+      {"entry_points", std::move(entryPoints)},
       {"tuning",
        json::Object{{"kernel_grouping",
                      options.fuseEpilogues ? "fuse-epilogues" : "per-op"},
@@ -371,12 +498,17 @@ int main(int argc, char **argv) {
                     {"vector_width", options.vectorWidth},
                     {"conv_output_channels", options.convOutputChannels},
                     {"conv_pixel_vectors", options.convPixelVectors}}}};
+  for (size_t i = 1; i < entries.size(); ++i)
+    if (failed(writeText(inOutput("graph." + entries[i].second + ".json"),
+                         graphJsons[i])))
+      return 1;
   if (failed(writeText(inOutput("graph.json"), graphJson)) ||
       failed(writeText(inOutput("manifest.json"),
                        pretty(json::Value(std::move(manifest))))))
     return 1;
-  llvm::outs() << "nslc: wrote " << outputPath << " (" << numKernels
-               << " kernels, arena " << schedule->arenaBytes << " bytes, "
+  llvm::outs() << "nslc: wrote " << outputPath << " (" << entries.size()
+               << (entries.size() == 1 ? " entry point, " : " entry points, ")
+               << numKernels << " kernels, arena " << arenaBytes << " bytes, "
                << compiled->target << ")\n";
   return 0;
 }
