@@ -434,6 +434,15 @@ struct GenerateTrainStepPass
       results.push_back(updated);
       names.push_back(signature.name(arg.getArgNumber()).str());
     }
+    if (returnGradients)
+      for (Value param : trained)
+        if (Value grad = grads.lookup(param)) {
+          results.push_back(grad);
+          names.push_back(
+              (signature.name(cast<BlockArgument>(param).getArgNumber()) +
+               ".grad")
+                  .str());
+        }
     setResults(train, results, names);
     return success();
   }

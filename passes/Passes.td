@@ -71,6 +71,9 @@ def GenerateTrainStep : Pass<"nsl-generate-train-step", "::mlir::ModuleOp"> {
     all with role `optimizer_state` and initial value zero.
     `trainable` selects the trained parameters by name (comma-separated
     glob patterns, e.g. `*.similarity,*predictor*`); the others are frozen.
+    With `return-gradients`, `train_step` also returns the gradient of the
+    loss (regularisers included) with respect to every trained parameter
+    that gets one, named `<name>.grad`, after everything else.
   }];
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"forward\"",
@@ -99,6 +102,9 @@ def GenerateTrainStep : Pass<"nsl-generate-train-step", "::mlir::ModuleOp"> {
            "Momentum of the batch-norm running statistics">,
     Option<"trainable", "trainable", "std::string", /*default=*/"\"*\"",
            "Comma-separated glob patterns of the trained parameters' names">,
+    Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
+           "Also return the gradient of every trained parameter, named "
+           "'<name>.grad', last (the loss's gradient before the update)">,
   ];
   let dependentDialects = ["::mlir::nsl::NSLDialect",
                            "::mlir::arith::ArithDialect"];

@@ -138,6 +138,12 @@ cl::opt<std::string> trainable(
              "(default: all), e.g. '*.similarity,*predictor*'"),
     cl::init("*"), cl::cat(trainingCategory));
 
+cl::opt<bool> returnGradients(
+    "return-gradients",
+    cl::desc("train_step also returns every trained parameter's gradient "
+             "('<name>.grad'), for checking against another framework"),
+    cl::init(false), cl::cat(trainingCategory));
+
 int fail(const llvm::Twine &message) {
   llvm::errs() << "nslc: error: " << message << "\n";
   return 1;
@@ -387,6 +393,7 @@ int main(int argc, char **argv) {
     trainOptions.orthogonality = orthogonality;
     trainOptions.bnMomentum = bnMomentum;
     trainOptions.trainable = trainable;
+    trainOptions.returnGradients = returnGradients;
     if (failed(runPipeline(*module, [&](OpPassManager &pm) {
           pm.addPass(mlir::nsl::createGenerateTrainStep(trainOptions));
         })))
