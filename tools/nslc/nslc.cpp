@@ -205,9 +205,19 @@ std::map<std::string, rt::Tensor> modelWeights(
   std::vector<ref::Tensor> random;
   if (!weightsPath.empty())
     file = rt::readSafetensors(weightsPath);
-  else if (!imported)
+  if (!imported)
     random = ref::randomArguments(graph, {seed, std::nullopt});
   for (auto [index, argument] : llvm::enumerate(graph.arguments)) {
+    if (argument.role == "optimizer_state") {
+      // A model written with its own optimizer state (train_step's is added
+      // by addOptimizerState): the file's tensor, else a random draw.
+      const rt::Tensor *stored = file ? file->find(argument.name) : nullptr;
+      if (stored)
+        weights[argument.name] = stored->clone();
+      else if (!random.empty())
+        weights[argument.name] = rt::fromReference(random[index]);
+      continue;
+    }
     if (argument.role != "parameter" && argument.role != "buffer")
       continue;
     if (!file && imported) {
