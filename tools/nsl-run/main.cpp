@@ -88,6 +88,10 @@ options:
   --seed N               seed of the random arguments (default 0)
   --num-classes C        draw i64 arguments from [0, C)
   --tolerance T          largest relative error accepted (default 1e-5)
+  --atol A               also accept an output whose root-mean-square error
+                         is at most A (default 0: relative error only); for
+                         outputs that are zero up to rounding, such as the
+                         gradient of a convolution bias before a batch norm
   --threads T            threads running the kernels (default 0)
   -h, --help             show this help
 )";
@@ -294,12 +298,20 @@ int checkCommand(const std::vector<std::string> &args) {
   CommandLine cl =
       parseCommandLine(args, "check",
                        {"--entry", "--input", "--seed", "--num-classes",
-                        "--tolerance", "--threads"});
+                        "--tolerance", "--atol", "--threads"});
   if (cl.help) {
     std::cout << checkUsage << argumentHelp;
     return 0;
   }
   double tolerance = nsl::support::toleranceOption(cl, 1e-5);
+  double atol = 0.0;
+  if (std::optional<std::string> text = cl.option("--atol")) {
+    char *end = nullptr;
+    atol = std::strtod(text->c_str(), &end);
+    if (text->empty() || *end != '\0' || !(atol >= 0.0))
+      throw UsageError("invalid --atol '" + *text +
+                       "': expected a non-negative number");
+  }
   Session s = openSession(cl, true);
   const ref::Graph &graph = *s.graph;
   const std::string &graphPath = s.graphPath;
@@ -362,12 +374,20 @@ int checkCommand(const std::vector<std::string> &args) {
                       : norm > 0.0 ? std::sqrt(diff) / std::sqrt(norm)
                       : diff > 0.0 ? HUGE_VAL
                                    : 0.0;
-    bool ok = relative <= tolerance; // False for NaN.
+    double rms = y.data.empty()
+                     ? 0.0
+                     : std::sqrt(diff / static_cast<double>(y.data.size()));
+    bool relativeOk = relative <= tolerance; // False for NaN.
+    bool absoluteOk = !relativeOk && !nan && rms <= atol;
+    bool ok = relativeOk || absoluteOk;
     failures += ok ? 0 : 1;
     char line[128];
     std::snprintf(line, sizeof line,
                   ": relative error %.3e, max abs error %.3e  %s", relative,
-                  nan ? NAN : maxAbs, ok ? "ok" : "FAILED");
+                  nan ? NAN : maxAbs,
+                  relativeOk   ? "ok"
+                  : absoluteOk ? "ok (rms error within --atol)"
+                               : "FAILED");
     std::cout << name << " " << outputs[i].typeString() << line << "\n";
   }
   if (failures == 0) {
