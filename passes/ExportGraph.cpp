@@ -144,8 +144,7 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.real("epsilon", sphere.getEpsilonAttr());
         node.real("sigmoid_k", sphere.getSigmoidKAttr());
         node.window(sphere);
-        return forwardOrVJP(sphere, node, "sphere_conv2d",
-                            "sphere_conv2d_vjp");
+        return forwardOrVJP(sphere, node, "sphere_conv2d", "sphere_conv2d_vjp");
       })
       .Case<PatchNormOp, PatchNormVJPOp>([&](auto norm) {
         node.operand("input", norm.getInput());
@@ -156,12 +155,13 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
       })
       .Case<PredictedSimilarityOp, PredictedSimilarityVJPOp>(
           [&](auto predicted) {
-        node.operand("prediction", predicted.getPrediction());
-        node.operand("gamma", predicted.getGamma());
-        node.attr("structure", stringifyStructure(predicted.getStructure()));
-        return forwardOrVJP(predicted, node, "predicted_similarity",
-                            "predicted_similarity_vjp");
-      })
+            node.operand("prediction", predicted.getPrediction());
+            node.operand("gamma", predicted.getGamma());
+            node.attr("structure",
+                      stringifyStructure(predicted.getStructure()));
+            return forwardOrVJP(predicted, node, "predicted_similarity",
+                                "predicted_similarity_vjp");
+          })
       .Case([&](SimLinearOp sim) {
         node.operand("input", sim.getInput());
         node.operand("weight", sim.getWeight());

@@ -9,9 +9,12 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/reference/Graph.h"
 
+#include "runtime/reference/Gradients.h"
 #include "runtime/reference/Ops.h"
+#include "runtime/reference/Optimizers.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <random>
 #include <set>
@@ -38,7 +41,15 @@ struct OperandSpec {
   DType dtype;
 };
 
-enum class AttributeType { Bool, Number, Integer, Pair, String, Numbers };
+enum class AttributeType {
+  Bool,
+  Number,
+  Integer,
+  Pair,
+  String,
+  Numbers,
+  Integers
+};
 
 struct AttributeSpec {
   const char *name;
@@ -84,6 +95,35 @@ public:
   const std::string &text(const char *name) const {
     return attribute(name).asString();
   }
+  std::vector<int64_t> integers(const char *name) const {
+    std::vector<int64_t> values;
+    for (const JsonValue &v : attribute(name).asArray())
+      values.push_back(v.asInteger());
+    return values;
+  }
+  /// The value of a rank-0 f32 operand (step, lr of the updates).
+  double scalar(const char *name) const {
+    const Tensor &t = operand(name);
+    if (t.rank() != 0 || t.data.size() != 1)
+      throw ReferenceError("'" + std::string(name) +
+                           "' must be a rank-0 tensor, got " +
+                           shapeToString(t.shape));
+    return t.data[0];
+  }
+  /// The gradients named by a VJP node's `wrt`, in its order, from the
+  /// gradients of all forward operands (flattened in ODS order; nullopt for
+  /// operands without one).
+  std::vector<Tensor> select(std::vector<std::optional<Tensor>> all) const {
+    std::vector<Tensor> grads;
+    for (int64_t index : integers("wrt")) {
+      if (index < 0 || index >= static_cast<int64_t>(all.size()) ||
+          !all[static_cast<size_t>(index)])
+        throw ReferenceError("'wrt' index " + std::to_string(index) +
+                             " names no differentiable operand");
+      grads.push_back(std::move(*all[static_cast<size_t>(index)]));
+    }
+    return grads;
+  }
   std::array<int64_t, 2> pair(const char *name) const {
     const JsonValue::Array &a = attribute(name).asArray();
     return {a.at(0).asInteger(), a.at(1).asInteger()};
@@ -106,7 +146,14 @@ public:
     const Tensor &x = operand("input");
     if (!kernel && operand("weight").rank() == 4)
       kernel = {operand("weight").dim(2), operand("weight").dim(3)};
-    const TensorType &declared = node.results.at(0).type;
+    // The forward output: a VJP's upstream gradient has its shape.
+    TensorType declared;
+    if (node.operands.count("grad_output"))
+      declared = typeOf(operand("grad_output"));
+    else
+      declared = node.results.at(0).type;
+    std::string what =
+        node.operands.count("grad_output") ? "grad_output" : "result 0";
     if (!kernel || x.rank() != 4 || declared.shape.size() != 4)
       return w;
     int64_t size[2];
@@ -121,7 +168,7 @@ public:
     }
     if (size[0] != declared.shape[2] || size[1] != declared.shape[3])
       throw ReferenceError(
-          "result 0 is declared " + typeToString(declared) + ", but kernel " +
+          what + " is declared " + typeToString(declared) + ", but kernel " +
           shapeToString({(*kernel)[0], (*kernel)[1]}) + " with stride " +
           shapeToString({w.stride[0], w.stride[1]}) + ", padding " +
           shapeToString({w.padding[0], w.padding[1]}) + " and dilation " +
@@ -149,7 +196,7 @@ struct OpSpec {
   const char *name;
   std::vector<OperandSpec> operands;
   std::vector<AttributeSpec> attributes;
-  std::vector<const char *> results; // names, for messages
+  std::vector<std::string> results; // names, for messages
   Compute compute;
 };
 
@@ -167,11 +214,280 @@ AttributeSpec attr(const char *name, AttributeType type,
   return {name, type, std::move(allowed)};
 }
 
+/// Σ_n 1[argmax_c logits[n,c] = labels[n]] as a rank-0 i64 tensor; the
+/// arg-max is the first maximal index, a NaN the maximum (torch.argmax).
+Tensor countCorrect(const Tensor &logits, const Tensor &labels) {
+  if (logits.rank() != 2)
+    throw ReferenceError("count_correct: logits must be [N, C], got " +
+                         shapeToString(logits.shape));
+  if (labels.shape != Shape{logits.dim(0)})
+    throw ReferenceError("count_correct: labels must have shape [N] = " +
+                         shapeToString({logits.dim(0)}) +
+                         " to match the logits " + shapeToString(logits.shape) +
+                         ", got " + shapeToString(labels.shape));
+  const int64_t n = logits.dim(0), classes = logits.dim(1);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double *row = logits.data.data() + i * classes;
+    int64_t best = 0;
+    for (int64_t j = 0; j < classes; ++j) {
+      if (std::isnan(row[j])) {
+        best = j;
+        break;
+      }
+      if (row[j] > row[best])
+        best = j;
+    }
+    if (classes > 0 && static_cast<double>(best) == labels.data[i])
+      ++correct;
+  }
+  return Tensor({}, {static_cast<double>(correct)}, DType::I64);
+}
+
+/// The `step` operand of an update: a non-negative integer held as f32.
+int64_t stepCount(const NodeContext &c) {
+  double step = c.scalar("step");
+  if (!(step >= 0.0) || step != std::floor(step) || step > 0x1p53)
+    throw ReferenceError("'step' must be a non-negative integer (the number "
+                         "of steps taken), got " +
+                         std::to_string(step));
+  return static_cast<int64_t>(step);
+}
+
+using Grads = std::vector<std::optional<Tensor>>;
+
+/// The spec of `<forward>_vjp`: the forward op's operands and attributes,
+/// then `grad_output` and `wrt`. Its results, one per `wrt` entry, are
+/// named by the node (resultNames).
+OpSpec vjpSpec(const std::vector<OpSpec> &table, const char *name,
+               const char *forward, Compute compute) {
+  auto it = std::find_if(table.begin(), table.end(), [&](const OpSpec &op) {
+    return std::string(op.name) == forward;
+  });
+  OpSpec spec = *it;
+  spec.name = name;
+  spec.operands.push_back(in("grad_output"));
+  spec.attributes.push_back(attr("wrt", AttributeType::Integers));
+  spec.results = {};
+  spec.compute = compute;
+  return spec;
+}
+
+/// Appends the ops of the training step (docs/graph-json.md, "Training")
+/// to the forward ops.
+std::vector<OpSpec> withTrainingOps(std::vector<OpSpec> table) {
+  using T = AttributeType;
+  std::vector<OpSpec> training = {
+      {"l1_penalty",
+       {in("input")},
+       {attr("strength", T::Number)},
+       {"penalty"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {l1Regularizer(c.operand("input"), c.number("strength"))};
+       }},
+      {"orthogonality_penalty",
+       {in("input")},
+       {attr("strength", T::Number)},
+       {"penalty"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {orthogonalityRegularizer(c.operand("input"),
+                                          c.number("strength"))};
+       }},
+      {"count_correct",
+       {in("logits"), in("labels", DType::I64)},
+       {},
+       {"count"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {countCorrect(c.operand("logits"), c.operand("labels"))};
+       }},
+      {"sgd_update",
+       {in("param"), in("grad"), optionalIn("momentum_buffer"), in("step"),
+        in("lr")},
+       {attr("momentum", T::Number), attr("dampening", T::Number),
+        attr("weight_decay", T::Number), attr("nesterov", T::Bool)},
+       {"new_param", "new_momentum_buffer"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         SgdOptions options;
+         options.lr = c.scalar("lr");
+         options.momentum = c.number("momentum");
+         options.dampening = c.number("dampening");
+         options.weight_decay = c.number("weight_decay");
+         options.nesterov = c.flag("nesterov");
+         SgdUpdateResult r = sgdUpdate(c.operand("param"), c.operand("grad"),
+                                       c.optionalOperand("momentum_buffer"),
+                                       stepCount(c), options);
+         std::vector<Tensor> results = {std::move(r.param)};
+         if (c.optionalOperand("momentum_buffer"))
+           results.push_back(std::move(r.momentumBuffer));
+         return results;
+       }},
+      {"adam_update",
+       {in("param"), in("grad"), in("exp_avg"), in("exp_avg_sq"),
+        optionalIn("max_exp_avg_sq"), in("step"), in("lr")},
+       {attr("beta1", T::Number), attr("beta2", T::Number),
+        attr("eps", T::Number), attr("weight_decay", T::Number),
+        attr("amsgrad", T::Bool)},
+       {"new_param", "new_exp_avg", "new_exp_avg_sq", "new_max_exp_avg_sq"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         AdamOptions options;
+         options.lr = c.scalar("lr");
+         options.beta1 = c.number("beta1");
+         options.beta2 = c.number("beta2");
+         options.eps = c.number("eps");
+         options.weight_decay = c.number("weight_decay");
+         options.amsgrad = c.flag("amsgrad");
+         AdamUpdateResult r = adamUpdate(
+             c.operand("param"), c.operand("grad"), c.operand("exp_avg"),
+             c.operand("exp_avg_sq"), c.optionalOperand("max_exp_avg_sq"),
+             stepCount(c), options);
+         std::vector<Tensor> results = {std::move(r.param), std::move(r.expAvg),
+                                        std::move(r.expAvgSq)};
+         if (c.optionalOperand("max_exp_avg_sq"))
+           results.push_back(std::move(r.maxExpAvgSq));
+         return results;
+       }},
+  };
+  for (OpSpec &spec : training)
+    table.push_back(std::move(spec));
+
+  const std::vector<OpSpec> forward = table;
+  auto vjp = [&](const char *name, const char *of, Compute compute) {
+    table.push_back(vjpSpec(forward, name, of, compute));
+  };
+  vjp("sim_conv2d_vjp", "sim_conv2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        SimConv2dGrads g = simConv2dVJP(
+            c.operand("input"), c.operand("weight"),
+            c.similarity(c.flag("dynamic")), c.optionalOperand("bias"),
+            c.checkedWindow(c.window()), c.operand("grad_output"));
+        Grads all = {std::move(g.input), std::move(g.weight)};
+        for (Tensor &t : g.similarity)
+          all.push_back(std::move(t));
+        if (g.bias)
+          all.push_back(std::move(*g.bias));
+        return c.select(std::move(all));
+      });
+  vjp("sphere_conv2d_vjp", "sphere_conv2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        SphereOptions options;
+        options.variant = parseSphereVariant(c.text("variant"));
+        options.inputOnly = c.flag("input_only");
+        options.epsilon = c.number("epsilon");
+        options.sigmoidK = c.number("sigmoid_k");
+        SphereConv2dGrads g = sphereConv2dVJP(
+            c.operand("input"), c.operand("weight"),
+            c.optionalOperand("k_param"), options, c.checkedWindow(c.window()),
+            c.operand("grad_output"));
+        Grads all = {std::move(g.input), std::move(g.weight)};
+        if (g.kParam)
+          all.push_back(std::move(*g.kParam));
+        return c.select(std::move(all));
+      });
+  vjp("patch_norm_vjp", "patch_norm",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {patchNormVJP(c.operand("input"), c.pair("kernel_size"),
+                          c.checkedWindow(c.window(), c.pair("kernel_size")),
+                          c.number("epsilon"), c.operand("grad_output"))});
+      });
+  vjp("predicted_similarity_vjp", "predicted_similarity",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        PredictedSimilarityGrads g = predictedSimilarityVJP(
+            c.operand("prediction"), c.operand("gamma"),
+            parseStructure(c.text("structure")), c.operand("grad_output"));
+        return c.select({std::move(g.prediction), std::move(g.gamma)});
+      });
+  vjp("fold_similarity_vjp", "fold_similarity",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        FoldSimilarityGrads g = foldSimilarityVJP(
+            c.operand("weight"), c.similarity(false), c.integer("group_size"),
+            c.operand("grad_output"));
+        Grads all = {std::move(g.weight)};
+        for (Tensor &t : g.similarity)
+          all.push_back(std::move(t));
+        return c.select(std::move(all));
+      });
+  vjp("linear_vjp", "linear", [](const NodeContext &c) -> std::vector<Tensor> {
+    LinearGrads g =
+        linearVJP(c.operand("input"), c.operand("weight"),
+                  c.optionalOperand("bias"), c.operand("grad_output"));
+    Grads all = {std::move(g.input), std::move(g.weight)};
+    if (g.bias)
+      all.push_back(std::move(*g.bias));
+    return c.select(std::move(all));
+  });
+  vjp("batch_norm_train_vjp", "batch_norm_train",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        const Tensor &runningMean = c.operand("running_mean");
+        const Tensor &runningVar = c.operand("running_var");
+        BatchNormGrads g = batchNormTrainVJP(
+            c.operand("input"), c.operand("weight"), c.operand("bias"),
+            runningMean, runningVar, c.number("epsilon"), c.number("momentum"),
+            c.operand("grad_output"));
+        // The normalised output does not depend on the running statistics.
+        return c.select({std::move(g.input), std::move(g.weight),
+                         std::move(g.bias), Tensor(runningMean.shape),
+                         Tensor(runningVar.shape)});
+      });
+  vjp("relu_vjp", "relu", [](const NodeContext &c) -> std::vector<Tensor> {
+    return c.select({reluVJP(c.operand("input"), c.operand("grad_output"))});
+  });
+  vjp("max_pool2d_vjp", "max_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {maxPool2dVJP(c.operand("input"), c.pair("kernel_size"),
+                          c.checkedWindow(c.window(), c.pair("kernel_size")),
+                          c.operand("grad_output"))});
+      });
+  vjp("avg_pool2d_vjp", "avg_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        Window w; // average pooling has no dilation
+        w.stride = c.pair("stride");
+        w.padding = c.pair("padding");
+        return c.select({avgPool2dVJP(c.operand("input"), c.pair("kernel_size"),
+                                      c.checkedWindow(w, c.pair("kernel_size")),
+                                      c.flag("count_include_pad"),
+                                      c.operand("grad_output"))});
+      });
+  vjp("global_avg_pool2d_vjp", "global_avg_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {globalAvgPool2dVJP(c.operand("input"), c.operand("grad_output"))});
+      });
+  vjp("flatten_vjp", "flatten",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {flattenVJP(c.operand("input"), c.operand("grad_output"))});
+      });
+  vjp("softmax_cross_entropy_vjp", "softmax_cross_entropy",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        // Labels are integers: no gradient.
+        return c.select(
+            {softmaxCrossEntropyVJP(c.operand("logits"), c.operand("labels"),
+                                    c.number("label_smoothing"),
+                                    c.operand("grad_output")),
+             std::nullopt});
+      });
+  vjp("l1_penalty_vjp", "l1_penalty",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {l1RegularizerVJP(c.operand("input"), c.number("strength"),
+                              c.operand("grad_output"))});
+      });
+  vjp("orthogonality_penalty_vjp", "orthogonality_penalty",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select({orthogonalityRegularizerVJP(
+            c.operand("input"), c.number("strength"),
+            c.operand("grad_output"))});
+      });
+  return table;
+}
+
 const std::vector<OpSpec> &opTable() {
   using T = AttributeType;
   static const std::vector<std::string> structures = {
       "identity", "diagonal", "full", "cholesky", "shape_masked"};
-  static const std::vector<OpSpec> table = {
+  static const std::vector<OpSpec> table = withTrainingOps({
       {"constant",
        {},
        {attr("values", T::Numbers)},
@@ -345,7 +661,7 @@ const std::vector<OpSpec> &opTable() {
          return {softmaxCrossEntropy(c.operand("logits"), c.operand("labels"),
                                      c.number("label_smoothing"))};
        }},
-  };
+  });
   return table;
 }
 
@@ -371,6 +687,73 @@ std::string signature(const OpSpec &spec) {
                                            : o.arity == Arity::Variadic ? "[]"
                                                                         : ""));
   return names.empty() ? "no operands" : join(names);
+}
+
+bool isVJP(const OpSpec &spec) {
+  std::string name = spec.name;
+  return name.size() > 4 && name.compare(name.size() - 4, 4, "_vjp") == 0;
+}
+
+std::vector<int64_t> integersOf(const JsonValue &attributes, const char *name) {
+  std::vector<int64_t> values;
+  if (const JsonValue *value = attributes.find(name))
+    for (const JsonValue &v : value->asArray())
+      values.push_back(v.asInteger());
+  return values;
+}
+
+/// A forward operand of a VJP node, numbered as `wrt` numbers them.
+struct FlatOperand {
+  std::string name; // "input", "similarity[1]", ...
+  int64_t value;
+};
+
+/// The forward operands of a VJP node (all but grad_output), flattened in
+/// ODS order: a variadic operand contributes each of its values, an absent
+/// optional one nothing.
+std::vector<FlatOperand> forwardOperands(const OpSpec &spec,
+                                         const GraphNode &node) {
+  std::vector<FlatOperand> flat;
+  for (const OperandSpec &o : spec.operands) {
+    if (std::string(o.name) == "grad_output")
+      continue;
+    auto it = node.operands.find(o.name);
+    if (it == node.operands.end())
+      continue;
+    for (size_t i = 0; i < it->second.size(); ++i)
+      flat.push_back({o.arity == Arity::Variadic
+                          ? std::string(o.name) + "[" + std::to_string(i) + "]"
+                          : std::string(o.name),
+                      it->second[i]});
+  }
+  return flat;
+}
+
+/// The names of a node's results: a VJP returns "gradient of <operand>" per
+/// `wrt` entry, an update its optional state only when given.
+std::vector<std::string> resultNames(const OpSpec &spec,
+                                     const GraphNode &node) {
+  std::string name = spec.name;
+  if (isVJP(spec)) {
+    std::vector<FlatOperand> forward = forwardOperands(spec, node);
+    std::vector<std::string> names;
+    for (int64_t index : integersOf(node.attributes, "wrt"))
+      names.push_back(index >= 0 && index < static_cast<int64_t>(forward.size())
+                          ? "gradient of " +
+                                forward[static_cast<size_t>(index)].name
+                          : "gradient of operand " + std::to_string(index));
+    return names;
+  }
+  if (name == "sgd_update")
+    return node.operands.count("momentum_buffer")
+               ? spec.results
+               : std::vector<std::string>{spec.results[0]};
+  if (name == "adam_update")
+    return node.operands.count("max_exp_avg_sq")
+               ? spec.results
+               : std::vector<std::string>(spec.results.begin(),
+                                          spec.results.begin() + 3);
+  return spec.results;
 }
 
 //===----------------------------------------------------------------------===//
@@ -479,18 +862,42 @@ private:
     }
     loadOperands(view, *spec, node);
     loadAttributes(view, *spec, node);
+    if (isVJP(*spec))
+      checkWrt(view, *spec, node);
+    checkOptionalState(view, *spec, node);
 
+    std::vector<std::string> names = resultNames(*spec, node);
     std::vector<JsonView> results = view["results"].elements();
-    if (results.size() != spec->results.size())
-      view["results"].fail(
-          std::string(spec->name) + " has " +
-          std::to_string(spec->results.size()) +
-          (spec->results.size() == 1 ? " result" : " results") + ", got " +
-          std::to_string(results.size()));
+    if (results.size() != names.size()) {
+      if (isVJP(*spec))
+        view["results"].fail(std::string(spec->name) +
+                             " returns one gradient per 'wrt' entry (" +
+                             std::to_string(names.size()) + "), got " +
+                             std::to_string(results.size()) + " results");
+      view["results"].fail(std::string(spec->name) + " has " +
+                           std::to_string(names.size()) +
+                           (names.size() == 1 ? " result" : " results") +
+                           ", got " + std::to_string(results.size()));
+    }
+    std::vector<FlatOperand> forward;
+    std::vector<int64_t> wrt;
+    if (isVJP(*spec)) {
+      forward = forwardOperands(*spec, node);
+      wrt = integersOf(node.attributes, "wrt");
+    }
     for (size_t i = 0; i < results.size(); ++i) {
       GraphResult result;
       result.type = loadType(results[i]);
       result.value = loadValueId(results[i]["value"]);
+      if (isVJP(*spec)) {
+        const FlatOperand &operand = forward[static_cast<size_t>(wrt[i])];
+        const TensorType &expected = graph_.valueTypes.at(operand.value);
+        if (result.type != expected)
+          results[i].fail("result " + std::to_string(i) + " (" + names[i] +
+                          ") must have the operand's type " +
+                          typeToString(expected) + ", got " +
+                          typeToString(result.type));
+      }
       defineValue(result.value, result.type, results[i]["value"], node.label());
       node.results.push_back(std::move(result));
     }
@@ -530,6 +937,57 @@ private:
           operands->fail(message);
         view.fail(message);
       }
+  }
+
+  /// A VJP's `wrt`: at least one strictly ascending index of an f32
+  /// forward operand.
+  void checkWrt(const JsonView &view, const OpSpec &spec,
+                const GraphNode &node) {
+    JsonView wrtView = view["attributes"]["wrt"];
+    std::vector<FlatOperand> forward = forwardOperands(spec, node);
+    std::vector<int64_t> wrt = integersOf(node.attributes, "wrt");
+    std::vector<std::string> names;
+    for (const FlatOperand &o : forward)
+      names.push_back(o.name);
+    if (wrt.empty())
+      wrtView.fail("'wrt' must name at least one operand");
+    for (size_t i = 0; i < wrt.size(); ++i) {
+      if (wrt[i] < 0 || wrt[i] >= static_cast<int64_t>(forward.size()))
+        wrtView.fail("'wrt' index " + std::to_string(wrt[i]) +
+                     " is not a forward operand (the forward operands are " +
+                     join(names) + ", numbered from 0)");
+      if (i > 0 && wrt[i] <= wrt[i - 1])
+        wrtView.fail("'wrt' must be strictly ascending, got " +
+                     shapeToString(wrt));
+      const FlatOperand &o = forward[static_cast<size_t>(wrt[i])];
+      if (graph_.valueTypes.at(o.value).dtype != DType::F32)
+        wrtView.fail("'wrt' index " + std::to_string(wrt[i]) + " (" + o.name +
+                     ") is not differentiable (not f32)");
+    }
+  }
+
+  /// The optional state of the updates: momentum_buffer exactly when
+  /// momentum ≠ 0, max_exp_avg_sq exactly with amsgrad.
+  void checkOptionalState(const JsonView &view, const OpSpec &spec,
+                          const GraphNode &node) {
+    std::string name = spec.name;
+    if (name == "sgd_update") {
+      bool momentum = node.attributes.find("momentum")->asNumber() != 0.0;
+      bool buffer = node.operands.count("momentum_buffer") > 0;
+      if (momentum != buffer)
+        view.fail(std::string("operand 'momentum_buffer' must be given "
+                              "exactly when momentum is not 0 (momentum ") +
+                  (momentum ? "is not 0" : "is 0") + ", buffer " +
+                  (buffer ? "given" : "absent") + ")");
+    } else if (name == "adam_update") {
+      bool amsgrad = node.attributes.find("amsgrad")->asBool();
+      bool vmax = node.operands.count("max_exp_avg_sq") > 0;
+      if (amsgrad != vmax)
+        view.fail(std::string("operand 'max_exp_avg_sq' must be given exactly "
+                              "with amsgrad (amsgrad ") +
+                  (amsgrad ? "on" : "off") + ", max_exp_avg_sq " +
+                  (vmax ? "given" : "absent") + ")");
+    }
   }
 
   void loadAttributes(const JsonView &view, const OpSpec &spec,
@@ -604,6 +1062,10 @@ private:
     case AttributeType::Numbers:
       for (const JsonView &element : value.elements())
         element.asNumber();
+      return;
+    case AttributeType::Integers:
+      for (const JsonView &element : value.elements())
+        checkMagnitude(element, element.asInteger());
       return;
     }
   }
@@ -799,11 +1261,12 @@ std::vector<Tensor> run(const Graph &graph,
                            std::to_string(results.size()) +
                            " results, but the graph declares " +
                            std::to_string(node.results.size()));
+    std::vector<std::string> names = resultNames(*spec, node);
     for (size_t i = 0; i < results.size(); ++i) {
       const GraphResult &declared = node.results[i];
       std::string what = node.label() + ": result " + std::to_string(i) + " (" +
-                         (i < spec->results.size() ? spec->results[i] : "?") +
-                         ", value " + std::to_string(declared.value) + ")";
+                         (i < names.size() ? names[i] : "?") + ", value " +
+                         std::to_string(declared.value) + ")";
       checkTensor(results[i], what);
       if (typeOf(results[i]) != declared.type)
         throw ReferenceError(what + " is declared " +
@@ -854,9 +1317,13 @@ std::vector<Tensor> randomArguments(const Graph &graph,
                                     const RandomArgumentOptions &options) {
   // How each argument is used decides its range.
   std::map<int64_t, int64_t> classCount;
-  std::set<int64_t> positive;
+  std::set<int64_t> positive, steps, learningRates;
+  for (const GraphArgument &argument : graph.arguments)
+    if (argument.role == "learning_rate")
+      learningRates.insert(argument.value);
   for (const GraphNode &node : graph.nodes) {
-    if (node.op == "softmax_cross_entropy") {
+    if (node.op == "softmax_cross_entropy" ||
+        node.op == "softmax_cross_entropy_vjp" || node.op == "count_correct") {
       const Shape &logits =
           graph.typeOfValue(node.operands.at("logits").at(0)).shape;
       int64_t labels = node.operands.at("labels").at(0);
@@ -865,8 +1332,15 @@ std::vector<Tensor> randomArguments(const Graph &graph,
         if (!inserted)
           it->second = std::min(it->second, logits.back());
       }
-    } else if (node.op == "batch_norm" || node.op == "batch_norm_train") {
+    } else if (node.op == "batch_norm" || node.op == "batch_norm_train" ||
+               node.op == "batch_norm_train_vjp") {
       positive.insert(node.operands.at("running_var").at(0));
+    } else if (node.op == "sgd_update" || node.op == "adam_update") {
+      steps.insert(node.operands.at("step").at(0));
+      learningRates.insert(node.operands.at("lr").at(0));
+      for (const char *name : {"exp_avg_sq", "max_exp_avg_sq"})
+        if (node.operands.count(name))
+          positive.insert(node.operands.at(name).at(0));
     }
   }
 
@@ -878,11 +1352,19 @@ std::vector<Tensor> randomArguments(const Graph &graph,
     Tensor t(argument.type.shape, argument.type.dtype);
     if (argument.type.dtype == DType::F32) {
       bool isPositive = positive.count(argument.value) > 0;
-      for (double &x : t.data)
-        // [0.5, 1.5) in steps of 2^-23 and [-1, 1) in steps of 2^-23: both
-        // exact in float32.
-        x = isPositive ? 0.5 + static_cast<double>(rng() >> 9) * 0x1p-23
-                       : -1.0 + 2.0 * unit();
+      if (steps.count(argument.value)) {
+        for (double &x : t.data)
+          x = static_cast<double>((static_cast<uint64_t>(rng()) * 5) >> 32);
+      } else if (learningRates.count(argument.value)) {
+        for (double &x : t.data)
+          x = static_cast<double>(static_cast<float>(0.01 + 0.09 * unit()));
+      } else {
+        for (double &x : t.data)
+          // [0.5, 1.5) in steps of 2^-23 and [-1, 1) in steps of 2^-23: both
+          // exact in float32.
+          x = isPositive ? 0.5 + static_cast<double>(rng() >> 9) * 0x1p-23
+                         : -1.0 + 2.0 * unit();
+      }
     } else {
       std::optional<int64_t> classes = options.numClasses;
       if (!classes && classCount.count(argument.value))
@@ -890,8 +1372,8 @@ std::vector<Tensor> randomArguments(const Graph &graph,
       if (!classes)
         throw ReferenceError(
             "cannot choose values for i64 argument '" + argument.name +
-            "': it is not the labels of a softmax_cross_entropy; give the "
-            "number of classes");
+            "': it is not the labels of a softmax_cross_entropy or "
+            "count_correct; give the number of classes");
       if (*classes < 1 || *classes > (int64_t(1) << 31))
         throw ReferenceError("cannot draw labels for argument '" +
                              argument.name + "' from " +

@@ -124,8 +124,12 @@ struct RandomArgumentOptions {
 ///  f32: -1 + 2·u with u = (next() >> 8)·2⁻²⁴, i.e. uniform(-1, 1) and
 ///       exactly representable in float32, so that f32 backends see the same
 ///       inputs; an argument feeding a batch norm's running_var (which must
-///       be positive) is 0.5 + u instead;
-///  i64: (next()·C) >> 32, uniform in [0, C).
+///       be positive), or an optimizer's exp_avg_sq / max_exp_avg_sq, is
+///       0.5 + u instead; an argument feeding the `step` of sgd_update /
+///       adam_update is (next()·5) >> 32, an integer in [0, 5); one feeding
+///       their `lr`, or with role learning_rate, is float32(0.01 + 0.09·u);
+///  i64: (next()·C) >> 32, uniform in [0, C) (C from the logits of the
+///       softmax_cross_entropy, its VJP or count_correct it feeds).
 /// Throws if an i64 argument's class count C cannot be told.
 std::vector<Tensor> randomArguments(const Graph &graph,
                                     const RandomArgumentOptions &options = {});

@@ -174,4 +174,84 @@ void adamStep(Tensor &param, const Tensor &grad, AdamState &state,
   }
 }
 
+SgdUpdateResult sgdUpdate(const Tensor &param, const Tensor &grad,
+                          const Tensor *momentumBuffer, int64_t step,
+                          const SgdOptions &o) {
+  validateSgdOptions(o);
+  checkTensors("SGD", param, grad);
+  if (step < 0)
+    throw ReferenceError("SGD: the step count is negative (" +
+                         std::to_string(step) + ")");
+  const bool momentum = o.momentum != 0.0;
+  if (momentum != (momentumBuffer != nullptr))
+    throw ReferenceError(std::string("SGD: the momentum buffer must be given "
+                                     "exactly when momentum is not 0 (it is ") +
+                         (momentumBuffer ? "given" : "absent") + ", momentum " +
+                         number(o.momentum) + ")");
+  if (momentumBuffer)
+    checkStateTensor("SGD", "momentum buffer", *momentumBuffer, param);
+  // sgdStep on a state that has been initialised exactly when step > 0.
+  SgdState state;
+  if (momentumBuffer && step > 0) {
+    state.momentumBuffer = *momentumBuffer;
+    state.initialized = true;
+  }
+  SgdUpdateResult result{param, Tensor()};
+  sgdStep(result.param, grad, state, o);
+  if (momentum)
+    result.momentumBuffer = std::move(state.momentumBuffer);
+  return result;
+}
+
+AdamUpdateResult adamUpdate(const Tensor &param, const Tensor &grad,
+                            const Tensor &expAvg, const Tensor &expAvgSq,
+                            const Tensor *maxExpAvgSq, int64_t step,
+                            const AdamOptions &o) {
+  validateAdamOptions(o);
+  checkTensors("Adam", param, grad);
+  if (step < 0)
+    throw ReferenceError("Adam: the step count is negative (" +
+                         std::to_string(step) + ")");
+  if (o.amsgrad != (maxExpAvgSq != nullptr))
+    throw ReferenceError(std::string("Adam: max_exp_avg_sq must be given "
+                                     "exactly with amsgrad (it is ") +
+                         (maxExpAvgSq ? "given" : "absent") + ", amsgrad " +
+                         (o.amsgrad ? "on" : "off") + ")");
+  checkStateTensor("Adam", "exp_avg", expAvg, param);
+  checkStateTensor("Adam", "exp_avg_sq", expAvgSq, param);
+  if (maxExpAvgSq)
+    checkStateTensor("Adam", "max_exp_avg_sq", *maxExpAvgSq, param);
+
+  AdamUpdateResult r{param, expAvg, expAvgSq,
+                     maxExpAvgSq ? *maxExpAvgSq : Tensor()};
+  // adamStep's arithmetic, operation by operation, at t = step + 1.
+  const double t = static_cast<double>(step + 1);
+  const double biasCorrection1 = 1.0 - std::pow(o.beta1, t);
+  const double biasCorrection2 = 1.0 - std::pow(o.beta2, t);
+  const double stepSize = o.lr / biasCorrection1;
+  const double biasCorrection2Sqrt = std::sqrt(biasCorrection2);
+  const double oneMinusBeta1 = 1.0 - o.beta1;
+  const double oneMinusBeta2 = 1.0 - o.beta2;
+
+  const size_t n = r.param.data.size();
+  for (size_t i = 0; i < n; ++i) {
+    double g = grad.data[i];
+    if (o.weight_decay != 0.0)
+      g = g + o.weight_decay * r.param.data[i];
+    double &m = r.expAvg.data[i];
+    m = m * o.beta1 + oneMinusBeta1 * g;
+    double &v = r.expAvgSq.data[i];
+    v = v * o.beta2 + oneMinusBeta2 * g * g;
+    double second = v;
+    if (o.amsgrad) {
+      double &vmax = r.maxExpAvgSq.data[i];
+      vmax = (std::isnan(vmax) || std::isnan(v)) ? NAN : std::max(vmax, v);
+      second = vmax;
+    }
+    const double denom = std::sqrt(second) / biasCorrection2Sqrt + o.eps;
+    r.param.data[i] = r.param.data[i] + (-stepSize) * (m / denom);
+  }
+  return r;
+}
+
 } // namespace nsl::reference

@@ -87,6 +87,38 @@ void sgdStep(Tensor &param, const Tensor &grad, SgdState &state,
 void adamStep(Tensor &param, const Tensor &grad, AdamState &state,
               const AdamOptions &options);
 
+//===----------------------------------------------------------------------===//
+// Functional forms (the nsl.sgd_update and nsl.adam_update ops)
+//===----------------------------------------------------------------------===//
+//
+// The same arithmetic as sgdStep/adamStep, but nothing is updated in place:
+// the state is given as tensors together with `step`, the number of steps
+// taken before this one, and the updated parameter and state are returned.
+// For step > 0 the results equal those of the stateful forms bit for bit;
+// at step 0 SGD ignores the given momentum buffer (buf = d) while Adam uses
+// the given exp_avg / exp_avg_sq / max_exp_avg_sq as they are (zero in a
+// fresh optimizer).
+
+struct SgdUpdateResult {
+  Tensor param;
+  Tensor momentumBuffer; // empty when momentum = 0
+};
+/// `momentumBuffer` is required (the parameter's shape) exactly when
+/// options.momentum ≠ 0; `step` ≥ 0.
+SgdUpdateResult sgdUpdate(const Tensor &param, const Tensor &grad,
+                          const Tensor *momentumBuffer, int64_t step,
+                          const SgdOptions &options);
+
+struct AdamUpdateResult {
+  Tensor param, expAvg, expAvgSq;
+  Tensor maxExpAvgSq; // empty without amsgrad
+};
+/// `maxExpAvgSq` is required exactly with options.amsgrad; t = step + 1.
+AdamUpdateResult adamUpdate(const Tensor &param, const Tensor &grad,
+                            const Tensor &expAvg, const Tensor &expAvgSq,
+                            const Tensor *maxExpAvgSq, int64_t step,
+                            const AdamOptions &options);
+
 } // namespace nsl::reference
 
 #endif // NSL_RUNTIME_REFERENCE_OPTIMIZERS_H

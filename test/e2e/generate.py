@@ -26,6 +26,7 @@ class Case:
         self.args = []  # (ssa, shape, role, element)
         self.body = []
         self.results = []  # (ssa, shape, element)
+        self.tolerance = "1e-5"
 
     def arg(self, ssa, shape, role="parameter", element="f32"):
         self.args.append((ssa, shape, role, element))
@@ -259,6 +260,294 @@ def other_cases():
     return cases
 
 
+# ---------------------------------------------------------------------------
+# Training ops: VJPs, penalties, accuracy count and optimizer updates. The
+# upstream gradients are arguments with role "input".
+# ---------------------------------------------------------------------------
+
+def results_of(case, op_text, types):
+    """Binds op_text's results (types: [(shape, element)]) and returns them."""
+    if len(types) == 1:
+        case.body.append(f"%res = {op_text}")
+        case.results.append(("%res", types[0][0], types[0][1]))
+    else:
+        case.body.append(f"%res:{len(types)} = {op_text}")
+        case.results += [(f"%res#{i}", s, e) for i, (s, e) in enumerate(types)]
+
+
+def grads_text(case, types):
+    return ", ".join(ty(s, e) for s, e in types)
+
+
+def wrt_text(wrt):
+    return "wrt [" + ", ".join(str(i) for i in wrt) + "]"
+
+
+def vjp_case(name, operands, op, head, grad_shape, wrt, attrs=(), tail="",
+             grad_element="f32"):
+    """A one-op VJP case. operands: [(ssa, shape, role, element)] in forward
+    operand order (flattened as `wrt` numbers them); head: the op text
+    between the mnemonic and `grad(...)`; tail: the types after the colon
+    (before the arrow)."""
+    case = Case(name)
+    shapes = []
+    for ssa, shape, role, element in operands:
+        case.arg(ssa, shape, role, element)
+        shapes.append((shape, element))
+    gy = case.arg("gy", grad_shape, "input", grad_element)
+    types = [shapes[i] for i in wrt]
+    text = (f"nsl.{op} {head} grad({gy} : {ty(grad_shape, grad_element)}) "
+            f"{wrt_text(wrt)}{attr_dict(list(attrs))} : {tail} -> "
+            f"{grads_text(case, types)}")
+    results_of(case, text, types)
+    return case
+
+
+def conv_vjp_case(name, n, c, h, w, o, kh, kw, wrt, stride=(1, 1),
+                  padding=(0, 0), dilation=(1, 1), structure="identity",
+                  bias=False):
+    ho = out_size(h, kh, stride[0], padding[0], dilation[0])
+    wo = out_size(w, kw, stride[1], padding[1], dilation[1])
+    k = kh * kw
+    operands = [("x", [n, c, h, w], "input", "f32"),
+                ("w", [o, c, kh, kw], "parameter", "f32")]
+    head = f"{structure}{'' if structure == 'identity' else ' dynamic'} %x, %w"
+    if structure != "identity":
+        channels = k if structure == "diagonal" else k * k
+        operands.append(("m", [n, channels, ho, wo], "input", "f32"))
+        head += f" similarity(%m : {ty([n, channels, ho, wo])})"
+    if bias:
+        operands.append(("b", [o], "parameter", "f32"))
+        head += f" bias(%b : {ty([o])})"
+    return vjp_case(name, operands, "sim_conv2d_vjp", head, [n, o, ho, wo], wrt,
+                    window_attrs(stride, padding, dilation),
+                    f"{ty([n, c, h, w])}, {ty([o, c, kh, kw])}")
+
+
+def sphere_vjp_case(name, variant, n, c, h, w, o, kh, kw, wrt, stride=(1, 1),
+                    padding=(0, 0), dilation=(1, 1), input_only=False,
+                    sigmoid_k=None):
+    ho = out_size(h, kh, stride[0], padding[0], dilation[0])
+    wo = out_size(w, kw, stride[1], padding[1], dilation[1])
+    operands = [("x", [n, c, h, w], "input", "f32"),
+                ("w", [o, c, kh, kw], "parameter", "f32")]
+    head = f"{variant}{' input_only' if input_only else ''} %x, %w"
+    if variant == "learned_sigmoid":
+        operands.append(("k", [o], "parameter", "f32"))
+        head += f" k_param(%k : {ty([o])})"
+    attrs = window_attrs(stride, padding, dilation)
+    if sigmoid_k is not None:
+        attrs.append(f"sigmoid_k = {sigmoid_k} : f32")
+    return vjp_case(name, operands, "sphere_conv2d_vjp", head, [n, o, ho, wo],
+                    wrt, attrs, f"{ty([n, c, h, w])}, {ty([o, c, kh, kw])}")
+
+
+def fold_vjp_case(name, weight, structure, sim, wrt, group_size=None,
+                  alpha=None):
+    operands = [("w", weight, "parameter", "f32")] + \
+        [(s, shape, "parameter", "f32") for s, shape in sim]
+    head = f"{structure} %w similarity(" + ", ".join("%" + s for s, _ in sim) + \
+        " : " + ", ".join(ty(shape) for _, shape in sim) + ")"
+    attrs = []
+    if group_size is not None:
+        attrs.append(f"group_size = {group_size} : i64")
+    if alpha is not None:
+        attrs.append(f"alpha = {alpha} : f32")
+    return vjp_case(name, operands, "fold_similarity_vjp", head, weight, wrt,
+                    attrs, ty(weight))
+
+
+def loose(case, tolerance="1e-4"):
+    """A case whose output is one f32 sum of many products that cancel (a
+    rank-0 gradient of γ): f32 accumulation cannot reach 1e-5 relative."""
+    case.tolerance = tolerance
+    return case
+
+
+def grad_conv_cases():
+    return [
+        # Plain convolutions: odd sizes, stride 2, padding 0/1, dilation 2.
+        conv_vjp_case("conv_vjp_all", 2, 3, 9, 7, 5, 3, 3, [0, 1, 2], padding=(1, 1), bias=True),
+        conv_vjp_case("conv_vjp_input_only", 1, 5, 11, 10, 7, 3, 3, [0], stride=(2, 2), padding=(1, 1)),
+        conv_vjp_case("conv_vjp_weight_only", 2, 13, 10, 9, 3, 3, 3, [1], dilation=(2, 2), padding=(2, 2)),
+        conv_vjp_case("conv_vjp_rect_bias", 3, 4, 8, 9, 6, 2, 3, [1, 2], stride=(1, 2), padding=(1, 0), bias=True),
+        conv_vjp_case("conv_vjp_stride2_dilation2", 1, 3, 13, 12, 4, 3, 3, [0, 1], stride=(2, 2), dilation=(2, 2)),
+        conv_vjp_case("conv_vjp_wide", 2, 5, 5, 37, 7, 3, 3, [0, 1], padding=(1, 1)),
+        # Dynamic DNS (diagonal) and UNS (full).
+        conv_vjp_case("dns_vjp_all", 2, 5, 9, 9, 7, 3, 3, [0, 1, 2, 3], padding=(1, 1), structure="diagonal", bias=True),
+        conv_vjp_case("dns_vjp_stride2", 1, 3, 10, 9, 5, 3, 3, [0, 2], stride=(2, 2), padding=(1, 1), dilation=(2, 2), structure="diagonal"),
+        conv_vjp_case("dns_vjp_mask_only", 2, 3, 7, 8, 4, 3, 3, [2], structure="diagonal"),
+        conv_vjp_case("dns_vjp_weight_only", 1, 4, 8, 7, 5, 2, 3, [1], padding=(1, 1), structure="diagonal"),
+        conv_vjp_case("uns_vjp_all", 2, 3, 7, 7, 5, 3, 3, [0, 1, 2], padding=(1, 1), structure="full"),
+        conv_vjp_case("uns_vjp_stride2_bias", 1, 4, 8, 9, 3, 2, 3, [1, 2, 3], stride=(2, 2), structure="full", bias=True),
+        conv_vjp_case("uns_vjp_input_only", 2, 3, 9, 6, 4, 3, 3, [0], padding=(1, 1), dilation=(2, 2), structure="full"),
+        # SphereConv, all four variants.
+        sphere_vjp_case("sphere_cosine_vjp", "cosine", 2, 3, 9, 9, 5, 3, 3, [0, 1], padding=(1, 1)),
+        sphere_vjp_case("sphere_cosine_input_only_vjp", "cosine", 1, 5, 8, 7, 3, 3, 3, [0, 1], stride=(2, 2), padding=(1, 1), input_only=True),
+        sphere_vjp_case("sphere_cosine_input_only_x", "cosine", 2, 3, 7, 9, 4, 3, 3, [0], padding=(1, 1), input_only=True),
+        sphere_vjp_case("sphere_linear_vjp", "linear", 2, 3, 7, 7, 9, 3, 3, [0, 1], padding=(2, 2), dilation=(2, 2)),
+        sphere_vjp_case("sphere_linear_weight_only", "linear", 1, 4, 6, 7, 5, 3, 3, [1]),
+        sphere_vjp_case("sphere_sigmoid_vjp", "sigmoid", 1, 4, 6, 6, 9, 1, 1, [0, 1], sigmoid_k=0.5),
+        sphere_vjp_case("sphere_learned_sigmoid_vjp", "learned_sigmoid", 2, 3, 8, 8, 7, 3, 3, [0, 1, 2], stride=(2, 2), padding=(1, 1)),
+        sphere_vjp_case("sphere_learned_sigmoid_k_only", "learned_sigmoid", 1, 3, 7, 6, 5, 3, 3, [2], padding=(1, 1)),
+        # The patch norm and the predicted similarity of the dynamic layers.
+        vjp_case("patch_norm_vjp", [("x", [2, 5, 9, 8], "input", "f32")], "patch_norm_vjp", "%x",
+                 [2, 1, 5, 8], [0],
+                 ["kernel_size = array<i64: 3, 2>", "stride = array<i64: 2, 1>", "padding = array<i64: 1, 1>", "dilation = array<i64: 1, 2>"],
+                 ty([2, 5, 9, 8])),
+        vjp_case("predicted_diagonal_vjp", [("p", [2, 9, 5, 5], "input", "f32"), ("g", [1], "parameter", "f32")],
+                 "predicted_similarity_vjp", "diagonal %p, %g", [2, 9, 5, 5], [0, 1], (),
+                 f"{ty([2, 9, 5, 5])}, {ty([1])}"),
+        loose(vjp_case("predicted_full_vjp", [("p", [1, 16, 3, 4], "input", "f32"), ("g", [], "parameter", "f32")],
+                       "predicted_similarity_vjp", "full %p, %g", [1, 16, 3, 4], [1], (),
+                       f"{ty([1, 16, 3, 4])}, {ty([])}")),
+        # Folding a static similarity into conv and linear weights.
+        fold_vjp_case("fold_diagonal_vjp", [5, 3, 3, 3], "diagonal", [("m", [9])], [0, 1]),
+        fold_vjp_case("fold_full_vjp", [4, 7, 3, 3], "full", [("m", [9, 9])], [0, 1]),
+        fold_vjp_case("fold_full_similarity_only", [3, 5, 2, 3], "full", [("m", [6, 6])], [1]),
+        fold_vjp_case("fold_cholesky_vjp", [5, 3, 3, 3], "cholesky", [("l", [9, 9])], [0, 1]),
+        fold_vjp_case("fold_shape_masked_vjp", [6, 4, 3, 3], "shape_masked", [("d", [9]), ("r", [9, 9])], [0, 1, 2], alpha=0.1),
+        fold_vjp_case("fold_shape_masked_diag_vjp", [3, 5, 2, 2], "shape_masked", [("d", [4]), ("r", [4])], [1, 2]),
+        fold_vjp_case("fold_linear_full_vjp", [5, 12], "full", [("m", [4, 4])], [0, 1], group_size=4),
+        fold_vjp_case("fold_linear_cholesky_vjp", [3, 10], "cholesky", [("l", [5, 5])], [0, 1], group_size=5),
+        fold_vjp_case("fold_linear_shape_masked_vjp", [3, 10], "shape_masked", [("d", [5]), ("r", [5])], [0, 1, 2], group_size=5, alpha=-0.2),
+        fold_vjp_case("fold_linear_diagonal_vjp", [7, 9], "diagonal", [("m", [3])], [1], group_size=3),
+    ]
+
+
+def grad_other_cases():
+    cases = []
+    f = "f32"
+    # Linear layers with and without bias.
+    cases.append(vjp_case("linear_vjp_bias", [("x", [3, 11], "input", f), ("w", [5, 11], "parameter", f), ("b", [5], "parameter", f)],
+                          "linear_vjp", "%x, %w bias(%b : tensor<5xf32>)", [3, 5], [0, 1, 2], (),
+                          f"{ty([3, 11])}, {ty([5, 11])}"))
+    cases.append(vjp_case("linear_vjp_no_bias", [("x", [7, 13], "input", f), ("w", [4, 13], "parameter", f)],
+                          "linear_vjp", "%x, %w", [7, 4], [0, 1], (), f"{ty([7, 13])}, {ty([4, 13])}"))
+    cases.append(vjp_case("linear_vjp_weight_only", [("x", [2, 9], "input", f), ("w", [6, 9], "parameter", f), ("b", [6], "parameter", f)],
+                          "linear_vjp", "%x, %w bias(%b : tensor<6xf32>)", [2, 6], [1, 2], (),
+                          f"{ty([2, 9])}, {ty([6, 9])}"))
+    # Training batch norm (4-D and 2-D).
+    bn = lambda c: [("g", [c], "parameter", f), ("b", [c], "parameter", f), ("mean", [c], "buffer", f), ("var", [c], "buffer", f)]
+    cases.append(vjp_case("batch_norm_train_vjp_4d", [("x", [3, 7, 4, 5], "input", f)] + bn(7),
+                          "batch_norm_train_vjp", "%x, %g, %b, %mean, %var", [3, 7, 4, 5], [0, 1, 2],
+                          ["momentum = 0.3 : f32"], f"{ty([3, 7, 4, 5])}, {ty([7])}"))
+    cases.append(vjp_case("batch_norm_train_vjp_2d", [("x", [5, 6], "input", f)] + bn(6),
+                          "batch_norm_train_vjp", "%x, %g, %b, %mean, %var", [5, 6], [0],
+                          ["epsilon = 1.0e-3 : f32"], f"{ty([5, 6])}, {ty([6])}"))
+    # Elementwise, pooling, flatten.
+    cases.append(vjp_case("relu_vjp", [("x", [2, 3, 5, 7], "input", f)], "relu_vjp", "%x", [2, 3, 5, 7], [0], (), ty([2, 3, 5, 7])))
+    cases.append(vjp_case("max_pool_vjp", [("x", [2, 3, 9, 8], "input", f)], "max_pool2d_vjp", "%x", [2, 3, 4, 4], [0],
+                          ["kernel_size = array<i64: 3, 3>", "stride = array<i64: 2, 2>", "padding = array<i64: 1, 1>", "dilation = array<i64: 2, 1>"],
+                          ty([2, 3, 9, 8])))
+    cases.append(vjp_case("max_pool_vjp_2x2", [("x", [1, 5, 7, 6], "input", f)], "max_pool2d_vjp", "%x", [1, 5, 3, 3], [0],
+                          ["kernel_size = array<i64: 2, 2>", "stride = array<i64: 2, 2>"], ty([1, 5, 7, 6])))
+    cases.append(vjp_case("avg_pool_vjp_include_pad", [("x", [1, 5, 7, 7], "input", f)], "avg_pool2d_vjp", "%x", [1, 5, 4, 4], [0],
+                          ["kernel_size = array<i64: 3, 3>", "stride = array<i64: 2, 2>", "padding = array<i64: 1, 1>"],
+                          ty([1, 5, 7, 7])))
+    cases.append(vjp_case("avg_pool_vjp_exclude_pad", [("x", [2, 3, 6, 5], "input", f)], "avg_pool2d_vjp", "%x", [2, 3, 4, 5], [0],
+                          ["kernel_size = array<i64: 2, 3>", "stride = array<i64: 2, 1>", "padding = array<i64: 1, 1>", "count_include_pad = false"],
+                          ty([2, 3, 6, 5])))
+    cases.append(vjp_case("global_avg_pool_vjp", [("x", [3, 11, 5, 7], "input", f)], "global_avg_pool2d_vjp", "%x", [3, 11, 1, 1], [0],
+                          (), ty([3, 11, 5, 7])))
+    cases.append(vjp_case("flatten_vjp", [("x", [2, 3, 5, 5], "input", f)], "flatten_vjp", "%x", [2, 75], [0], (), ty([2, 3, 5, 5])))
+    # Cross-entropy with and without label smoothing (rank-0 upstream).
+    for smoothing in ["0.0", "0.1"]:
+        cases.append(vjp_case(f"cross_entropy_vjp_{smoothing.replace('.', '_')}",
+                              [("logits", [5, 7], "input", f), ("labels", [5], "label", "i64")],
+                              "softmax_cross_entropy_vjp", "%logits, %labels", [], [0],
+                              [f"label_smoothing = {smoothing} : f32"], f"{ty([5, 7])}, {ty([5], 'i64')}"))
+    # Regularisers and their VJPs (rank-0 results and upstream gradients).
+    cases.append(simple("l1_penalty", [("m", [2, 9, 5, 4], "parameter")],
+                        ["%y = nsl.l1_penalty %m {strength = 0.01 : f32} : tensor<2x9x5x4xf32> -> tensor<f32>"],
+                        [("%y", [], "f32")]))
+    cases.append(simple("orthogonality_penalty", [("w", [7, 3, 3, 3], "parameter")],
+                        ["%y = nsl.orthogonality_penalty %w {strength = 0.5 : f32} : tensor<7x3x3x3xf32> -> tensor<f32>"],
+                        [("%y", [], "f32")]))
+    cases.append(simple("orthogonality_penalty_linear", [("w", [5, 13], "parameter")],
+                        ["%y = nsl.orthogonality_penalty %w {strength = 0.1 : f32} : tensor<5x13xf32> -> tensor<f32>"],
+                        [("%y", [], "f32")]))
+    cases.append(vjp_case("l1_penalty_vjp", [("m", [9, 9], "parameter", f)], "l1_penalty_vjp", "%m", [], [0],
+                          ["strength = 0.01 : f32"], ty([9, 9])))
+    cases.append(vjp_case("orthogonality_penalty_vjp", [("w", [7, 3, 3, 3], "parameter", f)], "orthogonality_penalty_vjp", "%w",
+                          [], [0], ["strength = 0.5 : f32"], ty([7, 3, 3, 3])))
+    cases.append(vjp_case("orthogonality_penalty_vjp_linear", [("w", [5, 13], "parameter", f)], "orthogonality_penalty_vjp", "%w",
+                          [], [0], ["strength = 0.1 : f32"], ty([5, 13])))
+    # Accuracy: an i64 rank-0 result.
+    cases.append(simple("count_correct", [("logits", [7, 5], "input"), ("labels", [7], "label", "i64")],
+                        ["%y = nsl.count_correct %logits, %labels : tensor<7x5xf32>, tensor<7xi64> -> tensor<i64>"],
+                        [("%y", [], "i64")]))
+    # A loss, its gradient and the count in one function: several results
+    # of several dtypes, rank 0 included.
+    cases.append(simple("loss_grad_count", [("logits", [6, 4], "input"), ("labels", [6], "label", "i64"), ("gy", [], "input")],
+                        ["%loss = nsl.softmax_cross_entropy %logits, %labels {label_smoothing = 0.1 : f32} : tensor<6x4xf32>, tensor<6xi64> -> tensor<f32>",
+                         "%g = nsl.softmax_cross_entropy_vjp %logits, %labels grad(%gy : tensor<f32>) wrt [0] {label_smoothing = 0.1 : f32} : tensor<6x4xf32>, tensor<6xi64> -> tensor<6x4xf32>",
+                         "%n = nsl.count_correct %logits, %labels : tensor<6x4xf32>, tensor<6xi64> -> tensor<i64>"],
+                        [("%loss", [], "f32"), ("%g", [6, 4], "f32"), ("%n", [], "i64")]))
+    # SGD: plain, momentum with dampening, nesterov, weight decay.
+    def sgd(name, shape, momentum=None, dampening=None, weight_decay=None, nesterov=False):
+        args = [("p", shape, "parameter"), ("g", shape, "input")]
+        buf = momentum is not None
+        if buf:
+            args.append(("buf", shape, "optimizer_state"))
+        args += [("step", [], "optimizer_state"), ("lr", [], "learning_rate")]
+        attrs = []
+        if momentum is not None:
+            attrs.append(f"momentum = {momentum} : f32")
+        if dampening is not None:
+            attrs.append(f"dampening = {dampening} : f32")
+        if weight_decay is not None:
+            attrs.append(f"weight_decay = {weight_decay} : f32")
+        if nesterov:
+            attrs.append("nesterov")
+        t = ty(shape)
+        text = f"nsl.sgd_update %p, %g"
+        if buf:
+            text += f" momentum_buffer(%buf : {t})"
+        text += f" step(%step) lr(%lr){attr_dict(attrs)} : {t}, tensor<f32> -> {t}"
+        if buf:
+            text += f", {t}"
+            body = [f"%res:2 = {text}"]
+            results = [("%res#0", shape, "f32"), ("%res#1", shape, "f32")]
+        else:
+            body = [f"%res = {text}"]
+            results = [("%res", shape, "f32")]
+        return simple(name, args, body, results)
+    cases.append(sgd("sgd_plain", [5, 3, 3, 3]))
+    cases.append(sgd("sgd_momentum_dampening", [7, 11], momentum=0.9, dampening=0.1))
+    cases.append(sgd("sgd_nesterov", [13], momentum=0.9, nesterov=True))
+    cases.append(sgd("sgd_weight_decay", [4, 5, 2, 3], momentum=0.5, weight_decay=0.01))
+    cases.append(sgd("sgd_weight_decay_no_momentum", [9, 9], weight_decay=0.001))
+    # Adam with and without amsgrad, with weight decay.
+    def adam(name, shape, amsgrad=False, weight_decay=None, betas=None):
+        args = [("p", shape, "parameter"), ("g", shape, "input"),
+                ("m", shape, "optimizer_state"), ("v", shape, "optimizer_state")]
+        if amsgrad:
+            args.append(("vmax", shape, "optimizer_state"))
+        args += [("step", [], "optimizer_state"), ("lr", [], "learning_rate")]
+        attrs = []
+        if betas:
+            attrs += [f"beta1 = {betas[0]} : f32", f"beta2 = {betas[1]} : f32"]
+        if weight_decay is not None:
+            attrs.append(f"weight_decay = {weight_decay} : f32")
+        if amsgrad:
+            attrs.append("amsgrad")
+        t = ty(shape)
+        text = f"nsl.adam_update %p, %g, %m, %v"
+        if amsgrad:
+            text += f" max_exp_avg_sq(%vmax : {t})"
+        count = 4 if amsgrad else 3
+        text += f" step(%step) lr(%lr){attr_dict(attrs)} : {t}, tensor<f32> -> " + \
+            ", ".join([t] * count)
+        return simple(name, args, [f"%res:{count} = {text}"],
+                      [(f"%res#{i}", shape, "f32") for i in range(count)])
+    cases.append(adam("adam_plain", [6, 3, 3, 3]))
+    cases.append(adam("adam_amsgrad", [7, 11], amsgrad=True))
+    cases.append(adam("adam_weight_decay", [17], weight_decay=0.01, betas=(0.8, 0.99)))
+    cases.append(adam("adam_amsgrad_weight_decay", [3, 4, 5], amsgrad=True, weight_decay=0.05))
+    return cases
+
+
 HEADER = """// Generated by test/e2e/generate.py; edit that script, not this file.
 // {what}: each model is compiled by nslc for the host CPU and checked by
 // `nsl-run check` against the reference interpreter on fresh random inputs
@@ -270,7 +559,7 @@ def write(file, what, cases):
     lines = [HEADER.format(what=what)]
     for i, case in enumerate(cases):
         lines.append(f"// RUN: nslc %s --function {case.name} --seed {i} -o %t.{case.name} > /dev/null")
-        lines.append(f"// RUN: nsl-run check %t.{case.name} --seed {i + 100} --tolerance 1e-5 | FileCheck %s --check-prefix=OK")
+        lines.append(f"// RUN: nsl-run check %t.{case.name} --seed {i + 100} --tolerance {case.tolerance} | FileCheck %s --check-prefix=OK")
     lines.append("// OK: {{all|every}}")
     lines.append("")
     lines += [case.text() + "\n" for case in cases]
@@ -282,3 +571,5 @@ if __name__ == "__main__":
     write("conv-ops.mlir", "The similarity convolution, every structure", conv_cases())
     write("sphere-ops.mlir", "SphereConv, every variant", sphere_cases())
     write("other-ops.mlir", "The other nsl ops", other_cases())
+    write("grad-conv-ops.mlir", "The VJPs of the convolutions, similarities and SphereConv", grad_conv_cases())
+    write("grad-other-ops.mlir", "The other training ops: VJPs, penalties, count_correct, SGD and Adam", grad_other_cases())
