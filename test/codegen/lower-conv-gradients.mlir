@@ -1,0 +1,183 @@
+// The lowering of the VJPs of the convolution family (sim_conv2d,
+// sphere_conv2d, patch_norm, predicted_similarity, fold_similarity) to
+// linalg/tensor/arith/math on tensors.
+// RUN: nsl-opt %s --nsl-lower-to-linalg --split-input-file | FileCheck %s
+// No nsl op survives, and the result verifies.
+// RUN: nsl-opt %s --nsl-lower-to-linalg --split-input-file | FileCheck %s --check-prefix=NONSL
+// NONSL-NOT: nsl.
+
+// Plain convolution, stride (1, 2), padding (1, 2), dilation (2, 1):
+// ∂X gathers from the upstream gradient zero-upsampled by the stride
+// (offset ((kh−1)·dh, (kw−1)·dw) = (4, 2)) with the flipped taps; ∂W is one
+// contraction over (n, y, x) reading the padded input through the window
+// map; ∂bias sums in f64.
+// CHECK-DAG: #[[GU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d4, d2 - d5 * 2 + 5, d3 - d6 + 4)>
+// CHECK-DAG: #[[WT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d1, d5, d6)>
+// CHECK-DAG: #[[G:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d0, d5, d6)>
+// CHECK-DAG: #[[XP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d1, d5 + d2 * 2, d6 * 2 + d3)>
+// CHECK-LABEL: func.func @conv_identity
+// CHECK: %[[UP:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 4, 2] [2, 4, 7, 5] [1, 1, 1, 2] : tensor<2x4x7x5xf32> into tensor<2x4x15x13xf32>
+// CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[GU]], #[[WT]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[UP]], %{{.*}} : tensor<2x4x15x13xf32>, tensor<4x3x3x3xf32>) outs(%{{.*}} : tensor<2x3x9x7xf32>)
+// CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 2] high[0, 0, 1, 2]
+// CHECK: %[[DW:.*]] = linalg.generic {indexing_maps = [#[[G]], #[[XP]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%{{.*}}, %[[PAD]] : tensor<2x4x7x5xf32>, tensor<2x3x11x11xf32>) outs(%{{.*}} : tensor<4x3x3x3xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%{{.*}} : tensor<2x4x7x5xf32>) outs(%{{.*}} : tensor<4xf64>)
+// CHECK: arith.extf
+// CHECK: %[[DB:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<4xf64>) outs(%{{.*}} : tensor<4xf32>)
+// CHECK: arith.truncf
+// CHECK: return %[[DX]], %[[DW]], %[[DB]]
+func.func @conv_identity(%x: tensor<2x3x9x7xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>, %g: tensor<2x4x7x5xf32>) -> (tensor<2x3x9x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) {
+  %0:3 = nsl.sim_conv2d_vjp identity %x, %w bias(%b : tensor<4xf32>) grad(%g : tensor<2x4x7x5xf32>) wrt [0, 1, 2]
+      {stride = array<i64: 1, 2>, padding = array<i64: 1, 2>, dilation = array<i64: 2, 1>}
+      : tensor<2x3x9x7xf32>, tensor<4x3x3x3xf32> -> tensor<2x3x9x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>
+  return %0#0, %0#1, %0#2 : tensor<2x3x9x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Only what `wrt` asks for: the weight gradient alone needs neither the
+// upsampled gradient nor a bias sum.
+// CHECK-LABEL: func.func @conv_weight_only
+// CHECK-NOT: tensor.insert_slice
+// CHECK: tensor.pad
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x3x3x3xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @conv_weight_only(%x: tensor<2x3x9x7xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>, %g: tensor<2x4x9x7xf32>) -> tensor<4x3x3x3xf32> {
+  %0 = nsl.sim_conv2d_vjp identity %x, %w bias(%b : tensor<4xf32>) grad(%g : tensor<2x4x9x7xf32>) wrt [1]
+      {padding = array<i64: 1, 1>}
+      : tensor<2x3x9x7xf32>, tensor<4x3x3x3xf32> -> tensor<4x3x3x3xf32>
+  return %0 : tensor<4x3x3x3xf32>
+}
+
+// -----
+
+// DNS, stride 2, padding 1: the mask is upsampled like the gradient and read
+// at the same position by ∂X; ∂W multiplies each tap by its mask; ∂m is a
+// contraction over (o, c) collapsed back to [N, K, Ho, Wo].
+// CHECK-DAG: #[[MU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d5, d6, d2 - d5 + 3, d3 - d6 + 3)>
+// CHECK-DAG: #[[M:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d2, d3, d5, d6)>
+// CHECK-DAG: #[[XM:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d6, d3 * 2 + d1, d4 * 2 + d2)>
+// CHECK-LABEL: func.func @conv_dns
+// CHECK: %[[MASK:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2], [3], [4]] output_shape [2, 3, 3, 4, 4] : tensor<2x9x4x4xf32> into tensor<2x3x3x4x4xf32>
+// CHECK: %[[MU5:.*]] = tensor.insert_slice %[[MASK]] into %{{.*}}[0, 0, 0, 2, 2] [2, 3, 3, 4, 4] [1, 1, 1, 2, 2] : tensor<2x3x3x4x4xf32> into tensor<2x3x3x12x12xf32>
+// CHECK: %[[GU:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 2, 2] [2, 5, 4, 4] [1, 1, 2, 2] : tensor<2x5x4x4xf32> into tensor<2x5x12x12xf32>
+// CHECK: linalg.generic {indexing_maps = [{{.*}}, {{.*}}, #[[MU]], {{.*}}], {{.*}} ins(%[[GU]], %{{.*}}, %[[MU5]] :
+// CHECK: linalg.generic {indexing_maps = [{{.*}}, {{.*}}, #[[M]], {{.*}}], {{.*}} outs(%{{.*}} : tensor<5x3x3x3xf32>)
+// CHECK: %[[DM:.*]] = linalg.generic {indexing_maps = [{{.*}}, {{.*}}, #[[XM]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} {{.*}} outs(%{{.*}} : tensor<2x3x3x4x4xf32>)
+// CHECK: tensor.collapse_shape %[[DM]] {{\[\[}}0], [1, 2], [3], [4]] : tensor<2x3x3x4x4xf32> into tensor<2x9x4x4xf32>
+func.func @conv_dns(%x: tensor<2x3x8x8xf32>, %w: tensor<5x3x3x3xf32>, %m: tensor<2x9x4x4xf32>, %g: tensor<2x5x4x4xf32>) -> (tensor<2x3x8x8xf32>, tensor<5x3x3x3xf32>, tensor<2x9x4x4xf32>) {
+  %0:3 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<2x9x4x4xf32>) grad(%g : tensor<2x5x4x4xf32>) wrt [0, 1, 2]
+      {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>}
+      : tensor<2x3x8x8xf32>, tensor<5x3x3x3xf32> -> tensor<2x3x8x8xf32>, tensor<5x3x3x3xf32>, tensor<2x9x4x4xf32>
+  return %0#0, %0#1, %0#2 : tensor<2x3x8x8xf32>, tensor<5x3x3x3xf32>, tensor<2x9x4x4xf32>
+}
+
+// -----
+
+// UNS weight gradient: one 9-loop contraction over (n, y, x, sy, sx) reading
+// the input (no padding here) through the window of the source tap and M_p
+// as [N, kh, kw, kh, kw, Ho, Wo]; no unfolded input is materialised.
+// CHECK-DAG: #[[XS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8) -> (d4, d1, d5 * 2 + d7, d6 * 2 + d8)>
+// CHECK-DAG: #[[MS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8) -> (d4, d2, d3, d7, d8, d5, d6)>
+// CHECK-LABEL: func.func @conv_uns_weight
+// CHECK: %[[M7:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2, 3, 4], [5], [6]] output_shape [1, 2, 3, 2, 3, 4, 4]
+// CHECK: linalg.generic {indexing_maps = [{{.*}}, #[[XS]], #[[MS]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction", "reduction", "reduction"]} ins(%{{.*}}, %{{.*}}, %[[M7]] : tensor<1x3x4x4xf32>, tensor<1x4x8x9xf32>, tensor<1x2x3x2x3x4x4xf32>) outs(%{{.*}} : tensor<3x4x2x3xf32>)
+// CHECK-NOT: tensor<1x4x2x3x4x4xf32>
+// CHECK: return
+func.func @conv_uns_weight(%x: tensor<1x4x8x9xf32>, %w: tensor<3x4x2x3xf32>, %m: tensor<1x36x4x4xf32>, %g: tensor<1x3x4x4xf32>) -> tensor<3x4x2x3xf32> {
+  %0 = nsl.sim_conv2d_vjp full dynamic %x, %w similarity(%m : tensor<1x36x4x4xf32>) grad(%g : tensor<1x3x4x4xf32>) wrt [1]
+      {stride = array<i64: 2, 2>}
+      : tensor<1x4x8x9xf32>, tensor<3x4x2x3xf32> -> tensor<3x4x2x3xf32>
+  return %0 : tensor<3x4x2x3xf32>
+}
+
+// -----
+
+// UNS input and similarity gradients share Q[n,c,t,p] = Σ_o G·W[o,c,t]
+// (the gradient of the mixed taps): ∂X mixes Q by M_p (Σ over t), then
+// gathers the upsampled result over the source taps; ∂M contracts Q with
+// the input window of the source tap over c.
+// CHECK-DAG: #[[QG:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d6, d4, d5)>
+// CHECK-DAG: #[[RU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5, d2 - d4 + 1, d3 - d5 + 2)>
+// CHECK-DAG: #[[QX:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d7, d5 * 2 + d3, d6 * 2 + d4)>
+// CHECK-LABEL: func.func @conv_uns_input
+// CHECK: %[[Q:.*]] = linalg.generic {indexing_maps = [#[[QG]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<1x4x2x3x4x4xf32>)
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%[[Q]], %{{.*}} : tensor<1x4x2x3x4x4xf32>, tensor<1x2x3x2x3x4x4xf32>) outs(%{{.*}} : tensor<1x4x2x3x4x4xf32>)
+// CHECK: %[[RUP:.*]] = tensor.insert_slice %[[R]] into %{{.*}}[0, 0, 0, 0, 1, 2] [1, 4, 2, 3, 4, 4] [1, 1, 1, 1, 2, 2]
+// CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[RU]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[RUP]] : tensor<1x4x2x3x9x11xf32>) outs(%{{.*}} : tensor<1x4x8x9xf32>)
+// CHECK: %[[DM:.*]] = linalg.generic {indexing_maps = [{{.*}}, #[[QX]], {{.*}}], {{.*}} ins(%[[Q]], %{{.*}} : tensor<1x4x2x3x4x4xf32>, tensor<1x4x8x9xf32>) outs(%{{.*}} : tensor<1x2x3x2x3x4x4xf32>)
+// CHECK: %[[DMC:.*]] = tensor.collapse_shape %[[DM]] {{\[\[}}0], [1, 2, 3, 4], [5], [6]] : tensor<1x2x3x2x3x4x4xf32> into tensor<1x36x4x4xf32>
+// CHECK: return %[[DX]], %[[DMC]]
+func.func @conv_uns_input(%x: tensor<1x4x8x9xf32>, %w: tensor<3x4x2x3xf32>, %m: tensor<1x36x4x4xf32>, %g: tensor<1x3x4x4xf32>) -> (tensor<1x4x8x9xf32>, tensor<1x36x4x4xf32>) {
+  %0:2 = nsl.sim_conv2d_vjp full dynamic %x, %w similarity(%m : tensor<1x36x4x4xf32>) grad(%g : tensor<1x3x4x4xf32>) wrt [0, 2]
+      {stride = array<i64: 2, 2>}
+      : tensor<1x4x8x9xf32>, tensor<3x4x2x3xf32> -> tensor<1x4x8x9xf32>, tensor<1x36x4x4xf32>
+  return %0#0, %0#1 : tensor<1x4x8x9xf32>, tensor<1x36x4x4xf32>
+}
+
+// -----
+
+// SphereConv (learned sigmoid): the forward quantities are recomputed (the
+// dot product as a named convolution, ‖x_p‖, ‖w_o‖), then g'(θ) through
+// acos; ∂k' accumulates in f64.
+// CHECK-LABEL: func.func @sphere_learned
+// CHECK: linalg.conv_2d_nchw_fchw
+// CHECK: math.sqrt
+// CHECK: math.acos
+// CHECK: math.rsqrt
+// CHECK: tensor.insert_slice
+// CHECK: outs(%{{.*}} : tensor<4xf64>)
+// CHECK: math.absf
+// CHECK: math.acos
+// CHECK: arith.truncf
+func.func @sphere_learned(%x: tensor<1x3x7x7xf32>, %w: tensor<4x3x3x3xf32>, %k: tensor<4xf32>, %g: tensor<1x4x4x4xf32>) -> (tensor<1x3x7x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) {
+  %0:3 = nsl.sphere_conv2d_vjp learned_sigmoid %x, %w k_param(%k : tensor<4xf32>) grad(%g : tensor<1x4x4x4xf32>) wrt [0, 1, 2]
+      {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>}
+      : tensor<1x3x7x7xf32>, tensor<4x3x3x3xf32> -> tensor<1x3x7x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>
+  return %0#0, %0#1, %0#2 : tensor<1x3x7x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Patch norm: ∂X = X · (the adjoint box filter of G/‖x_p‖).
+// CHECK-DAG: #[[BOX:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, 0, d1 - d3 * 2 + 5, d2 - d4 + 2)>
+// CHECK-LABEL: func.func @patch_norm
+// CHECK: math.sqrt
+// CHECK: arith.divf
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 4, 2] [2, 1, 3, 3] [1, 1, 2, 2] : tensor<2x1x3x3xf32> into tensor<2x1x14x9xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[BOX]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} {{.*}} outs(%{{.*}} : tensor<2x8x7xf32>)
+// CHECK: arith.mulf
+func.func @patch_norm(%x: tensor<2x3x8x7xf32>, %g: tensor<2x1x3x3xf32>) -> tensor<2x3x8x7xf32> {
+  %0 = nsl.patch_norm_vjp %x grad(%g : tensor<2x1x3x3xf32>) wrt [0] {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 0>, dilation = array<i64: 2, 1>} : tensor<2x3x8x7xf32> -> tensor<2x3x8x7xf32>
+  return %0 : tensor<2x3x8x7xf32>
+}
+
+// -----
+
+// Predicted similarity: ∂P = γ·G; ∂γ = Σ G·P in f64, reshaped to γ's [1].
+// CHECK-LABEL: func.func @predicted
+// CHECK: arith.mulf
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction", "reduction", "reduction"]} {{.*}} outs(%{{.*}} : tensor<f64>)
+// CHECK: arith.truncf
+// CHECK: tensor.expand_shape %{{.*}} [] output_shape [1] : tensor<f32> into tensor<1xf32>
+func.func @predicted(%p: tensor<2x9x4x4xf32>, %gamma: tensor<1xf32>, %g: tensor<2x9x4x4xf32>) -> (tensor<2x9x4x4xf32>, tensor<1xf32>) {
+  %0:2 = nsl.predicted_similarity_vjp diagonal %p, %gamma grad(%g : tensor<2x9x4x4xf32>) wrt [0, 1] : tensor<2x9x4x4xf32>, tensor<1xf32> -> tensor<2x9x4x4xf32>, tensor<1xf32>
+  return %0#0, %0#1 : tensor<2x9x4x4xf32>, tensor<1xf32>
+}
+
+// -----
+
+// Cholesky fold: G_M = Σ_r W[r,t]·G[r,s] over the weight's rows, then
+// ∂L[t,j] = Σ_s (G_M[t,s] + G_M[s,t])·L[s,j] restricted to j ≤ t, s ≥ j.
+// CHECK-DAG: #[[WR:.*]] = affine_map<(d0, d1, d2) -> (d2, d0)>
+// CHECK-DAG: #[[GR:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-LABEL: func.func @fold_cholesky
+// CHECK: %[[GM:.*]] = linalg.generic {indexing_maps = [#[[WR]], #[[GR]], {{.*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<12x9xf32>, tensor<12x9xf32>) outs(%{{.*}} : tensor<9x9xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[GM]], %[[GM]], %{{.*}} : tensor<9x9xf32>, tensor<9x9xf32>, tensor<9x9xf32>)
+// CHECK: arith.cmpi ule
+// CHECK: arith.cmpi uge
+// CHECK: arith.select
+func.func @fold_cholesky(%w: tensor<4x3x3x3xf32>, %l: tensor<9x9xf32>, %g: tensor<4x3x3x3xf32>) -> tensor<9x9xf32> {
+  %0 = nsl.fold_similarity_vjp cholesky %w similarity(%l : tensor<9x9xf32>) grad(%g : tensor<4x3x3x3xf32>) wrt [1] : tensor<4x3x3x3xf32> -> tensor<9x9xf32>
+  return %0 : tensor<9x9xf32>
+}
