@@ -411,7 +411,11 @@ Value normalize(LoweringBuilder &g, Value x, Value mean, Value var, Value weight
 /// Σ over all dimensions but 1 of f(x, stat[c]) → [C].
 } // namespace
 
-Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, Value x, Value stat, Body term) {
+Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, Value x, Value stat,
+                                     Body term) {
+  // Accumulated in f64 and rounded once (as PyTorch's CPU batch norm, whose
+  // accumulation type for float is double): a batch statistic sums many
+  // terms, and its VJP's sums cancel.
   unsigned rank = shapeOf(x).size();
   int64_t channels = shapeOf(x)[1];
   SmallVector<IteratorType> iterators(rank, kReduction);
@@ -423,9 +427,26 @@ Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, Value x, Value stat, B
     maps.push_back(g.dims(rank, {1}));
   }
   maps.push_back(g.dims(rank, {1}));
-  return g.generic(g.filled({channels}, 0.0), inputs, maps, iterators,
+  Type f64 = g.b.getF64Type();
+  Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF64FloatAttr(0.0));
+  Value init = linalg::FillOp::create(
+                   g.b, g.loc, zero,
+                   ValueRange{tensor::EmptyOp::create(g.b, g.loc,
+                                                      ArrayRef<int64_t>{channels},
+                                                      f64)})
+                   .getResult(0);
+  Value wide = g.generic(init, inputs, maps, iterators,
+                         [&](OpBuilder &b, Location l, ValueRange a) {
+                           Value value = arith::ExtFOp::create(
+                               b, l, f64, term(b, l, a.drop_back()));
+                           return arith::AddFOp::create(b, l, a.back(), value)
+                               .getResult();
+                         });
+  return g.generic(g.empty({channels}), {wide},
+                   {g.identity(1), g.identity(1)}, {kParallel},
                    [&](OpBuilder &b, Location l, ValueRange a) {
-                     return addf(b, l, a.back(), term(b, l, a.drop_back()));
+                     return arith::TruncFOp::create(b, l, b.getF32Type(), a[0])
+                         .getResult();
                    });
 }
 

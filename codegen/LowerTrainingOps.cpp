@@ -101,7 +101,8 @@ Value padSpatial(LoweringBuilder &g, Value x, ArrayRef<int64_t> low,
                                scalar);
 }
 
-/// Σ over all dimensions but 1 of term(full..., perChannel...) → [C].
+/// Σ over all dimensions but 1 of term(full..., perChannel...) → [C],
+/// accumulated in f64 and rounded once (see channelSum).
 Value channelReduce(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
                     Body term) {
   ArrayRef<int64_t> shape = shapeOf(full.front());
@@ -112,9 +113,19 @@ Value channelReduce(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
   inputs.append(perChannel.begin(), perChannel.end());
   SmallVector<AffineMap> maps(full.size(), g.identity(rank));
   maps.append(perChannel.size() + 1, g.dims(rank, {1}));
-  return g.generic(g.filled({shape[1]}, 0.0), inputs, maps, iterators,
-                   [&](OpBuilder &b, Location l, ValueRange a) {
-                     return addf(b, l, a.back(), term(b, l, a.drop_back()));
+  Type f64 = g.b.getF64Type();
+  Value wide = g.generic(
+      filledWith(g, {shape[1]}, g.b.getF64FloatAttr(0.0)), inputs, maps,
+      iterators,
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value value =
+            arith::ExtFOp::create(b, l, f64, term(b, l, a.drop_back()));
+        return arith::AddFOp::create(b, l, a.back(), value).getResult();
+      });
+  return g.generic(g.empty({shape[1]}), {wide}, {g.identity(1), g.identity(1)},
+                   {kParallel}, [&](OpBuilder &b, Location l, ValueRange a) {
+                     return arith::TruncFOp::create(b, l, b.getF32Type(), a[0])
+                         .getResult();
                    });
 }
 

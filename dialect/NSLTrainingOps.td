@@ -37,8 +37,8 @@ def NSL_SimConv2dVJPOp
     : NSL_VJPOp<"sim_conv2d_vjp", NSL_SimConv2dOp,
                 (ins NSL_Tensor:$grad_output), [AttrSizedOperandSegments]> {
   let description = [{
-    Gradients of a plain (`identity`) or dynamic (`diagonal`/`full`)
-    similarity convolution for upstream `G [N, O, Ho, Wo]` (DESIGN.md §1):
+    Gradients of a plain (`identity`) or dynamic (`diagonal`, `full`,
+    `shape_masked` with the straight-through `d_r`) similarity convolution for upstream `G [N, O, Ho, Wo]` (DESIGN.md §1):
 
         ∂X: scatter Σ_o Σ_t G[n,o,p]·W[o,c,t]·M_p[t,s] into X_p[c,s]
         ∂W[o,c,t] = Σ_{n,p} G[n,o,p]·Σ_s M_p[t,s]·X_p[c,s]

@@ -79,11 +79,6 @@ LogicalResult SimConv2dOp::buildVJP(OpBuilder &builder,
     return emitOpError("a static similarity must be folded into the weights "
                        "(nsl.fold_similarity, --nsl-fold-static-similarity) "
                        "before differentiation");
-  if (getDynamic() && getStructure() != Structure::Diagonal &&
-      getStructure() != Structure::Full)
-    return emitOpError("differentiating a dynamic '")
-           << stringifyStructure(getStructure())
-           << "' similarity is not supported (dynamic diagonal and full are)";
   return emitVJP<SimConv2dVJPOp>(*this, builder, singleResultGrad(resultGrads),
                                  needed, allOperands(*this), operandGrads);
 }

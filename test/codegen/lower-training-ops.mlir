@@ -43,15 +43,22 @@ func.func @linear_vjp_weight_only(%x: tensor<5x6xf32>, %w: tensor<4x6xf32>, %g: 
 // CHECK-LABEL: func.func @batch_norm_train_vjp
 // CHECK-SAME: %[[X:[^:]*]]: tensor<3x4x5x6xf32>, %[[GAMMA:[^:]*]]: tensor<4xf32>
 // CHECK-SAME: %[[G:[^:]*]]: tensor<3x4x5x6xf32>
-// CHECK: %[[SUM:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[CH]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[X]] :
+// Every channel sum accumulates in f64 and is rounded once.
+// CHECK: %[[SUMW:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[CH]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[X]] : tensor<3x4x5x6xf32>) outs(%{{.*}} : tensor<4xf64>)
+// CHECK: arith.extf
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SUMW]] : tensor<4xf64>)
+// CHECK: arith.truncf
 // CHECK: %[[MEAN:.*]] = linalg.generic {{.*}} ins(%[[SUM]] :
-// CHECK: %[[SQ:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[CH]], #[[CH]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[X]], %[[MEAN]] :
+// CHECK: %[[SQW:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[CH]], #[[CH]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[X]], %[[MEAN]] :
+// CHECK: %[[SQ:.*]] = linalg.generic {{.*}} ins(%[[SQW]] :
 // CHECK: %[[VAR:.*]] = linalg.generic {{.*}} ins(%[[SQ]] :
 // CHECK: %[[INV:.*]] = linalg.generic {{.*}} ins(%[[VAR]] :
 // CHECK: math.sqrt
 // CHECK: arith.divf
-// CHECK: %[[SG:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[CH]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[G]] :
-// CHECK: %[[SGX:.*]] = linalg.generic {{.*}} ins(%[[G]], %[[X]], %[[MEAN]], %[[INV]] :
+// CHECK: %[[SGW:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[CH]]], iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%[[G]] :
+// CHECK: %[[SG:.*]] = linalg.generic {{.*}} ins(%[[SGW]] :
+// CHECK: %[[SGXW:.*]] = linalg.generic {{.*}} ins(%[[G]], %[[X]], %[[MEAN]], %[[INV]] :
+// CHECK: %[[SGX:.*]] = linalg.generic {{.*}} ins(%[[SGXW]] :
 // CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[CH]], #[[CH]], #[[CH]], #[[CH]], #[[CH]], #[[ID]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[X]], %[[G]], %[[MEAN]], %[[INV]], %[[GAMMA]], %[[SG]], %[[SGX]] :
 // CHECK: return %[[DX]], %[[SGX]], %[[SG]]
 func.func @batch_norm_train_vjp(%x: tensor<3x4x5x6xf32>, %w: tensor<4xf32>, %b: tensor<4xf32>, %rm: tensor<4xf32>, %rv: tensor<4xf32>, %g: tensor<3x4x5x6xf32>) -> (tensor<3x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>) {
