@@ -66,6 +66,9 @@ public:
         throw JsonError(*problem);
 
     JsonView kernels = root["kernels"];
+    if (isCudaTarget(m_.target)) {
+      parseCudaKernels(kernels);
+    } else {
     m_.kernelLibrary = kernels["library"].asString();
     if (m_.kernelLibrary.empty() ||
         m_.kernelLibrary.find('/') != std::string::npos ||
@@ -82,6 +85,7 @@ public:
     if (std::optional<JsonView> deps = kernels.find("dependencies"))
       for (const JsonView &dep : deps->elements())
         m_.kernelDependencies.push_back(dep.asString());
+    }
 
     JsonView arena = root["arena_bytes"];
     m_.arenaBytes = arena.asInteger();
@@ -104,6 +108,58 @@ public:
   }
 
 private:
+  static void checkFileName(const JsonView &view, const std::string &name) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." ||
+        name == "..")
+      view.fail("'" + name + "' is not a file name in the artifact folder");
+  }
+  /// kernels of a CUDA target: {"ptx": FILE, "cubin": FILE or null,
+  /// "abi": "nsl-cuda-1"}.
+  void parseCudaKernels(const JsonView &kernels) {
+    m_.kernelPtx = kernels["ptx"].asString();
+    checkFileName(kernels["ptx"], m_.kernelPtx);
+    if (std::optional<JsonView> cubin = kernels.find("cubin"))
+      if (!cubin->isNull()) {
+        m_.kernelCubin = cubin->asString();
+        checkFileName(*cubin, m_.kernelCubin);
+      }
+    m_.kernelAbi = kernels["abi"].asString();
+    if (m_.kernelAbi != "nsl-cuda-1")
+      kernels["abi"].fail("kernel ABI '" + m_.kernelAbi +
+                          "' is not supported (this runtime launches "
+                          "nsl-cuda-1 kernels)");
+  }
+  /// grid, block and shared_bytes of a CUDA launch, within the limits of
+  /// every NVIDIA GPU since sm_50.
+  static void parseLaunchConfiguration(const JsonView &l, Launch &launch) {
+    auto dims = [&](const char *key, std::array<int64_t, 3> &out,
+                    const std::array<int64_t, 3> &limit) {
+      JsonView view = l[key];
+      std::vector<JsonView> elements = view.elements();
+      if (elements.size() != 3)
+        view.fail(std::string(key) + " must have 3 sizes (x, y, z), got " +
+                  std::to_string(elements.size()));
+      for (size_t i = 0; i < 3; ++i) {
+        out[i] = elements[i].asInteger();
+        if (out[i] < 1 || out[i] > limit[i])
+          elements[i].fail(std::string(key) + " size " +
+                           std::to_string(out[i]) + " is outside [1, " +
+                           std::to_string(limit[i]) + "]");
+      }
+    };
+    dims("grid", launch.grid, {2147483647, 65535, 65535});
+    dims("block", launch.block, {1024, 1024, 64});
+    if (launch.block[0] * launch.block[1] * launch.block[2] > 1024)
+      l["block"].fail("a block of " +
+                      std::to_string(launch.block[0] * launch.block[1] *
+                                     launch.block[2]) +
+                      " threads exceeds 1024");
+    JsonView shared = l["shared_bytes"];
+    launch.sharedBytes = shared.asInteger();
+    if (launch.sharedBytes < 0 || launch.sharedBytes > 232448)
+      shared.fail("shared_bytes " + std::to_string(launch.sharedBytes) +
+                  " is outside [0, 232448]");
+  }
   static DType dtypeOf(const JsonView &view) {
     const std::string &name = view.asString();
     std::optional<DType> dtype = parseDType(name);
@@ -271,6 +327,8 @@ private:
         if (launch.workspaceBytes < 0)
           workspace->fail("workspace_bytes is negative");
       }
+      if (isCudaTarget(m_.target))
+        parseLaunchConfiguration(l, launch);
       if (std::optional<JsonView> ops = l.find("ops"))
         for (const JsonView &op : ops->elements())
           launch.ops.push_back(op.asString());
@@ -349,6 +407,10 @@ const EntryPoint *Manifest::findEntryPoint(const std::string &name) const {
   return nullptr;
 }
 
+bool isCudaTarget(const std::string &target) {
+  return target.rfind("cuda-sm_", 0) == 0 && target.size() > 8;
+}
+
 bool roleHasDefault(const std::string &role) {
   return role == "parameter" || role == "buffer" || role == "optimizer_state";
 }
@@ -371,7 +433,8 @@ std::optional<std::string> targetProblem(const std::string &target,
       "; compile the model for this machine (nslc --target cpu)";
   if (target.rfind("cuda-", 0) == 0)
     return "target '" + target +
-           "' is an NVIDIA GPU, and this runtime runs CPU artifacts only" +
+           "' is an NVIDIA GPU, and this runtime runs CPU artifacts only on "
+           "the CPU (run it with --device cuda)" +
            recompile;
   if (target != "cpu-x86_64" && target != "cpu-x86_64-avx2" &&
       target != "cpu-x86_64-avx512")
@@ -407,8 +470,8 @@ Manifest parseManifest(std::string_view text, const std::string &sourceName,
   }
 }
 
-std::shared_ptr<const Artifact> Artifact::load(const std::string &path,
-                                               const HostFeatures &host) {
+std::shared_ptr<Artifact> Artifact::loadCommon(const std::string &path,
+                                              const HostFeatures *host) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (!fs::is_directory(path, error))
@@ -424,7 +487,7 @@ std::shared_ptr<const Artifact> Artifact::load(const std::string &path,
   artifact->path_ = path;
   std::string manifestPath = file("manifest.json");
   artifact->manifest_ =
-      parseManifest(readFileBytes(manifestPath), manifestPath, &host);
+      parseManifest(readFileBytes(manifestPath), manifestPath, host);
   const Manifest &manifest = artifact->manifest_;
 
   // Every weight the manifest needs, with its type.
@@ -451,6 +514,37 @@ std::shared_ptr<const Artifact> Artifact::load(const std::string &path,
         checkWeight(argument.name, argument.dtype, argument.shape,
                     "the " + argument.role + " argument of entry point '" +
                         entry.name + "'");
+  return artifact;
+}
+
+std::shared_ptr<const Artifact> Artifact::loadCuda(const std::string &path) {
+  namespace fs = std::filesystem;
+  std::shared_ptr<Artifact> artifact = loadCommon(path, nullptr);
+  const Manifest &manifest = artifact->manifest_;
+  std::string manifestPath = (fs::path(path) / "manifest.json").string();
+  if (!isCudaTarget(manifest.target))
+    throw Error(manifestPath + ": target '" + manifest.target +
+                "' is not an NVIDIA GPU (run it with --device cpu, or "
+                "compile the model with nslc --target cuda:sm_90)");
+  std::string ptxPath = (fs::path(path) / manifest.kernelPtx).string();
+  artifact->ptx_ = readFileBytes(ptxPath);
+  if (artifact->ptx_.find(".entry") == std::string::npos)
+    throw Error(ptxPath + ": not PTX (no .entry): is the file damaged?");
+  if (!manifest.kernelCubin.empty())
+    artifact->cubin_ =
+        readFileBytes((fs::path(path) / manifest.kernelCubin).string());
+  return artifact;
+}
+
+std::shared_ptr<const Artifact> Artifact::load(const std::string &path,
+                                               const HostFeatures &host) {
+  namespace fs = std::filesystem;
+  std::shared_ptr<Artifact> artifact = loadCommon(path, &host);
+  const Manifest &manifest = artifact->manifest_;
+  std::error_code error;
+  auto file = [&](const std::string &name) {
+    return (fs::path(path) / name).string();
+  };
 
   std::string libraryPath =
       fs::absolute(file(manifest.kernelLibrary), error).string();

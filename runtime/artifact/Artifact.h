@@ -16,6 +16,7 @@
 #include "runtime/artifact/Tensor.h"
 #include "runtime/support/Json.h"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -56,6 +57,11 @@ struct Launch {
   /// Scratch bytes per concurrent call, passed after the buffers if > 0.
   int64_t workspaceBytes = 0;
   std::vector<std::string> ops; // For people: the nsl ops the kernel runs.
+  /// CUDA targets (docs/artifact.md): the launch configuration. The
+  /// workspace of a CUDA launch holds grid[0] slices of workspaceBytes.
+  std::array<int64_t, 3> grid = {1, 1, 1};
+  std::array<int64_t, 3> block = {1, 1, 1};
+  int64_t sharedBytes = 0;
 };
 
 struct EntryPoint {
@@ -73,6 +79,9 @@ struct Manifest {
   /// export the same NUL-terminated string as `nsl_kernels_id`.
   std::string kernelId;
   std::vector<std::string> kernelDependencies;
+  /// CUDA targets: the PTX file and the cubin file (empty if none).
+  std::string kernelPtx;
+  std::string kernelCubin;
   std::vector<BufferInfo> buffers; // Indexed by id.
   int64_t arenaBytes = 0;
   std::vector<EntryPoint> entryPoints;
@@ -86,6 +95,9 @@ struct Manifest {
 /// weights.safetensors (parameters, buffers and optimizer state); the caller
 /// must give the others (inputs, labels, learning rate, ...).
 bool roleHasDefault(const std::string &role);
+
+/// Whether `target` names an NVIDIA GPU (cuda-sm_XY).
+bool isCudaTarget(const std::string &target);
 
 /// What the host CPU can run.
 struct HostFeatures {
@@ -121,6 +133,10 @@ public:
   static std::shared_ptr<const Artifact>
   load(const std::string &path,
        const HostFeatures &host = HostFeatures::detect());
+  /// Loads a CUDA artifact (target cuda-sm_XY): the manifest, the weights
+  /// and the PTX (and cubin) bytes; the device loads the kernels. Throws
+  /// Error, also for a CPU artifact.
+  static std::shared_ptr<const Artifact> loadCuda(const std::string &path);
   ~Artifact();
   Artifact(const Artifact &) = delete;
   Artifact &operator=(const Artifact &) = delete;
@@ -133,15 +149,23 @@ public:
   /// A scheduled kernel (all were resolved at load); throws Error for a name
   /// no schedule uses.
   KernelFunction kernel(const std::string &name) const;
+  /// CUDA artifacts: the PTX text and the cubin bytes (empty if none).
+  const std::string &ptx() const { return ptx_; }
+  const std::string &cubin() const { return cubin_; }
 
 private:
   Artifact() = default;
+  /// The folder, manifest.json (target checked against `host` if given)
+  /// and weights.safetensors: what every target shares.
+  static std::shared_ptr<Artifact> loadCommon(const std::string &path,
+                                              const HostFeatures *host);
 
   std::string path_;
   Manifest manifest_;
   SafetensorsFile weights_;
   void *library_ = nullptr;
   std::map<std::string, KernelFunction> kernels_;
+  std::string ptx_, cubin_;
 };
 
 } // namespace nsl::runtime

@@ -33,6 +33,10 @@ struct ModelOptions {
   int threads = 0;
   /// Time every kernel launch (see Model::lastProfile).
   bool profile = false;
+  /// Where the kernels run: "cpu" (the artifact's kernels.so) or "cuda"
+  /// (a cuda-sm_XY artifact on GPU 0, through the CUDA driver found as
+  /// $NSL_CUDA_DRIVER or libcuda.so.1; docs/gpu.md).
+  std::string device = "cpu";
 };
 
 /// An argument or a result of an entry point.
@@ -97,6 +101,11 @@ public:
   /// The launches of the last run with their wall times, if the model was
   /// loaded with options.profile; empty otherwise.
   std::vector<LaunchTiming> lastProfile() const;
+  /// "cpu" or "cuda" (ModelOptions::device).
+  const std::string &device() const;
+  /// CUDA: the GPU time of the last run's kernel launches (CUDA events,
+  /// without the copies), in milliseconds; CPU: a negative number.
+  double lastKernelMilliseconds() const;
 
 private:
   struct Impl;

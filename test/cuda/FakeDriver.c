@@ -9,6 +9,12 @@
      kernel if its name occurs in the image;
    - cuLaunchKernel records its parameters and runs the kernel "scale"
      (float *p, float factor, int n: p[i] *= factor) on the host;
+   - every launch is also logged (fake_launch_count, fake_launch_at): the
+     kernel's name, grid, block, shared bytes and, for a PTX kernel, its
+     parameters (as many as its .entry declares; up to 16, each read as a
+     CUdeviceptr, as nsl-cuda-1 kernels take device pointers only);
+   - fake_allocation_bytes(p): the bytes from p to the end of the live
+     allocation holding p (-1 if none);
    - events time 1.5 ms between any two;
    - $FAKE_CUDA_DEVICES sets the device count (default 1).
    Build with -DOMIT_LAUNCH to leave cuLaunchKernel out, -DNO_ELAPSED_V2 to
@@ -27,7 +33,7 @@ static int liveAllocations, contextRefs, liveStreams, liveEvents, liveModules,
     streamSyncs, eventRecords, initCalls, setCurrentCalls;
 static CUcontext current;
 static char theContext;
-static char moduleImage[4096];
+static char moduleImage[1 << 20];
 static size_t moduleImageSize;
 static int moduleLoadedWithEx, moduleNumOptions;
 
@@ -41,6 +47,34 @@ struct Launch {
 };
 static struct Launch lastLaunch;
 
+struct LaunchRecord {
+  char kernel[64];
+  unsigned grid[3], block[3], shared;
+  int numParams; /* -1: not a PTX .entry */
+  CUdeviceptr params[16];
+};
+#define MAX_LAUNCHES 256
+static struct LaunchRecord launchLog[MAX_LAUNCHES];
+static int launchCount;
+int fake_launch_count(void) { return launchCount; }
+const struct LaunchRecord *fake_launch_at(int i) {
+  return i >= 0 && i < launchCount && i < MAX_LAUNCHES ? &launchLog[i] : 0;
+}
+
+#define MAX_ALLOCATIONS 4096
+static struct {
+  CUdeviceptr pointer;
+  size_t bytes;
+} allocationLog[MAX_ALLOCATIONS];
+static int allocationCount;
+long long fake_allocation_bytes(CUdeviceptr p) {
+  for (int i = 0; i < allocationCount; ++i)
+    if (allocationLog[i].pointer && p >= allocationLog[i].pointer &&
+        p < allocationLog[i].pointer + allocationLog[i].bytes)
+      return (long long)(allocationLog[i].pointer + allocationLog[i].bytes - p);
+  return -1;
+}
+
 void fake_reset(void) {
   failCall = 0;
   failCode = 0;
@@ -50,6 +84,8 @@ void fake_reset(void) {
   moduleImageSize = 0;
   moduleLoadedWithEx = moduleNumOptions = 0;
   memset(&lastLaunch, 0, sizeof lastLaunch);
+  launchCount = 0;
+  allocationCount = 0;
 }
 void fake_fail_next(const char *call, CUresult code) {
   failCall = call;
@@ -207,6 +243,11 @@ CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
     return 2;
   memset(p, 0xAB, bytes);
   *pointer = (CUdeviceptr)(uintptr_t)p;
+  if (allocationCount < MAX_ALLOCATIONS) {
+    allocationLog[allocationCount].pointer = *pointer;
+    allocationLog[allocationCount].bytes = bytes;
+    ++allocationCount;
+  }
   ++liveAllocations;
   return 0;
 }
@@ -214,6 +255,9 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
   FAIL_POINT("cuMemFree_v2");
   free((void *)(uintptr_t)pointer);
   --liveAllocations;
+  for (int i = 0; i < allocationCount; ++i)
+    if (allocationLog[i].pointer == pointer)
+      allocationLog[i].pointer = 0;
   return 0;
 }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
@@ -301,6 +345,14 @@ CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
                              const char *name) {
   FAIL_POINT("cuModuleGetFunction");
   size_t n = strlen(name);
+  /* A PTX kernel is its ".entry NAME(" (NAME may be a prefix of others). */
+  for (size_t i = 0; i + n + 8 <= moduleImageSize; ++i)
+    if (!memcmp(moduleImage + i, ".entry ", 7) &&
+        !memcmp(moduleImage + i + 7, name, n) &&
+        moduleImage[i + 7 + n] == '(') {
+      *function = (CUfunction)(moduleImage + i + 7);
+      return 0;
+    }
   for (size_t i = 0; i + n <= moduleImageSize; ++i)
     if (!memcmp(moduleImage + i, name, n)) {
       *function = (CUfunction)(moduleImage + i);
@@ -322,6 +374,32 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
   struct Launch l = {f,      {gx, gy, gz}, {bx, by, bz}, shared,
                      stream, params,       extra,        lastLaunch.count + 1};
   lastLaunch = l;
+  if (launchCount < MAX_LAUNCHES) {
+    struct LaunchRecord *r = &launchLog[launchCount];
+    const char *name = (const char *)f;
+    size_t n = 0;
+    memset(r, 0, sizeof *r);
+    while (n + 1 < sizeof r->kernel && name[n] && name[n] != '(' &&
+           name[n] != ' ' && name[n] != '\n')
+      ++n;
+    memcpy(r->kernel, name, n);
+    r->grid[0] = gx, r->grid[1] = gy, r->grid[2] = gz;
+    r->block[0] = bx, r->block[1] = by, r->block[2] = bz;
+    r->shared = shared;
+    r->numParams = -1;
+    if (name >= moduleImage + 7 && name < moduleImage + moduleImageSize &&
+        !memcmp(name - 7, ".entry ", 7) && name[n] == '(') {
+      const char *close = strchr(name, ')');
+      int count = 0;
+      for (const char *c = name; close && c < close; ++c)
+        if (!memcmp(c, ".param", 6))
+          ++count;
+      r->numParams = count;
+      for (int i = 0; i < count && i < 16; ++i)
+        r->params[i] = *(CUdeviceptr *)params[i];
+    }
+  }
+  ++launchCount;
   if (!strncmp((const char *)f, "scale", 5)) {
     float *p = (float *)(uintptr_t) * (CUdeviceptr *)params[0];
     float factor = *(float *)params[1];

@@ -1,5 +1,5 @@
 // nslc refuses bad input with one clear error and a non-zero exit.
-// RUN: not nslc %s --target cuda:sm_90 -o %t.a 2>&1 | FileCheck %s --check-prefix=TARGET
+// RUN: not nslc %s --target tpu -o %t.a 2>&1 | FileCheck %s --check-prefix=TARGET
 // RUN: not nslc %t.model.pt --input-shape 1x3x5x5 -o %t.a 2>&1 | FileCheck %s --check-prefix=PT
 // RUN: not nslc %t.missing.mlir -o %t.a 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not nslc %s --function nope -o %t.a 2>&1 | FileCheck %s --check-prefix=FUNCTION
@@ -20,7 +20,7 @@
 // RUN: nslc %s -o %t.again --weights %t.good/weights.safetensors > /dev/null
 // RUN: cmp %t.good/weights.safetensors %t.again/weights.safetensors
 
-// TARGET: nslc: error: target 'cuda:sm_90' is not supported yet; the only target is 'cpu'
+// TARGET: nslc: error: target 'tpu' is not supported; the targets are 'cpu', 'cuda:sm_80' and 'cuda:sm_90' (any cuda:sm_XY)
 // PT: nslc: error: cannot open '{{.*}}model.pt': No such file or directory
 // MISSING: nslc: error: cannot open '{{.*}}missing.mlir': No such file or directory
 // FUNCTION: nslc: error: '{{.*}}nslc-errors.mlir' has no function @nope

@@ -67,6 +67,9 @@ options:
   --num-classes C        draw i64 arguments from [0, C)
   --threads T            threads running the kernels (default 0: one per
                          hardware thread)
+  --device D             cpu (default) or cuda (a cuda-sm_XY artifact on
+                         GPU 0; the driver is $NSL_CUDA_DRIVER or
+                         libcuda.so.1)
   --output-dir DIR       save every output as DIR/<name>.npy (characters
                          other than letters, digits, '.', '-', '_' become '_')
   -h, --help             show this help
@@ -93,6 +96,9 @@ options:
                          outputs that are zero up to rounding, such as the
                          gradient of a convolution bias before a batch norm
   --threads T            threads running the kernels (default 0)
+  --device D             cpu (default) or cuda (a cuda-sm_XY artifact on
+                         GPU 0; the driver is $NSL_CUDA_DRIVER or
+                         libcuda.so.1)
   -h, --help             show this help
 )";
 
@@ -106,6 +112,9 @@ options:
   --warmup N             untimed runs first (default 3)
   --repeats N            timed runs (default 20)
   --threads T            threads running the kernels (default 0)
+  --device D             cpu (default) or cuda (a cuda-sm_XY artifact on
+                         GPU 0; the driver is $NSL_CUDA_DRIVER or
+                         libcuda.so.1)
   --profile              also time every kernel launch and print the median
                          per launch
   --input NAME=FILE.npy  use FILE.npy for the argument NAME (repeatable)
@@ -165,6 +174,10 @@ Session openSession(const CommandLine &cl, bool needGraph,
   options.threads =
       static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
   options.profile = profile;
+  options.device = cl.option("--device").value_or("cpu");
+  if (options.device != "cpu" && options.device != "cuda")
+    throw UsageError("invalid --device '" + options.device +
+                     "': expected cpu or cuda");
   std::string path = cl.positional[0];
   Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, {},
             0,    0};
@@ -243,7 +256,11 @@ Session openSession(const CommandLine &cl, bool needGraph,
 std::string describe(const Session &s) {
   size_t weights = s.arguments.size() - s.given - s.drawn;
   return s.path + ": entry point " + s.entry->name + " (" + s.model.target() +
-         ", " + std::to_string(s.model.threads()) + " threads), " +
+         ", " +
+         (s.model.device() == "cuda"
+              ? std::string("device cuda")
+              : std::to_string(s.model.threads()) + " threads") +
+         "), " +
          std::to_string(s.arguments.size()) +
          " arguments: " + std::to_string(s.given) + " given, " +
          std::to_string(s.drawn) + " drawn at random, " +
@@ -267,7 +284,7 @@ int runCommand(const std::vector<std::string> &args) {
   CommandLine cl =
       parseCommandLine(args, "run",
                        {"--entry", "--input", "--seed", "--num-classes",
-                        "--threads", "--output-dir"});
+                        "--threads", "--output-dir", "--device"});
   if (cl.help) {
     std::cout << runUsage << argumentHelp;
     return 0;
@@ -298,7 +315,7 @@ int checkCommand(const std::vector<std::string> &args) {
   CommandLine cl =
       parseCommandLine(args, "check",
                        {"--entry", "--input", "--seed", "--num-classes",
-                        "--tolerance", "--atol", "--threads"});
+                        "--tolerance", "--atol", "--threads", "--device"});
   if (cl.help) {
     std::cout << checkUsage << argumentHelp;
     return 0;
@@ -411,6 +428,7 @@ int benchCommand(const std::vector<std::string> &args) {
   CommandLine cl =
       parseCommandLine(args, "bench",
                        {"--entry", "--warmup", "--repeats", "--threads",
+                        "--device",
                         "--input", "--seed", "--num-classes"},
                        {"--profile"});
   if (cl.help) {
@@ -423,13 +441,14 @@ int benchCommand(const std::vector<std::string> &args) {
   Session s = openSession(cl, false, profile);
   for (int64_t i = 0; i < warmup; ++i)
     s.model.run(s.entry->name, s.arguments);
-  std::vector<double> times;
+  std::vector<double> times, kernelTimes;
   std::vector<std::vector<double>> launchTimes;
   std::vector<LaunchTiming> launches;
   for (int64_t i = 0; i < repeats; ++i) {
     Clock::time_point start = Clock::now();
     s.model.run(s.entry->name, s.arguments);
     times.push_back(millisecondsSince(start));
+    kernelTimes.push_back(s.model.lastKernelMilliseconds());
     launches = s.model.lastProfile();
     launchTimes.resize(launches.size());
     for (size_t k = 0; k < launches.size(); ++k)
@@ -444,6 +463,12 @@ int benchCommand(const std::vector<std::string> &args) {
               static_cast<long long>(repeats), static_cast<long long>(warmup),
               median(times), *std::min_element(times.begin(), times.end()),
               mean);
+  // CUDA: the launches alone (CUDA events), without the argument uploads
+  // and result downloads of each run.
+  if (s.model.device() == "cuda")
+    std::printf("kernels (CUDA events): median %.4f ms, min %.4f ms\n",
+                median(kernelTimes),
+                *std::min_element(kernelTimes.begin(), kernelTimes.end()));
   if (profile) {
     double total = 0.0;
     std::vector<double> medians;

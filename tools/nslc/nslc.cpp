@@ -10,6 +10,7 @@
 #include "codegen/Passes.h"
 #include "codegen/Pipelines.h"
 #include "codegen/Schedule.h"
+#include "codegen/cuda/CudaCodegen.h"
 #include "frontend/importer/TorchImporter.h"
 #include "passes/Passes.h"
 
@@ -49,7 +50,9 @@ cl::opt<std::string> inputPath(cl::Positional,
 cl::opt<std::string> outputPath("o", cl::desc("Output artifact folder (.nslm)"),
                                 cl::value_desc("path"), cl::Required,
                                 cl::cat(category));
-cl::opt<std::string> target("target", cl::desc("Target: cpu (the host CPU)"),
+cl::opt<std::string> target("target",
+                            cl::desc("Target: cpu (the host CPU), cuda:sm_80 "
+                                     "or cuda:sm_90 (PTX, docs/gpu.md)"),
                             cl::init("cpu"), cl::cat(category));
 cl::opt<std::string> function("function",
                               cl::desc("The model function to compile"),
@@ -300,19 +303,157 @@ std::string pretty(json::Value value) {
   return text;
 }
 
+//===----------------------------------------------------------------------===//
+// CUDA target hook (--target cuda:sm_XY; codegen/cuda, docs/gpu.md). Uses the
+// CPU path's outlining and schedule planning; everything CUDA-specific is
+// here and in codegen/cuda.
+//===----------------------------------------------------------------------===//
+
+cl::OptionCategory cudaCategory("nslc CUDA options (--target cuda:sm_XY)");
+cl::opt<int64_t> cudaThreads("cuda-threads",
+                             cl::desc("Threads per block of every kernel"),
+                             cl::init(256), cl::cat(cudaCategory));
+cl::opt<bool> printGpuIR(
+    "print-gpu-ir",
+    cl::desc("Print the gpu.module of the kernels (before NVVM) to stdout"),
+    cl::init(false), cl::cat(cudaCategory));
+cl::opt<bool> printPtx("print-ptx", cl::desc("Print the PTX to stdout"),
+                       cl::init(false), cl::cat(cudaCategory));
+
+int compileForCuda(
+    ModuleOp module, const std::string &chip,
+    const std::vector<std::pair<std::string, std::string>> &entries,
+    const std::string &graphJson,
+    const std::map<std::string, ::nsl::frontend::ImportedTensor> *imported) {
+  namespace nc = mlir::nsl::cuda;
+  if (cudaThreads < 1 || cudaThreads > 1024)
+    return fail("--cuda-threads must be in [1, 1024]");
+  mlir::nsl::CpuCodegenOptions outline;
+  outline.fuseEpilogues = fuseEpilogues;
+  outline.directConv = false; // Vector code is for CPUs.
+  for (auto &[functionName, entry] : entries) {
+    outline.function = functionName;
+    if (failed(runPipeline(module, [&](OpPassManager &pm) {
+          mlir::nsl::buildCpuOutlinePipeline(pm, outline);
+        })))
+      return fail("optimising and outlining @" + functionName + " of '" +
+                  inputPath + "' failed");
+  }
+  nc::CudaCodegenOptions options;
+  options.chip = chip;
+  options.threads = cudaThreads;
+  options.fuseEpilogues = fuseEpilogues;
+  FailureOr<nc::CudaKernels> kernels = nc::compileCudaKernels(module, options);
+  if (failed(kernels))
+    return fail("compiling the CUDA kernels of '" + inputPath + "' failed");
+  if (printGpuIR)
+    llvm::outs() << kernels->gpuIR;
+  if (printPtx)
+    llvm::outs() << kernels->ptx;
+
+  auto inOutput = [&](StringRef file) {
+    SmallString<256> path(outputPath);
+    llvm::sys::path::append(path, file);
+    return std::string(path);
+  };
+  std::string ptxFile = "kernels." + chip + ".ptx";
+  std::string cubinFile = "kernels." + chip + ".cubin";
+  if (failed(writeText(inOutput(ptxFile), kernels->ptx)))
+    return 1;
+  // A cubin where ptxas is installed; the runtime JIT-compiles the PTX
+  // otherwise.
+  json::Value cubin = nullptr;
+  llvm::sys::fs::remove(inOutput(cubinFile));
+  if (std::string ptxas = nc::findPtxas(); !ptxas.empty()) {
+    std::string log;
+    if (!nc::assembleCubin(ptxas, inOutput(ptxFile), inOutput(cubinFile), chip,
+                           log))
+      return fail("assembling " + ptxFile + ": " + log);
+    cubin = cubinFile;
+  }
+
+  json::Array buffers, entryPoints;
+  int64_t arenaBytes = 0;
+  size_t numKernels = 0;
+  std::vector<mlir::nsl::ConstantBuffer> constants;
+  llvm::StringMap<mlir::nsl::KernelInfo> kernelInfo;
+  for (auto &entry : kernels->kernels)
+    kernelInfo[entry.getKey()] = {entry.getValue().parallelExtent,
+                                  entry.getValue().workspaceBytes};
+  for (auto [index, functionEntry] : llvm::enumerate(entries)) {
+    auto &[functionName, entry] = functionEntry;
+    FailureOr<mlir::nsl::CpuSchedule> schedule = mlir::nsl::planCpuSchedule(
+        module.lookupSymbol<func::FuncOp>(functionName), entry, kernelInfo,
+        static_cast<int64_t>(buffers.size()),
+        index == 0 ? "__constant_" : "__constant_" + entry + "_");
+    if (failed(schedule) ||
+        failed(nc::addLaunchConfiguration(schedule->entryPoint,
+                                          kernels->kernels)))
+      return 1;
+    for (json::Value &buffer : schedule->buffers)
+      buffers.push_back(std::move(buffer));
+    arenaBytes = std::max(arenaBytes, schedule->arenaBytes);
+    numKernels += schedule->entryPoint.getArray("schedule")->size();
+    entryPoints.push_back(std::move(schedule->entryPoint));
+    llvm::append_range(constants, schedule->constants);
+  }
+  try {
+    std::map<std::string, rt::Tensor> weights =
+        modelWeights(graphJson, constants, imported);
+    rt::writeSafetensors(inOutput("weights.safetensors"), weights,
+                         {{"producer", "nslc"}, {"model", inputPath}});
+  } catch (const std::exception &error) {
+    return fail(error.what());
+  }
+  std::string targetName = "cuda-" + chip;
+  json::Object manifest{
+      {"format", "nsl-artifact"},
+      {"version", 1},
+      {"target", targetName},
+      {"kernels", json::Object{{"ptx", ptxFile},
+                               {"cubin", std::move(cubin)},
+                               {"abi", "nsl-cuda-1"}}},
+      {"buffers", std::move(buffers)},
+      {"arena_bytes", arenaBytes},
+      {"entry_points", std::move(entryPoints)},
+      {"tuning",
+       json::Object{{"kernel_grouping",
+                     fuseEpilogues ? "fuse-epilogues" : "per-op"},
+                    {"threads_per_block", static_cast<int64_t>(cudaThreads)},
+                    {"mapping", "block-per-sample"}}}};
+  if (failed(writeText(inOutput("graph.json"), graphJson)) ||
+      failed(writeText(inOutput("manifest.json"),
+                       pretty(json::Value(std::move(manifest))))))
+    return 1;
+  llvm::outs() << "nslc: wrote " << outputPath << " (" << entries.size()
+               << (entries.size() == 1 ? " entry point, " : " entry points, ")
+               << numKernels << " kernels, arena " << arenaBytes << " bytes, "
+               << targetName << ")\n";
+  return 0;
+}
+
+//===-------------------------- end of the CUDA hook ----------------------===//
+
 } // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions({&category, &tuningCategory, &trainingCategory});
+  cl::HideUnrelatedOptions(
+      {&category, &tuningCategory, &trainingCategory, &cudaCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "nslc: compile an nsl model (MODEL.mlir) into a self-contained "
       "artifact folder that nsl-run executes\n");
 
-  if (target != "cpu")
+  // CUDA target hook: which chip, if any.
+  std::optional<std::string> cudaChip =
+      mlir::nsl::cuda::parseCudaTarget(target);
+  if (target != "cpu" && !cudaChip)
     return fail("target '" + target +
-                "' is not supported yet; the only target is 'cpu'");
+                "' is not supported; the targets are 'cpu', 'cuda:sm_80' and "
+                "'cuda:sm_90' (any cuda:sm_XY)");
+  if (cudaChip && train)
+    return fail("--train is not supported yet with --target " + target);
   bool torchScript = StringRef(inputPath).ends_with(".pt");
   std::vector<std::vector<int64_t>> shapes;
   if (torchScript) {
@@ -426,6 +567,10 @@ int main(int argc, char **argv) {
     graphJsons.push_back(pretty(json::Value(std::move(*graph))));
   }
   std::string graphJson = graphJsons.front();
+  // CUDA target hook.
+  if (cudaChip)
+    return compileForCuda(*module, *cudaChip, entries, graphJson,
+                          importedWeights ? &*importedWeights : nullptr);
 
   if (vectorWidth < 0 || convOutputChannels < 1 || convPixelVectors < 1)
     return fail("--vector-width must be at least 0, --conv-output-channels "

@@ -1,0 +1,354 @@
+//===- MapKernelsToGpu.cpp - Kernel functions to gpu.func kernels ---------===//
+//
+// See CudaCodegen.h: one block per sample, the block's threads share each
+// outermost parallel loop (block-strided over its flattened iteration
+// space), a barrier after each, sequential reductions.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/cuda/CudaCodegen.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+
+namespace {
+
+constexpr llvm::StringLiteral kModuleName = "nsl_kernels";
+
+int64_t intAttr(Operation *op, StringRef name, int64_t otherwise) {
+  auto attr = op->getAttrOfType<IntegerAttr>(name);
+  return attr ? attr.getInt() : otherwise;
+}
+
+/// (ub - lb) ceildiv step, for non-negative trip counts.
+Value tripCount(OpBuilder &b, Location loc, Value lb, Value ub, Value step) {
+  Value span = arith::SubIOp::create(b, loc, ub, lb);
+  return arith::CeilDivSIOp::create(b, loc, span, step);
+}
+
+/// Clones the body of `loop` (without its scf.reduce) at `b`, with the
+/// induction variables mapped to `ivs`.
+void cloneBody(OpBuilder &b, scf::ParallelOp loop, ValueRange ivs) {
+  IRMapping mapping;
+  mapping.map(loop.getInductionVars(), ivs);
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, mapping);
+}
+
+/// A nested parallel loop runs sequentially in its thread: nested scf.for.
+LogicalResult sequentialize(scf::ParallelOp loop) {
+  if (loop.getNumResults() != 0)
+    return loop.emitError("nsl-map-kernels-to-gpu: parallel loops with "
+                          "reductions are not supported");
+  OpBuilder b(loop);
+  Location loc = loop.getLoc();
+  SmallVector<Value> ivs;
+  for (auto [lb, ub, step] : llvm::zip(
+           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    auto inner = scf::ForOp::create(b, loc, lb, ub, step);
+    ivs.push_back(inner.getInductionVar());
+    b.setInsertionPoint(inner.getBody()->getTerminator());
+  }
+  cloneBody(b, loop, ivs);
+  loop.erase();
+  return success();
+}
+
+/// An outermost parallel loop: for i = tid; i < total; i += blockDim, the
+/// iteration i of the flattened (row-major) space; then a barrier.
+LogicalResult distribute(scf::ParallelOp loop, Value tid, Value threads) {
+  if (loop.getNumResults() != 0)
+    return loop.emitError("nsl-map-kernels-to-gpu: parallel loops with "
+                          "reductions are not supported");
+  OpBuilder b(loop);
+  Location loc = loop.getLoc();
+  SmallVector<Value> extents;
+  Value total = arith::ConstantIndexOp::create(b, loc, 1);
+  for (auto [lb, ub, step] : llvm::zip(
+           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    extents.push_back(tripCount(b, loc, lb, ub, step));
+    total = arith::MulIOp::create(b, loc, total, extents.back());
+  }
+  auto strided = scf::ForOp::create(b, loc, tid, total, threads);
+  strided->setAttr("nsl.thread_loop", b.getUnitAttr());
+  b.setInsertionPoint(strided.getBody()->getTerminator());
+  Value rest = strided.getInductionVar();
+  SmallVector<Value> ivs(extents.size());
+  for (int64_t d = static_cast<int64_t>(extents.size()) - 1; d >= 0; --d) {
+    Value index = rest;
+    if (d > 0) {
+      index = arith::RemUIOp::create(b, loc, rest, extents[d]);
+      rest = arith::DivUIOp::create(b, loc, rest, extents[d]);
+    }
+    Value scaled =
+        arith::MulIOp::create(b, loc, index, loop.getStep()[d]);
+    ivs[d] = arith::AddIOp::create(b, loc, loop.getLowerBound()[d], scaled);
+  }
+  cloneBody(b, loop, ivs);
+  b.setInsertionPointAfter(strided);
+  gpu::BarrierOp::create(b, loc);
+  loop.erase();
+  return success();
+}
+
+bool containsParallel(Operation *op) {
+  bool found = false;
+  op->walk([&](scf::ParallelOp) {
+    found = true;
+    return WalkResult::interrupt();
+  });
+  return found;
+}
+
+/// Ops that write memory outside every parallel loop would run in every
+/// thread: each becomes a one-iteration parallel loop (run by thread 0,
+/// then a barrier). Returns the ops to wrap, outermost first.
+FailureOr<SmallVector<Operation *>> sequentialWriters(gpu::GPUFuncOp kernel) {
+  llvm::SetVector<Operation *> roots;
+  WalkResult result = kernel.walk([&](Operation *op) {
+    if (op == kernel.getOperation() || isa<scf::ParallelOp>(op) ||
+        op->getParentOfType<scf::ParallelOp>())
+      return WalkResult::advance();
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (!effects || !effects.hasEffect<MemoryEffects::Write>() ||
+        isa<gpu::BarrierOp>(op))
+      return WalkResult::advance();
+    // The outermost enclosing op that holds no parallel loop.
+    Operation *root = op;
+    while (root->getParentOp() != kernel.getOperation() &&
+           !containsParallel(root->getParentOp()))
+      root = root->getParentOp();
+    if (root->getNumResults() != 0) {
+      op->emitError("nsl-map-kernels-to-gpu: a sequential op that writes "
+                    "memory and has results cannot be mapped to threads");
+      return WalkResult::interrupt();
+    }
+    roots.insert(root);
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return failure();
+  // Drop roots nested in other roots.
+  SmallVector<Operation *> outermost;
+  for (Operation *root : roots)
+    if (llvm::none_of(roots, [&](Operation *other) {
+          return other != root && other->isProperAncestor(root);
+        }))
+      outermost.push_back(root);
+  return outermost;
+}
+
+struct MapKernelsToGpuPass
+    : PassWrapper<MapKernelsToGpuPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MapKernelsToGpuPass)
+
+  explicit MapKernelsToGpuPass(int64_t threads = 256) {
+    this->threads = threads;
+  }
+  MapKernelsToGpuPass(const MapKernelsToGpuPass &other) : PassWrapper(other) {}
+
+  StringRef getArgument() const override { return "nsl-map-kernels-to-gpu"; }
+  StringRef getDescription() const override {
+    return "Turn outlined kernels on parallel loops into gpu.func kernels "
+           "(one block per sample, block-strided parallel loops)";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<gpu::GPUDialect, scf::SCFDialect, arith::ArithDialect,
+                    memref::MemRefDialect>();
+  }
+
+  Option<int64_t> threads{*this, "threads",
+                          llvm::cl::desc("Threads per block"),
+                          llvm::cl::init(256)};
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (threads < 1 || threads > 1024) {
+      module.emitError() << "nsl-map-kernels-to-gpu: threads must be in "
+                            "[1, 1024], got "
+                         << threads;
+      return signalPassFailure();
+    }
+    SmallVector<func::FuncOp> kernels;
+    for (auto kernel : module.getOps<func::FuncOp>())
+      if (kernel->hasAttr("nsl.kernel"))
+        kernels.push_back(kernel);
+    if (kernels.empty())
+      return;
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kModuleName);
+    if (!gpuModule)
+      gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kModuleName);
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    for (func::FuncOp kernel : kernels) {
+      if (failed(convert(kernel, gpuModule)))
+        return signalPassFailure();
+      kernel.erase();
+    }
+  }
+
+  LogicalResult convert(func::FuncOp kernel, gpu::GPUModuleOp gpuModule) {
+    Location loc = kernel.getLoc();
+    unsigned numArguments = kernel.getNumArguments();
+    if (numArguments < 2 ||
+        !kernel.getArgument(numArguments - 1).getType().isIndex() ||
+        !kernel.getArgument(numArguments - 2).getType().isIndex())
+      return kernel.emitError("nsl-map-kernels-to-gpu: a kernel ends with "
+                              "its (begin, end) index arguments");
+    int64_t grid = intAttr(kernel, "nsl.parallel_extent", 1);
+    int64_t workspaceBytes = intAttr(kernel, "nsl.workspace_bytes", 0);
+    // Buffers (and the workspace, grid slices of it) become the arguments.
+    SmallVector<Type> types;
+    for (unsigned i = 0; i + 2 < numArguments; ++i) {
+      auto type = dyn_cast<MemRefType>(kernel.getArgument(i).getType());
+      if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+        return kernel.emitError()
+               << "nsl-map-kernels-to-gpu: kernel argument #" << i
+               << " must be a static memref with identity layout, got "
+               << kernel.getArgument(i).getType();
+      types.push_back(type);
+    }
+    bool hasWorkspace = workspaceBytes > 0;
+    if (hasWorkspace)
+      types.back() = MemRefType::get({grid * workspaceBytes},
+                                     IntegerType::get(&getContext(), 8));
+    OpBuilder b(gpuModule.getBodyRegion());
+    b.setInsertionPointToEnd(gpuModule.getBody());
+    auto gpuFunc = gpu::GPUFuncOp::create(
+        b, loc, kernel.getName(), b.getFunctionType(types, {}));
+    gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                     b.getUnitAttr());
+    gpuFunc.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+        {static_cast<int32_t>(threads.getValue()), 1, 1}));
+    gpuFunc.setKnownGridSizeAttr(
+        b.getDenseI32ArrayAttr({static_cast<int32_t>(grid), 1, 1}));
+    for (StringRef name :
+         {"nsl.parallel_extent", "nsl.workspace_bytes"})
+      if (Attribute value = kernel->getAttr(name))
+        gpuFunc->setAttr(name, value);
+
+    Block &entry = gpuFunc.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value threadCount = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value next = arith::AddIOp::create(b, loc, block, one);
+    IRMapping mapping;
+    for (unsigned i = 0; i + 2 < numArguments; ++i)
+      mapping.map(kernel.getArgument(i), entry.getArgument(i));
+    mapping.map(kernel.getArgument(numArguments - 2), block);
+    mapping.map(kernel.getArgument(numArguments - 1), next);
+    if (!kernel.getBody().hasOneBlock())
+      return kernel.emitError("nsl-map-kernels-to-gpu: kernels must have one "
+                              "block");
+    for (Operation &op : kernel.getBody().front()) {
+      if (isa<func::ReturnOp>(op)) {
+        gpu::ReturnOp::create(b, op.getLoc());
+        continue;
+      }
+      b.clone(op, mapping);
+    }
+
+    // Constants the kernel reads (memref.global of bufferized tensor
+    // constants) move into the gpu.module with it.
+    SmallVector<memref::GetGlobalOp> globals;
+    gpuFunc.walk([&](memref::GetGlobalOp get) { globals.push_back(get); });
+    for (memref::GetGlobalOp get : globals) {
+      if (gpuModule.lookupSymbol(get.getNameAttr()))
+        continue;
+      auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+          kernel, get.getNameAttr());
+      if (!global)
+        return get.emitError("nsl-map-kernels-to-gpu: no memref.global @")
+               << get.getName();
+      OpBuilder atStart(gpuModule.getBodyRegion());
+      atStart.clone(*global);
+    }
+
+    // This block's slice of the workspace.
+    if (hasWorkspace) {
+      Value workspace = entry.getArgument(types.size() - 1);
+      SmallVector<memref::ViewOp> views;
+      for (Operation *user : workspace.getUsers()) {
+        auto view = dyn_cast<memref::ViewOp>(user);
+        if (!view || view.getSource() != workspace)
+          return user->emitError("nsl-map-kernels-to-gpu: the workspace "
+                                 "must be used through memref.view only");
+        views.push_back(view);
+      }
+      for (memref::ViewOp view : views) {
+        OpBuilder at(view);
+        Value base = arith::MulIOp::create(
+            at, loc, block,
+            arith::ConstantIndexOp::create(at, loc, workspaceBytes));
+        Value shift =
+            arith::AddIOp::create(at, loc, base, view.getByteShift());
+        view.getByteShiftMutable().assign(shift);
+      }
+    }
+
+    // Sequential writers become one-iteration parallel loops.
+    FailureOr<SmallVector<Operation *>> writers = sequentialWriters(gpuFunc);
+    if (failed(writers))
+      return failure();
+    for (Operation *writer : *writers) {
+      OpBuilder at(writer);
+      Value zero = arith::ConstantIndexOp::create(at, loc, 0);
+      Value unit = arith::ConstantIndexOp::create(at, loc, 1);
+      auto single = scf::ParallelOp::create(at, writer->getLoc(),
+                                            ValueRange{zero}, ValueRange{unit},
+                                            ValueRange{unit});
+      writer->moveBefore(single.getBody()->getTerminator());
+    }
+
+    // Nested parallel loops first (post-order), then the outermost ones.
+    SmallVector<scf::ParallelOp> nested, outermost;
+    gpuFunc.walk([&](scf::ParallelOp loop) {
+      if (loop->getParentOfType<scf::ParallelOp>())
+        nested.push_back(loop);
+      else
+        outermost.push_back(loop);
+    });
+    for (scf::ParallelOp loop : nested)
+      if (failed(sequentialize(loop)))
+        return failure();
+    for (scf::ParallelOp loop : outermost)
+      if (failed(distribute(loop, tid, threadCount)))
+        return failure();
+    return success();
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> mlir::nsl::cuda::createMapKernelsToGpu(int64_t threads) {
+  return std::make_unique<MapKernelsToGpuPass>(threads);
+}
+
+void mlir::nsl::cuda::registerCudaPasses() {
+  PassRegistration<MapKernelsToGpuPass>();
+  PassPipelineRegistration<>(
+      "nsl-cuda-map-kernels",
+      "Lower outlined kernels to gpu.func kernels (linalg, bufferize, "
+      "parallel loops, nsl-map-kernels-to-gpu) for sm_90, 256 threads",
+      [](OpPassManager &pm) {
+        buildCudaKernelMappingPipeline(pm, CudaCodegenOptions());
+      });
+  PassPipelineRegistration<>(
+      "nsl-cuda-to-ptx",
+      "Lower the nsl_kernels gpu.module through NVVM to PTX for sm_90",
+      [](OpPassManager &pm) {
+        buildCudaToPtxPipeline(pm, CudaCodegenOptions());
+      });
+}

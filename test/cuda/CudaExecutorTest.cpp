@@ -1,0 +1,305 @@
+//===- CudaExecutorTest.cpp - The CUDA executor on the fake driver --------===//
+//
+// A hand-made CUDA artifact (manifest, weights, a PTX text with two .entry
+// kernels) run by Model with device "cuda" over the fake driver
+// (FakeDriver.c, which logs every launch): the right kernels, in schedule
+// order, with the manifest's grid and block, and device pointers that hold
+// the arguments, weights and constants, share the arena as the memory plan
+// says, and a workspace of grid.x slices.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/artifact/Artifact.h"
+#include "runtime/artifact/Model.h"
+#include "runtime/artifact/Safetensors.h"
+#include "runtime/cuda/CudaDriver.h"
+#include "runtime/cuda/CudaExecutor.h"
+#include "test/runtime/TestArtifact.h"
+
+#include <gtest/gtest.h>
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace nsl::runtime;
+using namespace nsl::runtime::test;
+
+namespace {
+
+struct LaunchRecord {
+  char kernel[64];
+  unsigned grid[3], block[3], shared;
+  int numParams;
+  unsigned long long params[16];
+};
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const char *kernelsPtx = R"ptx(
+.version 8.0
+.target sm_90
+.address_size 64
+	// .globl	k0
+.visible .entry k0(
+	.param .u64 .ptr .align 1 k0_param_0,
+	.param .u64 .ptr .align 1 k0_param_1,
+	.param .u64 .ptr .align 1 k0_param_2,
+	.param .u64 .ptr .align 1 k0_param_3
+)
+.maxntid 256, 1, 1
+{
+	ret;
+}
+	// .globl	k1
+.visible .entry k1(
+	.param .u64 .ptr .align 1 k1_param_0,
+	.param .u64 .ptr .align 1 k1_param_1,
+	.param .u64 .ptr .align 1 k1_param_2
+)
+{
+	ret;
+}
+)ptx";
+
+/// forward(x [2,4] input, w [4] parameter) -> y [2,4]:
+///   k0(x, w, t) with a workspace of 128 bytes per block, grid 2
+///   k1(t, c, y) with the constant c, grid 1, block 64
+/// t and y live in the arena at offsets 0 and 64.
+std::string manifestJson(const std::string &target, const std::string &cubin,
+                         const std::string &block0 = "[256, 1, 1]") {
+  return R"({
+  "format": "nsl-artifact", "version": 1, "target": ")" +
+         target + R"(",
+  "kernels": {"ptx": "kernels.ptx", "cubin": )" +
+         cubin + R"(, "abi": "nsl-cuda-1"},
+  "arena_bytes": 128,
+  "buffers": [
+    {"id": 0, "dtype": "f32", "shape": [2, 4], "bytes": 32, "storage": "argument"},
+    {"id": 1, "dtype": "f32", "shape": [4], "bytes": 16, "storage": "argument"},
+    {"id": 2, "dtype": "f32", "shape": [4], "bytes": 16, "storage": "constant", "name": "__constant_0"},
+    {"id": 3, "dtype": "f32", "shape": [2, 4], "bytes": 32, "storage": "arena", "offset": 0},
+    {"id": 4, "dtype": "f32", "shape": [2, 4], "bytes": 32, "storage": "arena", "offset": 64}
+  ],
+  "entry_points": [{
+    "name": "forward",
+    "arguments": [
+      {"name": "x", "role": "input", "dtype": "f32", "shape": [2, 4], "buffer": 0},
+      {"name": "w", "role": "parameter", "dtype": "f32", "shape": [4], "buffer": 1}
+    ],
+    "results": [{"name": "y", "dtype": "f32", "shape": [2, 4], "buffer": 4}],
+    "schedule": [
+      {"kernel": "k0", "buffers": [0, 1, 3], "parallel_extent": 2,
+       "workspace_bytes": 128, "grid": [2, 1, 1], "block": )" +
+         block0 + R"(, "shared_bytes": 0},
+      {"kernel": "k1", "buffers": [3, 2, 4], "parallel_extent": 1,
+       "workspace_bytes": 0, "grid": [1, 1, 1], "block": [64, 1, 1],
+       "shared_bytes": 0}
+    ]
+  }]
+})";
+}
+
+class CudaExecutorFake : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string source = readFile(NSL_FAKE_DRIVER_SOURCE);
+    ASSERT_FALSE(source.empty());
+    driverPath = compileKernels(source);
+    handle = dlopen(driverPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(handle, nullptr) << dlerror();
+    reset = reinterpret_cast<void (*)()>(dlsym(handle, "fake_reset"));
+    counter =
+        reinterpret_cast<int (*)(const char *)>(dlsym(handle, "fake_counter"));
+    launchCount =
+        reinterpret_cast<int (*)()>(dlsym(handle, "fake_launch_count"));
+    launchAt = reinterpret_cast<const LaunchRecord *(*)(int)>(
+        dlsym(handle, "fake_launch_at"));
+    allocationBytes = reinterpret_cast<long long (*)(unsigned long long)>(
+        dlsym(handle, "fake_allocation_bytes"));
+    ASSERT_TRUE(reset && counter && launchCount && launchAt &&
+                allocationBytes);
+    reset();
+    const char *old = std::getenv("NSL_CUDA_DRIVER");
+    if (old)
+      savedDriverEnv = old;
+    hadDriverEnv = old != nullptr;
+    setenv("NSL_CUDA_DRIVER", driverPath.c_str(), 1);
+    unsetenv("FAKE_CUDA_DEVICES");
+  }
+  void TearDown() override {
+    if (hadDriverEnv)
+      setenv("NSL_CUDA_DRIVER", savedDriverEnv.c_str(), 1);
+    else
+      unsetenv("NSL_CUDA_DRIVER");
+    if (handle)
+      dlclose(handle);
+  }
+
+  /// Writes the artifact; `cubin` is written when not empty.
+  std::string write(const std::string &manifest,
+                    const std::string &cubin = "") {
+    std::string dir = freshDirectory();
+    writeFile(dir + "/manifest.json", manifest);
+    writeFile(dir + "/kernels.ptx", kernelsPtx);
+    if (!cubin.empty())
+      writeFile(dir + "/kernels.cubin", cubin);
+    writeSafetensors(dir + "/weights.safetensors",
+                     {{"w", weight}, {"__constant_0", constant}}, {});
+    return dir;
+  }
+
+  static ModelOptions cuda(bool profile = false) {
+    ModelOptions options;
+    options.device = "cuda";
+    options.profile = profile;
+    return options;
+  }
+
+  std::string driverPath, savedDriverEnv;
+  bool hadDriverEnv = false;
+  void *handle = nullptr;
+  void (*reset)() = nullptr;
+  int (*counter)(const char *) = nullptr;
+  int (*launchCount)() = nullptr;
+  const LaunchRecord *(*launchAt)(int) = nullptr;
+  long long (*allocationBytes)(unsigned long long) = nullptr;
+  Tensor weight = randomTensor({4}, 1);
+  Tensor constant = randomTensor({4}, 2);
+};
+
+const float *hostView(unsigned long long pointer) {
+  return reinterpret_cast<const float *>(static_cast<uintptr_t>(pointer));
+}
+
+TEST_F(CudaExecutorFake, LaunchesTheScheduleWithItsBuffers) {
+  std::string path = write(manifestJson("cuda-sm_90", "null"));
+  Model model = Model::load(path, cuda(true));
+  EXPECT_EQ(model.device(), "cuda");
+  EXPECT_EQ(model.target(), "cuda-sm_90");
+  EXPECT_EQ(counter("module_ex"), 1); // PTX, JIT-compiled by the driver.
+  Tensor x = randomTensor({2, 4}, 3);
+  std::vector<Tensor> results = model.run("forward", {{"x", x}});
+  ASSERT_EQ(launchCount(), 2);
+  const LaunchRecord &k0 = *launchAt(0), &k1 = *launchAt(1);
+  EXPECT_STREQ(k0.kernel, "k0");
+  EXPECT_STREQ(k1.kernel, "k1");
+  EXPECT_EQ(k0.grid[0], 2u);
+  EXPECT_EQ(k0.grid[1], 1u);
+  EXPECT_EQ(k0.block[0], 256u);
+  EXPECT_EQ(k1.grid[0], 1u);
+  EXPECT_EQ(k1.block[0], 64u);
+  EXPECT_EQ(k0.shared, 0u);
+  // nsl-cuda-1: the buffers, then the workspace if the launch has one.
+  ASSERT_EQ(k0.numParams, 4);
+  ASSERT_EQ(k1.numParams, 3);
+  // Device memory is host memory in the fake: the pointers hold the
+  // argument, the parameter from the weights and the constant.
+  EXPECT_EQ(std::memcmp(hostView(k0.params[0]), x.data(), 32), 0);
+  EXPECT_EQ(std::memcmp(hostView(k0.params[1]), weight.data(), 16), 0);
+  EXPECT_EQ(std::memcmp(hostView(k1.params[1]), constant.data(), 16), 0);
+  // Buffer 3 (arena offset 0) is k0's result and k1's operand; buffer 4 is
+  // 64 bytes further in the same arena.
+  EXPECT_EQ(k0.params[2], k1.params[0]);
+  EXPECT_EQ(k1.params[2], k0.params[2] + 64);
+  EXPECT_GE(allocationBytes(k0.params[2]), 128);
+  // The workspace holds grid.x = 2 slices of 128 bytes.
+  EXPECT_GE(allocationBytes(k0.params[3]), 256);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_NE(k0.params[3], k0.params[i]);
+  // The kernels did not run (fake): y is the zeroed arena, downloaded.
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].shape(), (Shape{2, 4}));
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(results[0].data<float>()[i], 0.0f);
+  // CUDA events time each launch (1.5 ms in the fake) and the schedule.
+  std::vector<LaunchTiming> profile = model.lastProfile();
+  ASSERT_EQ(profile.size(), 2u);
+  EXPECT_EQ(profile[1].kernel, "k1");
+  EXPECT_FLOAT_EQ(static_cast<float>(profile[0].milliseconds), 1.5f);
+  EXPECT_FLOAT_EQ(static_cast<float>(model.lastKernelMilliseconds()), 1.5f);
+  // A second run launches the same schedule again.
+  model.run("forward", {{"x", x}});
+  EXPECT_EQ(launchCount(), 4);
+  EXPECT_STREQ(launchAt(3)->kernel, "k1");
+}
+
+TEST_F(CudaExecutorFake, LoadsTheCubinBuiltForTheDevice) {
+  // The fake device is sm_90; a cubin is loaded with cuModuleLoadData.
+  std::string cubin = std::string("\x7f") + "ELF k0 k1";
+  cubin.resize(64, '\0');
+  std::string path =
+      write(manifestJson("cuda-sm_90", "\"kernels.cubin\""), cubin);
+  Model model = Model::load(path, cuda());
+  EXPECT_EQ(counter("module_ex"), 0);
+  model.run("forward", {{"x", randomTensor({2, 4}, 4)}});
+  EXPECT_EQ(launchCount(), 2);
+}
+
+TEST_F(CudaExecutorFake, OlderTargetsRunThroughPtx) {
+  std::string cubin = std::string("\x7f") + "ELF k0 k1";
+  cubin.resize(64, '\0');
+  std::string path =
+      write(manifestJson("cuda-sm_80", "\"kernels.cubin\""), cubin);
+  Model model = Model::load(path, cuda());
+  EXPECT_EQ(counter("module_ex"), 1); // sm_80 cubin on sm_90: the PTX.
+}
+
+TEST_F(CudaExecutorFake, RefusesTargetsNewerThanTheDevice) {
+  std::string path = write(manifestJson("cuda-sm_100", "null"));
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path, cuda()); }),
+                  "the artifact is for sm_100, but GPU 0 (Fake GPU) is sm_90");
+}
+
+TEST_F(CudaExecutorFake, ValidatesTheLaunchConfiguration) {
+  std::string path = write(manifestJson("cuda-sm_90", "null", "[2048, 1, 1]"));
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path, cuda()); }),
+                  "block size 2048 is outside [1, 1024]");
+  path = write(manifestJson("cuda-sm_90", "null", "[512, 4, 1]"));
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path, cuda()); }),
+                  "a block of 2048 threads exceeds 1024");
+  path = write(manifestJson("cuda-sm_90", "null", "[256, 1]"));
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path, cuda()); }),
+                  "block must have 3 sizes (x, y, z), got 2");
+}
+
+TEST_F(CudaExecutorFake, DevicesRefuseEachOthersArtifacts) {
+  std::string path = write(manifestJson("cuda-sm_90", "null"));
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path); }),
+                  "is an NVIDIA GPU, and this runtime runs CPU artifacts only");
+  std::string cpu = mlpArtifact().write();
+  EXPECT_CONTAINS(errorOf([&] { Model::load(cpu, cuda()); }),
+                  "is not an NVIDIA GPU (run it with --device cpu");
+  ModelOptions tpu;
+  tpu.device = "tpu";
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path, tpu); }),
+                  "unknown device 'tpu' (expected cpu or cuda)");
+}
+
+TEST_F(CudaExecutorFake, WithoutADriverOneClearError) {
+  std::string path = write(manifestJson("cuda-sm_90", "null"));
+  setenv("NSL_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1);
+  EXPECT_CONTAINS(errorOf([&] { Model::load(path, cuda()); }),
+                  "no CUDA driver: dlopen(/nonexistent/libcuda.so.1) failed");
+}
+
+TEST_F(CudaExecutorFake, ChecksArguments) {
+  std::string path = write(manifestJson("cuda-sm_90", "null"));
+  Model model = Model::load(path, cuda());
+  EXPECT_CONTAINS(errorOf([&] { model.run("forward", {}); }),
+                  "needs its input argument 'x'");
+  EXPECT_CONTAINS(
+      errorOf([&] {
+        model.run("forward", {{"x", randomTensor({4, 2}, 5)}});
+      }),
+      "argument 'x' of entry point 'forward' is f32[4, 2]");
+}
+
+} // namespace
