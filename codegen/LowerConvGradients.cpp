@@ -22,6 +22,9 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/LinalgBuilder.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -123,6 +126,136 @@ Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
                    sumOfProducts);
 }
 
+/// ∂X of a stride-1 plain or DNS convolution as explicit vector loops over
+/// the upsampled (here: padded) gradient `gu` and mask `maskU`:
+///
+///   for n, c0 in 0..C step CB, iy:               (CB rows of ∂X)
+///     acc[j][chunk] = 0                          (VL pixels of the row each)
+///     for o, ky, kx:
+///       gv = Gu[n, o, iy + sh − ky·dh, ix0 + sw − kx·dw : VL] (· mu[...])
+///       acc[j][chunk] += gv · W[o, c0 + j, ky, kx]
+///     ∂X[n, c0 + j, iy, ix0 : VL] = acc[j][chunk]
+///
+/// with sh, sw the shifts of transposedIndex. std::nullopt otherwise.
+std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
+                                         Value weight, Value maskU,
+                                         ArrayRef<int64_t> inputShape,
+                                         const ConvWindow &w) {
+  if (w.stride[0] != 1 || w.stride[1] != 1)
+    return std::nullopt;
+  constexpr int64_t lanes = 16, registers = 24;
+  ArrayRef<int64_t> ws = shapeOf(weight);
+  int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
+  int64_t batch = inputShape[0], height = inputShape[2],
+          width = inputShape[3];
+  int64_t wu = shapeOf(gu)[3];
+  int64_t chunks = llvm::divideCeil(width, lanes);
+  if (chunks > registers)
+    return std::nullopt;
+  int64_t block = 1;
+  for (int64_t candidate : {4, 2})
+    if (channels % candidate == 0 && candidate * chunks <= registers) {
+      block = candidate;
+      break;
+    }
+  int64_t shiftH = w.padding[0] + (kh - 1) * w.dilation[0];
+  int64_t shiftW = w.padding[1] + (kw - 1) * w.dilation[1];
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  VectorType vec = VectorType::get({lanes}, b.getF32Type());
+  Value zero = cstf(b, loc, 0.0);
+  Value zeros = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vec, b.getF32FloatAttr(0.0f)));
+  Value dh = index(w.dilation[0]);
+
+  auto nLoop = scf::ForOp::create(
+      b, loc, index(0), index(batch), index(1),
+      ValueRange{g.empty(inputShape)},
+      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
+        auto cLoop = scf::ForOp::create(
+            b1, loc, index(0), index(channels), index(block), nIter,
+            [&](OpBuilder &b2, Location, Value c0, ValueRange cIter) {
+              auto yLoop = scf::ForOp::create(
+                  b2, loc, index(0), index(height), index(1), cIter,
+                  [&](OpBuilder &b3, Location, Value iy, ValueRange yIter) {
+                    SmallVector<Value> init(block * chunks, zeros);
+                    Value rowBase =
+                        arith::AddIOp::create(b3, loc, iy, index(shiftH));
+                    auto oLoop = scf::ForOp::create(
+                        b3, loc, index(0), index(outputs), index(1), init,
+                        [&](OpBuilder &b4, Location, Value o,
+                            ValueRange oIter) {
+                          auto kyLoop = scf::ForOp::create(
+                              b4, loc, index(0), index(kh), index(1), oIter,
+                              [&](OpBuilder &b5, Location, Value ky,
+                                  ValueRange kyIter) {
+                                SmallVector<Value> acc(kyIter);
+                                Value row = arith::SubIOp::create(
+                                    b5, loc, rowBase,
+                                    arith::MulIOp::create(b5, loc, ky, dh));
+                                for (int64_t kx = 0; kx < kw; ++kx) {
+                                  int64_t colBase =
+                                      shiftW - kx * w.dilation[1];
+                                  SmallVector<Value> gv;
+                                  for (int64_t ch = 0; ch < chunks; ++ch) {
+                                    int64_t col = ch * lanes + colBase;
+                                    bool inside = col + lanes <= wu;
+                                    Value v = vector::TransferReadOp::create(
+                                        b5, loc, vec, gu,
+                                        ValueRange{n, o, row, index(col)},
+                                        zero, ArrayRef<bool>{inside});
+                                    if (maskU)
+                                      v = arith::MulFOp::create(
+                                          b5, loc, v,
+                                          vector::TransferReadOp::create(
+                                              b5, loc, vec, maskU,
+                                              ValueRange{n, ky, index(kx),
+                                                         row, index(col)},
+                                              zero, ArrayRef<bool>{inside}));
+                                    gv.push_back(v);
+                                  }
+                                  for (int64_t j = 0; j < block; ++j) {
+                                    Value c = arith::AddIOp::create(
+                                        b5, loc, c0, index(j));
+                                    Value scalar = tensor::ExtractOp::create(
+                                        b5, loc, weight,
+                                        ValueRange{o, c, ky, index(kx)});
+                                    Value wv = vector::BroadcastOp::create(
+                                        b5, loc, vec, scalar);
+                                    for (int64_t ch = 0; ch < chunks; ++ch)
+                                      acc[j * chunks + ch] =
+                                          vector::FMAOp::create(
+                                              b5, loc, gv[ch], wv,
+                                              acc[j * chunks + ch]);
+                                  }
+                                }
+                                scf::YieldOp::create(b5, loc, acc);
+                              });
+                          scf::YieldOp::create(b4, loc, kyLoop.getResults());
+                        });
+                    Value result = yIter.front();
+                    for (int64_t j = 0; j < block; ++j) {
+                      Value c = arith::AddIOp::create(b3, loc, c0, index(j));
+                      for (int64_t ch = 0; ch < chunks; ++ch)
+                        result = vector::TransferWriteOp::create(
+                                     b3, loc, oLoop.getResult(j * chunks + ch),
+                                     result,
+                                     ValueRange{n, c, iy, index(ch * lanes)},
+                                     ArrayRef<bool>{(ch + 1) * lanes <= width})
+                                     .getResult();
+                    }
+                    scf::YieldOp::create(b3, loc, result);
+                  });
+              scf::YieldOp::create(b2, loc, yLoop.getResults());
+            });
+        scf::YieldOp::create(b1, loc, cLoop.getResults());
+      });
+  return nLoop.getResult(0);
+}
+
 /// UNS: the gradient of the mixed taps, Q[n,c,t,p] = Σ_o G[n,o,p]·W[o,c,t],
 /// as [N, C, kh, kw, Ho, Wo] (the size of the forward's mixed patches). Both
 /// UNS gradients of X and M go through it: K times fewer products than
@@ -191,6 +324,138 @@ Value weightGradient(LoweringBuilder &g, Value gOut, Value xp, Value mask,
   }
   return g.generic(g.filled(weightShape, 0.0), inputs, maps, iterators,
                    sumOfProducts);
+}
+
+/// ∂W of a stride-1 plain or DNS convolution as explicit vector loops (the
+/// generic above lowers to scalar loops that LLVM does not vectorise):
+///
+///   for n, o0 in 0..O step OB, c, ky:            (an OB × kw block of ∂W)
+///     acc[i][kx] = 0                             (vectors of VL lanes)
+///     for y, x0 in 0..Wo step VL:
+///       xv[kx] = Xp[n, c, y + ky·dh, x0 + kx·dw : VL] (· m[n, ky, kx, y, x0 : VL])
+///       acc[i][kx] += G[n, o0 + i, y, x0 : VL] · xv[kx]
+///     ∂W[o0 + i, c, ky, kx] += Σ_lanes acc[i][kx]
+///
+/// Lanes past Wo read zeros of G (masked reads), so they add nothing. No
+/// input is unfolded; the order of every sum is fixed by the code.
+/// std::nullopt when the layer is not of this form.
+std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
+                                          Value xp, Value mask,
+                                          ArrayRef<int64_t> ws,
+                                          const ConvWindow &w) {
+  if (w.stride[0] != 1 || w.stride[1] != 1 ||
+      (mask && shapeOf(mask).size() != 5))
+    return std::nullopt;
+  constexpr int64_t lanes = 16, registers = 24;
+  int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
+  ArrayRef<int64_t> gs = shapeOf(gOut);
+  int64_t batch = gs[0], ho = gs[2], wo = gs[3];
+  int64_t wp = shapeOf(xp)[3];
+  if (kw > registers)
+    return std::nullopt;
+  int64_t block = 1;
+  for (int64_t candidate : {4, 2})
+    if (outputs % candidate == 0 && candidate * kw <= registers) {
+      block = candidate;
+      break;
+    }
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  VectorType vec = VectorType::get({lanes}, b.getF32Type());
+  Value zero = cstf(b, loc, 0.0);
+  Value zeros = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vec, b.getF32FloatAttr(0.0f)));
+  auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
+                  bool inBounds) -> Value {
+    return vector::TransferReadOp::create(nb, loc, vec, source, indices, zero,
+                                          ArrayRef<bool>{inBounds});
+  };
+  Value dh = index(w.dilation[0]);
+
+  // Sample by sample: G[n] and Xp[n] stay in cache while every block of
+  // ∂W takes its share; ∂W accumulates the per-sample sums in order.
+  auto outer = scf::ForOp::create(
+      b, loc, index(0), index(batch), index(1),
+      ValueRange{g.filled(ws, 0.0)},
+      [&](OpBuilder &b0, Location, Value n, ValueRange nIter) {
+        auto oLoop = scf::ForOp::create(
+            b0, loc, index(0), index(outputs), index(block), nIter,
+            [&](OpBuilder &b1, Location, Value o0, ValueRange oIter) {
+              auto cLoop = scf::ForOp::create(
+                  b1, loc, index(0), index(channels), index(1), oIter,
+                  [&](OpBuilder &b2, Location, Value c, ValueRange cIter) {
+                    auto kyLoop = scf::ForOp::create(
+                        b2, loc, index(0), index(kh), index(1), cIter,
+                        [&](OpBuilder &b3, Location, Value ky,
+                            ValueRange kyIter) {
+                          SmallVector<Value> init(block * kw, zeros);
+                          Value rowOffset =
+                              arith::MulIOp::create(b3, loc, ky, dh);
+                          auto yLoop = scf::ForOp::create(
+                              b3, loc, index(0), index(ho), index(1), init,
+                              [&](OpBuilder &b5, Location, Value y,
+                                  ValueRange yIter) {
+                                SmallVector<Value> acc(yIter);
+                                Value row = arith::AddIOp::create(
+                                    b5, loc, y, rowOffset);
+                                for (int64_t x0 = 0; x0 < wo; x0 += lanes) {
+                                  bool whole = x0 + lanes <= wo;
+                                  SmallVector<Value> xv;
+                                  for (int64_t kx = 0; kx < kw; ++kx) {
+                                    int64_t col = x0 + kx * w.dilation[1];
+                                    Value v = read(b5, xp,
+                                                   {n, c, row, index(col)},
+                                                   col + lanes <= wp);
+                                    if (mask)
+                                      v = arith::MulFOp::create(
+                                          b5, loc, v,
+                                          read(b5, mask,
+                                               {n, ky, index(kx), y,
+                                                index(x0)},
+                                               whole));
+                                    xv.push_back(v);
+                                  }
+                                  for (int64_t i = 0; i < block; ++i) {
+                                    Value o = arith::AddIOp::create(
+                                        b5, loc, o0, index(i));
+                                    Value gv = read(b5, gOut,
+                                                    {n, o, y, index(x0)},
+                                                    whole);
+                                    for (int64_t kx = 0; kx < kw; ++kx)
+                                      acc[i * kw + kx] = vector::FMAOp::create(
+                                          b5, loc, gv, xv[kx],
+                                          acc[i * kw + kx]);
+                                  }
+                                }
+                                scf::YieldOp::create(b5, loc, acc);
+                              });
+                          Value result = kyIter.front();
+                          for (int64_t i = 0; i < block; ++i)
+                            for (int64_t kx = 0; kx < kw; ++kx) {
+                              Value sum = vector::ReductionOp::create(
+                                  b3, loc, vector::CombiningKind::ADD,
+                                  yLoop.getResult(i * kw + kx));
+                              Value o =
+                                  arith::AddIOp::create(b3, loc, o0, index(i));
+                              SmallVector<Value> at = {o, c, ky, index(kx)};
+                              Value previous =
+                                  tensor::ExtractOp::create(b3, loc, result, at);
+                              result = tensor::InsertOp::create(
+                                  b3, loc, addf(b3, loc, previous, sum), result,
+                                  at);
+                            }
+                          scf::YieldOp::create(b3, loc, result);
+                        });
+                    scf::YieldOp::create(b2, loc, kyLoop.getResults());
+                  });
+              scf::YieldOp::create(b1, loc, cLoop.getResults());
+            });
+        scf::YieldOp::create(b0, loc, oLoop.getResults());
+      });
+  return outer.getResult(0);
 }
 
 /// The gradient of a dynamic similarity, G_M, in the operand's layout:
@@ -348,11 +613,19 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
     } else if (index == 0) {
       Value maskU = effective ? upsample(g, splitTaps(g, effective, w), w)
                               : Value();
-      grads.push_back(
-          inputGradient(g, upsample(g, gOut, w), weight, maskU, shapeOf(x), w));
+      Value gu = upsample(g, gOut, w);
+      if (std::optional<Value> fast =
+              vectorInputGradient(g, gu, weight, maskU, shapeOf(x), w))
+        grads.push_back(*fast);
+      else
+        grads.push_back(inputGradient(g, gu, weight, maskU, shapeOf(x), w));
     } else if (index == 1) {
       Value mask = effective ? splitTaps(g, effective, w) : Value();
-      grads.push_back(weightGradient(g, gOut, padded(), mask, ws, w));
+      if (std::optional<Value> fast =
+              vectorWeightGradient(g, gOut, padded(), mask, ws, w))
+        grads.push_back(*fast);
+      else
+        grads.push_back(weightGradient(g, gOut, padded(), mask, ws, w));
     } else if (index == biasIndex && op.getBias()) {
       grads.push_back(biasGradient(g, gOut));
     } else if (structure != Structure::ShapeMasked && index == 2) {

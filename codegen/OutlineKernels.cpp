@@ -55,6 +55,37 @@ std::optional<SmallVector<bool>> mlir::nsl::perSampleOperands(Operation *op) {
           })
       .Case<MaxPool2dOp, AvgPool2dOp, GlobalAvgPool2dOp, FlattenOp>(
           [&](Operation *) { return all(true); })
+      // VJPs that compute per-sample gradients only (of the input, of a
+      // dynamic similarity): every batched operand is sliced.
+      .Case([&](SimConv2dVJPOp vjp) -> std::optional<SmallVector<bool>> {
+        size_t similarity = vjp.getSimilarity().size();
+        int64_t dynamicIndex =
+            vjp.getDynamic() ? 1 + static_cast<int64_t>(similarity) : -1;
+        if (!llvm::all_of(vjp.getWrt(), [&](int64_t i) {
+              return i == 0 || i == dynamicIndex;
+            }))
+          return std::nullopt;
+        SmallVector<Value> batched = {vjp.getInput(), vjp.getGradOutput()};
+        if (vjp.getDynamic())
+          batched.push_back(vjp.getSimilarity().back());
+        return only(batched);
+      })
+      .Case([&](SphereConv2dVJPOp vjp) -> std::optional<SmallVector<bool>> {
+        if (vjp.getWrt() != ArrayRef<int64_t>{0})
+          return std::nullopt;
+        return only({vjp.getInput(), vjp.getGradOutput()});
+      })
+      .Case([&](PredictedSimilarityVJPOp vjp)
+                -> std::optional<SmallVector<bool>> {
+        if (vjp.getWrt() != ArrayRef<int64_t>{0})
+          return std::nullopt;
+        return only({vjp.getPrediction(), vjp.getGradOutput()});
+      })
+      .Case([&](PatchNormVJPOp vjp) {
+        return only({vjp.getInput(), vjp.getGradOutput()});
+      })
+      .Case<ReluVJPOp, MaxPool2dVJPOp, AvgPool2dVJPOp, GlobalAvgPool2dVJPOp,
+            FlattenVJPOp>([&](Operation *) { return all(true); })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -96,24 +127,65 @@ MemRefType bufferType(Type type) {
   return MemRefType::get(tensor.getShape(), tensor.getElementType());
 }
 
-/// The same tensor type with its leading dimension set to 1.
-RankedTensorType oneSample(Type type) {
+/// The same tensor type with dimension `dim` set to `size`.
+RankedTensorType sliceType(Type type, int64_t dim, int64_t size) {
   auto tensor = cast<RankedTensorType>(type);
   SmallVector<int64_t> shape(tensor.getShape());
-  shape[0] = 1;
+  shape[dim] = size;
   return tensor.clone(shape);
 }
 
-/// The one-sample slice [n, 0, …] of size [1, …] of a buffer.
-Value sampleSlice(OpBuilder &b, Location loc, Value buffer, Value n) {
+/// The slice [.., i·size, ..] of `size` elements along `dim` of a buffer.
+Value sliceBuffer(OpBuilder &b, Location loc, Value buffer, Value i,
+                  int64_t dim, int64_t size) {
   auto type = cast<MemRefType>(buffer.getType());
   SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes, strides(type.getRank(), b.getIndexAttr(1));
-  offsets[0] = n;
-  for (int64_t size : type.getShape())
-    sizes.push_back(b.getIndexAttr(size));
-  sizes[0] = b.getIndexAttr(1);
+  offsets[dim] =
+      size == 1 ? i
+                : Value(arith::MulIOp::create(
+                      b, loc, i, arith::ConstantIndexOp::create(b, loc, size)));
+  for (int64_t extent : type.getShape())
+    sizes.push_back(b.getIndexAttr(extent));
+  sizes[dim] = b.getIndexAttr(size);
   return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
+}
+
+/// How a kernel splits its work into [begin, end): operand and result i are
+/// sliced along dimension dims[i] (-1: not at all) into pieces of `size`.
+struct Split {
+  int64_t extent = 1, size = 1;
+  SmallVector<int64_t> operandDims, resultDims;
+};
+
+/// The weight (and bias) gradient of a convolution, alone in its kernel,
+/// splits over blocks of output channels: the weight, the bias and both
+/// gradients along dimension 0, the upstream gradient along dimension 1.
+/// Every element is still one sum in a fixed order, wherever it runs.
+std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
+                                        ArrayRef<Value> operands) {
+  if (group.size() != 1)
+    return std::nullopt;
+  auto vjp = dyn_cast<SimConv2dVJPOp>(group.front());
+  if (!vjp)
+    return std::nullopt;
+  int64_t biasIndex = 2 + static_cast<int64_t>(vjp.getSimilarity().size());
+  if (!llvm::all_of(vjp.getWrt(), [&](int64_t i) {
+        return i == 1 || (vjp.getBias() && i == biasIndex);
+      }))
+    return std::nullopt;
+  int64_t outputs = cast<RankedTensorType>(vjp.getWeight().getType())
+                        .getDimSize(0);
+  Split split;
+  split.size = outputs % 4 == 0 ? 4 : outputs % 2 == 0 ? 2 : 1;
+  split.extent = outputs / split.size;
+  for (Value operand : operands)
+    split.operandDims.push_back(
+        operand == vjp.getWeight() || operand == vjp.getBias() ? 0
+        : operand == vjp.getGradOutput()                      ? 1
+                                                              : -1);
+  split.resultDims.assign(vjp->getNumResults(), 0);
+  return split;
 }
 
 /// Groups the model's ops: each op alone, or followed by its single-user
@@ -191,20 +263,28 @@ void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
   // alone; an operand is sliced as its first user sees it.
   bool perSample = llvm::all_of(
       group, [](Operation *op) { return perSampleOperands(op).has_value(); });
-  SmallVector<bool> batched(operands.size(), false);
-  int64_t extent = 1;
-  if (perSample)
+  Split split;
+  split.operandDims.assign(operands.size(), -1);
+  split.resultDims.assign(last->getNumResults(), perSample ? 0 : -1);
+  if (perSample) {
     for (auto [i, operand] : llvm::enumerate(operands))
       for (Operation *op : group) {
         auto position = llvm::find(op->getOperands(), operand);
         if (position == op->operand_end())
           continue;
-        batched[i] = (*perSampleOperands(
-            op))[std::distance(op->operand_begin(), position)];
-        if (batched[i])
-          extent = cast<RankedTensorType>(operand.getType()).getDimSize(0);
+        if ((*perSampleOperands(
+                op))[std::distance(op->operand_begin(), position)]) {
+          split.operandDims[i] = 0;
+          split.extent =
+              cast<RankedTensorType>(operand.getType()).getDimSize(0);
+        }
         break;
       }
+  } else if (std::optional<Split> channels =
+                 outputChannelSplit(group, operands)) {
+    split = *channels;
+  }
+  int64_t extent = split.extent;
 
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());
@@ -230,13 +310,18 @@ void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
   Value n = loop.getInductionVar();
   // This sample's buffers (or the whole batch's).
   IRMapping buffers;
-  for (auto [i, operand] : llvm::enumerate(operands))
-    buffers.map(operand,
-                batched[i] ? sampleSlice(b, loc, args[i], n) : args[i]);
+  for (auto [i, operand] : llvm::enumerate(operands)) {
+    int64_t dim = split.operandDims[i];
+    buffers.map(operand, dim < 0 ? args[i]
+                                 : sliceBuffer(b, loc, args[i], n, dim,
+                                               split.size));
+  }
   SmallVector<Value> outputs;
   for (unsigned i = 0; i < last->getNumResults(); ++i) {
     Value buffer = args[operands.size() + i];
-    outputs.push_back(perSample ? sampleSlice(b, loc, buffer, n) : buffer);
+    int64_t dim = split.resultDims[i];
+    outputs.push_back(
+        dim < 0 ? buffer : sliceBuffer(b, loc, buffer, n, dim, split.size));
   }
 
   if (direct && perSample && canEmitDirectConv(group)) {
@@ -245,7 +330,9 @@ void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
     // The ops themselves on tensors of this sample, for --nsl-lower-to-linalg.
     IRMapping values;
     for (auto [i, operand] : llvm::enumerate(operands)) {
-      Type type = batched[i] ? oneSample(operand.getType()) : operand.getType();
+      int64_t dim = split.operandDims[i];
+      Type type = dim < 0 ? operand.getType()
+                          : sliceType(operand.getType(), dim, split.size);
       values.map(operand,
                  bufferization::ToTensorOp::create(
                      b, loc, type, buffers.lookup(operand), /*restrict=*/true));
@@ -255,8 +342,13 @@ void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
       for (Value operand : op->getOperands())
         newOperands.push_back(values.lookup(operand));
       SmallVector<Type> resultTypes;
-      for (Type type : op->getResultTypes())
-        resultTypes.push_back(perSample ? oneSample(type) : type);
+      for (auto [k, type] : llvm::enumerate(op->getResultTypes())) {
+        // Results of inner ops are per sample (dim 0) when the group is;
+        // the last op's follow the split.
+        int64_t dim = op == last ? split.resultDims[k] : (perSample ? 0 : -1);
+        resultTypes.push_back(dim < 0 ? type
+                                      : sliceType(type, dim, split.size));
+      }
       SmallVector<NamedAttribute> attrs;
       for (NamedAttribute attr : op->getAttrs())
         if (attr.getName() != "nsl.kernel")

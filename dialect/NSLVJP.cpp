@@ -69,6 +69,34 @@ SmallVector<bool> allOperands(Operation *op) {
   return SmallVector<bool>(op->getNumOperands(), true);
 }
 
+/// Emits the VJP as two ops when the needed gradients fall on both sides
+/// of `perSample` (one flag per operand): the gradients computed sample by
+/// sample (of the input, of a dynamic similarity: the runtime may split
+/// their kernel over the batch) and those summed over the batch (of the
+/// parameters). Each op then becomes its own kernel.
+template <typename VJP>
+LogicalResult emitSplitVJP(Operation *forward, OpBuilder &builder,
+                           Value gradOutput, ArrayRef<bool> needed,
+                           ArrayRef<bool> perSample,
+                           SmallVectorImpl<Value> &operandGrads) {
+  SmallVector<bool> sampleNeeded, batchNeeded;
+  for (auto [need, sample] : llvm::zip(needed, perSample)) {
+    sampleNeeded.push_back(need && sample);
+    batchNeeded.push_back(need && !sample);
+  }
+  SmallVector<Value> sampleGrads, batchGrads;
+  SmallVector<bool> all = allOperands(forward);
+  if (failed(emitVJP<VJP>(forward, builder, gradOutput, sampleNeeded, all,
+                          sampleGrads)) ||
+      failed(emitVJP<VJP>(forward, builder, gradOutput, batchNeeded, all,
+                          batchGrads)))
+    return failure();
+  operandGrads.clear();
+  for (auto [sample, batch] : llvm::zip(sampleGrads, batchGrads))
+    operandGrads.push_back(sample ? sample : batch);
+  return success();
+}
+
 } // namespace
 
 LogicalResult SimConv2dOp::buildVJP(OpBuilder &builder,
@@ -79,8 +107,35 @@ LogicalResult SimConv2dOp::buildVJP(OpBuilder &builder,
     return emitOpError("a static similarity must be folded into the weights "
                        "(nsl.fold_similarity, --nsl-fold-static-similarity) "
                        "before differentiation");
-  return emitVJP<SimConv2dVJPOp>(*this, builder, singleResultGrad(resultGrads),
-                                 needed, allOperands(*this), operandGrads);
+  // The input and a dynamic similarity (the last similarity operand; a
+  // shape_masked d_r is static) are per sample.
+  SmallVector<bool> perSample(getNumOperands(), false);
+  perSample[0] = true;
+  if (getDynamic())
+    perSample[1 + getSimilarity().size()] = true;
+  return emitSplitVJP<SimConv2dVJPOp>(*this, builder,
+                                      singleResultGrad(resultGrads), needed,
+                                      perSample, operandGrads);
+}
+
+LogicalResult SphereConv2dOp::buildVJP(OpBuilder &builder,
+                                       ArrayRef<Value> resultGrads,
+                                       ArrayRef<bool> needed,
+                                       SmallVectorImpl<Value> &operandGrads) {
+  SmallVector<bool> perSample(getNumOperands(), false);
+  perSample[0] = true; // The input; the weight and k' sum over the batch.
+  return emitSplitVJP<SphereConv2dVJPOp>(*this, builder,
+                                         singleResultGrad(resultGrads), needed,
+                                         perSample, operandGrads);
+}
+
+LogicalResult PredictedSimilarityOp::buildVJP(
+    OpBuilder &builder, ArrayRef<Value> resultGrads, ArrayRef<bool> needed,
+    SmallVectorImpl<Value> &operandGrads) {
+  // γ·G per sample; ∂γ sums over the batch.
+  return emitSplitVJP<PredictedSimilarityVJPOp>(
+      *this, builder, singleResultGrad(resultGrads), needed, {true, false},
+      operandGrads);
 }
 
 #define NSL_VJP_ALL_OPERANDS(OP)                                               \
@@ -92,9 +147,7 @@ LogicalResult SimConv2dOp::buildVJP(OpBuilder &builder,
                               needed, allOperands(*this), operandGrads);       \
   }
 
-NSL_VJP_ALL_OPERANDS(SphereConv2d)
 NSL_VJP_ALL_OPERANDS(PatchNorm)
-NSL_VJP_ALL_OPERANDS(PredictedSimilarity)
 NSL_VJP_ALL_OPERANDS(FoldSimilarity)
 NSL_VJP_ALL_OPERANDS(Linear)
 NSL_VJP_ALL_OPERANDS(Relu)

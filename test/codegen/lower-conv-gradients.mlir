@@ -35,11 +35,26 @@ func.func @conv_identity(%x: tensor<2x3x9x7xf32>, %w: tensor<4x3x3x3xf32>, %b: t
 // -----
 
 // Only what `wrt` asks for: the weight gradient alone needs neither the
-// upsampled gradient nor a bias sum.
+// upsampled gradient nor a bias sum. At stride 1 it is explicit vector code:
+// for each sample, block of 4 output channels, input channel and kernel row,
+// 4 × 3 accumulators of 16 lanes run over the rows and their pixel chunks
+// (FMAs of the upstream gradient with the padded input, masked reads past
+// the row), then reduce across lanes into ∂W[o, c, ky, kx] (+=).
 // CHECK-LABEL: func.func @conv_weight_only
 // CHECK-NOT: tensor.insert_slice
-// CHECK: tensor.pad
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x3x3x3xf32>)
+// CHECK: %[[PAD:.*]] = tensor.pad
+// CHECK: scf.for
+// CHECK: scf.for %[[O:.*]] = %{{.*}} to %{{.*}} step %c4
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.transfer_read %[[PAD]]{{.*}} : tensor<2x3x11x9xf32>, vector<16xf32>
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x4x9x7xf32>, vector<16xf32>
+// CHECK-COUNT-3: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: tensor.extract
+// CHECK: arith.addf
+// CHECK: tensor.insert
 // CHECK-NOT: linalg.generic
 // CHECK: return
 func.func @conv_weight_only(%x: tensor<2x3x9x7xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>, %g: tensor<2x4x9x7xf32>) -> tensor<4x3x3x3xf32> {
@@ -47,6 +62,31 @@ func.func @conv_weight_only(%x: tensor<2x3x9x7xf32>, %w: tensor<4x3x3x3xf32>, %b
       {padding = array<i64: 1, 1>}
       : tensor<2x3x9x7xf32>, tensor<4x3x3x3xf32> -> tensor<4x3x3x3xf32>
   return %0 : tensor<4x3x3x3xf32>
+}
+
+// -----
+
+// The input gradient of a stride-1 DNS layer, as vector code: per sample,
+// block of 4 input channels and row, accumulators over the row's pixel
+// chunks gather the zero-padded upstream gradient times the padded mask of
+// each tap (contiguous reads: stride 1) and a broadcast weight.
+// CHECK-LABEL: func.func @conv_dns_input_stride1
+// CHECK: %[[GU:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 2, 2] [2, 8, 6, 6] [1, 1, 1, 1] : tensor<2x8x6x6xf32> into tensor<2x8x10x10xf32>
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} step %c4
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.transfer_read %[[GU]]{{.*}} : tensor<2x8x10x10xf32>, vector<16xf32>
+// CHECK: arith.mulf {{.*}} : vector<16xf32>
+// CHECK: tensor.extract
+// CHECK: vector.broadcast
+// CHECK: vector.fma
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<2x4x6x6xf32>
+func.func @conv_dns_input_stride1(%x: tensor<2x4x6x6xf32>, %w: tensor<8x4x3x3xf32>, %m: tensor<2x9x6x6xf32>, %g: tensor<2x8x6x6xf32>) -> tensor<2x4x6x6xf32> {
+  %0 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<2x9x6x6xf32>) grad(%g : tensor<2x8x6x6xf32>) wrt [0]
+      {padding = array<i64: 1, 1>}
+      : tensor<2x4x6x6xf32>, tensor<8x4x3x3xf32> -> tensor<2x4x6x6xf32>
+  return %0 : tensor<2x4x6x6xf32>
 }
 
 // -----

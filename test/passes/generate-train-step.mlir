@@ -95,9 +95,13 @@ func.func @forward(
 // CHECK: %[[S:.+]] = nsl.sphere_conv2d cosine %[[X:[a-z0-9]+]], %[[P:[a-z0-9]+]]
 // CHECK: %[[MASK:.+]] = nsl.predicted_similarity diagonal %[[S]], %[[GAMMA:[a-z0-9]+]]
 // CHECK: nsl.sim_conv2d diagonal dynamic %[[X]], %[[W:[a-z0-9]+]] similarity(%[[MASK]]
-// CHECK: %[[G:.+]]:2 = nsl.sim_conv2d_vjp diagonal dynamic %[[X]], %[[W]] similarity(%[[MASK]] : tensor<2x9x5x5xf32>) grad({{.*}}) wrt [1, 2]
-// CHECK: %[[GP:.+]]:2 = nsl.predicted_similarity_vjp diagonal %[[S]], %[[GAMMA]] grad(%[[G]]#1 : tensor<2x9x5x5xf32>) wrt [0, 1]
-// CHECK: nsl.sphere_conv2d_vjp cosine %[[X]], %[[P]] grad(%[[GP]]#0 : tensor<2x9x5x5xf32>) wrt [1]
+// The per-sample gradients (of the mask) and the batch sums (of the weight)
+// are separate ops, so that the first can be split over the batch.
+// CHECK: %[[GM:.+]] = nsl.sim_conv2d_vjp diagonal dynamic %[[X]], %[[W]] similarity(%[[MASK]] : tensor<2x9x5x5xf32>) grad({{.*}}) wrt [2]
+// CHECK: nsl.sim_conv2d_vjp diagonal dynamic %[[X]], %[[W]] similarity(%[[MASK]] : tensor<2x9x5x5xf32>) grad({{.*}}) wrt [1]
+// CHECK: %[[GP:.+]] = nsl.predicted_similarity_vjp diagonal %[[S]], %[[GAMMA]] grad(%[[GM]] : tensor<2x9x5x5xf32>) wrt [0]
+// CHECK: nsl.predicted_similarity_vjp diagonal %[[S]], %[[GAMMA]] grad(%[[GM]] : tensor<2x9x5x5xf32>) wrt [1]
+// CHECK: nsl.sphere_conv2d_vjp cosine %[[X]], %[[P]] grad(%[[GP]] : tensor<2x9x5x5xf32>) wrt [1]
 // CHECK-COUNT-3: nsl.sgd_update
 func.func @forward(
     %x: tensor<2x3x5x5xf32> {nsl.name = "x", nsl.role = "input"},
