@@ -893,13 +893,18 @@ Grads lowerSphereConv2dVJP(LoweringBuilder &g, SphereConv2dVJPOp op) {
           });
       beta = g.expand(beta, {shape[0], 1, shape[2], shape[3]},
                       {{0, 1}, {2}, {3}});
-      Value conv = inputGradient(g, upsample(g, dDot, w), weight, Value(),
-                                 shapeOf(x), w);
+      Value gu = upsample(g, dDot, w);
+      std::optional<Value> fast =
+          vectorInputGradient(g, gu, weight, Value(), shapeOf(x), w);
+      Value conv =
+          fast ? *fast : inputGradient(g, gu, weight, Value(), shapeOf(x), w);
       grads.push_back(
           scaleInput(g, x, boxAdjoint(g, beta, shapeOf(x), w), conv));
     } else if (index == 1) {
       // ∂W = Σ_{n,p} ∂dot·Xp − (Σ_{n,p} u·cos θ)·W/‖w‖².
-      Value conv = weightGradient(g, dDot, xp, Value(), ws, w);
+      std::optional<Value> fast =
+          vectorWeightGradient(g, dDot, xp, Value(), ws, w);
+      Value conv = fast ? *fast : weightGradient(g, dDot, xp, Value(), ws, w);
       if (inputOnly) {
         grads.push_back(conv);
         continue;
