@@ -136,16 +136,24 @@ Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
 ///       acc[j][chunk] += gv · W[o, c0 + j, ky, kx]
 ///     ∂X[n, c0 + j, iy, ix0 : VL] = acc[j][chunk]
 ///
-/// with sh, sw the shifts of transposedIndex. std::nullopt otherwise.
-std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
-                                         Value weight, Value maskU,
-                                         ArrayRef<int64_t> inputShape,
-                                         const ConvWindow &w) {
+/// with sh, sw the shifts of transposedIndex. With `forward`, the same loops
+/// compute the convolution itself: Y[n, o, y, x] = Σ_{c,ky,kx}
+/// W[o, c, ky, kx]·Xp[n, c, y + ky·dh, x + kx·dw] (gu = Xp).
+/// std::nullopt otherwise.
+std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
+                                       Value weight, Value maskU,
+                                       ArrayRef<int64_t> inputShape,
+                                       const ConvWindow &w, bool forward) {
   if (w.stride[0] != 1 || w.stride[1] != 1)
     return std::nullopt;
   constexpr int64_t lanes = 16, registers = 24;
   ArrayRef<int64_t> ws = shapeOf(weight);
-  int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
+  // `outputs` is the summed channel dimension of `gu`, `channels` the one
+  // of the result: W[outputs, channels, ·] for ∂X, W[channels, outputs, ·]
+  // for the forward product.
+  int64_t outputs = forward ? ws[1] : ws[0];
+  int64_t channels = forward ? ws[0] : ws[1];
+  int64_t kh = ws[2], kw = ws[3];
   int64_t batch = inputShape[0], height = inputShape[2],
           width = inputShape[3];
   int64_t wu = shapeOf(gu)[3];
@@ -158,8 +166,10 @@ std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
       block = candidate;
       break;
     }
-  int64_t shiftH = w.padding[0] + (kh - 1) * w.dilation[0];
-  int64_t shiftW = w.padding[1] + (kw - 1) * w.dilation[1];
+  // Row of `gu` for result row iy and tap ky: iy + shiftH ∓ ky·dh.
+  int64_t shiftH = forward ? 0 : w.padding[0] + (kh - 1) * w.dilation[0];
+  int64_t shiftW = forward ? 0 : w.padding[1] + (kw - 1) * w.dilation[1];
+  int64_t sign = forward ? 1 : -1;
   OpBuilder &b = g.b;
   Location loc = g.loc;
   auto index = [&](int64_t v) -> Value {
@@ -193,12 +203,16 @@ std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
                               [&](OpBuilder &b5, Location, Value ky,
                                   ValueRange kyIter) {
                                 SmallVector<Value> acc(kyIter);
-                                Value row = arith::SubIOp::create(
-                                    b5, loc, rowBase,
-                                    arith::MulIOp::create(b5, loc, ky, dh));
+                                Value step =
+                                    arith::MulIOp::create(b5, loc, ky, dh);
+                                Value row =
+                                    forward ? Value(arith::AddIOp::create(
+                                                  b5, loc, rowBase, step))
+                                            : Value(arith::SubIOp::create(
+                                                  b5, loc, rowBase, step));
                                 for (int64_t kx = 0; kx < kw; ++kx) {
                                   int64_t colBase =
-                                      shiftW - kx * w.dilation[1];
+                                      shiftW + sign * kx * w.dilation[1];
                                   SmallVector<Value> gv;
                                   for (int64_t ch = 0; ch < chunks; ++ch) {
                                     int64_t col = ch * lanes + colBase;
@@ -222,7 +236,10 @@ std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
                                         b5, loc, c0, index(j));
                                     Value scalar = tensor::ExtractOp::create(
                                         b5, loc, weight,
-                                        ValueRange{o, c, ky, index(kx)});
+                                        forward ? ValueRange{c, o, ky,
+                                                             index(kx)}
+                                                : ValueRange{o, c, ky,
+                                                             index(kx)});
                                     Value wv = vector::BroadcastOp::create(
                                         b5, loc, vec, scalar);
                                     for (int64_t ch = 0; ch < chunks; ++ch)
@@ -254,6 +271,24 @@ std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
         scf::YieldOp::create(b1, loc, cLoop.getResults());
       });
   return nLoop.getResult(0);
+}
+
+std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
+                                         Value weight, Value maskU,
+                                         ArrayRef<int64_t> inputShape,
+                                         const ConvWindow &w) {
+  return vectorCorrelation(g, gu, weight, maskU, inputShape, w,
+                           /*forward=*/false);
+}
+
+/// The plain convolution Σ W·Xp of a padded input at stride 1 as the same
+/// vector loops (`outShape` [N, O, Ho, Wo]).
+std::optional<Value> vectorConvolution(LoweringBuilder &g, Value xp,
+                                       Value weight,
+                                       ArrayRef<int64_t> outShape,
+                                       const ConvWindow &w) {
+  return vectorCorrelation(g, xp, weight, Value(), outShape, w,
+                           /*forward=*/true);
 }
 
 /// UNS: the gradient of the mixed taps, Q[n,c,t,p] = Σ_o G[n,o,p]·W[o,c,t],
@@ -458,6 +493,139 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
   return outer.getResult(0);
 }
 
+/// The DNS mask gradient of a stride-1 layer as explicit vector loops,
+/// without the unfolded product D = Wᵀ·G in memory:
+///
+///   for n, y, ky:
+///     accM[kx][chunk] = 0
+///     for c0 in 0..C step CB:
+///       accD[j][kx][chunk] = Σ_o G[n, o, y, x0 : VL]·W[o, c0 + j, ky, kx]
+///       accM[kx][chunk] += Xp[n, c0 + j, y + ky·dh, x0 + kx·dw : VL]·accD
+///     ∂m[n, ky, kx, y, x0 : VL] = accM[kx][chunk]
+///
+/// as [N, kh, kw, Ho, Wo]; std::nullopt when not applicable.
+std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
+                                        Value xp, Value weight,
+                                        const ConvWindow &w) {
+  if (w.stride[0] != 1 || w.stride[1] != 1)
+    return std::nullopt;
+  constexpr int64_t lanes = 16, registers = 24;
+  ArrayRef<int64_t> gs = shapeOf(gOut), ws = shapeOf(weight);
+  int64_t batch = gs[0], outputs = gs[1], ho = gs[2], wo = gs[3];
+  int64_t channels = ws[1], kh = ws[2], kw = ws[3];
+  int64_t wp = shapeOf(xp)[3];
+  int64_t chunks = llvm::divideCeil(wo, lanes);
+  int64_t block = 0;
+  for (int64_t candidate : {4, 2, 1})
+    if (channels % candidate == 0 &&
+        (candidate + 1) * kw * chunks <= registers) {
+      block = candidate;
+      break;
+    }
+  if (block == 0)
+    return std::nullopt;
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  VectorType vec = VectorType::get({lanes}, b.getF32Type());
+  Value zero = cstf(b, loc, 0.0);
+  Value zeros = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vec, b.getF32FloatAttr(0.0f)));
+  auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
+                  bool inBounds) -> Value {
+    return vector::TransferReadOp::create(nb, loc, vec, source, indices, zero,
+                                          ArrayRef<bool>{inBounds});
+  };
+  Value dh = index(w.dilation[0]);
+  int64_t accs = kw * chunks;
+  auto nLoop = scf::ForOp::create(
+      b, loc, index(0), index(batch), index(1),
+      ValueRange{g.empty({batch, kh, kw, ho, wo})},
+      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
+        auto yLoop = scf::ForOp::create(
+            b1, loc, index(0), index(ho), index(1), nIter,
+            [&](OpBuilder &b2, Location, Value y, ValueRange yIter) {
+              auto kyLoop = scf::ForOp::create(
+                  b2, loc, index(0), index(kh), index(1), yIter,
+                  [&](OpBuilder &b3, Location, Value ky, ValueRange kyIter) {
+                    Value row = arith::AddIOp::create(
+                        b3, loc, y, arith::MulIOp::create(b3, loc, ky, dh));
+                    auto cLoop = scf::ForOp::create(
+                        b3, loc, index(0), index(channels), index(block),
+                        SmallVector<Value>(accs, zeros),
+                        [&](OpBuilder &b4, Location, Value c0,
+                            ValueRange cIter) {
+                          auto oLoop = scf::ForOp::create(
+                              b4, loc, index(0), index(outputs), index(1),
+                              SmallVector<Value>(block * accs, zeros),
+                              [&](OpBuilder &b5, Location, Value o,
+                                  ValueRange oIter) {
+                                SmallVector<Value> acc(oIter);
+                                SmallVector<Value> gv;
+                                for (int64_t ch = 0; ch < chunks; ++ch)
+                                  gv.push_back(read(
+                                      b5, gOut, {n, o, y, index(ch * lanes)},
+                                      (ch + 1) * lanes <= wo));
+                                for (int64_t j = 0; j < block; ++j) {
+                                  Value c = arith::AddIOp::create(b5, loc, c0,
+                                                                  index(j));
+                                  for (int64_t kx = 0; kx < kw; ++kx) {
+                                    Value wv = vector::BroadcastOp::create(
+                                        b5, loc, vec,
+                                        tensor::ExtractOp::create(
+                                            b5, loc, weight,
+                                            ValueRange{o, c, ky, index(kx)}));
+                                    for (int64_t ch = 0; ch < chunks; ++ch) {
+                                      Value &a =
+                                          acc[(j * kw + kx) * chunks + ch];
+                                      a = vector::FMAOp::create(b5, loc, gv[ch],
+                                                                wv, a);
+                                    }
+                                  }
+                                }
+                                scf::YieldOp::create(b5, loc, acc);
+                              });
+                          SmallVector<Value> accM(cIter);
+                          for (int64_t j = 0; j < block; ++j) {
+                            Value c =
+                                arith::AddIOp::create(b4, loc, c0, index(j));
+                            for (int64_t kx = 0; kx < kw; ++kx)
+                              for (int64_t ch = 0; ch < chunks; ++ch) {
+                                int64_t col = ch * lanes + kx * w.dilation[1];
+                                Value xv = read(b4, xp, {n, c, row, index(col)},
+                                                col + lanes <= wp);
+                                Value &a = accM[kx * chunks + ch];
+                                a = vector::FMAOp::create(
+                                    b4, loc, xv,
+                                    oLoop.getResult((j * kw + kx) * chunks +
+                                                    ch),
+                                    a);
+                              }
+                          }
+                          scf::YieldOp::create(b4, loc, accM);
+                        });
+                    Value result = kyIter.front();
+                    for (int64_t kx = 0; kx < kw; ++kx)
+                      for (int64_t ch = 0; ch < chunks; ++ch)
+                        result =
+                            vector::TransferWriteOp::create(
+                                b3, loc, cLoop.getResult(kx * chunks + ch),
+                                result,
+                                ValueRange{n, ky, index(kx), y,
+                                           index(ch * lanes)},
+                                ArrayRef<bool>{(ch + 1) * lanes <= wo})
+                                .getResult();
+                    scf::YieldOp::create(b3, loc, result);
+                  });
+              scf::YieldOp::create(b2, loc, kyLoop.getResults());
+            });
+        scf::YieldOp::create(b1, loc, yLoop.getResults());
+      });
+  return nLoop.getResult(0);
+}
+
 /// The gradient of a dynamic similarity, G_M, in the operand's layout:
 /// DNS ∂m[n,t,p] = Σ_{o,c} G[n,o,p]·W[o,c,t]·Xp[n,c,window(p,t)] as
 /// [N, K, Ho, Wo] (loops (n, ky, kx, y, x, o, c)); UNS
@@ -469,6 +637,9 @@ Value similarityGradient(LoweringBuilder &g, Value gOut, Value xp,
   int64_t n = gs[0], ho = gs[2], wo = gs[3];
   int64_t kh = w.kernel[0], kw = w.kernel[1];
   if (!q) {
+    if (std::optional<Value> fast =
+            vectorMaskGradient(g, gOut, xp, weight, w))
+      return g.collapse(*fast, {{0}, {1, 2}, {3}, {4}});
     Value dm = g.generic(
         g.filled({n, kh, kw, ho, wo}, 0.0), {gOut, weight, xp},
         {g.dims(7, {0, 5, 3, 4}), g.dims(7, {5, 6, 1, 2}),
@@ -821,7 +992,9 @@ Grads lowerSphereConv2dVJP(LoweringBuilder &g, SphereConv2dVJPOp op) {
 
   // The forward quantities: u = Σ W·Xp, ‖x_p‖ [N, Ho, Wo], ‖w_o‖ [O].
   Value xp = g.padSpatial(x, w.padding, 0.0);
-  Value dot = convolution(g, xp, weight, shape, w.stride, w.dilation);
+  std::optional<Value> fast = vectorConvolution(g, xp, weight, shape, w);
+  Value dot =
+      fast ? *fast : convolution(g, xp, weight, shape, w.stride, w.dilation);
   Value xNorm = patchNorm(g, x, w.kernel, w.padding, w.stride, w.dilation,
                           {shape[0], shape[2], shape[3]}, epsilon);
   Value wNorm = g.filled({ws[0]}, 1.0);

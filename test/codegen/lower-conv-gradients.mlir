@@ -221,3 +221,28 @@ func.func @fold_cholesky(%w: tensor<4x3x3x3xf32>, %l: tensor<9x9xf32>, %g: tenso
   %0 = nsl.fold_similarity_vjp cholesky %w similarity(%l : tensor<9x9xf32>) grad(%g : tensor<4x3x3x3xf32>) wrt [1] : tensor<4x3x3x3xf32> -> tensor<9x9xf32>
   return %0 : tensor<9x9xf32>
 }
+
+// -----
+
+// The DNS mask gradient at stride 1, as vector code: D = Σ_o G·W[o, c, t]
+// stays in registers (block of channels × kw taps × row chunks) and is
+// contracted with the shifted input rows; nothing of size C·K·Ho·Wo is
+// materialised.
+// CHECK-LABEL: func.func @conv_dns_mask_stride1
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} step %c4{{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.fma
+// CHECK: vector.transfer_read %{{.*}} : tensor<2x4x8x8xf32>, vector<16xf32>
+// CHECK: vector.fma
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<2x3x3x6x6xf32>
+// CHECK: tensor.collapse_shape {{.*}} : tensor<2x3x3x6x6xf32> into tensor<2x9x6x6xf32>
+// CHECK-NOT: tensor<2x4x3x3x6x6xf32>
+func.func @conv_dns_mask_stride1(%x: tensor<2x4x6x6xf32>, %w: tensor<8x4x3x3xf32>, %m: tensor<2x9x6x6xf32>, %g: tensor<2x8x6x6xf32>) -> tensor<2x9x6x6xf32> {
+  %0 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<2x9x6x6xf32>) grad(%g : tensor<2x8x6x6xf32>) wrt [2]
+      {padding = array<i64: 1, 1>}
+      : tensor<2x4x6x6xf32>, tensor<8x4x3x3xf32> -> tensor<2x9x6x6xf32>
+  return %0 : tensor<2x9x6x6xf32>
+}
