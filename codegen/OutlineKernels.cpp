@@ -166,7 +166,29 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
                                         ArrayRef<Value> operands) {
   if (group.size() != 1)
     return std::nullopt;
-  auto vjp = dyn_cast<SimConv2dVJPOp>(group.front());
+  // Training batch norm and its VJP work channel by channel: the [N, C, ...]
+  // tensors split along dimension 1, the per-channel ones along 0.
+  Operation *only = group.front();
+  if (isa<BatchNormTrainOp, BatchNormTrainVJPOp>(only)) {
+    Value input = only->getOperand(0);
+    Split split;
+    split.size = 1;
+    split.extent = cast<RankedTensorType>(input.getType()).getDimSize(1);
+    Value gradOutput = isa<BatchNormTrainVJPOp>(only)
+                           ? cast<BatchNormTrainVJPOp>(only).getGradOutput()
+                           : Value();
+    for (Value operand : operands)
+      split.operandDims.push_back(operand == input || operand == gradOutput ? 1
+                                                                            : 0);
+    for (Value result : only->getResults())
+      split.resultDims.push_back(
+          cast<RankedTensorType>(result.getType()) ==
+                  cast<RankedTensorType>(input.getType())
+              ? 1
+              : 0);
+    return split;
+  }
+  auto vjp = dyn_cast<SimConv2dVJPOp>(only);
   if (!vjp)
     return std::nullopt;
   int64_t biasIndex = 2 + static_cast<int64_t>(vjp.getSimilarity().size());

@@ -21,13 +21,16 @@
 // CHECK:   %[[R:.*]] = nsl.sim_conv2d diagonal dynamic %[[XT]], %[[WT]] similarity(%[[MT]] : tensor<1x9x5x5xf32>) {padding = array<i64: 1, 1>} : tensor<1x2x5x5xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x5x5xf32>
 // CHECK:   bufferization.materialize_in_destination %[[R]] in restrict writable %[[YS]]
 
-// Ops that mix samples are not split: extent 1, whole tensors. An operand
-// used several times is one buffer.
+// A training batch norm mixes samples but not channels: it splits over
+// channels (extent 4), the [N, C, H, W] tensors along dimension 1 and the
+// per-channel ones along 0. An operand used several times is one buffer.
 // CHECK-LABEL: func.func @nsl_forward_k1
 // CHECK-SAME: (%{{.*}}: memref<3x4x5x5xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<3x4x5x5xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>, %{{.*}}: index, %{{.*}}: index)
-// CHECK-SAME: attributes {nsl.kernel, nsl.parallel_extent = 1 : i64}
-// CHECK-NOT: memref.subview
-// CHECK: nsl.batch_norm_train {{.*}} : tensor<3x4x5x5xf32>, tensor<4xf32>
+// CHECK-SAME: attributes {nsl.kernel, nsl.parallel_extent = 4 : i64}
+// CHECK: memref.subview %{{.*}}[0, %[[C:.*]], 0, 0] [3, 1, 5, 5] [1, 1, 1, 1]
+// CHECK: memref.subview %{{.*}}[%[[C]]] [1] [1]
+// CHECK: nsl.batch_norm_train {{.*}} : tensor<3x1x5x5xf32>, tensor<1xf32>
+// Ops that mix samples and channels are not split: extent 1, whole tensors.
 // CHECK-LABEL: func.func @nsl_forward_k2
 // CHECK-SAME: nsl.parallel_extent = 1 : i64
 func.func @forward(%x: tensor<3x2x5x5xf32> {nsl.name = "x", nsl.role = "input"},
