@@ -108,6 +108,21 @@ def ours(build, name, text, work, args):
     return best[0], best[1], error
 
 
+def write_section(path, marker, text):
+    """Replaces what stands between <!-- MARKER:begin --> and
+    <!-- MARKER:end --> in the file at `path` by `text`."""
+    with open(path) as f:
+        doc = f.read()
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    if begin not in doc or end not in doc:
+        sys.exit(f"bench: {path} has no {begin} ... {end} section")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(head + begin + "\n" + text + "\n" + end + tail)
+    print(f"\nwrote the table into {path}")
+
+
 def machine():
     model_name = "unknown CPU"
     flags = ""
@@ -188,16 +203,7 @@ def main():
     print()
     print(text)
     if args.write:
-        with open(args.write) as f:
-            doc = f.read()
-        begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-        if begin not in doc or end not in doc:
-            sys.exit(f"bench: {args.write} has no {begin} ... {end} section")
-        head, rest = doc.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        with open(args.write, "w") as f:
-            f.write(head + begin + "\n" + text + "\n" + end + tail)
-        print(f"\nwrote the table into {args.write}")
+        write_section(args.write, "bench", text)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from run import OPENBLAS, machine  # noqa: E402
+from run import OPENBLAS, machine, write_section  # noqa: E402
 
 N, C, H, W, K, CLASSES = 32, 64, 32, 32, 3, 10
 
@@ -229,17 +229,7 @@ def main():
     print()
     print(text)
     if args.write:
-        with open(args.write) as f:
-            doc = f.read()
-        begin, end = "<!-- train:begin -->", "<!-- train:end -->"
-        if begin not in doc or end not in doc:
-            sys.exit(f"bench: {args.write} has no {begin} ... {end} section")
-        head, rest = doc.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        with open(args.write, "w") as f:
-            f.write(head + begin + "\n" + text + "\n" + end + tail)
-        print(f"\nwrote the table into {args.write}")
-
+        write_section(args.write, "train", text)
 
 if __name__ == "__main__":
     main()

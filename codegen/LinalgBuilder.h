@@ -177,9 +177,11 @@ Value patchNorm(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
 /// y[n,o] = Σ_f x[n,f]·W[o,f] (+ b[o]) of result shape [N, O].
 Value linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
                   ArrayRef<int64_t> shape);
-/// Σ over all dimensions but 1 of term(x, stat[c]) → [C] (stat may be
-/// null).
-Value channelSum(LoweringBuilder &g, Value x, Value stat, Body term);
+/// Σ over all dimensions but 1 of term(full..., perChannel[c]...) → [C]
+/// (`full` tensors [N, C, ...], `perChannel` ones [C]), accumulated in f64
+/// and rounded once.
+Value channelSum(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
+                 Body term);
 
 //===----------------------------------------------------------------------===//
 // The lowerings of the training ops (NSLTrainingOps.td).

@@ -35,6 +35,31 @@ namespace {
 
 using Grads = FailureOr<SmallVector<Value>>;
 
+/// The constants and reads shared by the vector gradient loops:
+/// vectors of `lanes` f32, zero padding past the end of a row.
+struct VectorLoops {
+  VectorLoops(LoweringBuilder &g, int64_t lanes)
+      : b(g.b), loc(g.loc), vec(VectorType::get({lanes}, g.b.getF32Type())),
+        zero(cstf(g.b, g.loc, 0.0)),
+        zeros(arith::ConstantOp::create(
+            g.b, g.loc,
+            DenseElementsAttr::get(vec, g.b.getF32FloatAttr(0.0f)))) {}
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  /// `lanes` elements from `indices` on; `inBounds` false masks the lanes
+  /// past the end of the last dimension (they read zero).
+  Value read(OpBuilder &nb, Value source, ValueRange indices, bool inBounds) {
+    return vector::TransferReadOp::create(nb, loc, vec, source, indices, zero,
+                                          ArrayRef<bool>{inBounds});
+  }
+
+  OpBuilder &b;
+  Location loc;
+  VectorType vec;
+  Value zero, zeros;
+};
+
+
 /// The geometry of one 2-D window.
 struct ConvWindow {
   SmallVector<int64_t, 2> stride, padding, dilation, kernel;
@@ -172,13 +197,14 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
   int64_t sign = forward ? 1 : -1;
   OpBuilder &b = g.b;
   Location loc = g.loc;
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
+  VectorLoops kit(g, lanes);
+  VectorType vec = kit.vec;
+  Value zeros = kit.zeros;
+  auto index = [&](int64_t v) { return kit.index(v); };
+  auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
+                  bool inBounds) {
+    return kit.read(nb, source, indices, inBounds);
   };
-  VectorType vec = VectorType::get({lanes}, b.getF32Type());
-  Value zero = cstf(b, loc, 0.0);
-  Value zeros = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(vec, b.getF32FloatAttr(0.0f)));
   Value dh = index(w.dilation[0]);
 
   auto nLoop = scf::ForOp::create(
@@ -217,18 +243,16 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
                                   for (int64_t ch = 0; ch < chunks; ++ch) {
                                     int64_t col = ch * lanes + colBase;
                                     bool inside = col + lanes <= wu;
-                                    Value v = vector::TransferReadOp::create(
-                                        b5, loc, vec, gu,
-                                        ValueRange{n, o, row, index(col)},
-                                        zero, ArrayRef<bool>{inside});
+                                    Value v = read(b5, gu,
+                                                   {n, o, row, index(col)},
+                                                   inside);
                                     if (maskU)
                                       v = arith::MulFOp::create(
                                           b5, loc, v,
-                                          vector::TransferReadOp::create(
-                                              b5, loc, vec, maskU,
-                                              ValueRange{n, ky, index(kx),
-                                                         row, index(col)},
-                                              zero, ArrayRef<bool>{inside}));
+                                          read(b5, maskU,
+                                               {n, ky, index(kx), row,
+                                                index(col)},
+                                               inside));
                                     gv.push_back(v);
                                   }
                                   for (int64_t j = 0; j < block; ++j) {
@@ -396,17 +420,12 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
     }
   OpBuilder &b = g.b;
   Location loc = g.loc;
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  VectorType vec = VectorType::get({lanes}, b.getF32Type());
-  Value zero = cstf(b, loc, 0.0);
-  Value zeros = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(vec, b.getF32FloatAttr(0.0f)));
+  VectorLoops kit(g, lanes);
+  Value zeros = kit.zeros;
+  auto index = [&](int64_t v) { return kit.index(v); };
   auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
-                  bool inBounds) -> Value {
-    return vector::TransferReadOp::create(nb, loc, vec, source, indices, zero,
-                                          ArrayRef<bool>{inBounds});
+                  bool inBounds) {
+    return kit.read(nb, source, indices, inBounds);
   };
   Value dh = index(w.dilation[0]);
 
@@ -526,17 +545,13 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
     return std::nullopt;
   OpBuilder &b = g.b;
   Location loc = g.loc;
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  VectorType vec = VectorType::get({lanes}, b.getF32Type());
-  Value zero = cstf(b, loc, 0.0);
-  Value zeros = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(vec, b.getF32FloatAttr(0.0f)));
+  VectorLoops kit(g, lanes);
+  VectorType vec = kit.vec;
+  Value zeros = kit.zeros;
+  auto index = [&](int64_t v) { return kit.index(v); };
   auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
-                  bool inBounds) -> Value {
-    return vector::TransferReadOp::create(nb, loc, vec, source, indices, zero,
-                                          ArrayRef<bool>{inBounds});
+                  bool inBounds) {
+    return kit.read(nb, source, indices, inBounds);
   };
   Value dh = index(w.dilation[0]);
   int64_t accs = kw * chunks;

@@ -411,22 +411,19 @@ Value normalize(LoweringBuilder &g, Value x, Value mean, Value var, Value weight
 /// Σ over all dimensions but 1 of f(x, stat[c]) → [C].
 } // namespace
 
-Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, Value x, Value stat,
-                                     Body term) {
+Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, ValueRange full,
+                                     ValueRange perChannel, Body term) {
   // Accumulated in f64 and rounded once (as PyTorch's CPU batch norm, whose
   // accumulation type for float is double): a batch statistic sums many
   // terms, and its VJP's sums cancel.
-  unsigned rank = shapeOf(x).size();
-  int64_t channels = shapeOf(x)[1];
+  unsigned rank = shapeOf(full.front()).size();
+  int64_t channels = shapeOf(full.front())[1];
   SmallVector<IteratorType> iterators(rank, kReduction);
   iterators[1] = kParallel;
-  SmallVector<Value> inputs = {x};
-  SmallVector<AffineMap> maps = {g.identity(rank)};
-  if (stat) {
-    inputs.push_back(stat);
-    maps.push_back(g.dims(rank, {1}));
-  }
-  maps.push_back(g.dims(rank, {1}));
+  SmallVector<Value> inputs(full.begin(), full.end());
+  inputs.append(perChannel.begin(), perChannel.end());
+  SmallVector<AffineMap> maps(full.size(), g.identity(rank));
+  maps.append(perChannel.size() + 1, g.dims(rank, {1}));
   Type f64 = g.b.getF64Type();
   Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF64FloatAttr(0.0));
   Value init = linalg::FillOp::create(
@@ -462,10 +459,10 @@ SmallVector<Value> lowerBatchNormTrain(LoweringBuilder &g, BatchNormTrainOp op) 
     });
   };
   Value mean = scale(
-      channelSum(g, op.getInput(), nullptr,
+      channelSum(g, {op.getInput()}, {},
                  [](OpBuilder &, Location, ValueRange a) { return a[0]; }),
       1.0 / count);
-  Value squares = channelSum(g, op.getInput(), mean,
+  Value squares = channelSum(g, {op.getInput()}, {mean},
                              [](OpBuilder &b, Location l, ValueRange a) {
                                Value centred = subf(b, l, a[0], a[1]);
                                return mulf(b, l, centred, centred);

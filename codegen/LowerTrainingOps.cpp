@@ -101,33 +101,6 @@ Value padSpatial(LoweringBuilder &g, Value x, ArrayRef<int64_t> low,
                                scalar);
 }
 
-/// Σ over all dimensions but 1 of term(full..., perChannel...) → [C],
-/// accumulated in f64 and rounded once (see channelSum).
-Value channelReduce(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
-                    Body term) {
-  ArrayRef<int64_t> shape = shapeOf(full.front());
-  unsigned rank = shape.size();
-  SmallVector<IteratorType> iterators(rank, kReduction);
-  iterators[1] = kParallel;
-  SmallVector<Value> inputs(full.begin(), full.end());
-  inputs.append(perChannel.begin(), perChannel.end());
-  SmallVector<AffineMap> maps(full.size(), g.identity(rank));
-  maps.append(perChannel.size() + 1, g.dims(rank, {1}));
-  Type f64 = g.b.getF64Type();
-  Value wide = g.generic(
-      filledWith(g, {shape[1]}, g.b.getF64FloatAttr(0.0)), inputs, maps,
-      iterators,
-      [&](OpBuilder &b, Location l, ValueRange a) {
-        Value value =
-            arith::ExtFOp::create(b, l, f64, term(b, l, a.drop_back()));
-        return arith::AddFOp::create(b, l, a.back(), value).getResult();
-      });
-  return g.generic(g.empty({shape[1]}), {wide}, {g.identity(1), g.identity(1)},
-                   {kParallel}, [&](OpBuilder &b, Location l, ValueRange a) {
-                     return arith::TruncFOp::create(b, l, b.getF32Type(), a[0])
-                         .getResult();
-                   });
-}
 
 /// Σ over every element of term(x) → rank 0.
 Value totalSum(LoweringBuilder &g, Value x, Body term) {
@@ -197,12 +170,12 @@ Grads lowerBatchNormTrainVJP(LoweringBuilder &g, BatchNormTrainVJPOp op) {
     });
   };
   // The batch statistics as the forward computes them.
-  Value mean = scale(channelReduce(g, {x}, {},
+  Value mean = scale(channelSum(g, {x}, {},
                                    [](OpBuilder &, Location, ValueRange a) {
                                      return a[0];
                                    }),
                      1.0 / count);
-  Value var = scale(channelReduce(g, {x}, {mean},
+  Value var = scale(channelSum(g, {x}, {mean},
                                   [](OpBuilder &b, Location l, ValueRange a) {
                                     Value centred = subf(b, l, a[0], a[1]);
                                     return mulf(b, l, centred, centred);
@@ -220,12 +193,12 @@ Grads lowerBatchNormTrainVJP(LoweringBuilder &g, BatchNormTrainVJPOp op) {
   // ∂bias = ΣG, ∂weight = ΣG·x̂.
   Value sumG, sumGx;
   if (needBias)
-    sumG = channelReduce(g, {dy}, {},
+    sumG = channelSum(g, {dy}, {},
                          [](OpBuilder &, Location, ValueRange a) {
                            return a[0];
                          });
   if (needWeight)
-    sumGx = channelReduce(g, {dy, x}, {mean, inv},
+    sumGx = channelSum(g, {dy, x}, {mean, inv},
                           [](OpBuilder &b, Location l, ValueRange a) {
                             Value xhat =
                                 mulf(b, l, subf(b, l, a[1], a[2]), a[3]);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -82,16 +83,21 @@ int64_t integerOption(const CommandLine &cl, const std::string &name,
   return value;
 }
 
-double toleranceOption(const CommandLine &cl, double fallback) {
-  double tolerance = fallback;
-  if (std::optional<std::string> text = cl.option("--tolerance")) {
+double nonNegativeOption(const CommandLine &cl, const std::string &name,
+                         double fallback) {
+  double value = fallback;
+  if (std::optional<std::string> text = cl.option(name)) {
     char *end = nullptr;
-    tolerance = std::strtod(text->c_str(), &end);
-    if (text->empty() || *end != '\0' || !(tolerance >= 0.0))
-      throw UsageError("invalid --tolerance '" + *text +
-                       "': expected a non-negative number");
+    value = std::strtod(text->c_str(), &end);
+    if (text->empty() || *end != '\0' || !(value >= 0.0) || std::isinf(value))
+      throw UsageError("invalid " + name + " '" + *text +
+                       "': expected a finite non-negative number");
   }
-  return tolerance;
+  return value;
+}
+
+double toleranceOption(const CommandLine &cl, double fallback) {
+  return nonNegativeOption(cl, "--tolerance", fallback);
 }
 
 uint32_t seedOption(const CommandLine &cl) {

@@ -52,6 +52,11 @@ CommandLine parseCommandLine(const std::vector<std::string> &args,
 int64_t integerOption(const CommandLine &cl, const std::string &name,
                       int64_t fallback, int64_t min, int64_t max);
 
+/// The option `name` as a finite non-negative number, or `fallback` if not
+/// given.
+double nonNegativeOption(const CommandLine &cl, const std::string &name,
+                         double fallback);
+
 /// --tolerance: a non-negative number, or `fallback` if not given.
 double toleranceOption(const CommandLine &cl, double fallback);
 

@@ -321,14 +321,7 @@ int checkCommand(const std::vector<std::string> &args) {
     return 0;
   }
   double tolerance = nsl::support::toleranceOption(cl, 1e-5);
-  double atol = 0.0;
-  if (std::optional<std::string> text = cl.option("--atol")) {
-    char *end = nullptr;
-    atol = std::strtod(text->c_str(), &end);
-    if (text->empty() || *end != '\0' || !(atol >= 0.0))
-      throw UsageError("invalid --atol '" + *text +
-                       "': expected a non-negative number");
-  }
+  double atol = nsl::support::nonNegativeOption(cl, "--atol", 0.0);
   Session s = openSession(cl, true);
   const ref::Graph &graph = *s.graph;
   const std::string &graphPath = s.graphPath;
@@ -493,14 +486,7 @@ int trainCommand(const std::vector<std::string> &args) {
     return 0;
   }
   int64_t steps = integerOption(cl, "--steps", 10, 1, int64_t(1) << 40);
-  double lr = 0.01;
-  if (std::optional<std::string> text = cl.option("--lr")) {
-    char *end = nullptr;
-    lr = std::strtod(text->c_str(), &end);
-    if (text->empty() || *end != '\0' || !(lr >= 0.0) || std::isinf(lr))
-      throw UsageError("invalid --lr '" + *text +
-                       "': expected a finite number >= 0");
-  }
+  double lr = nsl::support::nonNegativeOption(cl, "--lr", 0.01);
   cl.options.emplace("--entry", "train_step");
   Session s = openSession(cl, false);
   // The batch: everything without a default, the learning rate replaced.

@@ -303,6 +303,41 @@ std::string pretty(json::Value value) {
   return text;
 }
 
+/// The schedules of all entry points in one manifest: shared buffer list
+/// (ids numbered on), one arena of the largest size, constants named per
+/// entry. `finish` completes each entry point (the CUDA launch
+/// configuration).
+struct Schedules {
+  json::Array buffers, entryPoints;
+  int64_t arenaBytes = 0;
+  size_t numKernels = 0;
+  std::vector<mlir::nsl::ConstantBuffer> constants;
+};
+
+FailureOr<Schedules>
+planSchedules(ModuleOp module,
+              const std::vector<std::pair<std::string, std::string>> &entries,
+              const llvm::StringMap<mlir::nsl::KernelInfo> &kernels,
+              llvm::function_ref<LogicalResult(json::Object &)> finish = {}) {
+  Schedules all;
+  for (auto [index, functionEntry] : llvm::enumerate(entries)) {
+    auto &[functionName, entry] = functionEntry;
+    FailureOr<mlir::nsl::CpuSchedule> schedule = mlir::nsl::planCpuSchedule(
+        module.lookupSymbol<func::FuncOp>(functionName), entry, kernels,
+        static_cast<int64_t>(all.buffers.size()),
+        index == 0 ? "__constant_" : "__constant_" + entry + "_");
+    if (failed(schedule) || (finish && failed(finish(schedule->entryPoint))))
+      return failure();
+    for (json::Value &buffer : schedule->buffers)
+      all.buffers.push_back(std::move(buffer));
+    all.arenaBytes = std::max(all.arenaBytes, schedule->arenaBytes);
+    all.numKernels += schedule->entryPoint.getArray("schedule")->size();
+    all.entryPoints.push_back(std::move(schedule->entryPoint));
+    llvm::append_range(all.constants, schedule->constants);
+  }
+  return all;
+}
+
 //===----------------------------------------------------------------------===//
 // CUDA target hook (--target cuda:sm_XY; codegen/cuda, docs/gpu.md). Uses the
 // CPU path's outlining and schedule planning; everything CUDA-specific is
@@ -372,31 +407,18 @@ int compileForCuda(
     cubin = cubinFile;
   }
 
-  json::Array buffers, entryPoints;
-  int64_t arenaBytes = 0;
-  size_t numKernels = 0;
-  std::vector<mlir::nsl::ConstantBuffer> constants;
   llvm::StringMap<mlir::nsl::KernelInfo> kernelInfo;
   for (auto &entry : kernels->kernels)
     kernelInfo[entry.getKey()] = {entry.getValue().parallelExtent,
                                   entry.getValue().workspaceBytes};
-  for (auto [index, functionEntry] : llvm::enumerate(entries)) {
-    auto &[functionName, entry] = functionEntry;
-    FailureOr<mlir::nsl::CpuSchedule> schedule = mlir::nsl::planCpuSchedule(
-        module.lookupSymbol<func::FuncOp>(functionName), entry, kernelInfo,
-        static_cast<int64_t>(buffers.size()),
-        index == 0 ? "__constant_" : "__constant_" + entry + "_");
-    if (failed(schedule) ||
-        failed(nc::addLaunchConfiguration(schedule->entryPoint,
-                                          kernels->kernels)))
-      return 1;
-    for (json::Value &buffer : schedule->buffers)
-      buffers.push_back(std::move(buffer));
-    arenaBytes = std::max(arenaBytes, schedule->arenaBytes);
-    numKernels += schedule->entryPoint.getArray("schedule")->size();
-    entryPoints.push_back(std::move(schedule->entryPoint));
-    llvm::append_range(constants, schedule->constants);
-  }
+  FailureOr<Schedules> schedules =
+      planSchedules(module, entries, kernelInfo, [&](json::Object &entry) {
+        return nc::addLaunchConfiguration(entry, kernels->kernels);
+      });
+  if (failed(schedules))
+    return 1;
+  auto &[buffers, entryPoints, arenaBytes, numKernels, constants] =
+      *schedules;
   try {
     std::map<std::string, rt::Tensor> weights =
         modelWeights(graphJson, constants, imported);
@@ -607,25 +629,12 @@ int main(int argc, char **argv) {
   if (failed(compiled))
     return 1;
   // The entry points' schedules share one buffer list and one arena.
-  json::Array buffers, entryPoints;
-  int64_t arenaBytes = 0;
-  size_t numKernels = 0;
-  std::vector<mlir::nsl::ConstantBuffer> constants;
-  for (auto [index, functionEntry] : llvm::enumerate(entries)) {
-    auto &[functionName, entry] = functionEntry;
-    FailureOr<mlir::nsl::CpuSchedule> schedule = mlir::nsl::planCpuSchedule(
-        module->lookupSymbol<func::FuncOp>(functionName), entry,
-        compiledKernels(*lowered), static_cast<int64_t>(buffers.size()),
-        index == 0 ? "__constant_" : "__constant_" + entry + "_");
-    if (failed(schedule))
-      return 1;
-    for (json::Value &buffer : schedule->buffers)
-      buffers.push_back(std::move(buffer));
-    arenaBytes = std::max(arenaBytes, schedule->arenaBytes);
-    numKernels += schedule->entryPoint.getArray("schedule")->size();
-    entryPoints.push_back(std::move(schedule->entryPoint));
-    llvm::append_range(constants, schedule->constants);
-  }
+  FailureOr<Schedules> schedules =
+      planSchedules(*module, entries, compiledKernels(*lowered));
+  if (failed(schedules))
+    return 1;
+  auto &[buffers, entryPoints, arenaBytes, numKernels, constants] =
+      *schedules;
 
   try {
     std::map<std::string, rt::Tensor> weights =
