@@ -183,6 +183,13 @@ Value linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
 Value channelSum(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
                  Body term);
 
+/// x [N, C, Ho, Wo] divided by the element count of each average-pooling
+/// window (PyTorch's count_include_pad rule), constants at compile time.
+Value divideByPoolCounts(LoweringBuilder &g, Value x,
+                         ArrayRef<int64_t> inputShape, ArrayRef<int64_t> kernel,
+                         ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                         bool countIncludePad);
+
 //===----------------------------------------------------------------------===//
 // The lowerings of the training ops (NSLTrainingOps.td).
 //===----------------------------------------------------------------------===//

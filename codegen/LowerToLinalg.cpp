@@ -503,19 +503,18 @@ Value pool(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
       });
 }
 
-Value lowerAvgPool2d(LoweringBuilder &g, AvgPool2dOp op) {
-  ArrayRef<int64_t> shape = op.getType().getShape();
-  ArrayRef<int64_t> in = shapeOf(op.getInput());
-  ArrayRef<int64_t> kernel = op.getKernelSize(), stride = op.getStride(),
-                    padding = op.getPadding();
-  int64_t unit[] = {1, 1};
-  Value sum = pool(g, op.getInput(), kernel, padding, stride, unit, shape,
-                   /*max=*/false);
+} // namespace
+
+Value mlir::nsl::lowering::divideByPoolCounts(
+    LoweringBuilder &g, Value x, ArrayRef<int64_t> inputShape,
+    ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+    ArrayRef<int64_t> padding, bool countIncludePad) {
+  ArrayRef<int64_t> shape = shapeOf(x);
   // The divisor of each output position is known at compile time.
   SmallVector<float> divisor;
   for (int64_t y = 0; y < shape[2]; ++y)
     for (int64_t x = 0; x < shape[3]; ++x) {
-      if (op.getCountIncludePad()) {
+      if (countIncludePad) {
         divisor.push_back(static_cast<float>(kernel[0] * kernel[1]));
         continue;
       }
@@ -525,18 +524,30 @@ Value lowerAvgPool2d(LoweringBuilder &g, AvgPool2dOp op) {
         int64_t end = std::min<int64_t>(first + kernel[i], size);
         return end - begin;
       };
-      divisor.push_back(
-          static_cast<float>(inside(y, 0, in[2]) * inside(x, 1, in[3])));
+      divisor.push_back(static_cast<float>(inside(y, 0, inputShape[2]) *
+                                           inside(x, 1, inputShape[3])));
     }
-  RankedTensorType divisorType = g.f32({shape[2], shape[3]});
   Value divisors = arith::ConstantOp::create(
-      g.b, g.loc, DenseElementsAttr::get(divisorType, ArrayRef(divisor)));
-  return g.generic(g.empty(shape), {sum, divisors},
+      g.b, g.loc,
+      DenseElementsAttr::get(g.f32({shape[2], shape[3]}), ArrayRef(divisor)));
+  return g.generic(g.empty(shape), {x, divisors},
                    {g.identity(4), g.dims(4, {2, 3}), g.identity(4)},
                    SmallVector<IteratorType>(4, kParallel),
                    [](OpBuilder &b, Location l, ValueRange a) {
                      return divf(b, l, a[0], a[1]);
                    });
+}
+
+namespace {
+
+Value lowerAvgPool2d(LoweringBuilder &g, AvgPool2dOp op) {
+  ArrayRef<int64_t> shape = op.getType().getShape();
+  int64_t unit[] = {1, 1};
+  Value sum = pool(g, op.getInput(), op.getKernelSize(), op.getPadding(),
+                   op.getStride(), unit, shape, /*max=*/false);
+  return divideByPoolCounts(g, sum, shapeOf(op.getInput()),
+                            op.getKernelSize(), op.getStride(),
+                            op.getPadding(), op.getCountIncludePad());
 }
 
 Value lowerGlobalAvgPool2d(LoweringBuilder &g, GlobalAvgPool2dOp op) {

@@ -368,35 +368,12 @@ Value lowerMaxPool2dVJP(LoweringBuilder &g, MaxPool2dVJPOp op) {
 
 Value lowerAvgPool2dVJP(LoweringBuilder &g, AvgPool2dVJPOp op) {
   Value dy = op.getGradOutput();
-  ArrayRef<int64_t> in = shapeOf(op.getInput()), shape = shapeOf(dy);
+  ArrayRef<int64_t> in = shapeOf(op.getInput());
   ArrayRef<int64_t> kernel = op.getKernelSize(), stride = op.getStride(),
                     padding = op.getPadding();
-  // The divisor of each output position, as the forward computes it.
-  SmallVector<float> divisor;
-  for (int64_t y = 0; y < shape[2]; ++y)
-    for (int64_t x = 0; x < shape[3]; ++x) {
-      if (op.getCountIncludePad()) {
-        divisor.push_back(static_cast<float>(kernel[0] * kernel[1]));
-        continue;
-      }
-      auto inside = [&](int64_t pos, int i, int64_t size) {
-        int64_t first = pos * stride[i] - padding[i];
-        int64_t begin = std::max<int64_t>(first, 0);
-        int64_t end = std::min<int64_t>(first + kernel[i], size);
-        return end - begin;
-      };
-      divisor.push_back(
-          static_cast<float>(inside(y, 0, in[2]) * inside(x, 1, in[3])));
-    }
-  Value divisors = arith::ConstantOp::create(
-      g.b, g.loc,
-      DenseElementsAttr::get(g.f32({shape[2], shape[3]}), ArrayRef(divisor)));
-  Value share = g.generic(g.empty(shape), {dy, divisors},
-                          {g.identity(4), g.dims(4, {2, 3}), g.identity(4)},
-                          parallel(4),
-                          [](OpBuilder &b, Location l, ValueRange a) {
-                            return divf(b, l, a[0], a[1]);
-                          });
+  // The share of each window, as the forward divides it.
+  Value share = divideByPoolCounts(g, dy, in, kernel, stride, padding,
+                                   op.getCountIncludePad());
   int64_t unit[] = {1, 1};
   return gatherWindows(g, share, nullptr, in, kernel, stride, padding, unit);
 }
