@@ -151,8 +151,56 @@ Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
                    sumOfProducts);
 }
 
-/// ∂X of a stride-1 plain or DNS convolution as explicit vector loops over
-/// the upsampled (here: padded) gradient `gu` and mask `maskU`:
+/// The padded input split into its `stride` column phases, so that the
+/// columns x·s + off a strided window reads are contiguous: phase r holds
+/// columns r, r + s, r + 2s, … and column x·s + off is element
+/// x + off / s of phase off mod s. Stride 1: the input itself.
+struct ColumnPhases {
+  ColumnPhases(LoweringBuilder &g, Value xp, int64_t stride) : stride(stride) {
+    ArrayRef<int64_t> shape = shapeOf(xp);
+    for (int64_t r = 0; r < stride; ++r) {
+      if (stride == 1) {
+        phases.push_back(xp);
+        widths.push_back(shape[3]);
+        break;
+      }
+      int64_t width = llvm::divideCeil(shape[3] - r, stride);
+      SmallVector<OpFoldResult> offsets = {
+          g.b.getIndexAttr(0), g.b.getIndexAttr(0), g.b.getIndexAttr(0),
+          g.b.getIndexAttr(r)};
+      SmallVector<OpFoldResult> sizes = {
+          g.b.getIndexAttr(shape[0]), g.b.getIndexAttr(shape[1]),
+          g.b.getIndexAttr(shape[2]), g.b.getIndexAttr(width)};
+      SmallVector<OpFoldResult> strides = {
+          g.b.getIndexAttr(1), g.b.getIndexAttr(1), g.b.getIndexAttr(1),
+          g.b.getIndexAttr(stride)};
+      Value slice = tensor::ExtractSliceOp::create(
+          g.b, g.loc, g.f32({shape[0], shape[1], shape[2], width}), xp,
+          offsets, sizes, strides);
+      // A contiguous copy: vector reads need unit-stride rows.
+      phases.push_back(
+          linalg::CopyOp::create(
+              g.b, g.loc, slice,
+              g.empty({shape[0], shape[1], shape[2], width}))
+              .getResult(0));
+      widths.push_back(width);
+    }
+  }
+  /// The phase and first element of output column x0's window column
+  /// x0·s + off.
+  std::pair<Value, int64_t> at(int64_t x0, int64_t off) const {
+    return {phases[off % stride], x0 + off / stride};
+  }
+  int64_t width(int64_t off) const { return widths[off % stride]; }
+
+  int64_t stride;
+  SmallVector<Value> phases;
+  SmallVector<int64_t> widths;
+};
+
+/// ∂X of a plain or DNS convolution as explicit vector loops over the
+/// gradient `gu` and mask `maskU` upsampled by the stride (at stride 1:
+/// padded):
 ///
 ///   for n, c0 in 0..C step CB, iy:               (CB rows of ∂X)
 ///     acc[j][chunk] = 0                          (VL pixels of the row each)
@@ -169,7 +217,10 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
                                        Value weight, Value maskU,
                                        ArrayRef<int64_t> inputShape,
                                        const ConvWindow &w, bool forward) {
-  if (w.stride[0] != 1 || w.stride[1] != 1)
+  // ∂X reads the gradient upsampled by the stride (zero rows and columns
+  // where no output lands), so any stride works; the forward product reads
+  // the input itself and needs stride 1.
+  if (forward && (w.stride[0] != 1 || w.stride[1] != 1))
     return std::nullopt;
   constexpr int64_t lanes = 16, registers = 24;
   ArrayRef<int64_t> ws = shapeOf(weight);
@@ -385,13 +436,14 @@ Value weightGradient(LoweringBuilder &g, Value gOut, Value xp, Value mask,
                    sumOfProducts);
 }
 
-/// ∂W of a stride-1 plain or DNS convolution as explicit vector loops (the
+/// ∂W of a plain or DNS convolution as explicit vector loops (the
 /// generic above lowers to scalar loops that LLVM does not vectorise):
 ///
 ///   for n, o0 in 0..O step OB, c, ky:            (an OB × kw block of ∂W)
 ///     acc[i][kx] = 0                             (vectors of VL lanes)
 ///     for y, x0 in 0..Wo step VL:
-///       xv[kx] = Xp[n, c, y + ky·dh, x0 + kx·dw : VL] (· m[n, ky, kx, y, x0 : VL])
+///       xv[kx] = Xp[n, c, y·sh + ky·dh, (x0 + ·)·sw + kx·dw] (· m[n, ky, kx, y, x0 : VL])
+///                (a strided layer reads a column phase of Xp: contiguous)
 ///       acc[i][kx] += G[n, o0 + i, y, x0 : VL] · xv[kx]
 ///     ∂W[o0 + i, c, ky, kx] += Σ_lanes acc[i][kx]
 ///
@@ -402,14 +454,13 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
                                           Value xp, Value mask,
                                           ArrayRef<int64_t> ws,
                                           const ConvWindow &w) {
-  if (w.stride[0] != 1 || w.stride[1] != 1 ||
-      (mask && shapeOf(mask).size() != 5))
+  if (mask && shapeOf(mask).size() != 5)
     return std::nullopt;
   constexpr int64_t lanes = 16, registers = 24;
   int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
   ArrayRef<int64_t> gs = shapeOf(gOut);
   int64_t batch = gs[0], ho = gs[2], wo = gs[3];
-  int64_t wp = shapeOf(xp)[3];
+  ColumnPhases columns(g, xp, w.stride[1]);
   if (kw > registers)
     return std::nullopt;
   int64_t block = 1;
@@ -427,7 +478,7 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
                   bool inBounds) {
     return kit.read(nb, source, indices, inBounds);
   };
-  Value dh = index(w.dilation[0]);
+  Value dh = index(w.dilation[0]), sh = index(w.stride[0]);
 
   // Sample by sample: G[n] and Xp[n] stay in cache while every block of
   // ∂W takes its share; ∂W accumulates the per-sample sums in order.
@@ -454,15 +505,18 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
                                   ValueRange yIter) {
                                 SmallVector<Value> acc(yIter);
                                 Value row = arith::AddIOp::create(
-                                    b5, loc, y, rowOffset);
+                                    b5, loc,
+                                    arith::MulIOp::create(b5, loc, y, sh),
+                                    rowOffset);
                                 for (int64_t x0 = 0; x0 < wo; x0 += lanes) {
                                   bool whole = x0 + lanes <= wo;
                                   SmallVector<Value> xv;
                                   for (int64_t kx = 0; kx < kw; ++kx) {
-                                    int64_t col = x0 + kx * w.dilation[1];
-                                    Value v = read(b5, xp,
-                                                   {n, c, row, index(col)},
-                                                   col + lanes <= wp);
+                                    int64_t off = kx * w.dilation[1];
+                                    auto [phase, col] = columns.at(x0, off);
+                                    Value v =
+                                        read(b5, phase, {n, c, row, index(col)},
+                                             col + lanes <= columns.width(off));
                                     if (mask)
                                       v = arith::MulFOp::create(
                                           b5, loc, v,
@@ -512,7 +566,8 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
   return outer.getResult(0);
 }
 
-/// The DNS mask gradient of a stride-1 layer as explicit vector loops,
+/// The DNS mask gradient as explicit vector loops (strided layers read the
+/// column phases of Xp),
 /// without the unfolded product D = Wᵀ·G in memory:
 ///
 ///   for n, y, ky:
@@ -526,13 +581,10 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
 std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                                         Value xp, Value weight,
                                         const ConvWindow &w) {
-  if (w.stride[0] != 1 || w.stride[1] != 1)
-    return std::nullopt;
   constexpr int64_t lanes = 16, registers = 24;
   ArrayRef<int64_t> gs = shapeOf(gOut), ws = shapeOf(weight);
   int64_t batch = gs[0], outputs = gs[1], ho = gs[2], wo = gs[3];
   int64_t channels = ws[1], kh = ws[2], kw = ws[3];
-  int64_t wp = shapeOf(xp)[3];
   int64_t chunks = llvm::divideCeil(wo, lanes);
   int64_t block = 0;
   for (int64_t candidate : {4, 2, 1})
@@ -553,7 +605,8 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                   bool inBounds) {
     return kit.read(nb, source, indices, inBounds);
   };
-  Value dh = index(w.dilation[0]);
+  Value dh = index(w.dilation[0]), sh = index(w.stride[0]);
+  ColumnPhases columns(g, xp, w.stride[1]);
   int64_t accs = kw * chunks;
   auto nLoop = scf::ForOp::create(
       b, loc, index(0), index(batch), index(1),
@@ -566,7 +619,8 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                   b2, loc, index(0), index(kh), index(1), yIter,
                   [&](OpBuilder &b3, Location, Value ky, ValueRange kyIter) {
                     Value row = arith::AddIOp::create(
-                        b3, loc, y, arith::MulIOp::create(b3, loc, ky, dh));
+                        b3, loc, arith::MulIOp::create(b3, loc, y, sh),
+                        arith::MulIOp::create(b3, loc, ky, dh));
                     auto cLoop = scf::ForOp::create(
                         b3, loc, index(0), index(channels), index(block),
                         SmallVector<Value>(accs, zeros),
@@ -608,9 +662,11 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                                 arith::AddIOp::create(b4, loc, c0, index(j));
                             for (int64_t kx = 0; kx < kw; ++kx)
                               for (int64_t ch = 0; ch < chunks; ++ch) {
-                                int64_t col = ch * lanes + kx * w.dilation[1];
-                                Value xv = read(b4, xp, {n, c, row, index(col)},
-                                                col + lanes <= wp);
+                                int64_t off = kx * w.dilation[1];
+                                auto [phase, col] = columns.at(ch * lanes, off);
+                                Value xv =
+                                    read(b4, phase, {n, c, row, index(col)},
+                                         col + lanes <= columns.width(off));
                                 Value &a = accM[kx * chunks + ch];
                                 a = vector::FMAOp::create(
                                     b4, loc, xv,
@@ -1090,8 +1146,13 @@ Grads lowerSphereConv2dVJP(LoweringBuilder &g, SphereConv2dVJPOp op) {
           scaleInput(g, x, boxAdjoint(g, beta, shapeOf(x), w), conv));
     } else if (index == 1) {
       // ∂W = Σ_{n,p} ∂dot·Xp − (Σ_{n,p} u·cos θ)·W/‖w‖².
+      // dDot may be bufferized in place into the strided upsampled copy the
+      // input gradient reads; the vector loops need unit-stride rows.
+      Value dense =
+          linalg::CopyOp::create(g.b, g.loc, dDot, g.empty(shapeOf(dDot)))
+              .getResult(0);
       std::optional<Value> fast =
-          vectorWeightGradient(g, dDot, xp, Value(), ws, w);
+          vectorWeightGradient(g, dense, xp, Value(), ws, w);
       Value conv = fast ? *fast : weightGradient(g, dDot, xp, Value(), ws, w);
       if (inputOnly) {
         grads.push_back(conv);

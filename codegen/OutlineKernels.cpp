@@ -199,7 +199,14 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
   int64_t outputs = cast<RankedTensorType>(vjp.getWeight().getType())
                         .getDimSize(0);
   Split split;
-  split.size = outputs % 4 == 0 ? 4 : outputs % 2 == 0 ? 2 : 1;
+  // At most 4 pieces: each call pads (and phase-splits) the whole input
+  // again, so many small pieces would redo that work many times.
+  split.size = outputs;
+  for (int64_t pieces : {4, 2})
+    if (outputs % pieces == 0) {
+      split.size = outputs / pieces;
+      break;
+    }
   split.extent = outputs / split.size;
   for (Value operand : operands)
     split.operandDims.push_back(

@@ -7,19 +7,24 @@
 // NONSL-NOT: nsl.
 
 // Plain convolution, stride (1, 2), padding (1, 2), dilation (2, 1):
-// ∂X gathers from the upstream gradient zero-upsampled by the stride
-// (offset ((kh−1)·dh, (kw−1)·dw) = (4, 2)) with the flipped taps; ∂W is one
-// contraction over (n, y, x) reading the padded input through the window
-// map; ∂bias sums in f64.
-// CHECK-DAG: #[[GU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d4, d2 - d5 * 2 + 5, d3 - d6 + 4)>
-// CHECK-DAG: #[[WT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d1, d5, d6)>
-// CHECK-DAG: #[[G:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d0, d5, d6)>
-// CHECK-DAG: #[[XP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d1, d5 + d2 * 2, d6 * 2 + d3)>
+// ∂X gathers (vector loops) from the upstream gradient zero-upsampled by
+// the stride (offset ((kh−1)·dh, (kw−1)·dw) = (4, 2)) with the flipped taps;
+// ∂W reads the padded input's 2 column phases (strided slices, copied
+// contiguous) so that each window column is a contiguous vector; ∂bias sums
+// in f64.
 // CHECK-LABEL: func.func @conv_identity
 // CHECK: %[[UP:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 4, 2] [2, 4, 7, 5] [1, 1, 1, 2] : tensor<2x4x7x5xf32> into tensor<2x4x15x13xf32>
-// CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[GU]], #[[WT]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%[[UP]], %{{.*}} : tensor<2x4x15x13xf32>, tensor<4x3x3x3xf32>) outs(%{{.*}} : tensor<2x3x9x7xf32>)
+// CHECK: %[[DX:.*]] = scf.for
+// CHECK: vector.transfer_read %[[UP]]{{.*}} : tensor<2x4x15x13xf32>, vector<16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<2x3x9x7xf32>
 // CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 2] high[0, 0, 1, 2]
-// CHECK: %[[DW:.*]] = linalg.generic {indexing_maps = [#[[G]], #[[XP]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%{{.*}}, %[[PAD]] : tensor<2x4x7x5xf32>, tensor<2x3x11x11xf32>) outs(%{{.*}} : tensor<4x3x3x3xf32>)
+// CHECK: %[[P0:.*]] = tensor.extract_slice %[[PAD]][0, 0, 0, 0] [2, 3, 11, 6] [1, 1, 1, 2]
+// CHECK: linalg.copy ins(%[[P0]] : tensor<2x3x11x6xf32>)
+// CHECK: %[[P1:.*]] = tensor.extract_slice %[[PAD]][0, 0, 0, 1] [2, 3, 11, 5] [1, 1, 1, 2]
+// CHECK: linalg.copy ins(%[[P1]] : tensor<2x3x11x5xf32>)
+// CHECK: %[[DW:.*]] = scf.for
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
 // CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel", "reduction", "reduction"]} ins(%{{.*}} : tensor<2x4x7x5xf32>) outs(%{{.*}} : tensor<4xf64>)
 // CHECK: arith.extf
 // CHECK: %[[DB:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<4xf64>) outs(%{{.*}} : tensor<4xf32>)
@@ -92,18 +97,20 @@ func.func @conv_dns_input_stride1(%x: tensor<2x4x6x6xf32>, %w: tensor<8x4x3x3xf3
 // -----
 
 // DNS, stride 2, padding 1: the mask is upsampled like the gradient and read
-// at the same position by ∂X; ∂W multiplies each tap by its mask; ∂m is a
-// contraction over (o, c) collapsed back to [N, K, Ho, Wo].
-// CHECK-DAG: #[[MU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d5, d6, d2 - d5 + 3, d3 - d6 + 3)>
-// CHECK-DAG: #[[M:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d2, d3, d5, d6)>
-// CHECK-DAG: #[[XM:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d6, d3 * 2 + d1, d4 * 2 + d2)>
+// at the same position by ∂X; ∂W multiplies each tap by its mask; ∂m keeps
+// D = Wᵀ·G in registers; both read the input's column phases; ∂m is
+// collapsed back to [N, K, Ho, Wo].
 // CHECK-LABEL: func.func @conv_dns
 // CHECK: %[[MASK:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2], [3], [4]] output_shape [2, 3, 3, 4, 4] : tensor<2x9x4x4xf32> into tensor<2x3x3x4x4xf32>
 // CHECK: %[[MU5:.*]] = tensor.insert_slice %[[MASK]] into %{{.*}}[0, 0, 0, 2, 2] [2, 3, 3, 4, 4] [1, 1, 1, 2, 2] : tensor<2x3x3x4x4xf32> into tensor<2x3x3x12x12xf32>
 // CHECK: %[[GU:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 2, 2] [2, 5, 4, 4] [1, 1, 2, 2] : tensor<2x5x4x4xf32> into tensor<2x5x12x12xf32>
-// CHECK: linalg.generic {indexing_maps = [{{.*}}, {{.*}}, #[[MU]], {{.*}}], {{.*}} ins(%[[GU]], %{{.*}}, %[[MU5]] :
-// CHECK: linalg.generic {indexing_maps = [{{.*}}, {{.*}}, #[[M]], {{.*}}], {{.*}} outs(%{{.*}} : tensor<5x3x3x3xf32>)
-// CHECK: %[[DM:.*]] = linalg.generic {indexing_maps = [{{.*}}, {{.*}}, #[[XM]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} {{.*}} outs(%{{.*}} : tensor<2x3x3x4x4xf32>)
+// CHECK: vector.transfer_read %[[GU]]{{.*}} : tensor<2x5x12x12xf32>, vector<16xf32>
+// CHECK: vector.transfer_read %[[MU5]]{{.*}} : tensor<2x3x3x12x12xf32>, vector<16xf32>
+// CHECK: tensor.extract_slice {{.*}} [1, 1, 1, 2]
+// CHECK: vector.transfer_read %[[MASK]]{{.*}} : tensor<2x3x3x4x4xf32>, vector<16xf32>
+// CHECK: vector.reduction <add>
+// CHECK: %[[DM:.*]] = scf.for
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<2x3x3x4x4xf32>
 // CHECK: tensor.collapse_shape %[[DM]] {{\[\[}}0], [1, 2], [3], [4]] : tensor<2x3x3x4x4xf32> into tensor<2x9x4x4xf32>
 func.func @conv_dns(%x: tensor<2x3x8x8xf32>, %w: tensor<5x3x3x3xf32>, %m: tensor<2x9x4x4xf32>, %g: tensor<2x5x4x4xf32>) -> (tensor<2x3x8x8xf32>, tensor<5x3x3x3xf32>, tensor<2x9x4x4xf32>) {
   %0:3 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<2x9x4x4xf32>) grad(%g : tensor<2x5x4x4xf32>) wrt [0, 1, 2]
