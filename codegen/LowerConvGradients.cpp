@@ -381,6 +381,103 @@ Value mixedTapGradient(LoweringBuilder &g, Value gOut, Value weight) {
                    sumOfProducts);
 }
 
+/// Q of mixedTapGradient as explicit vector loops: for n, y, a block of
+/// input channels and a kernel row, accumulators over the row's chunks sum
+/// G[n, o, y, x0 : VL]·W[o, c, ky, kx] over o. std::nullopt when the blocks
+/// do not fit the registers.
+std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
+                                            Value weight) {
+  constexpr int64_t lanes = 16, registers = 24;
+  ArrayRef<int64_t> gs = shapeOf(gOut), ws = shapeOf(weight);
+  int64_t batch = gs[0], outputs = gs[1], ho = gs[2], wo = gs[3];
+  int64_t channels = ws[1], kh = ws[2], kw = ws[3];
+  int64_t chunks = llvm::divideCeil(wo, lanes);
+  int64_t block = 0;
+  for (int64_t candidate : {4, 2, 1})
+    if (channels % candidate == 0 && candidate * kw * chunks <= registers) {
+      block = candidate;
+      break;
+    }
+  if (block == 0)
+    return std::nullopt;
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  VectorLoops kit(g, lanes);
+  VectorType vec = kit.vec;
+  auto index = [&](int64_t v) { return kit.index(v); };
+  int64_t accs = block * kw * chunks;
+  auto nLoop = scf::ForOp::create(
+      b, loc, index(0), index(batch), index(1),
+      ValueRange{g.empty({batch, channels, kh, kw, ho, wo})},
+      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
+        auto yLoop = scf::ForOp::create(
+            b1, loc, index(0), index(ho), index(1), nIter,
+            [&](OpBuilder &b2, Location, Value y, ValueRange yIter) {
+              auto cLoop = scf::ForOp::create(
+                  b2, loc, index(0), index(channels), index(block), yIter,
+                  [&](OpBuilder &b3, Location, Value c0, ValueRange cIter) {
+                    auto kyLoop = scf::ForOp::create(
+                        b3, loc, index(0), index(kh), index(1), cIter,
+                        [&](OpBuilder &b4, Location, Value ky,
+                            ValueRange kyIter) {
+                          auto oLoop = scf::ForOp::create(
+                              b4, loc, index(0), index(outputs), index(1),
+                              SmallVector<Value>(accs, kit.zeros),
+                              [&](OpBuilder &b5, Location, Value o,
+                                  ValueRange oIter) {
+                                SmallVector<Value> acc(oIter);
+                                SmallVector<Value> gv;
+                                for (int64_t ch = 0; ch < chunks; ++ch)
+                                  gv.push_back(kit.read(
+                                      b5, gOut, {n, o, y, index(ch * lanes)},
+                                      (ch + 1) * lanes <= wo));
+                                for (int64_t j = 0; j < block; ++j) {
+                                  Value c = arith::AddIOp::create(b5, loc, c0,
+                                                                  index(j));
+                                  for (int64_t kx = 0; kx < kw; ++kx) {
+                                    Value wv = vector::BroadcastOp::create(
+                                        b5, loc, vec,
+                                        tensor::ExtractOp::create(
+                                            b5, loc, weight,
+                                            ValueRange{o, c, ky, index(kx)}));
+                                    for (int64_t ch = 0; ch < chunks; ++ch) {
+                                      Value &a =
+                                          acc[(j * kw + kx) * chunks + ch];
+                                      a = vector::FMAOp::create(b5, loc, gv[ch],
+                                                                wv, a);
+                                    }
+                                  }
+                                }
+                                scf::YieldOp::create(b5, loc, acc);
+                              });
+                          Value result = kyIter.front();
+                          for (int64_t j = 0; j < block; ++j) {
+                            Value c =
+                                arith::AddIOp::create(b4, loc, c0, index(j));
+                            for (int64_t kx = 0; kx < kw; ++kx)
+                              for (int64_t ch = 0; ch < chunks; ++ch)
+                                result =
+                                    vector::TransferWriteOp::create(
+                                        b4, loc,
+                                        oLoop.getResult((j * kw + kx) * chunks +
+                                                        ch),
+                                        result,
+                                        ValueRange{n, c, ky, index(kx), y,
+                                                   index(ch * lanes)},
+                                        ArrayRef<bool>{(ch + 1) * lanes <= wo})
+                                        .getResult();
+                          }
+                          scf::YieldOp::create(b4, loc, result);
+                        });
+                    scf::YieldOp::create(b3, loc, kyLoop.getResults());
+                  });
+              scf::YieldOp::create(b2, loc, cLoop.getResults());
+            });
+        scf::YieldOp::create(b1, loc, yLoop.getResults());
+      });
+  return nLoop.getResult(0);
+}
+
 /// UNS ∂X: R[n,c,s,p] = Σ_t Q[n,c,t,p]·M_p[t,s], then each input pixel
 /// gathers R from the positions and source taps s whose window covers it.
 /// `m7` is M_p as [N, kh, kw, kh, kw, Ho, Wo].
@@ -697,6 +794,42 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
   return nLoop.getResult(0);
 }
 
+/// UNS ∂W through the mixed taps Z[n,c,t,p] = Σ_s M_p[t,s]·Xp[n,c,window(p,s)]
+/// (K² products per pixel, as the forward's mixing): ∂W[o,c,t] =
+/// Σ_{n,p} G[n,o,p]·Z[n,c,t,p] is then the weight gradient of a 1×1
+/// convolution over C·K channels, in the vector loops. `m7` is M_p as
+/// [N, kh, kw, kh, kw, Ho, Wo]. std::nullopt when those loops do not apply.
+std::optional<Value> mixedWeightGradient(LoweringBuilder &g, Value gOut,
+                                         Value xp, Value m7,
+                                         ArrayRef<int64_t> ws,
+                                         const ConvWindow &w) {
+  ArrayRef<int64_t> gs = shapeOf(gOut);
+  int64_t n = gs[0], ho = gs[2], wo = gs[3];
+  int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
+  // Loops (n, c, ty, tx, y, x, sy, sx).
+  Value z = g.generic(
+      g.filled({n, channels, kh, kw, ho, wo}, 0.0), {m7, xp},
+      {g.dims(8, {0, 2, 3, 6, 7, 4, 5}),
+       windowMap(g, 8, 0, 1, 4, 5, 6, 7, w.stride, w.dilation),
+       g.dims(8, {0, 1, 2, 3, 4, 5})},
+      {kParallel, kParallel, kParallel, kParallel, kParallel, kParallel,
+       kReduction, kReduction},
+      sumOfProducts);
+  Value flat = g.collapse(z, {{0}, {1, 2, 3}, {4}, {5}});
+  ConvWindow pointwise = w;
+  pointwise.stride = {1, 1};
+  pointwise.padding = {0, 0};
+  pointwise.dilation = {1, 1};
+  pointwise.kernel = {1, 1};
+  pointwise.hp = ho;
+  pointwise.wp = wo;
+  std::optional<Value> dw = vectorWeightGradient(
+      g, gOut, flat, Value(), {outputs, channels * kh * kw, 1, 1}, pointwise);
+  if (!dw)
+    return std::nullopt;
+  return g.expand(g.collapse(*dw, {{0}, {1, 2, 3}}), ws, {{0}, {1, 2, 3}});
+}
+
 /// The gradient of a dynamic similarity, G_M, in the operand's layout:
 /// DNS ∂m[n,t,p] = Σ_{o,c} G[n,o,p]·W[o,c,t]·Xp[n,c,window(p,t)] as
 /// [N, K, Ho, Wo] (loops (n, ky, kx, y, x, o, c)); UNS
@@ -835,8 +968,10 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
     return xp;
   };
   auto mixedTaps = [&] {
-    if (!q)
-      q = mixedTapGradient(g, gOut, weight);
+    if (!q) {
+      std::optional<Value> fast = vectorMixedTapGradient(g, gOut, weight);
+      q = fast ? *fast : mixedTapGradient(g, gOut, weight);
+    }
     return q;
   };
   auto similarityGrad = [&] {
@@ -864,7 +999,8 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
     } else if (index == 1) {
       Value mask = effective ? splitTaps(g, effective, w) : Value();
       if (std::optional<Value> fast =
-              vectorWeightGradient(g, gOut, padded(), mask, ws, w))
+              full ? mixedWeightGradient(g, gOut, padded(), mask, ws, w)
+                   : vectorWeightGradient(g, gOut, padded(), mask, ws, w))
         grads.push_back(*fast);
       else
         grads.push_back(weightGradient(g, gOut, padded(), mask, ws, w));

@@ -121,15 +121,21 @@ func.func @conv_dns(%x: tensor<2x3x8x8xf32>, %w: tensor<5x3x3x3xf32>, %m: tensor
 
 // -----
 
-// UNS weight gradient: one 9-loop contraction over (n, y, x, sy, sx) reading
-// the input (no padding here) through the window of the source tap and M_p
-// as [N, kh, kw, kh, kw, Ho, Wo]; no unfolded input is materialised.
-// CHECK-DAG: #[[XS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8) -> (d4, d1, d5 * 2 + d7, d6 * 2 + d8)>
-// CHECK-DAG: #[[MS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7, d8) -> (d4, d2, d3, d7, d8, d5, d6)>
+// UNS weight gradient: the mixed taps Z[n,c,t,p] = Σ_s M_p[t,s]·Xp[n,c,
+// window(p,s)] (the forward's mixing, an 8-loop contraction over (sy, sx)
+// reading the input through the window of the source tap), then the vector
+// weight gradient of a 1×1 convolution over C·K = 24 channels.
+// CHECK-DAG: #[[XS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d4 * 2 + d6, d5 * 2 + d7)>
+// CHECK-DAG: #[[MS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d2, d3, d6, d7, d4, d5)>
 // CHECK-LABEL: func.func @conv_uns_weight
 // CHECK: %[[M7:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2, 3, 4], [5], [6]] output_shape [1, 2, 3, 2, 3, 4, 4]
-// CHECK: linalg.generic {indexing_maps = [{{.*}}, #[[XS]], #[[MS]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction", "reduction", "reduction"]} ins(%{{.*}}, %{{.*}}, %[[M7]] : tensor<1x3x4x4xf32>, tensor<1x4x8x9xf32>, tensor<1x2x3x2x3x4x4xf32>) outs(%{{.*}} : tensor<3x4x2x3xf32>)
-// CHECK-NOT: tensor<1x4x2x3x4x4xf32>
+// CHECK: %[[Z:.*]] = linalg.generic {indexing_maps = [#[[MS]], #[[XS]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[M7]], %{{.*}} : tensor<1x2x3x2x3x4x4xf32>, tensor<1x4x8x9xf32>) outs(%{{.*}} : tensor<1x4x2x3x4x4xf32>)
+// CHECK: %[[ZF:.*]] = tensor.collapse_shape %[[Z]] {{\[\[}}0], [1, 2, 3], [4], [5]] : tensor<1x4x2x3x4x4xf32> into tensor<1x24x4x4xf32>
+// CHECK: scf.for
+// CHECK: vector.transfer_read %[[ZF]]
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: tensor.expand_shape {{.*}} : tensor<3x24xf32> into tensor<3x4x2x3xf32>
 // CHECK: return
 func.func @conv_uns_weight(%x: tensor<1x4x8x9xf32>, %w: tensor<3x4x2x3xf32>, %m: tensor<1x36x4x4xf32>, %g: tensor<1x3x4x4xf32>) -> tensor<3x4x2x3xf32> {
   %0 = nsl.sim_conv2d_vjp full dynamic %x, %w similarity(%m : tensor<1x36x4x4xf32>) grad(%g : tensor<1x3x4x4xf32>) wrt [1]
@@ -141,14 +147,15 @@ func.func @conv_uns_weight(%x: tensor<1x4x8x9xf32>, %w: tensor<3x4x2x3xf32>, %m:
 // -----
 
 // UNS input and similarity gradients share Q[n,c,t,p] = Σ_o G·W[o,c,t]
-// (the gradient of the mixed taps): ∂X mixes Q by M_p (Σ over t), then
-// gathers the upsampled result over the source taps; ∂M contracts Q with
-// the input window of the source tap over c.
-// CHECK-DAG: #[[QG:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d6, d4, d5)>
+// (the gradient of the mixed taps, vector loops): ∂X mixes Q by M_p (Σ over
+// t), then gathers the upsampled result over the source taps; ∂M contracts
+// Q with the input window of the source tap over c.
 // CHECK-DAG: #[[RU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5, d2 - d4 + 1, d3 - d5 + 2)>
 // CHECK-DAG: #[[QX:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d7, d5 * 2 + d3, d6 * 2 + d4)>
 // CHECK-LABEL: func.func @conv_uns_input
-// CHECK: %[[Q:.*]] = linalg.generic {indexing_maps = [#[[QG]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<1x4x2x3x4x4xf32>)
+// CHECK: %[[Q:.*]] = scf.for
+// CHECK: vector.fma
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<1x4x2x3x4x4xf32>
 // CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%[[Q]], %{{.*}} : tensor<1x4x2x3x4x4xf32>, tensor<1x2x3x2x3x4x4xf32>) outs(%{{.*}} : tensor<1x4x2x3x4x4xf32>)
 // CHECK: %[[RUP:.*]] = tensor.insert_slice %[[R]] into %{{.*}}[0, 0, 0, 0, 1, 2] [1, 4, 2, 3, 4, 4] [1, 1, 1, 1, 2, 2]
 // CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[RU]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[RUP]] : tensor<1x4x2x3x9x11xf32>) outs(%{{.*}} : tensor<1x4x8x9xf32>)
