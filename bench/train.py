@@ -9,7 +9,9 @@ Two networks at batch 32, 64→64 channels, 32×32, 3×3, padding 1, float32:
 
 * plain: conv-BN-relu, conv-BN-relu, global average pool, linear head;
 * DNS:   conv-BN-relu, then a dynamic DNS conv whose mask comes from a
-         cosine SphereConv predictor (M_p = γ·P + I), BN, relu, pool, head.
+         cosine SphereConv predictor (M_p = γ·P + I), BN, relu, pool, head;
+* UNS:   the same with a full (UNS) dynamic similarity: 81 predictor
+         channels, M_p a K×K matrix per position.
 
 Ours: `nslc --train` (SGD, momentum 0.9, weight decay 5e-4), timed with
 `nsl-run bench --entry train_step` (and `--entry forward` for the ratio),
@@ -35,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from run import OPENBLAS, machine, write_section  # noqa: E402
 
 N, C, H, W, K, CLASSES = 32, 64, 32, 32, 3, 10
+NETWORKS = ("plain", "DNS", "UNS")
 
 
 def ty(*shape, element="f32"):
@@ -42,13 +45,15 @@ def ty(*shape, element="f32"):
 
 
 def network(dynamic):
+    """dynamic: None (plain), "diagonal" (DNS) or "full" (UNS)."""
     x, feat, wt, vec = ty(N, C, H, W), ty(N, C, H, W), ty(C, C, K, K), ty(C)
     args = [("x", feat, "input"), ("conv1.weight", wt, "parameter"),
             ("bn1.weight", vec, "parameter"), ("bn1.bias", vec, "parameter"),
             ("bn1.running_mean", vec, "buffer"), ("bn1.running_var", vec, "buffer"),
             ("conv2.weight", wt, "parameter")]
+    channels = K * K if dynamic == "diagonal" else K ** 4
     if dynamic:
-        args += [("conv2.predictor.weight", ty(K * K, C, K, K), "parameter"),
+        args += [("conv2.predictor.weight", ty(channels, C, K, K), "parameter"),
                  ("conv2.gamma", "tensor<1xf32>", "parameter")]
     args += [("bn2.weight", vec, "parameter"), ("bn2.bias", vec, "parameter"),
              ("bn2.running_mean", vec, "buffer"), ("bn2.running_var", vec, "buffer"),
@@ -59,7 +64,7 @@ def network(dynamic):
                            for n, t, r in args)
     pad = "{padding = array<i64: 1, 1>}"
     conv = f"{x}, {wt} -> {feat}"
-    mask = ty(N, K * K, H, W)
+    mask = ty(N, channels, H, W)
     body = [
         f"%c1 = nsl.sim_conv2d identity {ssa['x']}, {ssa['conv1.weight']} {pad} : {conv}",
         f"%n1 = nsl.batch_norm %c1, {ssa['bn1.weight']}, {ssa['bn1.bias']}, "
@@ -68,10 +73,10 @@ def network(dynamic):
     if dynamic:
         body += [
             f"%p = nsl.sphere_conv2d cosine %r1, {ssa['conv2.predictor.weight']} {pad} : "
-            f"{feat}, {ty(K * K, C, K, K)} -> {mask}",
-            f"%m = nsl.predicted_similarity diagonal %p, {ssa['conv2.gamma']} : "
+            f"{feat}, {ty(channels, C, K, K)} -> {mask}",
+            f"%m = nsl.predicted_similarity {dynamic} %p, {ssa['conv2.gamma']} : "
             f"{mask}, tensor<1xf32> -> {mask}",
-            f"%c2 = nsl.sim_conv2d diagonal dynamic %r1, {ssa['conv2.weight']} "
+            f"%c2 = nsl.sim_conv2d {dynamic} dynamic %r1, {ssa['conv2.weight']} "
             f"similarity(%m : {mask}) {pad} : {conv}"]
     else:
         body.append(f"%c2 = nsl.sim_conv2d identity %r1, {ssa['conv2.weight']} {pad} : {conv}")
@@ -99,7 +104,7 @@ def ours(args, name, work):
     source = os.path.join(work, name + ".mlir")
     artifact = os.path.join(work, name + ".nslm")
     with open(source, "w") as f:
-        f.write(network(name == "DNS"))
+        f.write(network({"plain": None, "DNS": "diagonal", "UNS": "full"}[name]))
     nslc, nsl_run = (os.path.join(args.build, "bin", t) for t in ("nslc", "nsl-run"))
     run([nslc, source, "--train", "--momentum", "0.9", "--weight-decay", "5e-4",
          "-o", artifact])
@@ -145,17 +150,39 @@ class DNS(nn.Module):
         y = self.weight.view(C, C * K * K) @ cols.view(N, C * K * K, H * W)
         return y.view(N, C, H, W)
 
+class UNS(nn.Module):
+    """The dynamic UNS layer with F.unfold: a cosine SphereConv predictor of
+    K² × K² channels, M_p = γ·P + I per position, the unfolded input mixed by
+    M_p, then the weights."""
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(C, C, K, K) * 0.05)
+        self.predictor = nn.Parameter(torch.randn(K ** 4, C, K, K) * 0.05)
+        self.gamma = nn.Parameter(torch.full((1,), 0.1))
+    def forward(self, x):
+        dot = F.conv2d(x, self.predictor, padding=1)
+        xn = torch.sqrt(F.conv2d(x * x, torch.ones(1, C, K, K), padding=1) + 1e-4)
+        wn = torch.sqrt((self.predictor ** 2).sum((1, 2, 3)) + 1e-4).view(1, -1, 1, 1)
+        m = self.gamma * (dot / (xn * wn))                           # [N, K⁴, H, W]
+        m = m.view(N, K * K, K * K, H * W) + torch.eye(K * K).view(1, K * K, K * K, 1)
+        cols = F.unfold(x, K, padding=1).view(N, C, K * K, H * W)
+        mixed = torch.einsum("ncsp,ntsp->nctp", cols, m)            # Σ_s M_p[t,s]·X_p[c,s]
+        y = self.weight.view(C, C * K * K) @ mixed.reshape(N, C * K * K, H * W)
+        return y.view(N, C, H, W)
+
 def net(dynamic):
+    second = {None: lambda: nn.Conv2d(C, C, K, padding=1, bias=False),
+              "DNS": DNS, "UNS": UNS}[dynamic]
     return nn.Sequential(
         nn.Conv2d(C, C, K, padding=1, bias=False), nn.BatchNorm2d(C), nn.ReLU(),
-        DNS() if dynamic else nn.Conv2d(C, C, K, padding=1, bias=False),
+        second(),
         nn.BatchNorm2d(C), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         nn.Linear(C, CLASSES))
 
 result = {"torch": torch.__version__, "threads": threads}
 x = torch.rand(N, C, H, W) * 2 - 1
 labels = torch.randint(0, CLASSES, (N,))
-for name, dynamic in (("plain", False), ("DNS", True)):
+for name, dynamic in (("plain", None), ("DNS", "DNS"), ("UNS", "UNS")):
     model = net(dynamic).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     def step():
@@ -190,7 +217,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         measured = {}
-        for name in ("plain", "DNS"):
+        for name in NETWORKS:
             print(f"ours: {name} ...", flush=True)
             measured[name] = ours(args, name, work)
         env = dict(os.environ, LD_LIBRARY_PATH=OPENBLAS + ":" + os.environ.get("LD_LIBRARY_PATH", ""))
@@ -212,7 +239,7 @@ def main():
     rows = ["| network | ours: train_step ms | ours: forward ms | ours step / forward | "
             "PyTorch: training step ms | PyTorch: forward ms | ours / PyTorch (step) |",
             "|---|---|---|---|---|---|---|"]
-    for name in ("plain", "DNS"):
+    for name in NETWORKS:
         o, p = measured[name], (peers[f"{name} train"], peers[f"{name} forward"])
         rows.append(f"| {name} | {o['train_step']:.1f} | {o['forward']:.1f} | "
                     f"{o['train_step'] / o['forward']:.1f} | {p[0]:.1f} | {p[1]:.1f} | "
