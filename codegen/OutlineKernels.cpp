@@ -188,6 +188,29 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
               : 0);
     return split;
   }
+  // SphereConv's weight (and k') gradient: every output channel o needs
+  // only w_o, k'_o and G[:, o].
+  if (auto sphere = dyn_cast<SphereConv2dVJPOp>(only)) {
+    if (llvm::is_contained(sphere.getWrt(), 0))
+      return std::nullopt;
+    int64_t outputs = cast<RankedTensorType>(sphere.getWeight().getType())
+                          .getDimSize(0);
+    Split split;
+    split.size = outputs;
+    for (int64_t pieces : {4, 3, 2})
+      if (outputs % pieces == 0) {
+        split.size = outputs / pieces;
+        break;
+      }
+    split.extent = outputs / split.size;
+    for (Value operand : operands)
+      split.operandDims.push_back(
+          operand == sphere.getWeight() || operand == sphere.getKParam() ? 0
+          : operand == sphere.getGradOutput()                           ? 1
+                                                                        : -1);
+    split.resultDims.assign(sphere->getNumResults(), 0);
+    return split;
+  }
   auto vjp = dyn_cast<SimConv2dVJPOp>(only);
   if (!vjp)
     return std::nullopt;
@@ -202,7 +225,7 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
   // At most 4 pieces: each call pads (and phase-splits) the whole input
   // again, so many small pieces would redo that work many times.
   split.size = outputs;
-  for (int64_t pieces : {4, 2})
+  for (int64_t pieces : {4, 3, 2})
     if (outputs % pieces == 0) {
       split.size = outputs / pieces;
       break;

@@ -511,6 +511,8 @@ int main(int argc, char **argv) {
   mlir::nsl::registerNSLCodegenPasses();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // One error line per problem: no IR dump under each diagnostic.
+  context.printOpOnDiagnostic(false);
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
