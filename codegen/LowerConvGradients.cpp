@@ -478,13 +478,139 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
   return nLoop.getResult(0);
 }
 
+/// The two UNS contractions over a tap pair as explicit vector loops, with
+/// K × chunks accumulators (one per source tap s and chunk of the row):
+///  - mixing (xp null): R[n,c,s,p] = Σ_t Q[n,c,t,p]·M_p[t,s], loops n, c, y,
+///    then t;
+///  - similarity (xp given): ∂M[n,t,s,p] = Σ_c Q[n,c,t,p]·Xp[n,c,window(p,s)],
+///    loops n, y, t, then c (a strided layer reads Xp's column phases).
+/// `q` is [N, C, kh, kw, Ho, Wo], `m7` [N, kh, kw, kh, kw, Ho, Wo].
+/// std::nullopt when the accumulators do not fit the registers.
+std::optional<Value> vectorUnsContraction(LoweringBuilder &g, Value q,
+                                          Value m7, Value xp,
+                                          const ConvWindow &w) {
+  constexpr int64_t lanes = 16, registers = 24;
+  ArrayRef<int64_t> qs = shapeOf(q);
+  int64_t batch = qs[0], channels = qs[1], kh = qs[2], kw = qs[3],
+          ho = qs[4], wo = qs[5];
+  int64_t chunks = llvm::divideCeil(wo, lanes), taps = kh * kw;
+  if (taps * chunks > registers)
+    return std::nullopt;
+  bool mixing = !xp;
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  VectorLoops kit(g, lanes);
+  auto index = [&](int64_t v) { return kit.index(v); };
+  std::optional<ColumnPhases> columns;
+  if (!mixing)
+    columns.emplace(g, xp, w.stride[1]);
+  Value sh = index(w.stride[0]), dh = index(w.dilation[0]);
+  SmallVector<int64_t> outShape =
+      mixing ? SmallVector<int64_t>(qs)
+             : SmallVector<int64_t>{batch, kh, kw, kh, kw, ho, wo};
+  // The accumulators of one output row block, summed over `inner`.
+  auto accumulate = [&](OpBuilder &nb, Value n, Value y, Value c, Value ty,
+                        Value tx, ValueRange init) {
+    SmallVector<Value> acc(init);
+    SmallVector<Value> qv;
+    for (int64_t ch = 0; ch < chunks; ++ch)
+      qv.push_back(kit.read(nb, q, {n, c, ty, tx, y, index(ch * lanes)},
+                            (ch + 1) * lanes <= wo));
+    for (int64_t sy = 0; sy < kh; ++sy)
+      for (int64_t sx = 0; sx < kw; ++sx)
+        for (int64_t ch = 0; ch < chunks; ++ch) {
+          Value other;
+          if (mixing) {
+            other = kit.read(nb, m7,
+                             {n, ty, tx, index(sy), index(sx), y,
+                              index(ch * lanes)},
+                             (ch + 1) * lanes <= wo);
+          } else {
+            Value r = arith::AddIOp::create(
+                nb, loc, arith::MulIOp::create(nb, loc, y, sh),
+                arith::MulIOp::create(nb, loc, index(sy), dh));
+            int64_t off = sx * w.dilation[1];
+            auto [phase, col] = columns->at(ch * lanes, off);
+            other = kit.read(nb, phase, {n, c, r, index(col)},
+                             col + lanes <= columns->width(off));
+          }
+          Value &a = acc[(sy * kw + sx) * chunks + ch];
+          a = vector::FMAOp::create(nb, loc, qv[ch], other, a);
+        }
+    return acc;
+  };
+  // Writes the accumulators to out[n, lead..., sy, sx, y, x0].
+  auto store = [&](OpBuilder &nb, Value out, ValueRange acc, Value n,
+                   ValueRange lead, Value y) {
+    for (int64_t sy = 0; sy < kh; ++sy)
+      for (int64_t sx = 0; sx < kw; ++sx)
+        for (int64_t ch = 0; ch < chunks; ++ch) {
+          SmallVector<Value> at = {n};
+          at.append(lead.begin(), lead.end());
+          at.append({index(sy), index(sx), y, index(ch * lanes)});
+          out = vector::TransferWriteOp::create(
+                    nb, loc, acc[(sy * kw + sx) * chunks + ch], out, at,
+                    ArrayRef<bool>{(ch + 1) * lanes <= wo})
+                    .getResult();
+        }
+    return out;
+  };
+  SmallVector<Value> zeros(taps * chunks, kit.zeros);
+  auto loop = [&](OpBuilder &nb, int64_t count, ValueRange init,
+                  function_ref<SmallVector<Value>(OpBuilder &, Value,
+                                                  ValueRange)>
+                      body) {
+    auto forOp = scf::ForOp::create(
+        nb, loc, index(0), index(count), index(1), init,
+        [&](OpBuilder &inner, Location, Value i, ValueRange iter) {
+          scf::YieldOp::create(inner, loc, body(inner, i, iter));
+        });
+    return SmallVector<Value>(forOp.getResults());
+  };
+  Value result = g.empty(outShape);
+  SmallVector<Value> out = loop(b, batch, {result}, [&](OpBuilder &b1, Value n,
+                                                        ValueRange it1) {
+    if (mixing)
+      // R: n, c, ty (as sy of the result), tx, y; Σ over the source taps t.
+      return loop(b1, channels, it1, [&](OpBuilder &b2, Value c,
+                                         ValueRange it2) {
+        return loop(b2, ho, it2, [&](OpBuilder &b3, Value y, ValueRange it3) {
+          SmallVector<Value> acc = loop(
+              b3, kh, zeros, [&](OpBuilder &b4, Value ty, ValueRange it4) {
+                return loop(b4, kw, it4,
+                            [&](OpBuilder &b5, Value tx, ValueRange it5) {
+                              return accumulate(b5, n, y, c, ty, tx, it5);
+                            });
+              });
+          return SmallVector<Value>{store(b3, it3.front(), acc, n, {c}, y)};
+        });
+      });
+    // ∂M: n, y, ty, tx; Σ over the input channels c.
+    return loop(b1, ho, it1, [&](OpBuilder &b2, Value y, ValueRange it2) {
+      return loop(b2, kh, it2, [&](OpBuilder &b3, Value ty, ValueRange it3) {
+        return loop(b3, kw, it3, [&](OpBuilder &b4, Value tx, ValueRange it4) {
+          SmallVector<Value> acc =
+              loop(b4, channels, zeros,
+                   [&](OpBuilder &b5, Value c, ValueRange it5) {
+                     return accumulate(b5, n, y, c, ty, tx, it5);
+                   });
+          return SmallVector<Value>{
+              store(b4, it4.front(), acc, n, {ty, tx}, y)};
+        });
+      });
+    });
+  });
+  return out.front();
+}
+
 /// UNS ∂X: R[n,c,s,p] = Σ_t Q[n,c,t,p]·M_p[t,s], then each input pixel
 /// gathers R from the positions and source taps s whose window covers it.
 /// `m7` is M_p as [N, kh, kw, kh, kw, Ho, Wo].
 Value mixedInputGradient(LoweringBuilder &g, Value q, Value m7,
                          ArrayRef<int64_t> inputShape, const ConvWindow &w) {
   // Loops (n, c, sy, sx, y, x, ty, tx).
-  Value r = g.generic(g.filled(shapeOf(q), 0.0), {q, m7},
+  std::optional<Value> fast = vectorUnsContraction(g, q, m7, Value(), w);
+  Value r = fast ? *fast : g.generic(g.filled(shapeOf(q), 0.0), {q, m7},
                       {g.dims(8, {0, 1, 6, 7, 4, 5}),
                        g.dims(8, {0, 6, 7, 2, 3, 4, 5}),
                        g.dims(8, {0, 1, 2, 3, 4, 5})},
@@ -854,6 +980,8 @@ Value similarityGradient(LoweringBuilder &g, Value gOut, Value xp,
         sumOfProducts);
     return g.collapse(dm, {{0}, {1, 2}, {3}, {4}});
   }
+  if (std::optional<Value> fast = vectorUnsContraction(g, q, Value(), xp, w))
+    return g.collapse(*fast, {{0}, {1, 2, 3, 4}, {5}, {6}});
   Value dm = g.generic(
       g.filled({n, kh, kw, kh, kw, ho, wo}, 0.0), {q, xp},
       {g.dims(8, {0, 7, 1, 2, 5, 6}),

@@ -148,18 +148,24 @@ func.func @conv_uns_weight(%x: tensor<1x4x8x9xf32>, %w: tensor<3x4x2x3xf32>, %m:
 
 // UNS input and similarity gradients share Q[n,c,t,p] = Σ_o G·W[o,c,t]
 // (the gradient of the mixed taps, vector loops): ∂X mixes Q by M_p (Σ over
-// t), then gathers the upsampled result over the source taps; ∂M contracts
-// Q with the input window of the source tap over c.
+// t, vector loops with one accumulator per source tap and row chunk), then
+// gathers the upsampled result over the source taps; ∂M contracts Q with the
+// input window of the source tap over c (vector loops over the input's
+// column phases: stride 2).
 // CHECK-DAG: #[[RU:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5, d2 - d4 + 1, d3 - d5 + 2)>
-// CHECK-DAG: #[[QX:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d7, d5 * 2 + d3, d6 * 2 + d4)>
 // CHECK-LABEL: func.func @conv_uns_input
 // CHECK: %[[Q:.*]] = scf.for
 // CHECK: vector.fma
 // CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<1x4x2x3x4x4xf32>
-// CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%[[Q]], %{{.*}} : tensor<1x4x2x3x4x4xf32>, tensor<1x2x3x2x3x4x4xf32>) outs(%{{.*}} : tensor<1x4x2x3x4x4xf32>)
+// CHECK: %[[R:.*]] = scf.for {{.*}} -> (tensor<1x4x2x3x4x4xf32>)
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.transfer_read %[[Q]]
 // CHECK: %[[RUP:.*]] = tensor.insert_slice %[[R]] into %{{.*}}[0, 0, 0, 0, 1, 2] [1, 4, 2, 3, 4, 4] [1, 1, 1, 1, 2, 2]
 // CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[RU]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[RUP]] : tensor<1x4x2x3x9x11xf32>) outs(%{{.*}} : tensor<1x4x8x9xf32>)
-// CHECK: %[[DM:.*]] = linalg.generic {indexing_maps = [{{.*}}, #[[QX]], {{.*}}], {{.*}} ins(%[[Q]], %{{.*}} : tensor<1x4x2x3x4x4xf32>, tensor<1x4x8x9xf32>) outs(%{{.*}} : tensor<1x2x3x2x3x4x4xf32>)
+// CHECK: tensor.extract_slice {{.*}} [1, 1, 1, 2]
+// CHECK: %[[DM:.*]] = scf.for {{.*}} -> (tensor<1x2x3x2x3x4x4xf32>)
+// CHECK: vector.transfer_read %[[Q]]
+// CHECK: vector.fma
 // CHECK: %[[DMC:.*]] = tensor.collapse_shape %[[DM]] {{\[\[}}0], [1, 2, 3, 4], [5], [6]] : tensor<1x2x3x2x3x4x4xf32> into tensor<1x36x4x4xf32>
 // CHECK: return %[[DX]], %[[DMC]]
 func.func @conv_uns_input(%x: tensor<1x4x8x9xf32>, %w: tensor<3x4x2x3xf32>, %m: tensor<1x36x4x4xf32>, %g: tensor<1x3x4x4xf32>) -> (tensor<1x4x8x9xf32>, tensor<1x36x4x4xf32>) {
