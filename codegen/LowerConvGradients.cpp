@@ -151,6 +151,44 @@ Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
                    sumOfProducts);
 }
 
+/// Σ_o G[n, o, y, chunk]·W[o, c0 + j, ky, kx] for a block of `block` input
+/// channels, the kw taps of kernel row ky and the row's chunks, as
+/// block × kw × chunks vectors (index (j·kw + kx)·chunks + chunk): the
+/// product D = Wᵀ·G that the UNS and DNS gradients contract further.
+SmallVector<Value> sumOverOutputs(VectorLoops &kit, OpBuilder &b, Value gOut,
+                                  Value weight, Value n, Value y, Value c0,
+                                  Value ky, int64_t block, int64_t kw,
+                                  int64_t chunks) {
+  int64_t lanes = kit.vec.getNumElements();
+  int64_t outputs = shapeOf(gOut)[1], wo = shapeOf(gOut)[3];
+  Location loc = kit.loc;
+  auto forOp = scf::ForOp::create(
+      b, loc, kit.index(0), kit.index(outputs), kit.index(1),
+      SmallVector<Value>(block * kw * chunks, kit.zeros),
+      [&](OpBuilder &nb, Location, Value o, ValueRange iter) {
+        SmallVector<Value> acc(iter);
+        SmallVector<Value> gv;
+        for (int64_t ch = 0; ch < chunks; ++ch)
+          gv.push_back(kit.read(nb, gOut, {n, o, y, kit.index(ch * lanes)},
+                                (ch + 1) * lanes <= wo));
+        for (int64_t j = 0; j < block; ++j) {
+          Value c = arith::AddIOp::create(nb, loc, c0, kit.index(j));
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            Value wv = vector::BroadcastOp::create(
+                nb, loc, kit.vec,
+                tensor::ExtractOp::create(nb, loc, weight,
+                                          ValueRange{o, c, ky, kit.index(kx)}));
+            for (int64_t ch = 0; ch < chunks; ++ch) {
+              Value &a = acc[(j * kw + kx) * chunks + ch];
+              a = vector::FMAOp::create(nb, loc, gv[ch], wv, a);
+            }
+          }
+        }
+        scf::YieldOp::create(nb, loc, acc);
+      });
+  return SmallVector<Value>(forOp.getResults());
+}
+
 /// The padded input split into its `stride` column phases, so that the
 /// columns x·s + off a strided window reads are contiguous: phase r holds
 /// columns r, r + s, r + 2s, … and column x·s + off is element
@@ -389,7 +427,7 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
                                             Value weight) {
   constexpr int64_t lanes = 16, registers = 24;
   ArrayRef<int64_t> gs = shapeOf(gOut), ws = shapeOf(weight);
-  int64_t batch = gs[0], outputs = gs[1], ho = gs[2], wo = gs[3];
+  int64_t batch = gs[0], ho = gs[2], wo = gs[3];
   int64_t channels = ws[1], kh = ws[2], kw = ws[3];
   int64_t chunks = llvm::divideCeil(wo, lanes);
   int64_t block = 0;
@@ -403,9 +441,7 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
   OpBuilder &b = g.b;
   Location loc = g.loc;
   VectorLoops kit(g, lanes);
-  VectorType vec = kit.vec;
   auto index = [&](int64_t v) { return kit.index(v); };
-  int64_t accs = block * kw * chunks;
   auto nLoop = scf::ForOp::create(
       b, loc, index(0), index(batch), index(1),
       ValueRange{g.empty({batch, channels, kh, kw, ho, wo})},
@@ -420,36 +456,9 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
                         b3, loc, index(0), index(kh), index(1), cIter,
                         [&](OpBuilder &b4, Location, Value ky,
                             ValueRange kyIter) {
-                          auto oLoop = scf::ForOp::create(
-                              b4, loc, index(0), index(outputs), index(1),
-                              SmallVector<Value>(accs, kit.zeros),
-                              [&](OpBuilder &b5, Location, Value o,
-                                  ValueRange oIter) {
-                                SmallVector<Value> acc(oIter);
-                                SmallVector<Value> gv;
-                                for (int64_t ch = 0; ch < chunks; ++ch)
-                                  gv.push_back(kit.read(
-                                      b5, gOut, {n, o, y, index(ch * lanes)},
-                                      (ch + 1) * lanes <= wo));
-                                for (int64_t j = 0; j < block; ++j) {
-                                  Value c = arith::AddIOp::create(b5, loc, c0,
-                                                                  index(j));
-                                  for (int64_t kx = 0; kx < kw; ++kx) {
-                                    Value wv = vector::BroadcastOp::create(
-                                        b5, loc, vec,
-                                        tensor::ExtractOp::create(
-                                            b5, loc, weight,
-                                            ValueRange{o, c, ky, index(kx)}));
-                                    for (int64_t ch = 0; ch < chunks; ++ch) {
-                                      Value &a =
-                                          acc[(j * kw + kx) * chunks + ch];
-                                      a = vector::FMAOp::create(b5, loc, gv[ch],
-                                                                wv, a);
-                                    }
-                                  }
-                                }
-                                scf::YieldOp::create(b5, loc, acc);
-                              });
+                          SmallVector<Value> sums = sumOverOutputs(
+                              kit, b4, gOut, weight, n, y, c0, ky, block, kw,
+                              chunks);
                           Value result = kyIter.front();
                           for (int64_t j = 0; j < block; ++j) {
                             Value c =
@@ -459,8 +468,7 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
                                 result =
                                     vector::TransferWriteOp::create(
                                         b4, loc,
-                                        oLoop.getResult((j * kw + kx) * chunks +
-                                                        ch),
+                                        sums[(j * kw + kx) * chunks + ch],
                                         result,
                                         ValueRange{n, c, ky, index(kx), y,
                                                    index(ch * lanes)},
@@ -806,7 +814,7 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                                         const ConvWindow &w) {
   constexpr int64_t lanes = 16, registers = 24;
   ArrayRef<int64_t> gs = shapeOf(gOut), ws = shapeOf(weight);
-  int64_t batch = gs[0], outputs = gs[1], ho = gs[2], wo = gs[3];
+  int64_t batch = gs[0], ho = gs[2], wo = gs[3];
   int64_t channels = ws[1], kh = ws[2], kw = ws[3];
   int64_t chunks = llvm::divideCeil(wo, lanes);
   int64_t block = 0;
@@ -821,7 +829,6 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
   OpBuilder &b = g.b;
   Location loc = g.loc;
   VectorLoops kit(g, lanes);
-  VectorType vec = kit.vec;
   Value zeros = kit.zeros;
   auto index = [&](int64_t v) { return kit.index(v); };
   auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
@@ -849,36 +856,9 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                         SmallVector<Value>(accs, zeros),
                         [&](OpBuilder &b4, Location, Value c0,
                             ValueRange cIter) {
-                          auto oLoop = scf::ForOp::create(
-                              b4, loc, index(0), index(outputs), index(1),
-                              SmallVector<Value>(block * accs, zeros),
-                              [&](OpBuilder &b5, Location, Value o,
-                                  ValueRange oIter) {
-                                SmallVector<Value> acc(oIter);
-                                SmallVector<Value> gv;
-                                for (int64_t ch = 0; ch < chunks; ++ch)
-                                  gv.push_back(read(
-                                      b5, gOut, {n, o, y, index(ch * lanes)},
-                                      (ch + 1) * lanes <= wo));
-                                for (int64_t j = 0; j < block; ++j) {
-                                  Value c = arith::AddIOp::create(b5, loc, c0,
-                                                                  index(j));
-                                  for (int64_t kx = 0; kx < kw; ++kx) {
-                                    Value wv = vector::BroadcastOp::create(
-                                        b5, loc, vec,
-                                        tensor::ExtractOp::create(
-                                            b5, loc, weight,
-                                            ValueRange{o, c, ky, index(kx)}));
-                                    for (int64_t ch = 0; ch < chunks; ++ch) {
-                                      Value &a =
-                                          acc[(j * kw + kx) * chunks + ch];
-                                      a = vector::FMAOp::create(b5, loc, gv[ch],
-                                                                wv, a);
-                                    }
-                                  }
-                                }
-                                scf::YieldOp::create(b5, loc, acc);
-                              });
+                          SmallVector<Value> sums = sumOverOutputs(
+                              kit, b4, gOut, weight, n, y, c0, ky, block, kw,
+                              chunks);
                           SmallVector<Value> accM(cIter);
                           for (int64_t j = 0; j < block; ++j) {
                             Value c =
@@ -893,8 +873,7 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
                                 Value &a = accM[kx * chunks + ch];
                                 a = vector::FMAOp::create(
                                     b4, loc, xv,
-                                    oLoop.getResult((j * kw + kx) * chunks +
-                                                    ch),
+                                    sums[(j * kw + kx) * chunks + ch],
                                     a);
                               }
                           }

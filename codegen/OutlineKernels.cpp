@@ -188,28 +188,37 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
               : 0);
     return split;
   }
-  // SphereConv's weight (and k') gradient: every output channel o needs
-  // only w_o, k'_o and G[:, o].
-  if (auto sphere = dyn_cast<SphereConv2dVJPOp>(only)) {
-    if (llvm::is_contained(sphere.getWrt(), 0))
-      return std::nullopt;
-    int64_t outputs = cast<RankedTensorType>(sphere.getWeight().getType())
-                          .getDimSize(0);
+  // A convolution's weight (bias, k') gradient: output channel o needs only
+  // its own weight and G[:, o] (and the whole input). At most 4 pieces: each
+  // call pads (and phase-splits) the whole input again, so many small pieces
+  // would redo that work many times.
+  auto pieces = [&](Value weight, ValueRange perChannel, Value gradOutput,
+                    Operation *vjpOp) {
+    int64_t outputs = cast<RankedTensorType>(weight.getType()).getDimSize(0);
     Split split;
     split.size = outputs;
-    for (int64_t pieces : {4, 3, 2})
-      if (outputs % pieces == 0) {
-        split.size = outputs / pieces;
+    for (int64_t count : {4, 3, 2})
+      if (outputs % count == 0) {
+        split.size = outputs / count;
         break;
       }
     split.extent = outputs / split.size;
     for (Value operand : operands)
       split.operandDims.push_back(
-          operand == sphere.getWeight() || operand == sphere.getKParam() ? 0
-          : operand == sphere.getGradOutput()                           ? 1
-                                                                        : -1);
-    split.resultDims.assign(sphere->getNumResults(), 0);
+          operand == weight || llvm::is_contained(perChannel, operand) ? 0
+          : operand == gradOutput                                      ? 1
+                                                                       : -1);
+    split.resultDims.assign(vjpOp->getNumResults(), 0);
     return split;
+  };
+  if (auto sphere = dyn_cast<SphereConv2dVJPOp>(only)) {
+    if (llvm::is_contained(sphere.getWrt(), 0))
+      return std::nullopt;
+    SmallVector<Value> perChannel;
+    if (sphere.getKParam())
+      perChannel.push_back(sphere.getKParam());
+    return pieces(sphere.getWeight(), perChannel, sphere.getGradOutput(),
+                  sphere);
   }
   auto vjp = dyn_cast<SimConv2dVJPOp>(only);
   if (!vjp)
@@ -219,25 +228,10 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
         return i == 1 || (vjp.getBias() && i == biasIndex);
       }))
     return std::nullopt;
-  int64_t outputs = cast<RankedTensorType>(vjp.getWeight().getType())
-                        .getDimSize(0);
-  Split split;
-  // At most 4 pieces: each call pads (and phase-splits) the whole input
-  // again, so many small pieces would redo that work many times.
-  split.size = outputs;
-  for (int64_t pieces : {4, 3, 2})
-    if (outputs % pieces == 0) {
-      split.size = outputs / pieces;
-      break;
-    }
-  split.extent = outputs / split.size;
-  for (Value operand : operands)
-    split.operandDims.push_back(
-        operand == vjp.getWeight() || operand == vjp.getBias() ? 0
-        : operand == vjp.getGradOutput()                      ? 1
-                                                              : -1);
-  split.resultDims.assign(vjp->getNumResults(), 0);
-  return split;
+  SmallVector<Value> perChannel;
+  if (vjp.getBias())
+    perChannel.push_back(vjp.getBias());
+  return pieces(vjp.getWeight(), perChannel, vjp.getGradOutput(), vjp);
 }
 
 /// Groups the model's ops: each op alone, or followed by its single-user
