@@ -899,6 +899,80 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
   return nLoop.getResult(0);
 }
 
+/// The UNS mixed taps Z[n,c,t,p] = Σ_s M_p[t,s]·Xp[n,c,window(p,s)] as
+/// explicit vector loops: for n, c, y, the row's K × chunks accumulators
+/// (one per tap t) take every source tap s, whose input row is read once
+/// (column phases for strided layers). std::nullopt when they do not fit.
+std::optional<Value> vectorMixedTaps(LoweringBuilder &g, Value m7, Value xp,
+                                     int64_t channels, const ConvWindow &w) {
+  constexpr int64_t lanes = 16, registers = 24;
+  ArrayRef<int64_t> ms = shapeOf(m7);
+  int64_t batch = ms[0], kh = ms[1], kw = ms[2], ho = ms[5], wo = ms[6];
+  int64_t chunks = llvm::divideCeil(wo, lanes), taps = kh * kw;
+  if (taps * chunks > registers)
+    return std::nullopt;
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  VectorLoops kit(g, lanes);
+  auto index = [&](int64_t v) { return kit.index(v); };
+  ColumnPhases columns(g, xp, w.stride[1]);
+  Value sh = index(w.stride[0]);
+  auto nLoop = scf::ForOp::create(
+      b, loc, index(0), index(batch), index(1),
+      ValueRange{g.empty({batch, channels, kh, kw, ho, wo})},
+      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
+        auto cLoop = scf::ForOp::create(
+            b1, loc, index(0), index(channels), index(1), nIter,
+            [&](OpBuilder &b2, Location, Value c, ValueRange cIter) {
+              auto yLoop = scf::ForOp::create(
+                  b2, loc, index(0), index(ho), index(1), cIter,
+                  [&](OpBuilder &b3, Location, Value y, ValueRange yIter) {
+                    SmallVector<Value> acc(taps * chunks, kit.zeros);
+                    Value base = arith::MulIOp::create(b3, loc, y, sh);
+                    for (int64_t sy = 0; sy < kh; ++sy) {
+                      Value row = arith::AddIOp::create(
+                          b3, loc, base, index(sy * w.dilation[0]));
+                      for (int64_t sx = 0; sx < kw; ++sx) {
+                        int64_t off = sx * w.dilation[1];
+                        for (int64_t ch = 0; ch < chunks; ++ch) {
+                          auto [phase, col] = columns.at(ch * lanes, off);
+                          Value xv =
+                              kit.read(b3, phase, {n, c, row, index(col)},
+                                       col + lanes <= columns.width(off));
+                          for (int64_t ty = 0; ty < kh; ++ty)
+                            for (int64_t tx = 0; tx < kw; ++tx) {
+                              Value mv = kit.read(
+                                  b3, m7,
+                                  {n, index(ty), index(tx), index(sy),
+                                   index(sx), y, index(ch * lanes)},
+                                  (ch + 1) * lanes <= wo);
+                              Value &a = acc[(ty * kw + tx) * chunks + ch];
+                              a = vector::FMAOp::create(b3, loc, mv, xv, a);
+                            }
+                        }
+                      }
+                    }
+                    Value result = yIter.front();
+                    for (int64_t ty = 0; ty < kh; ++ty)
+                      for (int64_t tx = 0; tx < kw; ++tx)
+                        for (int64_t ch = 0; ch < chunks; ++ch)
+                          result = vector::TransferWriteOp::create(
+                                       b3, loc,
+                                       acc[(ty * kw + tx) * chunks + ch],
+                                       result,
+                                       ValueRange{n, c, index(ty), index(tx),
+                                                  y, index(ch * lanes)},
+                                       ArrayRef<bool>{(ch + 1) * lanes <= wo})
+                                       .getResult();
+                    scf::YieldOp::create(b3, loc, result);
+                  });
+              scf::YieldOp::create(b2, loc, yLoop.getResults());
+            });
+        scf::YieldOp::create(b1, loc, cLoop.getResults());
+      });
+  return nLoop.getResult(0);
+}
+
 /// UNS ∂W through the mixed taps Z[n,c,t,p] = Σ_s M_p[t,s]·Xp[n,c,window(p,s)]
 /// (K² products per pixel, as the forward's mixing): ∂W[o,c,t] =
 /// Σ_{n,p} G[n,o,p]·Z[n,c,t,p] is then the weight gradient of a 1×1
@@ -912,7 +986,8 @@ std::optional<Value> mixedWeightGradient(LoweringBuilder &g, Value gOut,
   int64_t n = gs[0], ho = gs[2], wo = gs[3];
   int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
   // Loops (n, c, ty, tx, y, x, sy, sx).
-  Value z = g.generic(
+  std::optional<Value> fastZ = vectorMixedTaps(g, m7, xp, channels, w);
+  Value z = fastZ ? *fastZ : g.generic(
       g.filled({n, channels, kh, kw, ho, wo}, 0.0), {m7, xp},
       {g.dims(8, {0, 2, 3, 6, 7, 4, 5}),
        windowMap(g, 8, 0, 1, 4, 5, 6, 7, w.stride, w.dilation),
