@@ -52,11 +52,51 @@ struct VectorLoops {
     return vector::TransferReadOp::create(nb, loc, vec, source, indices, zero,
                                           ArrayRef<bool>{inBounds});
   }
+  /// `value` into `dest` from `indices` on, lanes past the end of the last
+  /// dimension dropped unless `inBounds`.
+  Value write(OpBuilder &nb, Value value, Value dest, ValueRange indices,
+              bool inBounds) {
+    return vector::TransferWriteOp::create(nb, loc, value, dest, indices,
+                                           ArrayRef<bool>{inBounds})
+        .getResult();
+  }
+
+  using NestBody =
+      function_ref<SmallVector<Value>(OpBuilder &, ValueRange, ValueRange)>;
+  /// Nested scf.for loops, outermost first, over [0, counts[i]) by
+  /// steps[i], carrying `init` through every level; `body` gets the
+  /// induction variables and the carried values and returns their new
+  /// values. Returns the values after the loops.
+  SmallVector<Value> nest(OpBuilder &nb, ArrayRef<int64_t> counts,
+                          ArrayRef<int64_t> steps, ValueRange init,
+                          NestBody body) {
+    SmallVector<Value> ivs;
+    return nestFrom(nb, counts, steps, init, body, ivs);
+  }
 
   OpBuilder &b;
   Location loc;
   VectorType vec;
   Value zero, zeros;
+
+private:
+  SmallVector<Value> nestFrom(OpBuilder &nb, ArrayRef<int64_t> counts,
+                              ArrayRef<int64_t> steps, ValueRange init,
+                              NestBody body, SmallVectorImpl<Value> &ivs) {
+    if (counts.empty())
+      return body(nb, ivs, init);
+    auto forOp = scf::ForOp::create(
+        nb, loc, index(0), index(counts.front()), index(steps.front()), init,
+        [&](OpBuilder &inner, Location, Value iv, ValueRange iter) {
+          ivs.push_back(iv);
+          SmallVector<Value> next = nestFrom(inner, counts.drop_front(),
+                                             steps.drop_front(), iter, body,
+                                             ivs);
+          ivs.pop_back();
+          scf::YieldOp::create(inner, loc, next);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
 };
 
 
@@ -162,10 +202,10 @@ SmallVector<Value> sumOverOutputs(VectorLoops &kit, OpBuilder &b, Value gOut,
   int64_t lanes = kit.vec.getNumElements();
   int64_t outputs = shapeOf(gOut)[1], wo = shapeOf(gOut)[3];
   Location loc = kit.loc;
-  auto forOp = scf::ForOp::create(
-      b, loc, kit.index(0), kit.index(outputs), kit.index(1),
-      SmallVector<Value>(block * kw * chunks, kit.zeros),
-      [&](OpBuilder &nb, Location, Value o, ValueRange iter) {
+  return kit.nest(
+      b, {outputs}, {1}, SmallVector<Value>(block * kw * chunks, kit.zeros),
+      [&](OpBuilder &nb, ValueRange ivs, ValueRange iter) {
+        Value o = ivs[0];
         SmallVector<Value> acc(iter);
         SmallVector<Value> gv;
         for (int64_t ch = 0; ch < chunks; ++ch)
@@ -184,9 +224,8 @@ SmallVector<Value> sumOverOutputs(VectorLoops &kit, OpBuilder &b, Value gOut,
             }
           }
         }
-        scf::YieldOp::create(nb, loc, acc);
+        return acc;
       });
-  return SmallVector<Value>(forOp.getResults());
 }
 
 /// The padded input split into its `stride` column phases, so that the
@@ -284,106 +323,65 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
   int64_t shiftH = forward ? 0 : w.padding[0] + (kh - 1) * w.dilation[0];
   int64_t shiftW = forward ? 0 : w.padding[1] + (kw - 1) * w.dilation[1];
   int64_t sign = forward ? 1 : -1;
-  OpBuilder &b = g.b;
   Location loc = g.loc;
   VectorLoops kit(g, lanes);
-  VectorType vec = kit.vec;
-  Value zeros = kit.zeros;
   auto index = [&](int64_t v) { return kit.index(v); };
-  auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
-                  bool inBounds) {
-    return kit.read(nb, source, indices, inBounds);
-  };
   Value dh = index(w.dilation[0]);
-
-  auto nLoop = scf::ForOp::create(
-      b, loc, index(0), index(batch), index(1),
-      ValueRange{g.empty(inputShape)},
-      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
-        auto cLoop = scf::ForOp::create(
-            b1, loc, index(0), index(channels), index(block), nIter,
-            [&](OpBuilder &b2, Location, Value c0, ValueRange cIter) {
-              auto yLoop = scf::ForOp::create(
-                  b2, loc, index(0), index(height), index(1), cIter,
-                  [&](OpBuilder &b3, Location, Value iy, ValueRange yIter) {
-                    SmallVector<Value> init(block * chunks, zeros);
-                    Value rowBase =
-                        arith::AddIOp::create(b3, loc, iy, index(shiftH));
-                    auto oLoop = scf::ForOp::create(
-                        b3, loc, index(0), index(outputs), index(1), init,
-                        [&](OpBuilder &b4, Location, Value o,
-                            ValueRange oIter) {
-                          auto kyLoop = scf::ForOp::create(
-                              b4, loc, index(0), index(kh), index(1), oIter,
-                              [&](OpBuilder &b5, Location, Value ky,
-                                  ValueRange kyIter) {
-                                SmallVector<Value> acc(kyIter);
-                                Value step =
-                                    arith::MulIOp::create(b5, loc, ky, dh);
-                                Value row =
-                                    forward ? Value(arith::AddIOp::create(
-                                                  b5, loc, rowBase, step))
-                                            : Value(arith::SubIOp::create(
-                                                  b5, loc, rowBase, step));
-                                for (int64_t kx = 0; kx < kw; ++kx) {
-                                  int64_t colBase =
-                                      shiftW + sign * kx * w.dilation[1];
-                                  SmallVector<Value> gv;
-                                  for (int64_t ch = 0; ch < chunks; ++ch) {
-                                    int64_t col = ch * lanes + colBase;
-                                    bool inside = col + lanes <= wu;
-                                    Value v = read(b5, gu,
-                                                   {n, o, row, index(col)},
-                                                   inside);
-                                    if (maskU)
-                                      v = arith::MulFOp::create(
-                                          b5, loc, v,
-                                          read(b5, maskU,
-                                               {n, ky, index(kx), row,
-                                                index(col)},
-                                               inside));
-                                    gv.push_back(v);
-                                  }
-                                  for (int64_t j = 0; j < block; ++j) {
-                                    Value c = arith::AddIOp::create(
-                                        b5, loc, c0, index(j));
-                                    Value scalar = tensor::ExtractOp::create(
-                                        b5, loc, weight,
-                                        forward ? ValueRange{c, o, ky,
-                                                             index(kx)}
-                                                : ValueRange{o, c, ky,
-                                                             index(kx)});
-                                    Value wv = vector::BroadcastOp::create(
-                                        b5, loc, vec, scalar);
-                                    for (int64_t ch = 0; ch < chunks; ++ch)
-                                      acc[j * chunks + ch] =
-                                          vector::FMAOp::create(
-                                              b5, loc, gv[ch], wv,
-                                              acc[j * chunks + ch]);
-                                  }
-                                }
-                                scf::YieldOp::create(b5, loc, acc);
-                              });
-                          scf::YieldOp::create(b4, loc, kyLoop.getResults());
-                        });
-                    Value result = yIter.front();
-                    for (int64_t j = 0; j < block; ++j) {
-                      Value c = arith::AddIOp::create(b3, loc, c0, index(j));
-                      for (int64_t ch = 0; ch < chunks; ++ch)
-                        result = vector::TransferWriteOp::create(
-                                     b3, loc, oLoop.getResult(j * chunks + ch),
-                                     result,
-                                     ValueRange{n, c, iy, index(ch * lanes)},
-                                     ArrayRef<bool>{(ch + 1) * lanes <= width})
-                                     .getResult();
-                    }
-                    scf::YieldOp::create(b3, loc, result);
-                  });
-              scf::YieldOp::create(b2, loc, yLoop.getResults());
+  SmallVector<Value> out = kit.nest(
+      g.b, {batch, channels, height}, {1, block, 1}, {g.empty(inputShape)},
+      [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
+        Value n = ivs[0], c0 = ivs[1], iy = ivs[2];
+        Value rowBase = arith::AddIOp::create(b3, loc, iy, index(shiftH));
+        SmallVector<Value> acc = kit.nest(
+            b3, {outputs, kh}, {1, 1},
+            SmallVector<Value>(block * chunks, kit.zeros),
+            [&](OpBuilder &b5, ValueRange taps, ValueRange sums) {
+              Value o = taps[0], ky = taps[1];
+              SmallVector<Value> acc(sums);
+              Value step = arith::MulIOp::create(b5, loc, ky, dh);
+              Value row =
+                  forward ? Value(arith::AddIOp::create(b5, loc, rowBase, step))
+                          : Value(arith::SubIOp::create(b5, loc, rowBase, step));
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                int64_t colBase = shiftW + sign * kx * w.dilation[1];
+                SmallVector<Value> gv;
+                for (int64_t ch = 0; ch < chunks; ++ch) {
+                  int64_t col = ch * lanes + colBase;
+                  bool inside = col + lanes <= wu;
+                  Value v = kit.read(b5, gu, {n, o, row, index(col)}, inside);
+                  if (maskU)
+                    v = arith::MulFOp::create(
+                        b5, loc, v,
+                        kit.read(b5, maskU,
+                                 {n, ky, index(kx), row, index(col)}, inside));
+                  gv.push_back(v);
+                }
+                for (int64_t j = 0; j < block; ++j) {
+                  Value c = arith::AddIOp::create(b5, loc, c0, index(j));
+                  Value scalar = tensor::ExtractOp::create(
+                      b5, loc, weight,
+                      forward ? ValueRange{c, o, ky, index(kx)}
+                              : ValueRange{o, c, ky, index(kx)});
+                  Value wv = vector::BroadcastOp::create(b5, loc, kit.vec,
+                                                         scalar);
+                  for (int64_t ch = 0; ch < chunks; ++ch)
+                    acc[j * chunks + ch] = vector::FMAOp::create(
+                        b5, loc, gv[ch], wv, acc[j * chunks + ch]);
+                }
+              }
+              return acc;
             });
-        scf::YieldOp::create(b1, loc, cLoop.getResults());
+        Value result = iter.front();
+        for (int64_t j = 0; j < block; ++j) {
+          Value c = arith::AddIOp::create(b3, loc, c0, index(j));
+          for (int64_t ch = 0; ch < chunks; ++ch)
+            result = kit.write(b3, acc[j * chunks + ch], result,
+                               {n, c, iy, index(ch * lanes)},
+                               (ch + 1) * lanes <= width);
+        }
+        return SmallVector<Value>{result};
       });
-  return nLoop.getResult(0);
+  return out.front();
 }
 
 std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
@@ -438,52 +436,27 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
     }
   if (block == 0)
     return std::nullopt;
-  OpBuilder &b = g.b;
-  Location loc = g.loc;
   VectorLoops kit(g, lanes);
   auto index = [&](int64_t v) { return kit.index(v); };
-  auto nLoop = scf::ForOp::create(
-      b, loc, index(0), index(batch), index(1),
-      ValueRange{g.empty({batch, channels, kh, kw, ho, wo})},
-      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
-        auto yLoop = scf::ForOp::create(
-            b1, loc, index(0), index(ho), index(1), nIter,
-            [&](OpBuilder &b2, Location, Value y, ValueRange yIter) {
-              auto cLoop = scf::ForOp::create(
-                  b2, loc, index(0), index(channels), index(block), yIter,
-                  [&](OpBuilder &b3, Location, Value c0, ValueRange cIter) {
-                    auto kyLoop = scf::ForOp::create(
-                        b3, loc, index(0), index(kh), index(1), cIter,
-                        [&](OpBuilder &b4, Location, Value ky,
-                            ValueRange kyIter) {
-                          SmallVector<Value> sums = sumOverOutputs(
-                              kit, b4, gOut, weight, n, y, c0, ky, block, kw,
-                              chunks);
-                          Value result = kyIter.front();
-                          for (int64_t j = 0; j < block; ++j) {
-                            Value c =
-                                arith::AddIOp::create(b4, loc, c0, index(j));
-                            for (int64_t kx = 0; kx < kw; ++kx)
-                              for (int64_t ch = 0; ch < chunks; ++ch)
-                                result =
-                                    vector::TransferWriteOp::create(
-                                        b4, loc,
-                                        sums[(j * kw + kx) * chunks + ch],
-                                        result,
-                                        ValueRange{n, c, ky, index(kx), y,
-                                                   index(ch * lanes)},
-                                        ArrayRef<bool>{(ch + 1) * lanes <= wo})
-                                        .getResult();
-                          }
-                          scf::YieldOp::create(b4, loc, result);
-                        });
-                    scf::YieldOp::create(b3, loc, kyLoop.getResults());
-                  });
-              scf::YieldOp::create(b2, loc, cLoop.getResults());
-            });
-        scf::YieldOp::create(b1, loc, yLoop.getResults());
+  SmallVector<Value> out = kit.nest(
+      g.b, {batch, ho, channels, kh}, {1, 1, block, 1},
+      {g.empty({batch, channels, kh, kw, ho, wo})},
+      [&](OpBuilder &b4, ValueRange ivs, ValueRange iter) {
+        Value n = ivs[0], y = ivs[1], c0 = ivs[2], ky = ivs[3];
+        SmallVector<Value> sums = sumOverOutputs(kit, b4, gOut, weight, n, y,
+                                                 c0, ky, block, kw, chunks);
+        Value result = iter.front();
+        for (int64_t j = 0; j < block; ++j) {
+          Value c = arith::AddIOp::create(b4, g.loc, c0, index(j));
+          for (int64_t kx = 0; kx < kw; ++kx)
+            for (int64_t ch = 0; ch < chunks; ++ch)
+              result = kit.write(b4, sums[(j * kw + kx) * chunks + ch], result,
+                                 {n, c, ky, index(kx), y, index(ch * lanes)},
+                                 (ch + 1) * lanes <= wo);
+        }
+        return SmallVector<Value>{result};
       });
-  return nLoop.getResult(0);
+  return out.front();
 }
 
 /// The two UNS contractions over a tap pair as explicit vector loops, with
@@ -556,58 +529,39 @@ std::optional<Value> vectorUnsContraction(LoweringBuilder &g, Value q,
           SmallVector<Value> at = {n};
           at.append(lead.begin(), lead.end());
           at.append({index(sy), index(sx), y, index(ch * lanes)});
-          out = vector::TransferWriteOp::create(
-                    nb, loc, acc[(sy * kw + sx) * chunks + ch], out, at,
-                    ArrayRef<bool>{(ch + 1) * lanes <= wo})
-                    .getResult();
+          out = kit.write(nb, acc[(sy * kw + sx) * chunks + ch], out, at,
+                          (ch + 1) * lanes <= wo);
         }
     return out;
   };
   SmallVector<Value> zeros(taps * chunks, kit.zeros);
-  auto loop = [&](OpBuilder &nb, int64_t count, ValueRange init,
-                  function_ref<SmallVector<Value>(OpBuilder &, Value,
-                                                  ValueRange)>
-                      body) {
-    auto forOp = scf::ForOp::create(
-        nb, loc, index(0), index(count), index(1), init,
-        [&](OpBuilder &inner, Location, Value i, ValueRange iter) {
-          scf::YieldOp::create(inner, loc, body(inner, i, iter));
-        });
-    return SmallVector<Value>(forOp.getResults());
-  };
   Value result = g.empty(outShape);
-  SmallVector<Value> out = loop(b, batch, {result}, [&](OpBuilder &b1, Value n,
-                                                        ValueRange it1) {
-    if (mixing)
-      // R: n, c, ty (as sy of the result), tx, y; Σ over the source taps t.
-      return loop(b1, channels, it1, [&](OpBuilder &b2, Value c,
-                                         ValueRange it2) {
-        return loop(b2, ho, it2, [&](OpBuilder &b3, Value y, ValueRange it3) {
-          SmallVector<Value> acc = loop(
-              b3, kh, zeros, [&](OpBuilder &b4, Value ty, ValueRange it4) {
-                return loop(b4, kw, it4,
-                            [&](OpBuilder &b5, Value tx, ValueRange it5) {
-                              return accumulate(b5, n, y, c, ty, tx, it5);
-                            });
-              });
-          return SmallVector<Value>{store(b3, it3.front(), acc, n, {c}, y)};
-        });
-      });
-    // ∂M: n, y, ty, tx; Σ over the input channels c.
-    return loop(b1, ho, it1, [&](OpBuilder &b2, Value y, ValueRange it2) {
-      return loop(b2, kh, it2, [&](OpBuilder &b3, Value ty, ValueRange it3) {
-        return loop(b3, kw, it3, [&](OpBuilder &b4, Value tx, ValueRange it4) {
-          SmallVector<Value> acc =
-              loop(b4, channels, zeros,
-                   [&](OpBuilder &b5, Value c, ValueRange it5) {
-                     return accumulate(b5, n, y, c, ty, tx, it5);
-                   });
-          return SmallVector<Value>{
-              store(b4, it4.front(), acc, n, {ty, tx}, y)};
-        });
-      });
-    });
-  });
+  SmallVector<Value> out =
+      mixing
+          // R: n, c, y; Σ over the taps t = (ty, tx).
+          ? kit.nest(b, {batch, channels, ho}, {1, 1, 1}, {result},
+                     [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
+                       Value n = ivs[0], c = ivs[1], y = ivs[2];
+                       SmallVector<Value> acc = kit.nest(
+                           b3, {kh, kw}, {1, 1}, zeros,
+                           [&](OpBuilder &b5, ValueRange t, ValueRange sums) {
+                             return accumulate(b5, n, y, c, t[0], t[1], sums);
+                           });
+                       return SmallVector<Value>{
+                           store(b3, iter.front(), acc, n, {c}, y)};
+                     })
+          // ∂M: n, y, ty, tx; Σ over the input channels c.
+          : kit.nest(b, {batch, ho, kh, kw}, {1, 1, 1, 1}, {result},
+                     [&](OpBuilder &b4, ValueRange ivs, ValueRange iter) {
+                       Value n = ivs[0], y = ivs[1], ty = ivs[2], tx = ivs[3];
+                       SmallVector<Value> acc = kit.nest(
+                           b4, {channels}, {1}, zeros,
+                           [&](OpBuilder &b5, ValueRange c, ValueRange sums) {
+                             return accumulate(b5, n, y, c[0], ty, tx, sums);
+                           });
+                       return SmallVector<Value>{
+                           store(b4, iter.front(), acc, n, {ty, tx}, y)};
+                     });
   return out.front();
 }
 
@@ -700,101 +654,64 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
       block = candidate;
       break;
     }
-  OpBuilder &b = g.b;
   Location loc = g.loc;
   VectorLoops kit(g, lanes);
-  Value zeros = kit.zeros;
   auto index = [&](int64_t v) { return kit.index(v); };
-  auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
-                  bool inBounds) {
-    return kit.read(nb, source, indices, inBounds);
-  };
   Value dh = index(w.dilation[0]), sh = index(w.stride[0]);
-
   // Sample by sample: G[n] and Xp[n] stay in cache while every block of
   // ∂W takes its share; ∂W accumulates the per-sample sums in order.
-  auto outer = scf::ForOp::create(
-      b, loc, index(0), index(batch), index(1),
-      ValueRange{g.filled(ws, 0.0)},
-      [&](OpBuilder &b0, Location, Value n, ValueRange nIter) {
-        auto oLoop = scf::ForOp::create(
-            b0, loc, index(0), index(outputs), index(block), nIter,
-            [&](OpBuilder &b1, Location, Value o0, ValueRange oIter) {
-              auto cLoop = scf::ForOp::create(
-                  b1, loc, index(0), index(channels), index(1), oIter,
-                  [&](OpBuilder &b2, Location, Value c, ValueRange cIter) {
-                    auto kyLoop = scf::ForOp::create(
-                        b2, loc, index(0), index(kh), index(1), cIter,
-                        [&](OpBuilder &b3, Location, Value ky,
-                            ValueRange kyIter) {
-                          SmallVector<Value> init(block * kw, zeros);
-                          Value rowOffset =
-                              arith::MulIOp::create(b3, loc, ky, dh);
-                          auto yLoop = scf::ForOp::create(
-                              b3, loc, index(0), index(ho), index(1), init,
-                              [&](OpBuilder &b5, Location, Value y,
-                                  ValueRange yIter) {
-                                SmallVector<Value> acc(yIter);
-                                Value row = arith::AddIOp::create(
-                                    b5, loc,
-                                    arith::MulIOp::create(b5, loc, y, sh),
-                                    rowOffset);
-                                for (int64_t x0 = 0; x0 < wo; x0 += lanes) {
-                                  bool whole = x0 + lanes <= wo;
-                                  SmallVector<Value> xv;
-                                  for (int64_t kx = 0; kx < kw; ++kx) {
-                                    int64_t off = kx * w.dilation[1];
-                                    auto [phase, col] = columns.at(x0, off);
-                                    Value v =
-                                        read(b5, phase, {n, c, row, index(col)},
-                                             col + lanes <= columns.width(off));
-                                    if (mask)
-                                      v = arith::MulFOp::create(
-                                          b5, loc, v,
-                                          read(b5, mask,
-                                               {n, ky, index(kx), y,
-                                                index(x0)},
-                                               whole));
-                                    xv.push_back(v);
-                                  }
-                                  for (int64_t i = 0; i < block; ++i) {
-                                    Value o = arith::AddIOp::create(
-                                        b5, loc, o0, index(i));
-                                    Value gv = read(b5, gOut,
-                                                    {n, o, y, index(x0)},
-                                                    whole);
-                                    for (int64_t kx = 0; kx < kw; ++kx)
-                                      acc[i * kw + kx] = vector::FMAOp::create(
-                                          b5, loc, gv, xv[kx],
-                                          acc[i * kw + kx]);
-                                  }
-                                }
-                                scf::YieldOp::create(b5, loc, acc);
-                              });
-                          Value result = kyIter.front();
-                          for (int64_t i = 0; i < block; ++i)
-                            for (int64_t kx = 0; kx < kw; ++kx) {
-                              Value sum = vector::ReductionOp::create(
-                                  b3, loc, vector::CombiningKind::ADD,
-                                  yLoop.getResult(i * kw + kx));
-                              Value o =
-                                  arith::AddIOp::create(b3, loc, o0, index(i));
-                              SmallVector<Value> at = {o, c, ky, index(kx)};
-                              Value previous =
-                                  tensor::ExtractOp::create(b3, loc, result, at);
-                              result = tensor::InsertOp::create(
-                                  b3, loc, addf(b3, loc, previous, sum), result,
-                                  at);
-                            }
-                          scf::YieldOp::create(b3, loc, result);
-                        });
-                    scf::YieldOp::create(b2, loc, kyLoop.getResults());
-                  });
-              scf::YieldOp::create(b1, loc, cLoop.getResults());
+  SmallVector<Value> out = kit.nest(
+      g.b, {batch, outputs, channels, kh}, {1, block, 1, 1},
+      {g.filled(ws, 0.0)},
+      [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
+        Value n = ivs[0], o0 = ivs[1], c = ivs[2], ky = ivs[3];
+        Value rowOffset = arith::MulIOp::create(b3, loc, ky, dh);
+        SmallVector<Value> sums = kit.nest(
+            b3, {ho}, {1}, SmallVector<Value>(block * kw, kit.zeros),
+            [&](OpBuilder &b5, ValueRange rows, ValueRange partial) {
+              Value y = rows[0];
+              SmallVector<Value> acc(partial);
+              Value row = arith::AddIOp::create(
+                  b5, loc, arith::MulIOp::create(b5, loc, y, sh), rowOffset);
+              for (int64_t x0 = 0; x0 < wo; x0 += lanes) {
+                bool whole = x0 + lanes <= wo;
+                SmallVector<Value> xv;
+                for (int64_t kx = 0; kx < kw; ++kx) {
+                  int64_t off = kx * w.dilation[1];
+                  auto [phase, col] = columns.at(x0, off);
+                  Value v = kit.read(b5, phase, {n, c, row, index(col)},
+                                     col + lanes <= columns.width(off));
+                  if (mask)
+                    v = arith::MulFOp::create(
+                        b5, loc, v,
+                        kit.read(b5, mask, {n, ky, index(kx), y, index(x0)},
+                                 whole));
+                  xv.push_back(v);
+                }
+                for (int64_t i = 0; i < block; ++i) {
+                  Value o = arith::AddIOp::create(b5, loc, o0, index(i));
+                  Value gv = kit.read(b5, gOut, {n, o, y, index(x0)}, whole);
+                  for (int64_t kx = 0; kx < kw; ++kx)
+                    acc[i * kw + kx] = vector::FMAOp::create(
+                        b5, loc, gv, xv[kx], acc[i * kw + kx]);
+                }
+              }
+              return acc;
             });
-        scf::YieldOp::create(b0, loc, oLoop.getResults());
+        Value result = iter.front();
+        for (int64_t i = 0; i < block; ++i)
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            Value sum = vector::ReductionOp::create(
+                b3, loc, vector::CombiningKind::ADD, sums[i * kw + kx]);
+            Value o = arith::AddIOp::create(b3, loc, o0, index(i));
+            SmallVector<Value> at = {o, c, ky, index(kx)};
+            Value previous = tensor::ExtractOp::create(b3, loc, result, at);
+            result = tensor::InsertOp::create(
+                b3, loc, addf(b3, loc, previous, sum), result, at);
+          }
+        return SmallVector<Value>{result};
       });
-  return outer.getResult(0);
+  return out.front();
 }
 
 /// The DNS mask gradient as explicit vector loops (strided layers read the
@@ -826,77 +743,49 @@ std::optional<Value> vectorMaskGradient(LoweringBuilder &g, Value gOut,
     }
   if (block == 0)
     return std::nullopt;
-  OpBuilder &b = g.b;
   Location loc = g.loc;
   VectorLoops kit(g, lanes);
-  Value zeros = kit.zeros;
   auto index = [&](int64_t v) { return kit.index(v); };
-  auto read = [&](OpBuilder &nb, Value source, ValueRange indices,
-                  bool inBounds) {
-    return kit.read(nb, source, indices, inBounds);
-  };
   Value dh = index(w.dilation[0]), sh = index(w.stride[0]);
   ColumnPhases columns(g, xp, w.stride[1]);
-  int64_t accs = kw * chunks;
-  auto nLoop = scf::ForOp::create(
-      b, loc, index(0), index(batch), index(1),
-      ValueRange{g.empty({batch, kh, kw, ho, wo})},
-      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
-        auto yLoop = scf::ForOp::create(
-            b1, loc, index(0), index(ho), index(1), nIter,
-            [&](OpBuilder &b2, Location, Value y, ValueRange yIter) {
-              auto kyLoop = scf::ForOp::create(
-                  b2, loc, index(0), index(kh), index(1), yIter,
-                  [&](OpBuilder &b3, Location, Value ky, ValueRange kyIter) {
-                    Value row = arith::AddIOp::create(
-                        b3, loc, arith::MulIOp::create(b3, loc, y, sh),
-                        arith::MulIOp::create(b3, loc, ky, dh));
-                    auto cLoop = scf::ForOp::create(
-                        b3, loc, index(0), index(channels), index(block),
-                        SmallVector<Value>(accs, zeros),
-                        [&](OpBuilder &b4, Location, Value c0,
-                            ValueRange cIter) {
-                          SmallVector<Value> sums = sumOverOutputs(
-                              kit, b4, gOut, weight, n, y, c0, ky, block, kw,
-                              chunks);
-                          SmallVector<Value> accM(cIter);
-                          for (int64_t j = 0; j < block; ++j) {
-                            Value c =
-                                arith::AddIOp::create(b4, loc, c0, index(j));
-                            for (int64_t kx = 0; kx < kw; ++kx)
-                              for (int64_t ch = 0; ch < chunks; ++ch) {
-                                int64_t off = kx * w.dilation[1];
-                                auto [phase, col] = columns.at(ch * lanes, off);
-                                Value xv =
-                                    read(b4, phase, {n, c, row, index(col)},
-                                         col + lanes <= columns.width(off));
-                                Value &a = accM[kx * chunks + ch];
-                                a = vector::FMAOp::create(
-                                    b4, loc, xv,
-                                    sums[(j * kw + kx) * chunks + ch],
-                                    a);
-                              }
-                          }
-                          scf::YieldOp::create(b4, loc, accM);
-                        });
-                    Value result = kyIter.front();
-                    for (int64_t kx = 0; kx < kw; ++kx)
-                      for (int64_t ch = 0; ch < chunks; ++ch)
-                        result =
-                            vector::TransferWriteOp::create(
-                                b3, loc, cLoop.getResult(kx * chunks + ch),
-                                result,
-                                ValueRange{n, ky, index(kx), y,
-                                           index(ch * lanes)},
-                                ArrayRef<bool>{(ch + 1) * lanes <= wo})
-                                .getResult();
-                    scf::YieldOp::create(b3, loc, result);
-                  });
-              scf::YieldOp::create(b2, loc, kyLoop.getResults());
+  SmallVector<Value> out = kit.nest(
+      g.b, {batch, ho, kh}, {1, 1, 1}, {g.empty({batch, kh, kw, ho, wo})},
+      [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
+        Value n = ivs[0], y = ivs[1], ky = ivs[2];
+        Value row = arith::AddIOp::create(
+            b3, loc, arith::MulIOp::create(b3, loc, y, sh),
+            arith::MulIOp::create(b3, loc, ky, dh));
+        SmallVector<Value> accM = kit.nest(
+            b3, {channels}, {block}, SmallVector<Value>(kw * chunks, kit.zeros),
+            [&](OpBuilder &b4, ValueRange blocks, ValueRange partial) {
+              Value c0 = blocks[0];
+              SmallVector<Value> sums = sumOverOutputs(
+                  kit, b4, gOut, weight, n, y, c0, ky, block, kw, chunks);
+              SmallVector<Value> acc(partial);
+              for (int64_t j = 0; j < block; ++j) {
+                Value c = arith::AddIOp::create(b4, loc, c0, index(j));
+                for (int64_t kx = 0; kx < kw; ++kx)
+                  for (int64_t ch = 0; ch < chunks; ++ch) {
+                    int64_t off = kx * w.dilation[1];
+                    auto [phase, col] = columns.at(ch * lanes, off);
+                    Value xv = kit.read(b4, phase, {n, c, row, index(col)},
+                                        col + lanes <= columns.width(off));
+                    Value &a = acc[kx * chunks + ch];
+                    a = vector::FMAOp::create(
+                        b4, loc, xv, sums[(j * kw + kx) * chunks + ch], a);
+                  }
+              }
+              return acc;
             });
-        scf::YieldOp::create(b1, loc, yLoop.getResults());
+        Value result = iter.front();
+        for (int64_t kx = 0; kx < kw; ++kx)
+          for (int64_t ch = 0; ch < chunks; ++ch)
+            result = kit.write(b3, accM[kx * chunks + ch], result,
+                               {n, ky, index(kx), y, index(ch * lanes)},
+                               (ch + 1) * lanes <= wo);
+        return SmallVector<Value>{result};
       });
-  return nLoop.getResult(0);
+  return out.front();
 }
 
 /// The UNS mixed taps Z[n,c,t,p] = Σ_s M_p[t,s]·Xp[n,c,window(p,s)] as
@@ -911,66 +800,50 @@ std::optional<Value> vectorMixedTaps(LoweringBuilder &g, Value m7, Value xp,
   int64_t chunks = llvm::divideCeil(wo, lanes), taps = kh * kw;
   if (taps * chunks > registers)
     return std::nullopt;
-  OpBuilder &b = g.b;
   Location loc = g.loc;
   VectorLoops kit(g, lanes);
   auto index = [&](int64_t v) { return kit.index(v); };
   ColumnPhases columns(g, xp, w.stride[1]);
   Value sh = index(w.stride[0]);
-  auto nLoop = scf::ForOp::create(
-      b, loc, index(0), index(batch), index(1),
-      ValueRange{g.empty({batch, channels, kh, kw, ho, wo})},
-      [&](OpBuilder &b1, Location, Value n, ValueRange nIter) {
-        auto cLoop = scf::ForOp::create(
-            b1, loc, index(0), index(channels), index(1), nIter,
-            [&](OpBuilder &b2, Location, Value c, ValueRange cIter) {
-              auto yLoop = scf::ForOp::create(
-                  b2, loc, index(0), index(ho), index(1), cIter,
-                  [&](OpBuilder &b3, Location, Value y, ValueRange yIter) {
-                    SmallVector<Value> acc(taps * chunks, kit.zeros);
-                    Value base = arith::MulIOp::create(b3, loc, y, sh);
-                    for (int64_t sy = 0; sy < kh; ++sy) {
-                      Value row = arith::AddIOp::create(
-                          b3, loc, base, index(sy * w.dilation[0]));
-                      for (int64_t sx = 0; sx < kw; ++sx) {
-                        int64_t off = sx * w.dilation[1];
-                        for (int64_t ch = 0; ch < chunks; ++ch) {
-                          auto [phase, col] = columns.at(ch * lanes, off);
-                          Value xv =
-                              kit.read(b3, phase, {n, c, row, index(col)},
-                                       col + lanes <= columns.width(off));
-                          for (int64_t ty = 0; ty < kh; ++ty)
-                            for (int64_t tx = 0; tx < kw; ++tx) {
-                              Value mv = kit.read(
-                                  b3, m7,
-                                  {n, index(ty), index(tx), index(sy),
-                                   index(sx), y, index(ch * lanes)},
-                                  (ch + 1) * lanes <= wo);
-                              Value &a = acc[(ty * kw + tx) * chunks + ch];
-                              a = vector::FMAOp::create(b3, loc, mv, xv, a);
-                            }
-                        }
-                      }
-                    }
-                    Value result = yIter.front();
-                    for (int64_t ty = 0; ty < kh; ++ty)
-                      for (int64_t tx = 0; tx < kw; ++tx)
-                        for (int64_t ch = 0; ch < chunks; ++ch)
-                          result = vector::TransferWriteOp::create(
-                                       b3, loc,
-                                       acc[(ty * kw + tx) * chunks + ch],
-                                       result,
-                                       ValueRange{n, c, index(ty), index(tx),
-                                                  y, index(ch * lanes)},
-                                       ArrayRef<bool>{(ch + 1) * lanes <= wo})
-                                       .getResult();
-                    scf::YieldOp::create(b3, loc, result);
-                  });
-              scf::YieldOp::create(b2, loc, yLoop.getResults());
-            });
-        scf::YieldOp::create(b1, loc, cLoop.getResults());
+  SmallVector<Value> out = kit.nest(
+      g.b, {batch, channels, ho}, {1, 1, 1},
+      {g.empty({batch, channels, kh, kw, ho, wo})},
+      [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
+        Value n = ivs[0], c = ivs[1], y = ivs[2];
+        SmallVector<Value> acc(taps * chunks, kit.zeros);
+        Value base = arith::MulIOp::create(b3, loc, y, sh);
+        for (int64_t sy = 0; sy < kh; ++sy) {
+          Value row =
+              arith::AddIOp::create(b3, loc, base, index(sy * w.dilation[0]));
+          for (int64_t sx = 0; sx < kw; ++sx) {
+            int64_t off = sx * w.dilation[1];
+            for (int64_t ch = 0; ch < chunks; ++ch) {
+              auto [phase, col] = columns.at(ch * lanes, off);
+              Value xv = kit.read(b3, phase, {n, c, row, index(col)},
+                                  col + lanes <= columns.width(off));
+              for (int64_t ty = 0; ty < kh; ++ty)
+                for (int64_t tx = 0; tx < kw; ++tx) {
+                  Value mv = kit.read(b3, m7,
+                                      {n, index(ty), index(tx), index(sy),
+                                       index(sx), y, index(ch * lanes)},
+                                      (ch + 1) * lanes <= wo);
+                  Value &a = acc[(ty * kw + tx) * chunks + ch];
+                  a = vector::FMAOp::create(b3, loc, mv, xv, a);
+                }
+            }
+          }
+        }
+        Value result = iter.front();
+        for (int64_t ty = 0; ty < kh; ++ty)
+          for (int64_t tx = 0; tx < kw; ++tx)
+            for (int64_t ch = 0; ch < chunks; ++ch)
+              result = kit.write(b3, acc[(ty * kw + tx) * chunks + ch], result,
+                                 {n, c, index(ty), index(tx), y,
+                                  index(ch * lanes)},
+                                 (ch + 1) * lanes <= wo);
+        return SmallVector<Value>{result};
       });
-  return nLoop.getResult(0);
+  return out.front();
 }
 
 /// UNS ∂W through the mixed taps Z[n,c,t,p] = Σ_s M_p[t,s]·Xp[n,c,window(p,s)]

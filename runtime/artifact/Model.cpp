@@ -25,8 +25,10 @@ struct Model::Impl {
         info.results.push_back({b.name, b.role, b.dtype, b.shape, false});
       entryPoints.push_back(std::move(info));
     }
+    // Views of the artifact's tensors (no copy): a run that updates one
+    // replaces the entry, it never writes into the artifact's memory.
     for (const auto &[name, tensor] : artifact->weights().tensors)
-      state.emplace(name, tensor.clone());
+      state.emplace(name, tensor);
   }
 
   const Artifact &artifact() const {

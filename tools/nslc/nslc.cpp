@@ -196,72 +196,10 @@ rt::Tensor importedTensor(const ::nsl::frontend::ImportedTensor &imported) {
   return tensor;
 }
 
-/// The parameters and buffers of the model (from --weights, else those of
-/// an imported TorchScript model, else random) and its constants, by name.
-std::map<std::string, rt::Tensor> modelWeights(
-    const std::string &graphJson,
-    const std::vector<mlir::nsl::ConstantBuffer> &constants,
-    const std::map<std::string, ::nsl::frontend::ImportedTensor> *imported) {
-  ref::Graph graph = ref::parseGraph(graphJson);
-  std::map<std::string, rt::Tensor> weights;
-  std::optional<rt::SafetensorsFile> file;
-  std::vector<ref::Tensor> random;
-  if (!weightsPath.empty())
-    file = rt::readSafetensors(weightsPath);
-  if (!imported)
-    random = ref::randomArguments(graph, {seed, std::nullopt});
-  for (auto [index, argument] : llvm::enumerate(graph.arguments)) {
-    if (argument.role == "optimizer_state") {
-      // A model written with its own optimizer state (train_step's is added
-      // by addOptimizerState): the file's tensor, else a random draw.
-      const rt::Tensor *stored = file ? file->find(argument.name) : nullptr;
-      if (stored)
-        weights[argument.name] = stored->clone();
-      else if (!random.empty())
-        weights[argument.name] = rt::fromReference(random[index]);
-      continue;
-    }
-    if (argument.role != "parameter" && argument.role != "buffer")
-      continue;
-    if (!file && imported) {
-      auto found = imported->find(argument.name);
-      if (found == imported->end())
-        throw ref::ReferenceError("the imported model has no values for '" +
-                                  argument.name + "'");
-      weights[argument.name] = importedTensor(found->second);
-      continue;
-    }
-    if (!file) {
-      weights[argument.name] = rt::fromReference(random[index]);
-      continue;
-    }
-    const rt::Tensor *tensor = file->find(argument.name);
-    std::string expected = ref::typeToString(argument.type);
-    if (!tensor)
-      throw ref::ReferenceError(weightsPath + ": no tensor '" + argument.name +
-                                "' (" + expected + ") for the model's " +
-                                argument.role);
-    ref::TensorType found{tensor->dtype() == rt::DType::F32 ? ref::DType::F32
-                                                            : ref::DType::I64,
-                          tensor->shape()};
-    if (found != argument.type)
-      throw ref::ReferenceError(weightsPath + ": tensor '" + argument.name +
-                                "' is " + ref::typeToString(found) +
-                                ", the model needs " + expected);
-    weights[argument.name] = tensor->clone();
-  }
-  for (const mlir::nsl::ConstantBuffer &constant : constants)
-    weights[constant.name] = constantTensor(constant.value);
-  return weights;
-}
-
 /// The initial optimizer state of a train_step function: the tensor of
-/// --weights if it has one (resuming), zeros otherwise.
-void addOptimizerState(func::FuncOp trainStep,
+/// `file` (--weights) if it has one (resuming), zeros otherwise.
+void addOptimizerState(func::FuncOp trainStep, const rt::SafetensorsFile *file,
                        std::map<std::string, rt::Tensor> &weights) {
-  std::optional<rt::SafetensorsFile> file;
-  if (!weightsPath.empty())
-    file = rt::readSafetensors(weightsPath);
   for (unsigned i = 0; i < trainStep.getNumArguments(); ++i) {
     auto role = trainStep.getArgAttrOfType<StringAttr>(
         i, mlir::nsl::NSLDialect::kRoleAttr);
@@ -282,6 +220,74 @@ void addOptimizerState(func::FuncOp trainStep,
     weights[name.str()] = std::move(zeros);
   }
 }
+
+/// The parameters and buffers of the model (from --weights, else those of
+/// an imported TorchScript model, else random), its constants and, with a
+/// train_step function, its initial optimizer state, by name.
+std::map<std::string, rt::Tensor> modelWeights(
+    const std::string &graphJson,
+    const std::vector<mlir::nsl::ConstantBuffer> &constants,
+    const std::map<std::string, ::nsl::frontend::ImportedTensor> *imported,
+    func::FuncOp trainStep = {}) {
+  ref::Graph graph = ref::parseGraph(graphJson);
+  std::map<std::string, rt::Tensor> weights;
+  std::optional<rt::SafetensorsFile> file;
+  if (!weightsPath.empty())
+    file = rt::readSafetensors(weightsPath);
+  // The seeded draw of every argument, made once if something needs it.
+  std::vector<ref::Tensor> random;
+  auto drawn = [&](size_t index) {
+    if (random.empty())
+      random = ref::randomArguments(graph, {seed, std::nullopt});
+    return rt::fromReference(random[index]);
+  };
+  for (auto [index, argument] : llvm::enumerate(graph.arguments)) {
+    if (argument.role == "optimizer_state") {
+      // A model written with its own optimizer state (train_step's is added
+      // by addOptimizerState): the file's tensor, else a random draw.
+      const rt::Tensor *stored = file ? file->find(argument.name) : nullptr;
+      if (stored)
+        weights[argument.name] = stored->clone();
+      else if (!imported)
+        weights[argument.name] = drawn(index);
+      continue;
+    }
+    if (argument.role != "parameter" && argument.role != "buffer")
+      continue;
+    if (!file && imported) {
+      auto found = imported->find(argument.name);
+      if (found == imported->end())
+        throw ref::ReferenceError("the imported model has no values for '" +
+                                  argument.name + "'");
+      weights[argument.name] = importedTensor(found->second);
+      continue;
+    }
+    if (!file) {
+      weights[argument.name] = drawn(index);
+      continue;
+    }
+    const rt::Tensor *tensor = file->find(argument.name);
+    std::string expected = ref::typeToString(argument.type);
+    if (!tensor)
+      throw ref::ReferenceError(weightsPath + ": no tensor '" + argument.name +
+                                "' (" + expected + ") for the model's " +
+                                argument.role);
+    ref::TensorType found{tensor->dtype() == rt::DType::F32 ? ref::DType::F32
+                                                            : ref::DType::I64,
+                          tensor->shape()};
+    if (found != argument.type)
+      throw ref::ReferenceError(weightsPath + ": tensor '" + argument.name +
+                                "' is " + ref::typeToString(found) +
+                                ", the model needs " + expected);
+    weights[argument.name] = tensor->clone();
+  }
+  for (const mlir::nsl::ConstantBuffer &constant : constants)
+    weights[constant.name] = constantTensor(constant.value);
+  if (trainStep)
+    addOptimizerState(trainStep, file ? &*file : nullptr, weights);
+  return weights;
+}
+
 
 LogicalResult writeText(const std::string &path, const std::string &text) {
   std::string message;
@@ -639,12 +645,10 @@ int main(int argc, char **argv) {
       *schedules;
 
   try {
-    std::map<std::string, rt::Tensor> weights =
-        modelWeights(graphJson, constants,
-                     importedWeights ? &*importedWeights : nullptr);
-    if (train)
-      addOptimizerState(module->lookupSymbol<func::FuncOp>("train_step"),
-                        weights);
+    std::map<std::string, rt::Tensor> weights = modelWeights(
+        graphJson, constants, importedWeights ? &*importedWeights : nullptr,
+        train ? module->lookupSymbol<func::FuncOp>("train_step")
+              : func::FuncOp());
     rt::writeSafetensors(inOutput("weights.safetensors"), weights,
                          {{"producer", "nslc"}, {"model", inputPath}});
   } catch (const std::exception &error) {
