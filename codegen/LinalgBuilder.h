@@ -174,6 +174,14 @@ Value patchNorm(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
                 ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
                 ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape,
                 double epsilon);
+/// SphereConv's output g(θ) of one cos θ (DESIGN.md §1 table); `kParam`
+/// is the filter's k' (learned_sigmoid only, else null).
+Value sphereOutput(OpBuilder &b, Location l, Value cos, SphereVariant variant,
+                   double sigmoidK, Value kParam);
+/// Inference batch norm of one value:
+/// (x − mean)·rsqrt(var + ε)·weight + bias.
+Value batchNormValue(OpBuilder &b, Location l, Value x, Value mean, Value var,
+                     Value weight, Value bias, double epsilon);
 /// y[n,o] = Σ_f x[n,f]·W[o,f] (+ b[o]) of result shape [N, O].
 Value linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
                   ArrayRef<int64_t> shape);

@@ -279,6 +279,37 @@ Value sphereSigmoid(OpBuilder &b, Location l, Value theta, Value k) {
   return mulf(b, l, kappa, divf(b, l, subf(b, l, one, e), addf(b, l, one, e)));
 }
 
+} // namespace
+
+Value mlir::nsl::lowering::sphereOutput(OpBuilder &b, Location l, Value cos,
+                                        SphereVariant variant, double sigmoidK,
+                                        Value kParam) {
+  if (variant == SphereVariant::Cosine)
+    return cos;
+  Value clamped = arith::MinimumFOp::create(
+      b, l, arith::MaximumFOp::create(b, l, cos, cstf(b, l, -1.0 + 1e-6)),
+      cstf(b, l, 1.0 - 1e-6));
+  Value theta = math::AcosOp::create(b, l, clamped);
+  if (variant == SphereVariant::Linear)
+    return subf(b, l, cstf(b, l, 1.0),
+                mulf(b, l, theta, cstf(b, l, 2.0 / llvm::numbers::pi)));
+  Value k = variant == SphereVariant::Sigmoid
+                ? cstf(b, l, sigmoidK)
+                : addf(b, l, math::AbsFOp::create(b, l, kParam),
+                       cstf(b, l, 0.05));
+  return sphereSigmoid(b, l, theta, k);
+}
+
+Value mlir::nsl::lowering::batchNormValue(OpBuilder &b, Location l, Value x,
+                                          Value mean, Value var, Value weight,
+                                          Value bias, double epsilon) {
+  Value inv = math::RsqrtOp::create(b, l, addf(b, l, var, cstf(b, l, epsilon)));
+  Value centred = subf(b, l, x, mean);
+  return addf(b, l, mulf(b, l, mulf(b, l, centred, inv), weight), bias);
+}
+
+namespace {
+
 Value lowerSphereConv2d(LoweringBuilder &g, SphereConv2dOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   ArrayRef<int64_t> ws = shapeOf(op.getWeight());
@@ -316,20 +347,8 @@ Value lowerSphereConv2d(LoweringBuilder &g, SphereConv2dOp op) {
       g.empty(shape), inputs, maps, SmallVector<IteratorType>(4, kParallel),
       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
         Value cos = divf(b, l, a[0], mulf(b, l, a[1], a[2]));
-        if (variant == SphereVariant::Cosine)
-          return cos;
-        Value clamped = arith::MinimumFOp::create(
-            b, l, arith::MaximumFOp::create(b, l, cos, cstf(b, l, -1.0 + 1e-6)),
-            cstf(b, l, 1.0 - 1e-6));
-        Value theta = math::AcosOp::create(b, l, clamped);
-        if (variant == SphereVariant::Linear)
-          return subf(b, l, cstf(b, l, 1.0),
-                      mulf(b, l, theta, cstf(b, l, 2.0 / llvm::numbers::pi)));
-        Value k = variant == SphereVariant::Sigmoid
-                      ? cstf(b, l, sigmoidK)
-                      : addf(b, l, math::AbsFOp::create(b, l, a[3]),
-                             cstf(b, l, 0.05));
-        return sphereSigmoid(b, l, theta, k);
+        return sphereOutput(b, l, cos, variant, sigmoidK,
+                            a.size() > 4 ? a[3] : Value());
       });
 }
 
@@ -401,10 +420,7 @@ Value normalize(LoweringBuilder &g, Value x, Value mean, Value var, Value weight
       {g.identity(rank), channel, channel, channel, channel, g.identity(rank)},
       SmallVector<IteratorType>(rank, kParallel),
       [&](OpBuilder &b, Location l, ValueRange a) {
-        Value inv =
-            math::RsqrtOp::create(b, l, addf(b, l, a[2], cstf(b, l, epsilon)));
-        Value centred = subf(b, l, a[0], a[1]);
-        return addf(b, l, mulf(b, l, mulf(b, l, centred, inv), a[3]), a[4]);
+        return batchNormValue(b, l, a[0], a[1], a[2], a[3], a[4], epsilon);
       });
 }
 

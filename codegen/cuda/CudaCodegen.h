@@ -31,8 +31,25 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::nsl::cuda {
+
+/// The tiles of the implicit-GEMM convolution kernels (TiledConv.cpp).
+struct TiledConvOptions {
+  /// Block tile: output channels (BM) × output pixels (BN); the layer may
+  /// narrow BM (few output channels) and widen BN (to keep ≥ 128 threads).
+  int64_t tileM = 64, tileN = 128;
+  /// Reduction chunk (BK, over C·K) staged through shared memory.
+  int64_t tileK = 8;
+  /// Register tile per thread (TM × TN); threads = (BM/TM)·(BN/TN).
+  int64_t threadM = 8, threadN = 8;
+  /// Shared-memory buffers: 2 overlaps the next chunk's loads with the
+  /// current chunk's products.
+  int64_t stages = 2;
+  /// Generate the CPU emulation of the kernels instead of gpu.funcs.
+  bool emulate = false;
+};
 
 /// Explicit choices of the CUDA code generation.
 struct CudaCodegenOptions {
@@ -42,6 +59,10 @@ struct CudaCodegenOptions {
   int64_t threads = 256;
   /// Kernel grouping as on the CPU.
   bool fuseEpilogues = true;
+  /// Convolution groups as tiled implicit-GEMM kernels (else the generic
+  /// mapping, one block per sample).
+  bool tiledConv = true;
+  TiledConvOptions tiles;
 };
 
 /// Parses `cuda:sm_XY` (the nslc --target syntax); nullopt otherwise.
@@ -58,6 +79,8 @@ struct CudaKernelInfo {
   /// Scratch bytes per block; the workspace argument holds grid.x slices.
   int64_t workspaceBytes = 0;
   int64_t parallelExtent = 1;
+  /// The tiled convolution's [BM, BN, BK, TM, TN, stages]; empty otherwise.
+  std::vector<int64_t> tiles;
 };
 
 /// What compiling the kernels of a module produced.
@@ -72,6 +95,16 @@ struct CudaKernels {
 /// loops) into a gpu.func of the `nsl_kernels` gpu.module, as described
 /// above; erases the func.funcs.
 std::unique_ptr<Pass> createMapKernelsToGpu(int64_t threads);
+
+/// Pass: every kernel that is a convolution group — sim_conv2d (plain, or
+/// DNS with its mask and optionally the predicted_similarity before it) or
+/// sphere_conv2d, then optionally inference batch_norm and relu — becomes an
+/// implicit-GEMM gpu.func with shared-memory tiles (TiledConv.cpp), or with
+/// `emulate` the same kernel emulated on the CPU (a func.func with the
+/// kernel's CPU signature). Other kernels are left alone. The kernels carry
+/// `nsl.grid`, `nsl.block` and `nsl.tiles`.
+std::unique_ptr<Pass> createTileConvsForGpu(const TiledConvOptions &options);
+void registerTiledConvPass();
 
 /// Stage 2 for CUDA on a module outlined by buildCpuOutlinePipeline (with
 /// directConv off): linalg, bufferization, scratch hoisting, parallel loops,

@@ -50,6 +50,8 @@ static void addParsed(OpPassManager &pm, StringRef pipeline) {
 void cuda::buildCudaKernelMappingPipeline(OpPassManager &pm,
                                           const CudaCodegenOptions &options) {
   pm.addPass(createKeepKernelsOnly());
+  if (options.tiledConv)
+    pm.addPass(createTileConvsForGpu(options.tiles));
   pm.addPass(createLowerToLinalg());
   addParsed(pm, "canonicalize,eliminate-empty-tensors,one-shot-bufferize,"
                 "canonicalize");
@@ -136,6 +138,16 @@ cuda::compileCudaKernels(ModuleOp module, const CudaCodegenOptions &options) {
       info.workspaceBytes = integer("nsl.workspace_bytes");
       info.grid = {info.parallelExtent, 1, 1};
       info.block = {options.threads, 1, 1};
+      // The tiled convolutions choose their own launch shape.
+      auto triple = [&](StringRef name, std::array<int64_t, 3> &into) {
+        if (auto attr = kernel->getAttrOfType<DenseI64ArrayAttr>(name))
+          if (attr.size() == 3)
+            llvm::copy(attr.asArrayRef(), into.begin());
+      };
+      triple("nsl.grid", info.grid);
+      triple("nsl.block", info.block);
+      if (auto tiles = kernel->getAttrOfType<DenseI64ArrayAttr>("nsl.tiles"))
+        info.tiles.assign(tiles.asArrayRef().begin(), tiles.asArrayRef().end());
       result.kernels[kernel.getName()] = info;
     }
   }
@@ -177,6 +189,8 @@ cuda::addLaunchConfiguration(json::Object &entryPoint,
     launch["block"] = json::Array(info.block);
     launch["shared_bytes"] = info.sharedBytes;
     launch["workspace_bytes"] = info.workspaceBytes;
+    if (!info.tiles.empty())
+      launch["tiles"] = json::Array(info.tiles);
   }
   return success();
 }

@@ -338,6 +338,7 @@ std::unique_ptr<Pass> mlir::nsl::cuda::createMapKernelsToGpu(int64_t threads) {
 
 void mlir::nsl::cuda::registerCudaPasses() {
   PassRegistration<MapKernelsToGpuPass>();
+  registerTiledConvPass();
   PassPipelineRegistration<>(
       "nsl-cuda-map-kernels",
       "Lower outlined kernels to gpu.func kernels (linalg, bufferize, "

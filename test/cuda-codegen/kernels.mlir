@@ -1,11 +1,13 @@
 // nslc --target cuda:sm_90: every op group is one gpu.func kernel of the
 // nsl_kernels gpu.module (one block per sample, the block's threads share
 // each parallel loop, a barrier after each), lowered through NVVM to PTX;
-// the manifest schedules the launches with grid, block and buffers.
-// RUN: rm -rf %t && nslc %s --target cuda:sm_90 -o %t --print-gpu-ir --print-ptx | FileCheck %s
+// the manifest schedules the launches with grid, block and buffers. This is
+// the generic mapping, so the convolution is not tiled here
+// (--cuda-tiled-conv=false; tiled-conv.mlir tests the tiled kernels).
+// RUN: rm -rf %t && nslc %s --target cuda:sm_90 --cuda-tiled-conv=false -o %t --print-gpu-ir --print-ptx | FileCheck %s
 // RUN: FileCheck %s --check-prefix=MANIFEST < %t/manifest.json
 // RUN: FileCheck %s --check-prefix=PTX < %t/kernels.sm_90.ptx
-// RUN: nslc %s --target cuda:sm_90 --cuda-threads 128 --fuse-epilogues=false -o %t.128 --print-gpu-ir | FileCheck %s --check-prefix=T128
+// RUN: nslc %s --target cuda:sm_90 --cuda-tiled-conv=false --cuda-threads 128 --fuse-epilogues=false -o %t.128 --print-gpu-ir | FileCheck %s --check-prefix=T128
 // RUN: FileCheck %s --check-prefix=M128 < %t.128/manifest.json
 
 func.func @forward(

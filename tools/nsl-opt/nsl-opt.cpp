@@ -3,11 +3,13 @@
 #include "passes/Passes.h"
 #include "codegen/Passes.h"
 #include "codegen/Pipelines.h"
+#include "codegen/cuda/CudaCodegen.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
@@ -16,6 +18,7 @@ int main(int argc, char **argv) {
   mlir::nsl::registerNSLPassesAndPipelines();
   mlir::nsl::registerNSLCodegenPasses();
   mlir::nsl::registerCpuPipelines();
+  mlir::nsl::cuda::registerCudaPasses();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::nsl::NSLDialect>();
@@ -23,6 +26,7 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   // gpu-module-to-binary needs the LLVM IR translations (TOOLCHAIN.md).
   mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "nsl optimizer driver: mlir-opt with the nsl dialect\n",

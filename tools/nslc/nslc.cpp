@@ -354,6 +354,53 @@ cl::OptionCategory cudaCategory("nslc CUDA options (--target cuda:sm_XY)");
 cl::opt<int64_t> cudaThreads("cuda-threads",
                              cl::desc("Threads per block of every kernel"),
                              cl::init(256), cl::cat(cudaCategory));
+cl::opt<bool> cudaTiledConv(
+    "cuda-tiled-conv",
+    cl::desc("Convolution groups as tiled implicit-GEMM kernels (shared "
+             "memory, register tiles; docs/gpu.md); off: one block per sample"),
+    cl::init(true), cl::cat(cudaCategory));
+cl::opt<int64_t> cudaTileM("cuda-tile-m",
+                           cl::desc("Tiled convolution: output channels per "
+                                    "block (power of two)"),
+                           cl::init(64), cl::cat(cudaCategory));
+cl::opt<int64_t> cudaTileN("cuda-tile-n",
+                           cl::desc("Tiled convolution: output pixels per "
+                                    "block (power of two)"),
+                           cl::init(128), cl::cat(cudaCategory));
+cl::opt<int64_t> cudaTileK("cuda-tile-k",
+                           cl::desc("Tiled convolution: reduction (C*K) chunk "
+                                    "per shared-memory stage"),
+                           cl::init(8), cl::cat(cudaCategory));
+cl::opt<int64_t> cudaThreadM("cuda-thread-m",
+                             cl::desc("Tiled convolution: output channels "
+                                      "per thread (1, 2, 4, 8)"),
+                             cl::init(8), cl::cat(cudaCategory));
+cl::opt<int64_t> cudaThreadN("cuda-thread-n",
+                             cl::desc("Tiled convolution: output pixels per "
+                                      "thread (1, 2, 4, 8)"),
+                             cl::init(8), cl::cat(cudaCategory));
+cl::opt<int64_t> cudaStages("cuda-stages",
+                            cl::desc("Tiled convolution: shared-memory "
+                                     "buffers (2: double buffering)"),
+                            cl::init(2), cl::cat(cudaCategory));
+cl::opt<bool> emulateCudaTiles(
+    "emulate-cuda-tiles",
+    cl::desc("For testing without a GPU: compile for the host CPU with the "
+             "tiled convolution kernels of the CUDA target emulated (each "
+             "phase between barriers a loop over the threads)"),
+    cl::init(false), cl::cat(cudaCategory));
+
+mlir::nsl::cuda::TiledConvOptions tiledConvOptions() {
+  mlir::nsl::cuda::TiledConvOptions tiles;
+  tiles.tileM = cudaTileM;
+  tiles.tileN = cudaTileN;
+  tiles.tileK = cudaTileK;
+  tiles.threadM = cudaThreadM;
+  tiles.threadN = cudaThreadN;
+  tiles.stages = cudaStages;
+  return tiles;
+}
+
 cl::opt<bool> printGpuIR(
     "print-gpu-ir",
     cl::desc("Print the gpu.module of the kernels (before NVVM) to stdout"),
@@ -384,6 +431,8 @@ int compileForCuda(
   options.chip = chip;
   options.threads = cudaThreads;
   options.fuseEpilogues = fuseEpilogues;
+  options.tiledConv = cudaTiledConv;
+  options.tiles = tiledConvOptions();
   FailureOr<nc::CudaKernels> kernels = nc::compileCudaKernels(module, options);
   if (failed(kernels))
     return fail("compiling the CUDA kernels of '" + inputPath + "' failed");
@@ -448,7 +497,8 @@ int compileForCuda(
        json::Object{{"kernel_grouping",
                      fuseEpilogues ? "fuse-epilogues" : "per-op"},
                     {"threads_per_block", static_cast<int64_t>(cudaThreads)},
-                    {"mapping", "block-per-sample"}}}};
+                    {"mapping", "block-per-sample"},
+                    {"tiled_conv", static_cast<bool>(cudaTiledConv)}}}};
   if (failed(writeText(inOutput("graph.json"), graphJson)) ||
       failed(writeText(inOutput("manifest.json"),
                        pretty(json::Value(std::move(manifest))))))
@@ -608,7 +658,8 @@ int main(int argc, char **argv) {
   mlir::nsl::CpuCodegenOptions options;
   options.function = function;
   options.fuseEpilogues = fuseEpilogues;
-  options.directConv = directConv;
+  // The emulated CUDA convolutions replace the CPU's own.
+  options.directConv = directConv && !emulateCudaTiles;
   options.vectorWidth = vectorWidth;
   options.convOutputChannels = convOutputChannels;
   options.convPixelVectors = convPixelVectors;
@@ -621,6 +672,14 @@ int main(int argc, char **argv) {
                   inputPath + "' failed");
   }
   OwningOpRef<ModuleOp> lowered = module->clone();
+  if (emulateCudaTiles) {
+    mlir::nsl::cuda::TiledConvOptions tiles = tiledConvOptions();
+    tiles.emulate = true;
+    if (failed(runPipeline(*lowered, [&](OpPassManager &pm) {
+          pm.addPass(mlir::nsl::cuda::createTileConvsForGpu(tiles));
+        })))
+      return fail("emulating the CUDA convolution kernels failed");
+  }
   if (failed(runPipeline(*lowered, mlir::nsl::buildCpuKernelLoweringPipeline)))
     return fail("lowering the kernels of '" + inputPath + "' failed");
 
@@ -672,6 +731,7 @@ int main(int argc, char **argv) {
        json::Object{{"kernel_grouping",
                      options.fuseEpilogues ? "fuse-epilogues" : "per-op"},
                     {"direct_conv", options.directConv},
+                    {"emulated_cuda_tiles", static_cast<bool>(emulateCudaTiles)},
                     {"vector_width", options.vectorWidth},
                     {"conv_output_channels", options.convOutputChannels},
                     {"conv_pixel_vectors", options.convPixelVectors}}}};
