@@ -5,9 +5,10 @@
 #   OUT/models/<example>.nslm    every network of examples/
 #   OUT/ops/<file>.<fn>.nslm     every forward model of test/e2e/{conv,other,sphere}-ops.mlir
 #   OUT/bench/<layer>.nslm       the benchmark layers, batch 128, 3x3, pad 1:
-#                                conv and dns (SphereConv predictor + dynamic
-#                                DNS conv) at 64->64 32x32, 128->128 16x16,
-#                                256->256 16x16
+#                                conv, static (static DNS: fold + conv),
+#                                sphere (SphereConv) and dns (SphereConv
+#                                predictor + dynamic DNS conv) at 64->64
+#                                32x32, 128->128 16x16, 256->256 16x16
 #
 # usage: scripts/gpu-prepare.sh [OUT] (default gpu-artifacts/ in the repo)
 # env:   NSLC (default $NSL_BUILD_DIR/bin/nslc, else build/bin/nslc),
@@ -64,6 +65,26 @@ func.func @forward(%x: {x} {{nsl.name = "x", nsl.role = "input"}},
     %w: {w} {{nsl.name = "conv.weight", nsl.role = "parameter"}})
     -> ({x} {{nsl.name = "y"}}) {{
   %y = nsl.sim_conv2d identity %x, %w {{padding = array<i64: 1, 1>}} : {x}, {w} -> {x}
+  return %y : {x}
+}}
+""")
+    with open(f"{out}/static_{name}.mlir", "w") as f:
+        f.write(f"""// Benchmark layer: static DNS {c}->{c}, {hw}x{hw}, batch {n}: the learned
+// tap mask folded into the weights (fold_similarity), then the conv.
+func.func @forward(%x: {x} {{nsl.name = "x", nsl.role = "input"}},
+    %w: {w} {{nsl.name = "conv.weight", nsl.role = "parameter"}},
+    %m: tensor<9xf32> {{nsl.name = "conv.similarity", nsl.role = "parameter"}})
+    -> ({x} {{nsl.name = "y"}}) {{
+  %y = nsl.sim_conv2d diagonal %x, %w similarity(%m : tensor<9xf32>) {{padding = array<i64: 1, 1>}} : {x}, {w} -> {x}
+  return %y : {x}
+}}
+""")
+    with open(f"{out}/sphere_{name}.mlir", "w") as f:
+        f.write(f"""// Benchmark layer: SphereConv (cosine) {c}->{c}, {hw}x{hw}, batch {n}, pad 1.
+func.func @forward(%x: {x} {{nsl.name = "x", nsl.role = "input"}},
+    %w: {w} {{nsl.name = "sphere.weight", nsl.role = "parameter"}})
+    -> ({x} {{nsl.name = "y"}}) {{
+  %y = nsl.sphere_conv2d cosine %x, %w {{padding = array<i64: 1, 1>}} : {x}, {w} -> {x}
   return %y : {x}
 }}
 """)

@@ -56,6 +56,16 @@ def dns_eager(x, w, pw, gamma):
     return y.view(n, w.shape[0], h, wd)
 
 
+def sphere_eager(x, w):
+    """SphereConv (cosine): conv / (‖w_o‖ ‖x_p‖), the patch norm by a conv of x²."""
+    c = x.shape[1]
+    dot = F.conv2d(x, w, padding=1)
+    ones = torch.ones(1, c, K, K, device=x.device)
+    x_norm = torch.sqrt(F.conv2d(x * x, ones, padding=1) + 1e-4)
+    w_norm = torch.sqrt((w * w).sum((1, 2, 3)) + 1e-4).view(1, -1, 1, 1)
+    return dot / (w_norm * x_norm)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nsl-times", required=True)
@@ -104,6 +114,15 @@ def main():
             if ("conv", size) in nsl:
                 rows.append(("NSL conv (nsl-run --device cuda)",
                              nsl[("conv", size)]))
+            if ("static", size) in nsl:
+                rows.append(("NSL static DNS, folded (nsl-run)",
+                             nsl[("static", size)]))
+            rows.append(("SphereConv eager (3 convs)",
+                         timed(lambda: sphere_eager(x, w), args.warmup,
+                               args.repeats)))
+            if ("sphere", size) in nsl:
+                rows.append(("NSL SphereConv (nsl-run --device cuda)",
+                             nsl[("sphere", size)]))
             rows.append(("DNS eager (predictor + F.unfold)",
                          timed(lambda: dns_eager(x, w, pw, gamma),
                                args.warmup, args.repeats)))

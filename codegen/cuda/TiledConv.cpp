@@ -1111,6 +1111,9 @@ struct TileConvsForGpuPass
       // The fused predictor's pass gives each thread whole pixel columns.
       if (group.fusedPredictor && tiles.n % tiles.threads() != 0)
         continue;
+      // grid.y and grid.z are limited to 65535 blocks.
+      if (grid(group, tiles)[1] > 65535 || group.batch > 65535)
+        continue;
       if (opts.emulate)
         emulateKernel(kernel, group, tiles);
       else
