@@ -8,7 +8,7 @@
 // default tiles and with small odd ones (single buffering, thread tiles
 // 4×2, BK = 4), so partial tiles, partial load rounds and every epilogue
 // are exercised.
-// RUN: rm -rf %t && %python %S/emulate_check.py --nslc nslc --nsl-run nsl-run --work-dir %t %s %nsl_src/test/e2e/conv-ops.mlir %nsl_src/test/e2e/sphere-ops.mlir %nsl_src/examples/plain_cnn.mlir %nsl_src/examples/static_nsn.mlir %nsl_src/examples/dynamic_nsn.mlir %nsl_src/examples/dynamic_uns.mlir %nsl_src/examples/shared_predictor.mlir | FileCheck %s
+// RUN: rm -rf %t && %python %S/emulate_check.py --nslc nslc --nsl-run nsl-run --work-dir %t %s %S/tiled-conv.mlir %nsl_src/test/e2e/conv-ops.mlir %nsl_src/test/e2e/sphere-ops.mlir %nsl_src/examples/plain_cnn.mlir %nsl_src/examples/static_nsn.mlir %nsl_src/examples/dynamic_nsn.mlir %nsl_src/examples/dynamic_uns.mlir %nsl_src/examples/shared_predictor.mlir | FileCheck %s
 // RUN: rm -rf %t.small && %python %S/emulate_check.py --nslc nslc --nsl-run nsl-run --work-dir %t.small --options "--cuda-stages 1 --cuda-tile-m 16 --cuda-tile-n 32 --cuda-tile-k 4 --cuda-thread-m 4 --cuda-thread-n 2" %s %nsl_src/test/e2e/sphere-ops.mlir | FileCheck %s --check-prefix=SMALL
 // The groups are one tiled kernel each, with tiles fitted to the layer
 // (fewer channel rows for narrow layers, more pixels and smaller thread
@@ -28,9 +28,12 @@
 // CHECK-NOT: FAIL
 // CHECK: tiled-emulation.conv_bn_relu: ok
 // CHECK: tiled-emulation.fused_dns_linear: ok
+// The default tiles unchanged (64 channels, 16 channels in, 256 pixels):
+// CHECK: tiled-conv.conv: ok
+// CHECK: tiled-conv.dns: ok
 // CHECK: conv-ops.dynamic_dns: ok
 // CHECK: dynamic_nsn.forward: ok
-// CHECK: emulated CUDA tiles: 35 models, all within 1e-5
+// CHECK: emulated CUDA tiles: 37 models, all within 1e-5
 // SMALL-NOT: FAIL
 // SMALL: emulated CUDA tiles: 13 models, all within 1e-5
 
