@@ -385,6 +385,12 @@ Tiles fitTiles(const TiledConvOptions &options, const ConvGroup &g) {
 /// state (the accumulators) is SSA values carried through loops, i.e.
 /// registers. Emulated, each phase is a loop over the thread ids and the
 /// state is kept in memory between phases.
+Value zeroVector(OpBuilder &b, Location loc, Type type) {
+  auto vector = cast<VectorType>(type);
+  return arith::ConstantOp::create(
+      b, loc, vector, DenseElementsAttr::get(vector, b.getF32FloatAttr(0)));
+}
+
 class BlockEmitter {
 public:
   using PhaseBody =
@@ -395,10 +401,15 @@ public:
                ArrayRef<VectorType> stateTypes)
       : b(b), loc(loc), emulate(emulate), threads(threads), gpuTid(gpuTid),
         memory(stateMemory), types(stateTypes) {
+    // The state starts at zero: SSA constants, or (emulated) zeros stored.
     if (!emulate)
       for (VectorType type : types)
-        state.push_back(arith::ConstantOp::create(
-            b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0))));
+        state.push_back(zeroVector(b, loc, type));
+    else
+      phase([&](OpBuilder &b, Value, MutableArrayRef<Value> values) {
+        for (Value &value : values)
+          value = zeroVector(b, loc, value.getType());
+      });
   }
 
   /// One phase: `body` once per thread.
@@ -556,21 +567,22 @@ public:
   Operands operands(OpBuilder &b, ValueRange args) const {
     Operands o;
     auto arg = [&](Source s) { return s ? args[s.arg] : Value(); };
+    // [R0, ...] as [R0, rest] (weights); [N, C, H, W] as [N, C, H·W].
     auto rows = [&](Source s) -> Value {
       return memref::CollapseShapeOp::create(
           b, loc, arg(s), SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+    };
+    auto pixels = [&](Source s) -> Value {
+      return memref::CollapseShapeOp::create(
+          b, loc, arg(s), SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
     };
     o.input = arg(g.input);
     o.weight = rows(g.weight);
     if (g.fusedPredictor)
       o.predictorWeight = rows(g.predictorWeight);
-    o.output = memref::CollapseShapeOp::create(
-        b, loc, arg(g.output),
-        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    o.output = pixels(g.output);
     if (g.mask)
-      o.mask = memref::CollapseShapeOp::create(
-          b, loc, arg(g.mask),
-          SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+      o.mask = pixels(g.mask);
     o.bias = arg(g.bias);
     o.gamma = arg(g.gamma);
     o.kParam = arg(g.kParam);
@@ -596,7 +608,6 @@ public:
       SmallVector<Value> zeros(gammaType.getRank(), idx(b, loc, 0));
       gammaValue = memref::LoadOp::create(b, loc, o.gamma, zeros);
     }
-    bool first = true;
     // The GEMM over C·K in chunks of BK through the shared tiles.
     auto gemm = [&](const ASide &a, MaskFrom maskFrom,
                     function_ref<void(OpBuilder &, Value, Value,
@@ -607,15 +618,7 @@ public:
                             maskTile);
         store(b, chunk, a, tid, stage, tileB);
       };
-      bool zero = first;
-      first = false;
-      e.phase([&](OpBuilder &b, Value tid, MutableArrayRef<Value> state) {
-        if (zero)
-          for (Value &value : state)
-            value = arith::ConstantOp::create(
-                b, loc, value.getType(),
-                DenseElementsAttr::get(cast<ShapedType>(value.getType()),
-                                       b.getF32FloatAttr(0)));
+      e.phase([&](OpBuilder &b, Value tid, MutableArrayRef<Value>) {
         loadStore(b, tid, idx(b, loc, 0), idx(b, loc, 0));
       });
       e.barrier();
@@ -704,9 +707,8 @@ private:
           ValueRange{clampIndex(b, loc, row, side.rows),
                      clampIndex(b, loc, r, R - vec + 1)},
           /*nontemporal=*/false, llvm::MaybeAlign(vec * 4));
-      Value zero = arith::ConstantOp::create(
-          b, loc, vecType, DenseElementsAttr::get(vecType, b.getF32FloatAttr(0)));
-      out.a.push_back(arith::SelectOp::create(b, loc, valid, value, zero));
+      out.a.push_back(arith::SelectOp::create(b, loc, valid, value,
+                                              zeroVector(b, loc, vecType)));
     }
     // B: BK × BN, consecutive threads on consecutive pixels.
     int64_t itemsB = t.k * t.n;
