@@ -1,4 +1,5 @@
-//===- LinalgBuilder.h - Helpers of the nsl → linalg lowerings ---*- C++ -*-===//
+//===- LinalgBuilder.h - Helpers of the nsl → linalg lowerings ---*- C++
+//-*-===//
 //
 // The small IR-building vocabulary shared by the forward lowering
 // (LowerToLinalg.cpp) and the lowerings of the training ops
@@ -136,9 +137,10 @@ inline Value kronecker(OpBuilder &b, Location l, unsigned i, unsigned j) {
 
 /// The window access (n, c, y·sh + ky·dh, x·sw + kx·dw) of a padded NCHW
 /// input, for loop dimensions given by position.
-inline AffineMap windowMap(LoweringBuilder &g, unsigned count, unsigned n, unsigned c,
-                    unsigned y, unsigned x, unsigned ky, unsigned kx,
-                    ArrayRef<int64_t> stride, ArrayRef<int64_t> dilation) {
+inline AffineMap windowMap(LoweringBuilder &g, unsigned count, unsigned n,
+                           unsigned c, unsigned y, unsigned x, unsigned ky,
+                           unsigned kx, ArrayRef<int64_t> stride,
+                           ArrayRef<int64_t> dilation) {
   return g.map(count,
                {g.d(n), g.d(c), g.d(y) * stride[0] + g.d(ky) * dilation[0],
                 g.d(x) * stride[1] + g.d(kx) * dilation[1]});
@@ -161,8 +163,8 @@ inline Value addBias(LoweringBuilder &g, Value y, Value bias) {
 //===----------------------------------------------------------------------===//
 
 /// The static K×K matrix M of a similarity (DESIGN.md §1 table).
-Value similarityMatrix(LoweringBuilder &g, Structure structure, ValueRange operands,
-                       int64_t k, double alpha);
+Value similarityMatrix(LoweringBuilder &g, Structure structure,
+                       ValueRange operands, int64_t k, double alpha);
 /// Plain convolution (linalg.conv_2d_nchw_fchw, no bias) of an already
 /// padded input.
 Value convolution(LoweringBuilder &g, Value paddedInput, Value weight,
@@ -205,8 +207,8 @@ Value divideByPoolCounts(LoweringBuilder &g, Value x,
 /// Lowers a VJP op of the convolution family (sim_conv2d, sphere_conv2d,
 /// patch_norm, predicted_similarity, fold_similarity); std::nullopt when
 /// `op` is not one of them.
-std::optional<FailureOr<SmallVector<Value>>> lowerConvGradient(LoweringBuilder &g,
-                                                               Operation *op);
+std::optional<FailureOr<SmallVector<Value>>>
+lowerConvGradient(LoweringBuilder &g, Operation *op);
 /// Lowers the other VJP ops, the regularisers, count_correct and the
 /// optimizer updates; std::nullopt when `op` is not one of them.
 std::optional<FailureOr<SmallVector<Value>>> lowerTrainingOp(LoweringBuilder &g,

@@ -89,16 +89,14 @@ private:
         nb, loc, index(0), index(counts.front()), index(steps.front()), init,
         [&](OpBuilder &inner, Location, Value iv, ValueRange iter) {
           ivs.push_back(iv);
-          SmallVector<Value> next = nestFrom(inner, counts.drop_front(),
-                                             steps.drop_front(), iter, body,
-                                             ivs);
+          SmallVector<Value> next = nestFrom(
+              inner, counts.drop_front(), steps.drop_front(), iter, body, ivs);
           ivs.pop_back();
           scf::YieldOp::create(inner, loc, next);
         });
     return SmallVector<Value>(forOp.getResults());
   }
 };
-
 
 /// The geometry of one 2-D window.
 struct ConvWindow {
@@ -252,13 +250,12 @@ struct ColumnPhases {
           g.b.getIndexAttr(1), g.b.getIndexAttr(1), g.b.getIndexAttr(1),
           g.b.getIndexAttr(stride)};
       Value slice = tensor::ExtractSliceOp::create(
-          g.b, g.loc, g.f32({shape[0], shape[1], shape[2], width}), xp,
-          offsets, sizes, strides);
+          g.b, g.loc, g.f32({shape[0], shape[1], shape[2], width}), xp, offsets,
+          sizes, strides);
       // A contiguous copy: vector reads need unit-stride rows.
       phases.push_back(
-          linalg::CopyOp::create(
-              g.b, g.loc, slice,
-              g.empty({shape[0], shape[1], shape[2], width}))
+          linalg::CopyOp::create(g.b, g.loc, slice,
+                                 g.empty({shape[0], shape[1], shape[2], width}))
               .getResult(0));
       widths.push_back(width);
     }
@@ -307,8 +304,7 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
   int64_t outputs = forward ? ws[1] : ws[0];
   int64_t channels = forward ? ws[0] : ws[1];
   int64_t kh = ws[2], kw = ws[3];
-  int64_t batch = inputShape[0], height = inputShape[2],
-          width = inputShape[3];
+  int64_t batch = inputShape[0], height = inputShape[2], width = inputShape[3];
   int64_t wu = shapeOf(gu)[3];
   int64_t chunks = llvm::divideCeil(width, lanes);
   if (chunks > registers)
@@ -340,8 +336,9 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
               SmallVector<Value> acc(sums);
               Value step = arith::MulIOp::create(b5, loc, ky, dh);
               Value row =
-                  forward ? Value(arith::AddIOp::create(b5, loc, rowBase, step))
-                          : Value(arith::SubIOp::create(b5, loc, rowBase, step));
+                  forward
+                      ? Value(arith::AddIOp::create(b5, loc, rowBase, step))
+                      : Value(arith::SubIOp::create(b5, loc, rowBase, step));
               for (int64_t kx = 0; kx < kw; ++kx) {
                 int64_t colBase = shiftW + sign * kx * w.dilation[1];
                 SmallVector<Value> gv;
@@ -352,8 +349,8 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
                   if (maskU)
                     v = arith::MulFOp::create(
                         b5, loc, v,
-                        kit.read(b5, maskU,
-                                 {n, ky, index(kx), row, index(col)}, inside));
+                        kit.read(b5, maskU, {n, ky, index(kx), row, index(col)},
+                                 inside));
                   gv.push_back(v);
                 }
                 for (int64_t j = 0; j < block; ++j) {
@@ -362,8 +359,8 @@ std::optional<Value> vectorCorrelation(LoweringBuilder &g, Value gu,
                       b5, loc, weight,
                       forward ? ValueRange{c, o, ky, index(kx)}
                               : ValueRange{o, c, ky, index(kx)});
-                  Value wv = vector::BroadcastOp::create(b5, loc, kit.vec,
-                                                         scalar);
+                  Value wv =
+                      vector::BroadcastOp::create(b5, loc, kit.vec, scalar);
                   for (int64_t ch = 0; ch < chunks; ++ch)
                     acc[j * chunks + ch] = vector::FMAOp::create(
                         b5, loc, gv[ch], wv, acc[j * chunks + ch]);
@@ -395,8 +392,7 @@ std::optional<Value> vectorInputGradient(LoweringBuilder &g, Value gu,
 /// The plain convolution Σ W·Xp of a padded input at stride 1 as the same
 /// vector loops (`outShape` [N, O, Ho, Wo]).
 std::optional<Value> vectorConvolution(LoweringBuilder &g, Value xp,
-                                       Value weight,
-                                       ArrayRef<int64_t> outShape,
+                                       Value weight, ArrayRef<int64_t> outShape,
                                        const ConvWindow &w) {
   return vectorCorrelation(g, xp, weight, Value(), outShape, w,
                            /*forward=*/true);
@@ -467,13 +463,12 @@ std::optional<Value> vectorMixedTapGradient(LoweringBuilder &g, Value gOut,
 ///    loops n, y, t, then c (a strided layer reads Xp's column phases).
 /// `q` is [N, C, kh, kw, Ho, Wo], `m7` [N, kh, kw, kh, kw, Ho, Wo].
 /// std::nullopt when the accumulators do not fit the registers.
-std::optional<Value> vectorUnsContraction(LoweringBuilder &g, Value q,
-                                          Value m7, Value xp,
-                                          const ConvWindow &w) {
+std::optional<Value> vectorUnsContraction(LoweringBuilder &g, Value q, Value m7,
+                                          Value xp, const ConvWindow &w) {
   constexpr int64_t lanes = 16, registers = 24;
   ArrayRef<int64_t> qs = shapeOf(q);
-  int64_t batch = qs[0], channels = qs[1], kh = qs[2], kw = qs[3],
-          ho = qs[4], wo = qs[5];
+  int64_t batch = qs[0], channels = qs[1], kh = qs[2], kw = qs[3], ho = qs[4],
+          wo = qs[5];
   int64_t chunks = llvm::divideCeil(wo, lanes), taps = kh * kw;
   if (taps * chunks > registers)
     return std::nullopt;
@@ -502,10 +497,9 @@ std::optional<Value> vectorUnsContraction(LoweringBuilder &g, Value q,
         for (int64_t ch = 0; ch < chunks; ++ch) {
           Value other;
           if (mixing) {
-            other = kit.read(nb, m7,
-                             {n, ty, tx, index(sy), index(sx), y,
-                              index(ch * lanes)},
-                             (ch + 1) * lanes <= wo);
+            other = kit.read(
+                nb, m7, {n, ty, tx, index(sy), index(sx), y, index(ch * lanes)},
+                (ch + 1) * lanes <= wo);
           } else {
             Value r = arith::AddIOp::create(
                 nb, loc, arith::MulIOp::create(nb, loc, y, sh),
@@ -572,13 +566,14 @@ Value mixedInputGradient(LoweringBuilder &g, Value q, Value m7,
                          ArrayRef<int64_t> inputShape, const ConvWindow &w) {
   // Loops (n, c, sy, sx, y, x, ty, tx).
   std::optional<Value> fast = vectorUnsContraction(g, q, m7, Value(), w);
-  Value r = fast ? *fast : g.generic(g.filled(shapeOf(q), 0.0), {q, m7},
-                      {g.dims(8, {0, 1, 6, 7, 4, 5}),
-                       g.dims(8, {0, 6, 7, 2, 3, 4, 5}),
-                       g.dims(8, {0, 1, 2, 3, 4, 5})},
-                      {kParallel, kParallel, kParallel, kParallel, kParallel,
-                       kParallel, kReduction, kReduction},
-                      sumOfProducts);
+  Value r = fast ? *fast
+                 : g.generic(g.filled(shapeOf(q), 0.0), {q, m7},
+                             {g.dims(8, {0, 1, 6, 7, 4, 5}),
+                              g.dims(8, {0, 6, 7, 2, 3, 4, 5}),
+                              g.dims(8, {0, 1, 2, 3, 4, 5})},
+                             {kParallel, kParallel, kParallel, kParallel,
+                              kParallel, kParallel, kReduction, kReduction},
+                             sumOfProducts);
   // Loops (n, c, iy, ix, sy, sx).
   return g.generic(
       g.filled(inputShape, 0.0), {upsample(g, r, w)},
@@ -627,7 +622,8 @@ Value weightGradient(LoweringBuilder &g, Value gOut, Value xp, Value mask,
 ///   for n, o0 in 0..O step OB, c, ky:            (an OB × kw block of ∂W)
 ///     acc[i][kx] = 0                             (vectors of VL lanes)
 ///     for y, x0 in 0..Wo step VL:
-///       xv[kx] = Xp[n, c, y·sh + ky·dh, (x0 + ·)·sw + kx·dw] (· m[n, ky, kx, y, x0 : VL])
+///       xv[kx] = Xp[n, c, y·sh + ky·dh, (x0 + ·)·sw + kx·dw] (· m[n, ky, kx,
+///       y, x0 : VL])
 ///                (a strided layer reads a column phase of Xp: contiguous)
 ///       acc[i][kx] += G[n, o0 + i, y, x0 : VL] · xv[kx]
 ///     ∂W[o0 + i, c, ky, kx] += Σ_lanes acc[i][kx]
@@ -662,8 +658,7 @@ std::optional<Value> vectorWeightGradient(LoweringBuilder &g, Value gOut,
   // ∂W takes its share; ∂W accumulates the per-sample sums in order.
   SmallVector<Value> out = kit.nest(
       g.b, {batch, outputs, channels, kh}, {1, block, 1, 1},
-      {g.filled(ws, 0.0)},
-      [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
+      {g.filled(ws, 0.0)}, [&](OpBuilder &b3, ValueRange ivs, ValueRange iter) {
         Value n = ivs[0], o0 = ivs[1], c = ivs[2], ky = ivs[3];
         Value rowOffset = arith::MulIOp::create(b3, loc, ky, dh);
         SmallVector<Value> sums = kit.nest(
@@ -837,10 +832,10 @@ std::optional<Value> vectorMixedTaps(LoweringBuilder &g, Value m7, Value xp,
         for (int64_t ty = 0; ty < kh; ++ty)
           for (int64_t tx = 0; tx < kw; ++tx)
             for (int64_t ch = 0; ch < chunks; ++ch)
-              result = kit.write(b3, acc[(ty * kw + tx) * chunks + ch], result,
-                                 {n, c, index(ty), index(tx), y,
-                                  index(ch * lanes)},
-                                 (ch + 1) * lanes <= wo);
+              result =
+                  kit.write(b3, acc[(ty * kw + tx) * chunks + ch], result,
+                            {n, c, index(ty), index(tx), y, index(ch * lanes)},
+                            (ch + 1) * lanes <= wo);
         return SmallVector<Value>{result};
       });
   return out.front();
@@ -860,14 +855,16 @@ std::optional<Value> mixedWeightGradient(LoweringBuilder &g, Value gOut,
   int64_t outputs = ws[0], channels = ws[1], kh = ws[2], kw = ws[3];
   // Loops (n, c, ty, tx, y, x, sy, sx).
   std::optional<Value> fastZ = vectorMixedTaps(g, m7, xp, channels, w);
-  Value z = fastZ ? *fastZ : g.generic(
-      g.filled({n, channels, kh, kw, ho, wo}, 0.0), {m7, xp},
-      {g.dims(8, {0, 2, 3, 6, 7, 4, 5}),
-       windowMap(g, 8, 0, 1, 4, 5, 6, 7, w.stride, w.dilation),
-       g.dims(8, {0, 1, 2, 3, 4, 5})},
-      {kParallel, kParallel, kParallel, kParallel, kParallel, kParallel,
-       kReduction, kReduction},
-      sumOfProducts);
+  Value z =
+      fastZ
+          ? *fastZ
+          : g.generic(g.filled({n, channels, kh, kw, ho, wo}, 0.0), {m7, xp},
+                      {g.dims(8, {0, 2, 3, 6, 7, 4, 5}),
+                       windowMap(g, 8, 0, 1, 4, 5, 6, 7, w.stride, w.dilation),
+                       g.dims(8, {0, 1, 2, 3, 4, 5})},
+                      {kParallel, kParallel, kParallel, kParallel, kParallel,
+                       kParallel, kReduction, kReduction},
+                      sumOfProducts);
   Value flat = g.collapse(z, {{0}, {1, 2, 3}, {4}, {5}});
   ConvWindow pointwise = w;
   pointwise.stride = {1, 1};
@@ -888,35 +885,33 @@ std::optional<Value> mixedWeightGradient(LoweringBuilder &g, Value gOut,
 /// [N, K, Ho, Wo] (loops (n, ky, kx, y, x, o, c)); UNS
 /// ∂M[n,t·K+s,p] = Σ_c Q[n,c,t,p]·Xp[n,c,window(p,s)] as [N, K·K, Ho, Wo]
 /// from the mixed-tap gradient Q (loops (n, ty, tx, sy, sx, y, x, c)).
-Value similarityGradient(LoweringBuilder &g, Value gOut, Value xp,
-                         Value weight, Value q, const ConvWindow &w) {
+Value similarityGradient(LoweringBuilder &g, Value gOut, Value xp, Value weight,
+                         Value q, const ConvWindow &w) {
   ArrayRef<int64_t> gs = shapeOf(gOut);
   int64_t n = gs[0], ho = gs[2], wo = gs[3];
   int64_t kh = w.kernel[0], kw = w.kernel[1];
   if (!q) {
-    if (std::optional<Value> fast =
-            vectorMaskGradient(g, gOut, xp, weight, w))
+    if (std::optional<Value> fast = vectorMaskGradient(g, gOut, xp, weight, w))
       return g.collapse(*fast, {{0}, {1, 2}, {3}, {4}});
-    Value dm = g.generic(
-        g.filled({n, kh, kw, ho, wo}, 0.0), {gOut, weight, xp},
-        {g.dims(7, {0, 5, 3, 4}), g.dims(7, {5, 6, 1, 2}),
-         windowMap(g, 7, 0, 6, 3, 4, 1, 2, w.stride, w.dilation),
-         g.dims(7, {0, 1, 2, 3, 4})},
-        {kParallel, kParallel, kParallel, kParallel, kParallel, kReduction,
-         kReduction},
-        sumOfProducts);
+    Value dm =
+        g.generic(g.filled({n, kh, kw, ho, wo}, 0.0), {gOut, weight, xp},
+                  {g.dims(7, {0, 5, 3, 4}), g.dims(7, {5, 6, 1, 2}),
+                   windowMap(g, 7, 0, 6, 3, 4, 1, 2, w.stride, w.dilation),
+                   g.dims(7, {0, 1, 2, 3, 4})},
+                  {kParallel, kParallel, kParallel, kParallel, kParallel,
+                   kReduction, kReduction},
+                  sumOfProducts);
     return g.collapse(dm, {{0}, {1, 2}, {3}, {4}});
   }
   if (std::optional<Value> fast = vectorUnsContraction(g, q, Value(), xp, w))
     return g.collapse(*fast, {{0}, {1, 2, 3, 4}, {5}, {6}});
-  Value dm = g.generic(
-      g.filled({n, kh, kw, kh, kw, ho, wo}, 0.0), {q, xp},
-      {g.dims(8, {0, 7, 1, 2, 5, 6}),
-       windowMap(g, 8, 0, 7, 5, 6, 3, 4, w.stride, w.dilation),
-       g.dims(8, {0, 1, 2, 3, 4, 5, 6})},
-      {kParallel, kParallel, kParallel, kParallel, kParallel, kParallel,
-       kParallel, kReduction},
-      sumOfProducts);
+  Value dm = g.generic(g.filled({n, kh, kw, kh, kw, ho, wo}, 0.0), {q, xp},
+                       {g.dims(8, {0, 7, 1, 2, 5, 6}),
+                        windowMap(g, 8, 0, 7, 5, 6, 3, 4, w.stride, w.dilation),
+                        g.dims(8, {0, 1, 2, 3, 4, 5, 6})},
+                       {kParallel, kParallel, kParallel, kParallel, kParallel,
+                        kParallel, kParallel, kReduction},
+                       sumOfProducts);
   return g.collapse(dm, {{0}, {1, 2, 3, 4}, {5}, {6}});
 }
 
@@ -945,17 +940,18 @@ Value preciseSum(LoweringBuilder &g, ArrayRef<int64_t> shape, ValueRange inputs,
                    g.b, g.loc, zero,
                    ValueRange{tensor::EmptyOp::create(g.b, g.loc, shape, f64)})
                    .getResult(0);
-  Value sum = g.generic(init, inputs, maps, iterators,
-                        [&](OpBuilder &b, Location l, ValueRange a) {
-                          if (!widenInputs)
-                            return addf(b, l, a.back(),
-                                        arith::ExtFOp::create(
-                                            b, l, f64, term(b, l, a.drop_back())));
-                          SmallVector<Value> wide;
-                          for (Value v : a.drop_back())
-                            wide.push_back(arith::ExtFOp::create(b, l, f64, v));
-                          return addf(b, l, a.back(), term(b, l, wide));
-                        });
+  Value sum =
+      g.generic(init, inputs, maps, iterators,
+                [&](OpBuilder &b, Location l, ValueRange a) {
+                  if (!widenInputs)
+                    return addf(b, l, a.back(),
+                                arith::ExtFOp::create(
+                                    b, l, f64, term(b, l, a.drop_back())));
+                  SmallVector<Value> wide;
+                  for (Value v : a.drop_back())
+                    wide.push_back(arith::ExtFOp::create(b, l, f64, v));
+                  return addf(b, l, a.back(), term(b, l, wide));
+                });
   unsigned rank = shape.size();
   return g.generic(g.empty(shape), {sum}, {g.identity(rank), g.identity(rank)},
                    SmallVector<IteratorType>(rank, kParallel),
@@ -1007,14 +1003,13 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
   AffineExpr row = full ? g.d(1).floorDiv(k) : g.d(1);
   Value effective = raw;
   if (raw && structure == Structure::ShapeMasked)
-    effective = g.generic(
-        g.empty(shapeOf(raw)), {sim[0], raw},
-        {g.map(4, {row}), g.identity(4), g.identity(4)},
-        SmallVector<IteratorType>(4, kParallel),
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          return select(b, l, greater(b, l, a[0], alpha), a[1],
-                        cstf(b, l, 0.0));
-        });
+    effective = g.generic(g.empty(shapeOf(raw)), {sim[0], raw},
+                          {g.map(4, {row}), g.identity(4), g.identity(4)},
+                          SmallVector<IteratorType>(4, kParallel),
+                          [&](OpBuilder &b, Location l, ValueRange a) {
+                            return select(b, l, greater(b, l, a[0], alpha),
+                                          a[1], cstf(b, l, 0.0));
+                          });
 
   Value xp, gradM, q;
   auto padded = [&] {
@@ -1043,8 +1038,8 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
       grads.push_back(mixedInputGradient(
           g, mixedTaps(), splitTaps(g, effective, w), shapeOf(x), w));
     } else if (index == 0) {
-      Value maskU = effective ? upsample(g, splitTaps(g, effective, w), w)
-                              : Value();
+      Value maskU =
+          effective ? upsample(g, splitTaps(g, effective, w), w) : Value();
       Value gu = upsample(g, gOut, w);
       if (std::optional<Value> fast =
               vectorInputGradient(g, gu, weight, maskU, shapeOf(x), w))
@@ -1065,14 +1060,14 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
       grads.push_back(similarityGrad());
     } else if (structure == Structure::ShapeMasked && index == 3) {
       // ∂R = D[t]·G_M.
-      grads.push_back(g.generic(
-          g.empty(shapeOf(raw)), {sim[0], similarityGrad()},
-          {g.map(4, {row}), g.identity(4), g.identity(4)},
-          SmallVector<IteratorType>(4, kParallel),
-          [&](OpBuilder &b, Location l, ValueRange a) {
-            return select(b, l, greater(b, l, a[0], alpha), a[1],
-                          cstf(b, l, 0.0));
-          }));
+      grads.push_back(
+          g.generic(g.empty(shapeOf(raw)), {sim[0], similarityGrad()},
+                    {g.map(4, {row}), g.identity(4), g.identity(4)},
+                    SmallVector<IteratorType>(4, kParallel),
+                    [&](OpBuilder &b, Location l, ValueRange a) {
+                      return select(b, l, greater(b, l, a[0], alpha), a[1],
+                                    cstf(b, l, 0.0));
+                    }));
     } else if (structure == Structure::ShapeMasked && index == 2) {
       // Straight-through: ∂d_r[t] = Σ_{n,p,s} G_M[t,s]·R_p[t,s].
       ArrayRef<int64_t> rs = shapeOf(raw);
@@ -1087,13 +1082,13 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
         SmallVector<ReassociationIndices> groups = {{0}, {1, 2}, {3}, {4}};
         // Loops (t, n, y, x, s).
         AffineMap at = g.dims(5, {1, 0, 4, 2, 3});
-        grads.push_back(preciseSum(g, {k},
-                                   {g.expand(similarityGrad(), split, groups),
-                                    g.expand(raw, split, groups)},
-                                   {at, at, g.dims(5, {0})},
-                                   {kParallel, kReduction, kReduction,
-                                    kReduction, kReduction},
-                                   product));
+        grads.push_back(preciseSum(
+            g, {k},
+            {g.expand(similarityGrad(), split, groups),
+             g.expand(raw, split, groups)},
+            {at, at, g.dims(5, {0})},
+            {kParallel, kReduction, kReduction, kReduction, kReduction},
+            product));
       }
     } else {
       return op.emitError("unexpected operand index ") << index << " in wrt";
@@ -1113,16 +1108,15 @@ Value boxAdjoint(LoweringBuilder &g, Value beta, ArrayRef<int64_t> inputShape,
   Value betaU = upsample(g, beta, w);
   // Loops (n, iy, ix, ky, kx).
   AffineExpr zero = getAffineConstantExpr(0, g.ctx());
-  return g.generic(
-      g.filled({inputShape[0], inputShape[2], inputShape[3]}, 0.0),
-      {betaU, g.empty({w.kernel[0], w.kernel[1]})},
-      {g.map(5, {g.d(0), zero, transposedIndex(g, w, 1, 3, 0),
-                 transposedIndex(g, w, 2, 4, 1)}),
-       g.dims(5, {3, 4}), g.dims(5, {0, 1, 2})},
-      {kParallel, kParallel, kParallel, kReduction, kReduction},
-      [](OpBuilder &b, Location l, ValueRange a) {
-        return addf(b, l, a[2], a[0]);
-      });
+  return g.generic(g.filled({inputShape[0], inputShape[2], inputShape[3]}, 0.0),
+                   {betaU, g.empty({w.kernel[0], w.kernel[1]})},
+                   {g.map(5, {g.d(0), zero, transposedIndex(g, w, 1, 3, 0),
+                              transposedIndex(g, w, 2, 4, 1)}),
+                    g.dims(5, {3, 4}), g.dims(5, {0, 1, 2})},
+                   {kParallel, kParallel, kParallel, kReduction, kReduction},
+                   [](OpBuilder &b, Location l, ValueRange a) {
+                     return addf(b, l, a[2], a[0]);
+                   });
 }
 
 /// X[n,c,iy,ix]·B[n,iy,ix] (+ T[n,c,iy,ix]).
@@ -1217,18 +1211,17 @@ Value sigmoidDerivativeInK(OpBuilder &b, Location l, Value theta, Value k) {
   // dκ/dk = q·π/(k²(1 − q)²); de/dk = −e·(θ − π/2)/k².
   Value dKappa = divf(b, l, mulf(b, l, s.q, cstf(b, l, kPi)),
                       mulf(b, l, kk, mulf(b, l, oneMinusQ, oneMinusQ)));
-  Value dE = divf(b, l,
-                  arith::NegFOp::create(
-                      b, l, mulf(b, l, s.e, subf(b, l, theta, cstf(b, l, kPi / 2)))),
-                  kk);
+  Value dE =
+      divf(b, l,
+           arith::NegFOp::create(
+               b, l, mulf(b, l, s.e, subf(b, l, theta, cstf(b, l, kPi / 2)))),
+           kk);
   Value onePlusE = addf(b, l, one, s.e);
-  Value first = mulf(b, l, dKappa,
-                     divf(b, l, subf(b, l, one, s.e), onePlusE));
-  Value second =
-      mulf(b, l,
-           divf(b, l, mulf(b, l, s.kappa, cstf(b, l, 2.0)),
-                mulf(b, l, onePlusE, onePlusE)),
-           dE);
+  Value first = mulf(b, l, dKappa, divf(b, l, subf(b, l, one, s.e), onePlusE));
+  Value second = mulf(b, l,
+                      divf(b, l, mulf(b, l, s.kappa, cstf(b, l, 2.0)),
+                           mulf(b, l, onePlusE, onePlusE)),
+                      dE);
   return subf(b, l, first, second);
 }
 
@@ -1306,10 +1299,10 @@ Grads lowerSphereConv2dVJP(LoweringBuilder &g, SphereConv2dVJPOp op) {
                          [](OpBuilder &b, Location l, ValueRange a) {
                            return divf(b, l, a[0], mulf(b, l, a[1], a[2]));
                          });
-  Value uCos = g.elementwise({u, cos}, [](OpBuilder &b, Location l,
-                                          ValueRange a) {
-    return mulf(b, l, a[0], a[1]);
-  });
+  Value uCos =
+      g.elementwise({u, cos}, [](OpBuilder &b, Location l, ValueRange a) {
+        return mulf(b, l, a[0], a[1]);
+      });
 
   SmallVector<Value> grads;
   for (int64_t index : op.getWrt()) {
@@ -1321,13 +1314,13 @@ Grads lowerSphereConv2dVJP(LoweringBuilder &g, SphereConv2dVJPOp op) {
                             [](OpBuilder &b, Location l, ValueRange a) {
                               return addf(b, l, a[1], a[0]);
                             });
-      Value beta = g.elementwise(
-          {sum, xNorm}, [](OpBuilder &b, Location l, ValueRange a) {
-            return arith::NegFOp::create(
-                b, l, divf(b, l, a[0], mulf(b, l, a[1], a[1])));
-          });
-      beta = g.expand(beta, {shape[0], 1, shape[2], shape[3]},
-                      {{0, 1}, {2}, {3}});
+      Value beta = g.elementwise({sum, xNorm}, [](OpBuilder &b, Location l,
+                                                  ValueRange a) {
+        return arith::NegFOp::create(b, l,
+                                     divf(b, l, a[0], mulf(b, l, a[1], a[1])));
+      });
+      beta =
+          g.expand(beta, {shape[0], 1, shape[2], shape[3]}, {{0, 1}, {2}, {3}});
       Value gu = upsample(g, dDot, w);
       std::optional<Value> fast =
           vectorInputGradient(g, gu, weight, Value(), shapeOf(x), w);
@@ -1349,18 +1342,17 @@ Grads lowerSphereConv2dVJP(LoweringBuilder &g, SphereConv2dVJPOp op) {
         grads.push_back(conv);
         continue;
       }
-      Value sum = preciseSum(g, {ws[0]}, {uCos}, {all, perFilter},
-                             {kReduction, kParallel, kReduction, kReduction},
-                             [](OpBuilder &, Location, ValueRange a) {
-                               return a[0];
-                             });
-      grads.push_back(g.generic(
-          g.empty(ws), {conv, weight, sum, wNorm},
-          {all, all, g.dims(4, {0}), g.dims(4, {0}), all}, parallel,
-          [](OpBuilder &b, Location l, ValueRange a) {
-            Value scale = divf(b, l, a[2], mulf(b, l, a[3], a[3]));
-            return subf(b, l, a[0], mulf(b, l, scale, a[1]));
-          }));
+      Value sum =
+          preciseSum(g, {ws[0]}, {uCos}, {all, perFilter},
+                     {kReduction, kParallel, kReduction, kReduction},
+                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+      grads.push_back(
+          g.generic(g.empty(ws), {conv, weight, sum, wNorm},
+                    {all, all, g.dims(4, {0}), g.dims(4, {0}), all}, parallel,
+                    [](OpBuilder &b, Location l, ValueRange a) {
+                      Value scale = divf(b, l, a[2], mulf(b, l, a[3], a[3]));
+                      return subf(b, l, a[0], mulf(b, l, scale, a[1]));
+                    }));
     } else if (index == 2 && kParam) {
       // ∂k'[o] = Σ_{n,p} G·∂g/∂k·sign(k'). Loops (n, o, y, x).
       grads.push_back(preciseSum(
@@ -1430,10 +1422,10 @@ Grads lowerPredictedSimilarityVJP(LoweringBuilder &g,
                                 }));
     } else if (index == 1) {
       // ∂γ = Σ G·P.
-      Value sum = preciseSum(
-          g, {}, {gOut, prediction},
-          {g.identity(rank), g.identity(rank), g.map(rank, {})},
-          SmallVector<IteratorType>(rank, kReduction), product);
+      Value sum =
+          preciseSum(g, {}, {gOut, prediction},
+                     {g.identity(rank), g.identity(rank), g.map(rank, {})},
+                     SmallVector<IteratorType>(rank, kReduction), product);
       grads.push_back(scalar ? sum : g.expand(sum, {1}, {}));
     } else {
       return op.emitError("unexpected operand index ") << index << " in wrt";
@@ -1453,9 +1445,8 @@ Value staticOperandGrad(LoweringBuilder &g, Structure structure,
   case Structure::Diagonal:
     // ∂m[t] = G_M[t,t].
     return g.generic(g.empty({k}), {gm}, {g.dims(1, {0, 0}), g.identity(1)},
-                     {kParallel}, [](OpBuilder &, Location, ValueRange a) {
-                       return a[0];
-                     });
+                     {kParallel},
+                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
   case Structure::Full:
     return gm;
   case Structure::Cholesky:
@@ -1475,8 +1466,7 @@ Value staticOperandGrad(LoweringBuilder &g, Structure structure,
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, j, t),
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, s, j));
           Value term = mulf(b, l, addf(b, l, a[0], a[1]), a[2]);
-          return addf(b, l, a[3],
-                      select(b, l, lower, term, cstf(b, l, 0.0)));
+          return addf(b, l, a[3], select(b, l, lower, term, cstf(b, l, 0.0)));
         });
   case Structure::ShapeMasked: {
     Value r = operands[1];
@@ -1539,10 +1529,10 @@ Grads lowerFoldSimilarityVJP(LoweringBuilder &g, FoldSimilarityVJPOp op) {
     if (index == 0) {
       // ∂W[r,t] = Σ_s G[r,s]·M[t,s]. Loops (r, t, s).
       Value m = similarityMatrix(g, structure, sim, k, alpha);
-      grads.push_back(fromRows(g.generic(
-          g.filled({rows, k}, 0.0), {gRows, m},
-          {g.dims(3, {0, 2}), g.dims(3, {1, 2}), g.dims(3, {0, 1})},
-          {kParallel, kParallel, kReduction}, sumOfProducts)));
+      grads.push_back(fromRows(
+          g.generic(g.filled({rows, k}, 0.0), {gRows, m},
+                    {g.dims(3, {0, 2}), g.dims(3, {1, 2}), g.dims(3, {0, 1})},
+                    {kParallel, kParallel, kReduction}, sumOfProducts)));
       continue;
     }
     if (index < 1 || index > static_cast<int64_t>(sim.size()) ||
@@ -1553,9 +1543,8 @@ Grads lowerFoldSimilarityVJP(LoweringBuilder &g, FoldSimilarityVJPOp op) {
       gm = g.generic(g.filled({k, k}, 0.0), {rowsView(weight), gRows},
                      {g.dims(3, {2, 0}), g.dims(3, {2, 1}), g.dims(3, {0, 1})},
                      {kParallel, kParallel, kReduction}, sumOfProducts);
-    grads.push_back(staticOperandGrad(g, structure, sim,
-                                      static_cast<unsigned>(index - 1), gm, k,
-                                      alpha));
+    grads.push_back(staticOperandGrad(
+        g, structure, sim, static_cast<unsigned>(index - 1), gm, k, alpha));
   }
   return grads;
 }

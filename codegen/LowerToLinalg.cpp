@@ -39,8 +39,10 @@ namespace {
 /// The static K×K matrix M of a similarity (DESIGN.md §1 table).
 } // namespace
 
-Value mlir::nsl::lowering::similarityMatrix(LoweringBuilder &g, Structure structure, ValueRange operands,
-                       int64_t k, double alpha) {
+Value mlir::nsl::lowering::similarityMatrix(LoweringBuilder &g,
+                                            Structure structure,
+                                            ValueRange operands, int64_t k,
+                                            double alpha) {
   switch (structure) {
   case Structure::Identity:
   case Structure::Diagonal:
@@ -127,9 +129,11 @@ Value foldSimilarity(LoweringBuilder &g, FoldSimilarityOp op) {
 /// Plain convolution of a padded input.
 } // namespace
 
-Value mlir::nsl::lowering::convolution(LoweringBuilder &g, Value paddedInput, Value weight,
-                  ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
-                  ArrayRef<int64_t> dilation) {
+Value mlir::nsl::lowering::convolution(LoweringBuilder &g, Value paddedInput,
+                                       Value weight,
+                                       ArrayRef<int64_t> resultShape,
+                                       ArrayRef<int64_t> stride,
+                                       ArrayRef<int64_t> dilation) {
   auto attr = [&](ArrayRef<int64_t> values) {
     return DenseIntElementsAttr::get(
         RankedTensorType::get({2}, g.b.getI64Type()), values);
@@ -247,10 +251,10 @@ Value lowerSimConv2d(LoweringBuilder &g, SimConv2dOp op) {
 /// Loops (n, y, x, c, ky, kx).
 } // namespace
 
-Value mlir::nsl::lowering::patchNorm(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
-                ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
-                ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape,
-                double epsilon) {
+Value mlir::nsl::lowering::patchNorm(
+    LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
+    ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
+    ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape, double epsilon) {
   Value xp = g.padSpatial(input, padding, 0.0);
   Value sum = g.generic(
       g.filled(outShape, 0.0), {xp, g.empty({kernel[0], kernel[1]})},
@@ -293,10 +297,10 @@ Value mlir::nsl::lowering::sphereOutput(OpBuilder &b, Location l, Value cos,
   if (variant == SphereVariant::Linear)
     return subf(b, l, cstf(b, l, 1.0),
                 mulf(b, l, theta, cstf(b, l, 2.0 / llvm::numbers::pi)));
-  Value k = variant == SphereVariant::Sigmoid
-                ? cstf(b, l, sigmoidK)
-                : addf(b, l, math::AbsFOp::create(b, l, kParam),
-                       cstf(b, l, 0.05));
+  Value k =
+      variant == SphereVariant::Sigmoid
+          ? cstf(b, l, sigmoidK)
+          : addf(b, l, math::AbsFOp::create(b, l, kParam), cstf(b, l, 0.05));
   return sphereSigmoid(b, l, theta, k);
 }
 
@@ -343,13 +347,13 @@ Value lowerSphereConv2d(LoweringBuilder &g, SphereConv2dOp op) {
   }
   maps.push_back(g.identity(4));
   double sigmoidK = op.getSigmoidK().convertToDouble();
-  return g.generic(
-      g.empty(shape), inputs, maps, SmallVector<IteratorType>(4, kParallel),
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value cos = divf(b, l, a[0], mulf(b, l, a[1], a[2]));
-        return sphereOutput(b, l, cos, variant, sigmoidK,
-                            a.size() > 4 ? a[3] : Value());
-      });
+  return g.generic(g.empty(shape), inputs, maps,
+                   SmallVector<IteratorType>(4, kParallel),
+                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                     Value cos = divf(b, l, a[0], mulf(b, l, a[1], a[2]));
+                     return sphereOutput(b, l, cos, variant, sigmoidK,
+                                         a.size() > 4 ? a[3] : Value());
+                   });
 }
 
 Value lowerPatchNorm(LoweringBuilder &g, PatchNormOp op) {
@@ -397,8 +401,8 @@ Value lowerPredictedSimilarity(LoweringBuilder &g, PredictedSimilarityOp op) {
 /// y[n,o] = Σ_f x[n,f]·W[o,f] (+ b[o]). Loops (n, o, f).
 } // namespace
 
-Value mlir::nsl::lowering::linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
-                  ArrayRef<int64_t> shape) {
+Value mlir::nsl::lowering::linearLayer(LoweringBuilder &g, Value x, Value w,
+                                       Value bias, ArrayRef<int64_t> shape) {
   Value y = g.generic(g.filled(shape, 0.0), {x, w},
                       {g.dims(3, {0, 2}), g.dims(3, {1, 2}), g.dims(3, {0, 1})},
                       {kParallel, kParallel, kReduction},
@@ -411,8 +415,8 @@ Value mlir::nsl::lowering::linearLayer(LoweringBuilder &g, Value x, Value w, Val
 namespace {
 
 /// (x − mean[c]) / sqrt(var[c] + ε)·weight[c] + bias[c].
-Value normalize(LoweringBuilder &g, Value x, Value mean, Value var, Value weight,
-                Value bias, double epsilon) {
+Value normalize(LoweringBuilder &g, Value x, Value mean, Value var,
+                Value weight, Value bias, double epsilon) {
   unsigned rank = shapeOf(x).size();
   AffineMap channel = g.dims(rank, {1});
   return g.generic(
@@ -428,7 +432,7 @@ Value normalize(LoweringBuilder &g, Value x, Value mean, Value var, Value weight
 } // namespace
 
 Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, ValueRange full,
-                                     ValueRange perChannel, Body term) {
+                                      ValueRange perChannel, Body term) {
   // Accumulated in f64 and rounded once (as PyTorch's CPU batch norm, whose
   // accumulation type for float is double): a batch statistic sums many
   // terms, and its VJP's sums cancel.
@@ -442,30 +446,29 @@ Value mlir::nsl::lowering::channelSum(LoweringBuilder &g, ValueRange full,
   maps.append(perChannel.size() + 1, g.dims(rank, {1}));
   Type f64 = g.b.getF64Type();
   Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF64FloatAttr(0.0));
-  Value init = linalg::FillOp::create(
-                   g.b, g.loc, zero,
-                   ValueRange{tensor::EmptyOp::create(g.b, g.loc,
-                                                      ArrayRef<int64_t>{channels},
-                                                      f64)})
-                   .getResult(0);
-  Value wide = g.generic(init, inputs, maps, iterators,
-                         [&](OpBuilder &b, Location l, ValueRange a) {
-                           Value value = arith::ExtFOp::create(
-                               b, l, f64, term(b, l, a.drop_back()));
-                           return arith::AddFOp::create(b, l, a.back(), value)
-                               .getResult();
-                         });
-  return g.generic(g.empty({channels}), {wide},
-                   {g.identity(1), g.identity(1)}, {kParallel},
-                   [&](OpBuilder &b, Location l, ValueRange a) {
-                     return arith::TruncFOp::create(b, l, b.getF32Type(), a[0])
-                         .getResult();
-                   });
+  Value init =
+      linalg::FillOp::create(g.b, g.loc, zero,
+                             ValueRange{tensor::EmptyOp::create(
+                                 g.b, g.loc, ArrayRef<int64_t>{channels}, f64)})
+          .getResult(0);
+  Value wide = g.generic(
+      init, inputs, maps, iterators,
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value value =
+            arith::ExtFOp::create(b, l, f64, term(b, l, a.drop_back()));
+        return arith::AddFOp::create(b, l, a.back(), value).getResult();
+      });
+  return g.generic(
+      g.empty({channels}), {wide}, {g.identity(1), g.identity(1)}, {kParallel},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        return arith::TruncFOp::create(b, l, b.getF32Type(), a[0]).getResult();
+      });
 }
 
 namespace {
 
-SmallVector<Value> lowerBatchNormTrain(LoweringBuilder &g, BatchNormTrainOp op) {
+SmallVector<Value> lowerBatchNormTrain(LoweringBuilder &g,
+                                       BatchNormTrainOp op) {
   ArrayRef<int64_t> shape = shapeOf(op.getInput());
   double count = static_cast<double>(ShapedType::getNumElements(shape)) /
                  static_cast<double>(shape[1]);
@@ -521,10 +524,12 @@ Value pool(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
 
 } // namespace
 
-Value mlir::nsl::lowering::divideByPoolCounts(
-    LoweringBuilder &g, Value x, ArrayRef<int64_t> inputShape,
-    ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
-    ArrayRef<int64_t> padding, bool countIncludePad) {
+Value mlir::nsl::lowering::divideByPoolCounts(LoweringBuilder &g, Value x,
+                                              ArrayRef<int64_t> inputShape,
+                                              ArrayRef<int64_t> kernel,
+                                              ArrayRef<int64_t> stride,
+                                              ArrayRef<int64_t> padding,
+                                              bool countIncludePad) {
   ArrayRef<int64_t> shape = shapeOf(x);
   // The divisor of each output position is known at compile time.
   SmallVector<float> divisor;
@@ -561,9 +566,9 @@ Value lowerAvgPool2d(LoweringBuilder &g, AvgPool2dOp op) {
   int64_t unit[] = {1, 1};
   Value sum = pool(g, op.getInput(), op.getKernelSize(), op.getPadding(),
                    op.getStride(), unit, shape, /*max=*/false);
-  return divideByPoolCounts(g, sum, shapeOf(op.getInput()),
-                            op.getKernelSize(), op.getStride(),
-                            op.getPadding(), op.getCountIncludePad());
+  return divideByPoolCounts(g, sum, shapeOf(op.getInput()), op.getKernelSize(),
+                            op.getStride(), op.getPadding(),
+                            op.getCountIncludePad());
 }
 
 Value lowerGlobalAvgPool2d(LoweringBuilder &g, GlobalAvgPool2dOp op) {

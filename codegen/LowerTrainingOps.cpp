@@ -44,8 +44,7 @@ SmallVector<Value> genericN(LoweringBuilder &g, ValueRange inits,
 }
 
 /// A tensor of `shape` and element type `type` filled with `value`.
-Value filledWith(LoweringBuilder &g, ArrayRef<int64_t> shape,
-                 TypedAttr value) {
+Value filledWith(LoweringBuilder &g, ArrayRef<int64_t> shape, TypedAttr value) {
   Value empty = tensor::EmptyOp::create(g.b, g.loc, shape, value.getType());
   Value scalar = arith::ConstantOp::create(g.b, g.loc, value);
   return linalg::FillOp::create(g.b, g.loc, scalar, empty).getResult(0);
@@ -66,8 +65,7 @@ Value idx(OpBuilder &b, Location l, unsigned dim) {
 Value cidx(OpBuilder &b, Location l, int64_t v) {
   return arith::ConstantIndexOp::create(b, l, v);
 }
-Value cmpf(OpBuilder &b, Location l, arith::CmpFPredicate p, Value x,
-           Value y) {
+Value cmpf(OpBuilder &b, Location l, arith::CmpFPredicate p, Value x, Value y) {
   return arith::CmpFOp::create(b, l, p, x, y);
 }
 Value select(OpBuilder &b, Location l, Value c, Value x, Value y) {
@@ -101,11 +99,11 @@ Value padSpatial(LoweringBuilder &g, Value x, ArrayRef<int64_t> low,
                                scalar);
 }
 
-
 /// Σ over every element of term(x) → rank 0.
 Value totalSum(LoweringBuilder &g, Value x, Body term) {
   unsigned rank = shapeOf(x).size();
-  return g.generic(g.filled({}, 0.0), {x}, {g.identity(rank), scalarMap(g, rank)},
+  return g.generic(g.filled({}, 0.0), {x},
+                   {g.identity(rank), scalarMap(g, rank)},
                    SmallVector<IteratorType>(rank, kReduction),
                    [&](OpBuilder &b, Location l, ValueRange a) {
                      return addf(b, l, a[1], term(b, l, a.drop_back()));
@@ -137,22 +135,21 @@ Grads lowerLinearVJP(LoweringBuilder &g, LinearVJPOp op) {
   Grads grads;
   for (int64_t index : op.getWrt()) {
     if (index == 0) // ∂x[n,f] = Σ_o G[n,o]·W[o,f]; loops (n, f, o).
-      grads.push_back(g.generic(
-          g.filled(xs, 0.0), {dy, w},
-          {g.dims(3, {0, 2}), g.dims(3, {2, 1}), g.dims(3, {0, 1})},
-          {kParallel, kParallel, kReduction}, mac));
+      grads.push_back(
+          g.generic(g.filled(xs, 0.0), {dy, w},
+                    {g.dims(3, {0, 2}), g.dims(3, {2, 1}), g.dims(3, {0, 1})},
+                    {kParallel, kParallel, kReduction}, mac));
     else if (index == 1) // ∂W[o,f] = Σ_n G[n,o]·x[n,f]; loops (o, f, n).
-      grads.push_back(g.generic(
-          g.filled(ws, 0.0), {dy, x},
-          {g.dims(3, {2, 0}), g.dims(3, {2, 1}), g.dims(3, {0, 1})},
-          {kParallel, kParallel, kReduction}, mac));
+      grads.push_back(
+          g.generic(g.filled(ws, 0.0), {dy, x},
+                    {g.dims(3, {2, 0}), g.dims(3, {2, 1}), g.dims(3, {0, 1})},
+                    {kParallel, kParallel, kReduction}, mac));
     else // ∂b[o] = Σ_n G[n,o]; loops (o, n).
-      grads.push_back(g.generic(g.filled({ws[0]}, 0.0), {dy},
-                                {g.dims(2, {1, 0}), g.dims(2, {0})},
-                                {kParallel, kReduction},
-                                [](OpBuilder &b, Location l, ValueRange a) {
-                                  return addf(b, l, a[1], a[0]);
-                                }));
+      grads.push_back(g.generic(
+          g.filled({ws[0]}, 0.0), {dy}, {g.dims(2, {1, 0}), g.dims(2, {0})},
+          {kParallel, kReduction}, [](OpBuilder &b, Location l, ValueRange a) {
+            return addf(b, l, a[1], a[0]);
+          }));
   }
   return grads;
 }
@@ -170,16 +167,15 @@ Grads lowerBatchNormTrainVJP(LoweringBuilder &g, BatchNormTrainVJPOp op) {
     });
   };
   // The batch statistics as the forward computes them.
-  Value mean = scale(channelSum(g, {x}, {},
-                                   [](OpBuilder &, Location, ValueRange a) {
-                                     return a[0];
-                                   }),
-                     1.0 / count);
+  Value mean = scale(
+      channelSum(g, {x}, {},
+                 [](OpBuilder &, Location, ValueRange a) { return a[0]; }),
+      1.0 / count);
   Value var = scale(channelSum(g, {x}, {mean},
-                                  [](OpBuilder &b, Location l, ValueRange a) {
-                                    Value centred = subf(b, l, a[0], a[1]);
-                                    return mulf(b, l, centred, centred);
-                                  }),
+                               [](OpBuilder &b, Location l, ValueRange a) {
+                                 Value centred = subf(b, l, a[0], a[1]);
+                                 return mulf(b, l, centred, centred);
+                               }),
                     1.0 / count);
   Value inv = g.elementwise({var}, [&](OpBuilder &b, Location l, ValueRange a) {
     Value sigma =
@@ -194,16 +190,13 @@ Grads lowerBatchNormTrainVJP(LoweringBuilder &g, BatchNormTrainVJPOp op) {
   Value sumG, sumGx;
   if (needBias)
     sumG = channelSum(g, {dy}, {},
-                         [](OpBuilder &, Location, ValueRange a) {
-                           return a[0];
-                         });
+                      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
   if (needWeight)
     sumGx = channelSum(g, {dy, x}, {mean, inv},
-                          [](OpBuilder &b, Location l, ValueRange a) {
-                            Value xhat =
-                                mulf(b, l, subf(b, l, a[1], a[2]), a[3]);
-                            return mulf(b, l, a[0], xhat);
-                          });
+                       [](OpBuilder &b, Location l, ValueRange a) {
+                         Value xhat = mulf(b, l, subf(b, l, a[1], a[2]), a[3]);
+                         return mulf(b, l, a[0], xhat);
+                       });
   Grads grads;
   for (int64_t index : wrt) {
     if (index == 0) {
@@ -217,7 +210,8 @@ Grads lowerBatchNormTrainVJP(LoweringBuilder &g, BatchNormTrainVJPOp op) {
             Value n = cstf(b, l, count);
             Value xhat = mulf(b, l, subf(b, l, a[0], a[2]), a[3]);
             Value centred = subf(b, l, a[1], divf(b, l, a[5], n));
-            centred = subf(b, l, centred, mulf(b, l, xhat, divf(b, l, a[6], n)));
+            centred =
+                subf(b, l, centred, mulf(b, l, xhat, divf(b, l, a[6], n)));
             return mulf(b, l, mulf(b, l, a[4], a[3]), centred);
           }));
     } else if (index == 1) {
@@ -298,12 +292,11 @@ Value gatherWindows(LoweringBuilder &g, Value share, Value argmax,
         if (argmax) {
           Value tap = arith::AddIOp::create(
               b, l,
-              arith::MulIOp::create(b, l, idx(b, l, 4),
-                                    cidx(b, l, kernel[1])),
+              arith::MulIOp::create(b, l, idx(b, l, 4), cidx(b, l, kernel[1])),
               idx(b, l, 5));
           tap = arith::IndexCastOp::create(b, l, b.getI32Type(), tap);
-          both(arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1],
-                                     tap));
+          both(
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1], tap));
         }
         Value acc = a.back();
         if (!take)
@@ -331,13 +324,13 @@ Value lowerMaxPool2dVJP(LoweringBuilder &g, MaxPool2dVJPOp op) {
       {kParallel, kParallel, kParallel, kParallel, kReduction, kReduction},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value v = a[0], bestValue = a[2], bestTap = a[3];
-        Value take = ori(
-            b, l,
-            arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, bestTap,
-                                  arith::ConstantOp::create(
-                                      b, l, b.getI32IntegerAttr(0))),
-            ori(b, l, cmpf(b, l, arith::CmpFPredicate::OGT, v, bestValue),
-                cmpf(b, l, arith::CmpFPredicate::UNO, v, v)));
+        Value take =
+            ori(b, l,
+                arith::CmpIOp::create(
+                    b, l, arith::CmpIPredicate::slt, bestTap,
+                    arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0))),
+                ori(b, l, cmpf(b, l, arith::CmpFPredicate::OGT, v, bestValue),
+                    cmpf(b, l, arith::CmpFPredicate::UNO, v, v)));
         for (int i = 0; i < 2; ++i) {
           if (padding[i] == 0)
             continue;
@@ -348,11 +341,10 @@ Value lowerMaxPool2dVJP(LoweringBuilder &g, MaxPool2dVJPOp op) {
                                     cidx(b, l, stride[i])),
               arith::MulIOp::create(b, l, idx(b, l, 4 + i),
                                     cidx(b, l, dilation[i])));
-          Value lo = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
-                                           pos, cidx(b, l, padding[i]));
-          Value hi =
-              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, pos,
-                                    cidx(b, l, padding[i] + in[2 + i]));
+          Value lo = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, pos,
+                                           cidx(b, l, padding[i]));
+          Value hi = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, pos,
+                                           cidx(b, l, padding[i] + in[2 + i]));
           take = andi(b, l, take, andi(b, l, lo, hi));
         }
         Value tap = arith::AddIOp::create(
@@ -417,18 +409,17 @@ Value lowerSoftmaxCrossEntropyVJP(LoweringBuilder &g,
       {g.identity(2), g.dims(2, {0}), g.dims(2, {0}), g.dims(2, {0}),
        scalarMap(g, 2), g.identity(2)},
       parallel(2), [&](OpBuilder &b, Location l, ValueRange a) {
-        Value p = divf(
-            b, l, math::ExpOp::create(b, l, subf(b, l, a[0], a[1])), a[2]);
+        Value p =
+            divf(b, l, math::ExpOp::create(b, l, subf(b, l, a[0], a[1])), a[2]);
         Value label = arith::IndexCastOp::create(b, l, b.getIndexType(), a[3]);
         Value isLabel = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
                                               idx(b, l, 1), label);
         Value target = select(
             b, l, isLabel,
-            cstf(b, l, smoothing / static_cast<double>(classes) + 1.0 -
-                           smoothing),
+            cstf(b, l,
+                 smoothing / static_cast<double>(classes) + 1.0 - smoothing),
             cstf(b, l, smoothing / static_cast<double>(classes)));
-        Value scale =
-            divf(b, l, a[4], cstf(b, l, static_cast<double>(n)));
+        Value scale = divf(b, l, a[4], cstf(b, l, static_cast<double>(n)));
         return mulf(b, l, scale, subf(b, l, p, target));
       });
 }
@@ -443,8 +434,8 @@ Value lowerCountCorrect(LoweringBuilder &g, CountCorrectOp op) {
       g.filled({n}, -std::numeric_limits<double>::infinity()),
       filledWith(g, {n}, g.b.getI64IntegerAttr(-1))};
   SmallVector<Value> best = genericN(
-      g, inits, {logits},
-      {g.identity(2), g.dims(2, {0}), g.dims(2, {0})}, {kParallel, kReduction},
+      g, inits, {logits}, {g.identity(2), g.dims(2, {0}), g.dims(2, {0})},
+      {kParallel, kReduction},
       [](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value v = a[0], bestValue = a[1], bestIndex = a[2];
         Value none = arith::CmpIOp::create(
@@ -455,11 +446,9 @@ Value lowerCountCorrect(LoweringBuilder &g, CountCorrectOp op) {
         Value better =
             ori(b, l, cmpf(b, l, arith::CmpFPredicate::OGT, v, bestValue),
                 cmpf(b, l, arith::CmpFPredicate::UNO, v, v));
-        Value take = ori(
-            b, l, none,
-            andi(b, l, bestIsNumber, better));
-        Value c = arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                             idx(b, l, 1));
+        Value take = ori(b, l, none, andi(b, l, bestIsNumber, better));
+        Value c =
+            arith::IndexCastOp::create(b, l, b.getI64Type(), idx(b, l, 1));
         return {select(b, l, take, v, bestValue),
                 select(b, l, take, c, bestIndex)};
       });
@@ -467,8 +456,8 @@ Value lowerCountCorrect(LoweringBuilder &g, CountCorrectOp op) {
       filledWith(g, {}, g.b.getI64IntegerAttr(0)), {best[1], op.getLabels()},
       {g.identity(1), g.identity(1), scalarMap(g, 1)}, {kReduction},
       [](OpBuilder &b, Location l, ValueRange a) {
-        Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0],
-                                          a[1]);
+        Value hit =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[0], a[1]);
         return arith::AddIOp::create(
             b, l, a[2], arith::ExtUIOp::create(b, l, b.getI64Type(), hit));
       });
@@ -479,10 +468,10 @@ Value lowerCountCorrect(LoweringBuilder &g, CountCorrectOp op) {
 //===----------------------------------------------------------------------===//
 
 Value lowerL1Penalty(LoweringBuilder &g, L1PenaltyOp op) {
-  Value sum = totalSum(g, op.getInput(),
-                       [](OpBuilder &b, Location l, ValueRange a) {
-                         return math::AbsFOp::create(b, l, a[0]);
-                       });
+  Value sum =
+      totalSum(g, op.getInput(), [](OpBuilder &b, Location l, ValueRange a) {
+        return math::AbsFOp::create(b, l, a[0]);
+      });
   return scaleScalar(g, sum, op.getStrength().convertToDouble());
 }
 
@@ -519,20 +508,19 @@ Value filterRows(LoweringBuilder &g, Value w) {
 /// E = W_f·W_fᵀ − I, [O, O]. Loops (i, j, f).
 Value gramResidual(LoweringBuilder &g, Value rows) {
   int64_t o = shapeOf(rows)[0];
-  Value gram = g.generic(g.filled({o, o}, 0.0), {rows, rows},
-                         {g.dims(3, {0, 2}), g.dims(3, {1, 2}),
-                          g.dims(3, {0, 1})},
-                         {kParallel, kParallel, kReduction},
-                         [](OpBuilder &b, Location l, ValueRange a) {
-                           return addf(b, l, a[2], mulf(b, l, a[0], a[1]));
-                         });
+  Value gram =
+      g.generic(g.filled({o, o}, 0.0), {rows, rows},
+                {g.dims(3, {0, 2}), g.dims(3, {1, 2}), g.dims(3, {0, 1})},
+                {kParallel, kParallel, kReduction},
+                [](OpBuilder &b, Location l, ValueRange a) {
+                  return addf(b, l, a[2], mulf(b, l, a[0], a[1]));
+                });
   return g.elementwise({gram}, [](OpBuilder &b, Location l, ValueRange a) {
     return subf(b, l, a[0], kronecker(b, l, 0, 1));
   });
 }
 
-Value lowerOrthogonalityPenalty(LoweringBuilder &g,
-                                OrthogonalityPenaltyOp op) {
+Value lowerOrthogonalityPenalty(LoweringBuilder &g, OrthogonalityPenaltyOp op) {
   Value residual = gramResidual(g, filterRows(g, op.getInput()));
   Value sum = totalSum(g, residual, [](OpBuilder &b, Location l, ValueRange a) {
     return mulf(b, l, a[0], a[0]);
@@ -548,13 +536,13 @@ Value lowerOrthogonalityPenaltyVJP(LoweringBuilder &g,
   double strength = op.getStrength().convertToDouble();
   ArrayRef<int64_t> rs = shapeOf(rows);
   // ∂W_f[i,f] = 4λg·Σ_j E[i,j]·W_f[j,f]. Loops (i, f, j).
-  Value product = g.generic(g.filled(rs, 0.0), {residual, rows},
-                            {g.dims(3, {0, 2}), g.dims(3, {2, 1}),
-                             g.dims(3, {0, 1})},
-                            {kParallel, kParallel, kReduction},
-                            [](OpBuilder &b, Location l, ValueRange a) {
-                              return addf(b, l, a[2], mulf(b, l, a[0], a[1]));
-                            });
+  Value product =
+      g.generic(g.filled(rs, 0.0), {residual, rows},
+                {g.dims(3, {0, 2}), g.dims(3, {2, 1}), g.dims(3, {0, 1})},
+                {kParallel, kParallel, kReduction},
+                [](OpBuilder &b, Location l, ValueRange a) {
+                  return addf(b, l, a[2], mulf(b, l, a[0], a[1]));
+                });
   Value scaled = g.generic(
       g.empty(rs), {product, op.getGradOutput()},
       {g.identity(2), scalarMap(g, 2), g.identity(2)}, parallel(2),
@@ -662,20 +650,19 @@ SmallVector<Value> lowerAdamUpdate(LoweringBuilder &g, AdamUpdateOp op) {
           grad = addf(b, l, grad, mulf(b, l, cstf(b, l, decay), p));
         Value newM = addf(b, l, mulf(b, l, m, cstf(b, l, beta1)),
                           mulf(b, l, cstf(b, l, 1.0 - beta1), grad));
-        Value newV = addf(
-            b, l, mulf(b, l, v, cstf(b, l, beta2)),
-            mulf(b, l, mulf(b, l, cstf(b, l, 1.0 - beta2), grad), grad));
+        Value newV =
+            addf(b, l, mulf(b, l, v, cstf(b, l, beta2)),
+                 mulf(b, l, mulf(b, l, cstf(b, l, 1.0 - beta2), grad), grad));
         Value second = newV, newVmax;
         if (vmax) {
           // NaN-propagating, as torch.maximum.
           newVmax = arith::MaximumFOp::create(b, l, a[4], newV);
           second = newVmax;
         }
-        Value denom =
-            addf(b, l,
-                 divf(b, l, math::SqrtOp::create(b, l, second),
-                      correction2Sqrt),
-                 cstf(b, l, eps));
+        Value denom = addf(
+            b, l,
+            divf(b, l, math::SqrtOp::create(b, l, second), correction2Sqrt),
+            cstf(b, l, eps));
         Value negStep = arith::NegFOp::create(b, l, stepSize);
         SmallVector<Value> results = {
             addf(b, l, p, mulf(b, l, negStep, divf(b, l, newM, denom))), newM,
@@ -700,13 +687,13 @@ mlir::nsl::lowering::lowerTrainingOp(LoweringBuilder &g, Operation *op) {
       })
       .Case([&](ReluVJPOp o) {
         // PyTorch's threshold_backward: 0 where x ≤ 0 (NaN passes G).
-        return one(g.elementwise(
-            {o.getInput(), o.getGradOutput()},
-            [](OpBuilder &b, Location l, ValueRange a) {
-              Value off =
-                  cmpf(b, l, arith::CmpFPredicate::OLE, a[0], cstf(b, l, 0.0));
-              return select(b, l, off, cstf(b, l, 0.0), a[1]);
-            }));
+        return one(
+            g.elementwise({o.getInput(), o.getGradOutput()},
+                          [](OpBuilder &b, Location l, ValueRange a) {
+                            Value off = cmpf(b, l, arith::CmpFPredicate::OLE,
+                                             a[0], cstf(b, l, 0.0));
+                            return select(b, l, off, cstf(b, l, 0.0), a[1]);
+                          }));
       })
       .Case([&](MaxPool2dVJPOp o) { return one(lowerMaxPool2dVJP(g, o)); })
       .Case([&](AvgPool2dVJPOp o) { return one(lowerAvgPool2dVJP(g, o)); })

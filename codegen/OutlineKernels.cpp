@@ -178,14 +178,13 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
                            ? cast<BatchNormTrainVJPOp>(only).getGradOutput()
                            : Value();
     for (Value operand : operands)
-      split.operandDims.push_back(operand == input || operand == gradOutput ? 1
-                                                                            : 0);
+      split.operandDims.push_back(
+          operand == input || operand == gradOutput ? 1 : 0);
     for (Value result : only->getResults())
-      split.resultDims.push_back(
-          cast<RankedTensorType>(result.getType()) ==
-                  cast<RankedTensorType>(input.getType())
-              ? 1
-              : 0);
+      split.resultDims.push_back(cast<RankedTensorType>(result.getType()) ==
+                                         cast<RankedTensorType>(input.getType())
+                                     ? 1
+                                     : 0);
     return split;
   }
   // A convolution's weight (bias, k') gradient: output channel o needs only
@@ -358,9 +357,9 @@ void outline(ArrayRef<Operation *> group, StringRef name, ModuleOp module,
   IRMapping buffers;
   for (auto [i, operand] : llvm::enumerate(operands)) {
     int64_t dim = split.operandDims[i];
-    buffers.map(operand, dim < 0 ? args[i]
-                                 : sliceBuffer(b, loc, args[i], n, dim,
-                                               split.size));
+    buffers.map(operand,
+                dim < 0 ? args[i]
+                        : sliceBuffer(b, loc, args[i], n, dim, split.size));
   }
   SmallVector<Value> outputs;
   for (unsigned i = 0; i < last->getNumResults(); ++i) {

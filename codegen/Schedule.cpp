@@ -86,8 +86,8 @@ nsl::planCpuSchedule(func::FuncOp model, StringRef entryName,
   auto describe = [&](Value value, StringRef storage) -> Buffer & {
     auto type = cast<RankedTensorType>(value.getType());
     Buffer &buffer = buffers[value];
-    buffer = Buffer{firstBufferId + static_cast<int64_t>(buffers.size() - 1),
-                    type};
+    buffer =
+        Buffer{firstBufferId + static_cast<int64_t>(buffers.size() - 1), type};
     json::Object entry{{"id", buffer.id},
                        {"dtype", dtypeName(type.getElementType())},
                        {"shape", json::Array(type.getShape())},

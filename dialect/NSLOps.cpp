@@ -580,7 +580,6 @@ LogicalResult check(const Diagnoser &d, SoftmaxCrossEntropyOp::Adaptor adaptor,
   return success();
 }
 
-
 //===----------------------------------------------------------------------===//
 // Training ops: regularisers, accuracy and optimizer updates.
 //===----------------------------------------------------------------------===//
@@ -645,12 +644,12 @@ LogicalResult check(const Diagnoser &d, SgdUpdateOp::Adaptor adaptor,
                     SmallVectorImpl<Type> &types) {
   float momentum = adaptor.getMomentum().convertToFloat();
   float dampening = adaptor.getDampening().convertToFloat();
-  if (failed(checkUpdate(d, adaptor.getParam(), adaptor.getGrad(),
-                         adaptor.getStep(), adaptor.getLr(),
-                         {{"momentum", momentum},
-                          {"dampening", dampening},
-                          {"weight_decay",
-                           adaptor.getWeightDecay().convertToFloat()}})))
+  if (failed(checkUpdate(
+          d, adaptor.getParam(), adaptor.getGrad(), adaptor.getStep(),
+          adaptor.getLr(),
+          {{"momentum", momentum},
+           {"dampening", dampening},
+           {"weight_decay", adaptor.getWeightDecay().convertToFloat()}})))
     return failure();
   if (adaptor.getNesterov() && (momentum <= 0.0f || dampening != 0.0f))
     return d.fail("nesterov momentum requires a momentum and zero dampening");
@@ -659,9 +658,9 @@ LogicalResult check(const Diagnoser &d, SgdUpdateOp::Adaptor adaptor,
     return d.fail("the momentum buffer must be given exactly when momentum "
                   "is not 0 (momentum ",
                   momentum, ", buffer ", buffer ? "given" : "absent", ")");
-  if (buffer && failed(checkShape(d, buffer, "momentum_buffer",
-                                  shapeOf(adaptor.getParam()),
-                                  "the parameter's")))
+  if (buffer &&
+      failed(checkShape(d, buffer, "momentum_buffer",
+                        shapeOf(adaptor.getParam()), "the parameter's")))
     return failure();
   types.push_back(adaptor.getParam().getType());
   if (buffer)
@@ -673,11 +672,11 @@ LogicalResult check(const Diagnoser &d, AdamUpdateOp::Adaptor adaptor,
                     SmallVectorImpl<Type> &types) {
   float beta1 = adaptor.getBeta1().convertToFloat();
   float beta2 = adaptor.getBeta2().convertToFloat();
-  if (failed(checkUpdate(d, adaptor.getParam(), adaptor.getGrad(),
-                         adaptor.getStep(), adaptor.getLr(),
-                         {{"eps", adaptor.getEps().convertToFloat()},
-                          {"weight_decay",
-                           adaptor.getWeightDecay().convertToFloat()}})))
+  if (failed(checkUpdate(
+          d, adaptor.getParam(), adaptor.getGrad(), adaptor.getStep(),
+          adaptor.getLr(),
+          {{"eps", adaptor.getEps().convertToFloat()},
+           {"weight_decay", adaptor.getWeightDecay().convertToFloat()}})))
     return failure();
   if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
     return d.fail("beta1 and beta2 must be in [0, 1), got ", beta1, " and ",
@@ -720,8 +719,10 @@ LogicalResult checkWrt(const Diagnoser &d, Operation *op,
       return d.fail("operand ", index, " is not differentiable (not f32)");
   }
   if (op->getNumResults() != wrt.size())
-    return d.fail("returns ", op->getNumResults(), " gradient(s) but 'wrt' "
-                  "names ", wrt.size(), " operand(s)");
+    return d.fail("returns ", op->getNumResults(),
+                  " gradient(s) but 'wrt' "
+                  "names ",
+                  wrt.size(), " operand(s)");
   for (auto [index, result] : llvm::zip(wrt, op->getResults()))
     if (result.getType() != forwardOperands[index].getType())
       return d.fail("the gradient of operand ", index, " must have its type ",
@@ -736,13 +737,12 @@ LogicalResult checkWrt(const Diagnoser &d, Operation *op,
 template <typename Forward, typename VJP> LogicalResult verifyVJP(VJP op) {
   Operation *operation = op.getOperation();
   Diagnoser d(operation);
-  ValueRange forwardOperands =
-      operation->getOperands().drop_back(1);
+  ValueRange forwardOperands = operation->getOperands().drop_back(1);
   Value gradOutput = operation->getOperands().back();
   // The VJP op's properties less its own, as the forward op's.
   NamedAttrList attrs;
-  if (auto dict =
-          dyn_cast_or_null<DictionaryAttr>(operation->getPropertiesAsAttribute()))
+  if (auto dict = dyn_cast_or_null<DictionaryAttr>(
+          operation->getPropertiesAsAttribute()))
     for (NamedAttribute attr : dict) {
       if (attr.getName() == "wrt")
         continue;

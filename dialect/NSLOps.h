@@ -21,9 +21,9 @@ namespace mlir::nsl {
 /// The K×K matrix M (row-major) of a static similarity of `structure`,
 /// given the values of its operands (row-major, in operand order) — used to
 /// fold constants. The operands must have passed the op's verifier.
-SmallVector<double> staticSimilarityMatrix(Structure structure, int64_t taps,
-                                           ArrayRef<SmallVector<double>> operands,
-                                           double alpha);
+SmallVector<double>
+staticSimilarityMatrix(Structure structure, int64_t taps,
+                       ArrayRef<SmallVector<double>> operands, double alpha);
 
 } // namespace mlir::nsl
 

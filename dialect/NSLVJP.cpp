@@ -1,4 +1,5 @@
-//===- NSLVJP.cpp - The VJP interface of the differentiable nsl ops --------===//
+//===- NSLVJP.cpp - The VJP interface of the differentiable nsl ops
+//--------===//
 //
 // Every differentiable op builds its vector-Jacobian product as one
 // `nsl.<op>_vjp` op carrying the forward operands and attributes, the
@@ -129,9 +130,10 @@ LogicalResult SphereConv2dOp::buildVJP(OpBuilder &builder,
                                          perSample, operandGrads);
 }
 
-LogicalResult PredictedSimilarityOp::buildVJP(
-    OpBuilder &builder, ArrayRef<Value> resultGrads, ArrayRef<bool> needed,
-    SmallVectorImpl<Value> &operandGrads) {
+LogicalResult
+PredictedSimilarityOp::buildVJP(OpBuilder &builder, ArrayRef<Value> resultGrads,
+                                ArrayRef<bool> needed,
+                                SmallVectorImpl<Value> &operandGrads) {
   // γ·G per sample; ∂γ sums over the batch.
   return emitSplitVJP<PredictedSimilarityVJPOp>(
       *this, builder, singleResultGrad(resultGrads), needed, {true, false},
@@ -139,10 +141,9 @@ LogicalResult PredictedSimilarityOp::buildVJP(
 }
 
 #define NSL_VJP_ALL_OPERANDS(OP)                                               \
-  LogicalResult OP##Op::buildVJP(OpBuilder &builder,                           \
-                                 ArrayRef<Value> resultGrads,                  \
-                                 ArrayRef<bool> needed,                        \
-                                 SmallVectorImpl<Value> &operandGrads) {       \
+  LogicalResult OP##Op::buildVJP(                                              \
+      OpBuilder &builder, ArrayRef<Value> resultGrads, ArrayRef<bool> needed,  \
+      SmallVectorImpl<Value> &operandGrads) {                                  \
     return emitVJP<OP##VJPOp>(*this, builder, singleResultGrad(resultGrads),   \
                               needed, allOperands(*this), operandGrads);       \
   }
@@ -158,13 +159,14 @@ NSL_VJP_ALL_OPERANDS(Flatten)
 NSL_VJP_ALL_OPERANDS(L1Penalty)
 NSL_VJP_ALL_OPERANDS(OrthogonalityPenalty)
 
-LogicalResult SoftmaxCrossEntropyOp::buildVJP(
-    OpBuilder &builder, ArrayRef<Value> resultGrads, ArrayRef<bool> needed,
-    SmallVectorImpl<Value> &operandGrads) {
+LogicalResult
+SoftmaxCrossEntropyOp::buildVJP(OpBuilder &builder, ArrayRef<Value> resultGrads,
+                                ArrayRef<bool> needed,
+                                SmallVectorImpl<Value> &operandGrads) {
   // Labels are integers: no gradient.
-  return emitVJP<SoftmaxCrossEntropyVJPOp>(
-      *this, builder, singleResultGrad(resultGrads), needed, {true, false},
-      operandGrads);
+  return emitVJP<SoftmaxCrossEntropyVJPOp>(*this, builder,
+                                           singleResultGrad(resultGrads),
+                                           needed, {true, false}, operandGrads);
 }
 
 LogicalResult BatchNormTrainOp::buildVJP(OpBuilder &builder,

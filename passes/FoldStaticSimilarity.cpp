@@ -67,6 +67,5 @@ struct FoldStaticSimilarityPass
 
 void mlir::nsl::populateFoldStaticSimilarityPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<FoldConvSimilarity, FoldLinearSimilarity>(
-      patterns.getContext());
+  patterns.add<FoldConvSimilarity, FoldLinearSimilarity>(patterns.getContext());
 }

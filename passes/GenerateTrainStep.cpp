@@ -50,13 +50,13 @@ public:
   explicit Signature(func::FuncOp function) : function(function) {}
 
   StringRef name(unsigned index) {
-    auto attr = function.getArgAttrOfType<StringAttr>(index,
-                                                      NSLDialect::kNameAttr);
+    auto attr =
+        function.getArgAttrOfType<StringAttr>(index, NSLDialect::kNameAttr);
     return attr ? attr.getValue() : StringRef();
   }
   StringRef role(unsigned index) {
-    auto attr = function.getArgAttrOfType<StringAttr>(index,
-                                                      NSLDialect::kRoleAttr);
+    auto attr =
+        function.getArgAttrOfType<StringAttr>(index, NSLDialect::kRoleAttr);
     return attr ? attr.getValue() : StringRef();
   }
   bool hasName(StringRef wanted) {
@@ -76,9 +76,8 @@ public:
     NamedAttrList attrs;
     attrs.append(NSLDialect::kNameAttr, StringAttr::get(context, argName));
     attrs.append(NSLDialect::kRoleAttr, StringAttr::get(context, argRole));
-    if (failed(function.insertArgument(index, type,
-                                       attrs.getDictionary(context),
-                                       function.getLoc())))
+    if (failed(function.insertArgument(
+            index, type, attrs.getDictionary(context), function.getLoc())))
       return failure();
     return function.getArgument(index);
   }
@@ -103,8 +102,9 @@ void setResults(func::FuncOp function, ArrayRef<Value> results,
   SmallVector<Attribute> attrs;
   for (const std::string &name : names)
     attrs.push_back(DictionaryAttr::get(
-        context, {NamedAttribute(StringAttr::get(context, NSLDialect::kNameAttr),
-                                 StringAttr::get(context, name))}));
+        context,
+        {NamedAttribute(StringAttr::get(context, NSLDialect::kNameAttr),
+                        StringAttr::get(context, name))}));
   function.setAllResultAttrs(attrs);
 }
 
@@ -144,8 +144,7 @@ struct GenerateTrainStepPass
   }
 
   /// A clone of the model named `name`, after the model.
-  func::FuncOp cloneModel(ModuleOp module, func::FuncOp model,
-                          StringRef name) {
+  func::FuncOp cloneModel(ModuleOp module, func::FuncOp model, StringRef name) {
     func::FuncOp clone = model.clone();
     clone.setName(name);
     clone.setPublic();
@@ -195,8 +194,8 @@ struct GenerateTrainStepPass
     OpBuilder b(eval.getBody().front().getTerminator());
     Location loc = eval.getLoc();
     Value loss = crossEntropy(b, loc, *inputs);
-    Value correct = CountCorrectOp::create(b, loc, inputs->logits,
-                                           inputs->labels);
+    Value correct =
+        CountCorrectOp::create(b, loc, inputs->logits, inputs->labels);
     setResults(eval, {loss, correct}, {"loss", "correct"});
     return success();
   }
@@ -241,8 +240,8 @@ struct GenerateTrainStepPass
     if (failed(inputs))
       return failure();
     Signature signature(train);
-    FailureOr<Value> lr = signature.append(scalarF32(context), "lr",
-                                           "learning_rate");
+    FailureOr<Value> lr =
+        signature.append(scalarF32(context), "lr", "learning_rate");
     if (failed(lr))
       return failure();
 
@@ -267,9 +266,9 @@ struct GenerateTrainStepPass
           }))
         trained.insert(train.getArgument(i));
     if (trained.empty())
-      return train.emitError() << "no parameter of @" << function
-                               << " matches --trainable '" << trainable
-                               << "': nothing to train";
+      return train.emitError()
+             << "no parameter of @" << function << " matches --trainable '"
+             << trainable << "': nothing to train";
 
     Block &body = train.getBody().front();
     OpBuilder b(body.getTerminator());
@@ -370,9 +369,8 @@ struct GenerateTrainStepPass
       if (!grad)
         continue; // Frozen by the graph: no gradient reaches it.
       if (!step) {
-        FailureOr<Value> arg = signature.append(scalarF32(context),
-                                                "optimizer.step",
-                                                "optimizer_state");
+        FailureOr<Value> arg = signature.append(
+            scalarF32(context), "optimizer.step", "optimizer_state");
         if (failed(arg))
           return failure();
         step = *arg;
@@ -391,10 +389,10 @@ struct GenerateTrainStepPass
             return failure();
           buffer = *arg;
         }
-        auto update = SgdUpdateOp::create(
-            b, loc, param, grad, buffer, step, *lr, f32(momentum),
-            f32(dampening), f32(weightDecay),
-            nesterov ? b.getUnitAttr() : UnitAttr());
+        auto update =
+            SgdUpdateOp::create(b, loc, param, grad, buffer, step, *lr,
+                                f32(momentum), f32(dampening), f32(weightDecay),
+                                nesterov ? b.getUnitAttr() : UnitAttr());
         results[slot] = update.getNewParam();
         if (buffer)
           newState.push_back(update.getNewMomentumBuffer());

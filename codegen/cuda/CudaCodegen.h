@@ -1,4 +1,5 @@
-//===- CudaCodegen.h - CUDA kernels (PTX) of an outlined model ---*- C++ -*-===//
+//===- CudaCodegen.h - CUDA kernels (PTX) of an outlined model ---*- C++
+//-*-===//
 //
 // The GPU path of codegen/ (docs/gpu.md): the kernel functions that
 // `--nsl-outline-kernels` made are lowered to linalg on buffers as for the
@@ -123,9 +124,9 @@ FailureOr<CudaKernels> compileCudaKernels(ModuleOp module,
 
 /// Adds grid, block and shared_bytes to every launch of a planned entry
 /// point (planCpuSchedule's entryPoint object); fails on unknown kernels.
-LogicalResult addLaunchConfiguration(
-    llvm::json::Object &entryPoint,
-    const llvm::StringMap<CudaKernelInfo> &kernels);
+LogicalResult
+addLaunchConfiguration(llvm::json::Object &entryPoint,
+                       const llvm::StringMap<CudaKernelInfo> &kernels);
 
 /// ptxas found through PATH, $CUDA_HOME/bin or /usr/local/cuda/bin; empty
 /// if none.

@@ -36,7 +36,8 @@ std::optional<std::string> cuda::parseCudaTarget(StringRef target) {
 
 std::string cuda::ptxFeatures(StringRef chip) {
   unsigned version = 0;
-  chip.drop_front(3).take_while([](char c) { return isdigit(c); })
+  chip.drop_front(3)
+      .take_while([](char c) { return isdigit(c); })
       .getAsInteger(10, version);
   return version >= 90 ? "+ptx80" : "+ptx70";
 }
@@ -67,9 +68,9 @@ std::string cuda::findLibdevice() {
     if (const char *root = std::getenv(variable); root && *root)
       roots.push_back(root);
   if (std::string ptxas = findPtxas(); !ptxas.empty())
-    roots.push_back(llvm::sys::path::parent_path(
-                        llvm::sys::path::parent_path(ptxas))
-                        .str());
+    roots.push_back(
+        llvm::sys::path::parent_path(llvm::sys::path::parent_path(ptxas))
+            .str());
   roots.push_back("/usr/local/cuda");
   for (const std::string &root : roots) {
     SmallString<256> path(root);
@@ -97,9 +98,8 @@ void cuda::buildCudaToPtxPipeline(OpPassManager &pm,
   addParsed(pm, pipeline);
 }
 
-static LogicalResult runPipeline(ModuleOp module,
-                                 llvm::function_ref<void(OpPassManager &)>
-                                     build) {
+static LogicalResult
+runPipeline(ModuleOp module, llvm::function_ref<void(OpPassManager &)> build) {
   PassManager pm(module.getContext());
   build(pm);
   return pm.run(module);
@@ -133,8 +133,8 @@ cuda::compileCudaKernels(ModuleOp module, const CudaCodegenOptions &options) {
         auto attr = kernel->getAttrOfType<IntegerAttr>(name);
         return attr ? attr.getInt() : 0;
       };
-      info.parallelExtent = std::max<int64_t>(integer("nsl.parallel_extent"),
-                                              1);
+      info.parallelExtent =
+          std::max<int64_t>(integer("nsl.parallel_extent"), 1);
       info.workspaceBytes = integer("nsl.workspace_bytes");
       info.grid = {info.parallelExtent, 1, 1};
       info.block = {options.threads, 1, 1};
@@ -227,9 +227,8 @@ bool cuda::assembleCubin(StringRef ptxas, StringRef ptxPath,
     log = (*buffer)->getBuffer().str();
   llvm::sys::fs::remove(logPath);
   if (code != 0) {
-    log = (ptxas + " failed (" + (message.empty() ? "exit code " +
-                                      std::to_string(code)
-                                                  : message) +
+    log = (ptxas + " failed (" +
+           (message.empty() ? "exit code " + std::to_string(code) : message) +
            "): " + log)
               .str();
     return false;

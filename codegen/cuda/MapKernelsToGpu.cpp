@@ -51,8 +51,8 @@ LogicalResult sequentialize(scf::ParallelOp loop) {
   OpBuilder b(loop);
   Location loc = loop.getLoc();
   SmallVector<Value> ivs;
-  for (auto [lb, ub, step] : llvm::zip(
-           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
     auto inner = scf::ForOp::create(b, loc, lb, ub, step);
     ivs.push_back(inner.getInductionVar());
     b.setInsertionPoint(inner.getBody()->getTerminator());
@@ -72,8 +72,8 @@ LogicalResult distribute(scf::ParallelOp loop, Value tid, Value threads) {
   Location loc = loop.getLoc();
   SmallVector<Value> extents;
   Value total = arith::ConstantIndexOp::create(b, loc, 1);
-  for (auto [lb, ub, step] : llvm::zip(
-           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
     extents.push_back(tripCount(b, loc, lb, ub, step));
     total = arith::MulIOp::create(b, loc, total, extents.back());
   }
@@ -88,8 +88,7 @@ LogicalResult distribute(scf::ParallelOp loop, Value tid, Value threads) {
       index = arith::RemUIOp::create(b, loc, rest, extents[d]);
       rest = arith::DivUIOp::create(b, loc, rest, extents[d]);
     }
-    Value scaled =
-        arith::MulIOp::create(b, loc, index, loop.getStep()[d]);
+    Value scaled = arith::MulIOp::create(b, loc, index, loop.getStep()[d]);
     ivs[d] = arith::AddIOp::create(b, loc, loop.getLowerBound()[d], scaled);
   }
   cloneBody(b, loop, ivs);
@@ -165,8 +164,7 @@ struct MapKernelsToGpuPass
                     memref::MemRefDialect>();
   }
 
-  Option<int64_t> threads{*this, "threads",
-                          llvm::cl::desc("Threads per block"),
+  Option<int64_t> threads{*this, "threads", llvm::cl::desc("Threads per block"),
                           llvm::cl::init(256)};
 
   void runOnOperation() override {
@@ -224,16 +222,14 @@ struct MapKernelsToGpuPass
                                      IntegerType::get(&getContext(), 8));
     OpBuilder b(gpuModule.getBodyRegion());
     b.setInsertionPointToEnd(gpuModule.getBody());
-    auto gpuFunc = gpu::GPUFuncOp::create(
-        b, loc, kernel.getName(), b.getFunctionType(types, {}));
-    gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                     b.getUnitAttr());
+    auto gpuFunc = gpu::GPUFuncOp::create(b, loc, kernel.getName(),
+                                          b.getFunctionType(types, {}));
+    gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     gpuFunc.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
         {static_cast<int32_t>(threads.getValue()), 1, 1}));
     gpuFunc.setKnownGridSizeAttr(
         b.getDenseI32ArrayAttr({static_cast<int32_t>(grid), 1, 1}));
-    for (StringRef name :
-         {"nsl.parallel_extent", "nsl.workspace_bytes"})
+    for (StringRef name : {"nsl.parallel_extent", "nsl.workspace_bytes"})
       if (Attribute value = kernel->getAttr(name))
         gpuFunc->setAttr(name, value);
 
@@ -292,8 +288,7 @@ struct MapKernelsToGpuPass
         Value base = arith::MulIOp::create(
             at, loc, block,
             arith::ConstantIndexOp::create(at, loc, workspaceBytes));
-        Value shift =
-            arith::AddIOp::create(at, loc, base, view.getByteShift());
+        Value shift = arith::AddIOp::create(at, loc, base, view.getByteShift());
         view.getByteShiftMutable().assign(shift);
       }
     }
@@ -306,9 +301,9 @@ struct MapKernelsToGpuPass
       OpBuilder at(writer);
       Value zero = arith::ConstantIndexOp::create(at, loc, 0);
       Value unit = arith::ConstantIndexOp::create(at, loc, 1);
-      auto single = scf::ParallelOp::create(at, writer->getLoc(),
-                                            ValueRange{zero}, ValueRange{unit},
-                                            ValueRange{unit});
+      auto single =
+          scf::ParallelOp::create(at, writer->getLoc(), ValueRange{zero},
+                                  ValueRange{unit}, ValueRange{unit});
       writer->moveBefore(single.getBody()->getTerminator());
     }
 

@@ -79,8 +79,8 @@ struct ConvGroup {
   SphereVariant variant = SphereVariant::Cosine;
   bool inputOnly = false;
   double epsilon = 0.0, sigmoidK = 0.0;
-  bool masked = false;        // DNS (diagonal dynamic)
-  bool predicted = false;     // mask = γ·P + 1 computed here
+  bool masked = false;    // DNS (diagonal dynamic)
+  bool predicted = false; // mask = γ·P + 1 computed here
   // The SphereConv predictor of the mask computed here too (first pass);
   // the SphereConv attributes below are then its own.
   bool fusedPredictor = false;
@@ -174,7 +174,8 @@ std::optional<ConvGroup> matchGroup(func::FuncOp kernel) {
       return std::nullopt;
     }
   }
-  if (!sampleLoop || sampleLoop.getLowerBound() != entry.getArgument(numArgs - 2) ||
+  if (!sampleLoop ||
+      sampleLoop.getLowerBound() != entry.getArgument(numArgs - 2) ||
       sampleLoop.getUpperBound() != entry.getArgument(numArgs - 1) ||
       getConstantIntValue(sampleLoop.getStep()) != 1)
     return std::nullopt;
@@ -248,8 +249,8 @@ std::optional<ConvGroup> matchGroup(func::FuncOp kernel) {
         g.epsilon = predictor.getEpsilon().convertToDouble();
         g.sigmoidK = predictor.getSigmoidK().convertToDouble();
       } else {
-        g.mask = sourceOf(predicted ? predicted.getPrediction() : mask, iv,
-                          entry);
+        g.mask =
+            sourceOf(predicted ? predicted.getPrediction() : mask, iv, entry);
         if (!g.mask || !g.mask.perSample)
           return std::nullopt;
       }
@@ -272,8 +273,7 @@ std::optional<ConvGroup> matchGroup(func::FuncOp kernel) {
       return std::nullopt;
     g.stride.assign(sphere.getStride().begin(), sphere.getStride().end());
     g.padding.assign(sphere.getPadding().begin(), sphere.getPadding().end());
-    g.dilation.assign(sphere.getDilation().begin(),
-                      sphere.getDilation().end());
+    g.dilation.assign(sphere.getDilation().begin(), sphere.getDilation().end());
   } else {
     return std::nullopt;
   }
@@ -506,11 +506,11 @@ Value clampIndex(OpBuilder &b, Location l, Value x, int64_t bound) {
 
 /// The kernel's operands as memrefs (kernel arguments, reshaped).
 struct Operands {
-  Value input;  // [N, C, H, W]
-  Value weight; // [O, C·K]
+  Value input;           // [N, C, H, W]
+  Value weight;          // [O, C·K]
   Value predictorWeight; // [K, C·K]
   Value bias, gamma, kParam;
-  Value mask;   // [N, K, P]
+  Value mask; // [N, K, P]
   Value bnWeight, bnBias, bnMean, bnVar;
   Value output; // [N, O, P]
 };
@@ -553,8 +553,7 @@ public:
       types.push_back(VectorType::get({t.tm}, f32));
     }
     if (g.fusedPredictor) {
-      types.append(predictorColumns(),
-                   VectorType::get({predictorRows()}, f32));
+      types.append(predictorColumns(), VectorType::get({predictorRows()}, f32));
       types.push_back(VectorType::get({predictorColumns()}, f32));
       types.push_back(VectorType::get({predictorRows()}, f32));
     }
@@ -614,8 +613,8 @@ public:
                                       MutableArrayRef<Value>)>
                         compute) {
       auto loadStore = [&](OpBuilder &b, Value tid, Value kc, Value stage) {
-        Loaded chunk = load(b, o, a, maskFrom, tid, n, p0, kc, gammaValue,
-                            maskTile);
+        Loaded chunk =
+            load(b, o, a, maskFrom, tid, n, p0, kc, gammaValue, maskTile);
         store(b, chunk, a, tid, stage, tileB);
       };
       e.phase([&](OpBuilder &b, Value tid, MutableArrayRef<Value>) {
@@ -733,12 +732,13 @@ private:
         return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, v,
                                      zeroIndex);
       };
-      Value valid = andi(b, loc, lessThan(b, loc, r, R), lessThan(b, loc, p, P));
-      valid = andi(b, loc, valid,
-                   andi(b, loc, andi(b, loc, nonNegative(iy),
-                                     lessThan(b, loc, iy, g.height)),
-                        andi(b, loc, nonNegative(ix),
-                             lessThan(b, loc, ix, g.width))));
+      Value valid =
+          andi(b, loc, lessThan(b, loc, r, R), lessThan(b, loc, p, P));
+      valid = andi(
+          b, loc, valid,
+          andi(b, loc,
+               andi(b, loc, nonNegative(iy), lessThan(b, loc, iy, g.height)),
+               andi(b, loc, nonNegative(ix), lessThan(b, loc, ix, g.width))));
       if ((i + 1) * t.threads() > itemsB)
         valid = andi(b, loc, valid, lessThan(b, loc, item, itemsB));
       Value value = memref::LoadOp::create(
@@ -755,9 +755,9 @@ private:
           m = addf(b, loc, mulf(b, loc, gamma, m), cstf(b, loc, 1.0));
         value = mulf(b, loc, value, m);
       } else if (maskFrom == MaskFrom::Shared) {
-        value = mulf(b, loc, value,
-                     memref::LoadOp::create(b, loc, maskTile,
-                                            ValueRange{tap, j}));
+        value =
+            mulf(b, loc, value,
+                 memref::LoadOp::create(b, loc, maskTile, ValueRange{tap, j}));
       }
       out.b.push_back(
           arith::SelectOp::create(b, loc, valid, value, cstf(b, loc, 0.0)));
@@ -802,9 +802,9 @@ private:
       int64_t first = static_cast<int64_t>(i) * t.threads();
       Value item = add(b, loc, tid, idx(b, loc, first));
       guarded(first + t.threads() > itemsB, item, itemsB, [&](OpBuilder &b) {
-        memref::StoreOp::create(
-            b, loc, value, tileB,
-            ValueRange{stage, divu(b, loc, item, t.n), remu(b, loc, item, t.n)});
+        memref::StoreOp::create(b, loc, value, tileB,
+                                ValueRange{stage, divu(b, loc, item, t.n),
+                                           remu(b, loc, item, t.n)});
       });
     }
   }
@@ -825,7 +825,8 @@ private:
       SmallVector<Value> bs;
       for (int64_t c = 0; c < columns; ++c) {
         Value j = add(b, loc, tid, idx(b, loc, c * t.threads()));
-        Value bv = memref::LoadOp::create(b, loc, tileB, ValueRange{stage, kk, j});
+        Value bv =
+            memref::LoadOp::create(b, loc, tileB, ValueRange{stage, kk, j});
         bs.push_back(bv);
         state[base + c] = vector::FMAOp::create(
             b, loc, a, vector::BroadcastOp::create(b, loc, rowType, bv),
@@ -854,15 +855,17 @@ private:
     for (int64_t r = 0; r < g.taps(); ++r) {
       Value norm = cstf(b, loc, 1.0);
       if (!g.inputOnly) {
-        Value sum = vector::ExtractOp::create(b, loc, state[base + columns + 1], r);
+        Value sum =
+            vector::ExtractOp::create(b, loc, state[base + columns + 1], r);
         norm = math::SqrtOp::create(b, loc,
                                     addf(b, loc, sum, cstf(b, loc, g.epsilon)));
       }
       wNorm.push_back(norm);
-      kParam.push_back(o.kParam ? memref::LoadOp::create(
-                                      b, loc, o.kParam, ValueRange{idx(b, loc, r)})
-                                      .getResult()
-                                : Value());
+      kParam.push_back(o.kParam
+                           ? memref::LoadOp::create(b, loc, o.kParam,
+                                                    ValueRange{idx(b, loc, r)})
+                                 .getResult()
+                           : Value());
     }
     for (int64_t c = 0; c < columns; ++c) {
       Value j = add(b, loc, tid, idx(b, loc, c * t.threads()));
@@ -918,8 +921,10 @@ private:
   void epilogue(OpBuilder &b, const Operands &o, Value tid, Value n, Value o0,
                 Value p0, MutableArrayRef<Value> state) const {
     int64_t O = g.outChannels, P = g.pixels();
-    Value row0 = add(b, loc, o0, mul(b, loc, divu(b, loc, tid, t.n / t.tn), t.tm));
-    Value col0 = add(b, loc, p0, mul(b, loc, remu(b, loc, tid, t.n / t.tn), t.tn));
+    Value row0 =
+        add(b, loc, o0, mul(b, loc, divu(b, loc, tid, t.n / t.tn), t.tm));
+    Value col0 =
+        add(b, loc, p0, mul(b, loc, remu(b, loc, tid, t.n / t.tn), t.tn));
     double epsilon = g.epsilon;
     SmallVector<Value> xNorm;
     if (g.sphere)
@@ -928,7 +933,8 @@ private:
         xNorm.push_back(math::SqrtOp::create(
             b, loc, addf(b, loc, sum, cstf(b, loc, epsilon))));
       }
-    bool vectorStore = P % t.tn == 0 && (t.tn == 1 || (P % 4 == 0 && t.tn % 4 == 0));
+    bool vectorStore =
+        P % t.tn == 0 && (t.tn == 1 || (P % 4 == 0 && t.tn % 4 == 0));
     for (int64_t i = 0; i < t.tm; ++i) {
       Value oc = add(b, loc, row0, idx(b, loc, i));
       auto inRows = scf::IfOp::create(b, loc, lessThan(b, loc, oc, O));
@@ -976,9 +982,9 @@ private:
         auto inColumns = scf::IfOp::create(b, loc, lessThan(b, loc, col0, P));
         OpBuilder::InsertionGuard inner(b);
         b.setInsertionPointToStart(inColumns.thenBlock());
-        vector::StoreOp::create(b, loc, row, o.output,
-                                ValueRange{n, oc, col0}, false,
-                                llvm::MaybeAlign(std::min<int64_t>(16, t.tn * 4)));
+        vector::StoreOp::create(
+            b, loc, row, o.output, ValueRange{n, oc, col0}, false,
+            llvm::MaybeAlign(std::min<int64_t>(16, t.tn * 4)));
         continue;
       }
       for (int64_t j = 0; j < t.tn; ++j) {
@@ -1016,9 +1022,8 @@ LogicalResult checkOptions(const TiledConvOptions &o, Operation *anchor) {
            << o.threadM << "x" << o.threadN << ", stages " << o.stages;
   int64_t threads = (o.tileM / o.threadM) * (o.tileN / o.threadN);
   if (threads > 1024)
-    return anchor->emitError()
-           << "nsl-tile-convs-for-gpu: " << threads
-           << " threads per block (more than 1024)";
+    return anchor->emitError() << "nsl-tile-convs-for-gpu: " << threads
+                               << " threads per block (more than 1024)";
   return success();
 }
 
@@ -1036,8 +1041,7 @@ struct TileConvsForGpuPass
     stages = options.stages;
     emulate = options.emulate;
   }
-  TileConvsForGpuPass(const TileConvsForGpuPass &other)
-      : PassWrapper(other) {}
+  TileConvsForGpuPass(const TileConvsForGpuPass &other) : PassWrapper(other) {}
 
   StringRef getArgument() const override { return "nsl-tile-convs-for-gpu"; }
   StringRef getDescription() const override {
@@ -1130,8 +1134,8 @@ struct TileConvsForGpuPass
 
   static void describe(Operation *op, const ConvGroup &g, const Tiles &t) {
     Builder b(op->getContext());
-    op->setAttr("nsl.tiles", b.getDenseI64ArrayAttr(
-                                 {t.m, t.n, t.k, t.tm, t.tn, t.stages}));
+    op->setAttr("nsl.tiles",
+                b.getDenseI64ArrayAttr({t.m, t.n, t.k, t.tm, t.tn, t.stages}));
     op->setAttr("nsl.grid", b.getDenseI64ArrayAttr(grid(g, t)));
     op->setAttr("nsl.block", b.getDenseI64ArrayAttr({t.threads(), 1, 1}));
   }
@@ -1157,8 +1161,8 @@ struct TileConvsForGpuPass
                                        b.getFunctionType(types, {}));
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     SmallVector<int64_t, 3> blocks = grid(g, t);
-    func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-        {static_cast<int32_t>(t.threads()), 1, 1}));
+    func.setKnownBlockSizeAttr(
+        b.getDenseI32ArrayAttr({static_cast<int32_t>(t.threads()), 1, 1}));
     func.setKnownGridSizeAttr(b.getDenseI32ArrayAttr(
         {static_cast<int32_t>(blocks[0]), static_cast<int32_t>(blocks[1]),
          static_cast<int32_t>(blocks[2])}));
@@ -1167,10 +1171,10 @@ struct TileConvsForGpuPass
     describe(func, g, t);
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                                 gpu::AddressSpace::Workgroup);
-    Value tileA = func.addWorkgroupAttribution(tileType(b, t, t.m, workgroup),
-                                               loc);
-    Value tileB = func.addWorkgroupAttribution(tileType(b, t, t.n, workgroup),
-                                               loc);
+    Value tileA =
+        func.addWorkgroupAttribution(tileType(b, t, t.m, workgroup), loc);
+    Value tileB =
+        func.addWorkgroupAttribution(tileType(b, t, t.n, workgroup), loc);
     Value tileP, maskTile;
     if (g.fusedPredictor) {
       tileP = func.addWorkgroupAttribution(
@@ -1187,15 +1191,15 @@ struct TileConvsForGpuPass
     Block &body = func.getBody().front();
     b.setInsertionPointToStart(&body);
     TiledConvBuilder builder(g, t, loc);
-    Operands operands = builder.operands(b, body.getArguments().take_front(types.size()));
+    Operands operands =
+        builder.operands(b, body.getArguments().take_front(types.size()));
     Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
     Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     BlockEmitter emitter(b, loc, /*emulate=*/false, t.threads(), tid, {},
                          builder.stateTypes(b));
-    builder.block(emitter, operands, bz, bx, by, tileA, tileB, tileP,
-                  maskTile);
+    builder.block(emitter, operands, bz, bx, by, tileA, tileB, tileP, maskTile);
     gpu::ReturnOp::create(b, loc);
     kernel.erase();
   }
@@ -1247,8 +1251,8 @@ struct TileConvsForGpuPass
     auto columns =
         scf::ForOp::create(b, loc, zero, idx(b, loc, blocks[0]), one);
     b.setInsertionPoint(columns.getBody()->getTerminator());
-    BlockEmitter emitter(b, loc, /*emulate=*/true, t.threads(), Value(),
-                         memory, types);
+    BlockEmitter emitter(b, loc, /*emulate=*/true, t.threads(), Value(), memory,
+                         types);
     builder.block(emitter, operands, samples.getInductionVar(),
                   columns.getInductionVar(), rows.getInductionVar(), tileA,
                   tileB, tileP, maskTile);

@@ -69,22 +69,22 @@ public:
     if (isCudaTarget(m_.target)) {
       parseCudaKernels(kernels);
     } else {
-    m_.kernelLibrary = kernels["library"].asString();
-    if (m_.kernelLibrary.empty() ||
-        m_.kernelLibrary.find('/') != std::string::npos ||
-        m_.kernelLibrary == "." || m_.kernelLibrary == "..")
-      kernels["library"].fail("library '" + m_.kernelLibrary +
-                              "' is not a file name in the artifact folder");
-    m_.kernelAbi = kernels["abi"].asString();
-    if (m_.target.rfind("cpu-", 0) == 0 && m_.kernelAbi != "nsl-cpu-1")
-      kernels["abi"].fail("kernel ABI '" + m_.kernelAbi +
-                          "' is not supported (this runtime calls nsl-cpu-1 "
-                          "kernels)");
-    if (std::optional<JsonView> id = kernels.find("id"))
-      m_.kernelId = id->asString();
-    if (std::optional<JsonView> deps = kernels.find("dependencies"))
-      for (const JsonView &dep : deps->elements())
-        m_.kernelDependencies.push_back(dep.asString());
+      m_.kernelLibrary = kernels["library"].asString();
+      if (m_.kernelLibrary.empty() ||
+          m_.kernelLibrary.find('/') != std::string::npos ||
+          m_.kernelLibrary == "." || m_.kernelLibrary == "..")
+        kernels["library"].fail("library '" + m_.kernelLibrary +
+                                "' is not a file name in the artifact folder");
+      m_.kernelAbi = kernels["abi"].asString();
+      if (m_.target.rfind("cpu-", 0) == 0 && m_.kernelAbi != "nsl-cpu-1")
+        kernels["abi"].fail("kernel ABI '" + m_.kernelAbi +
+                            "' is not supported (this runtime calls nsl-cpu-1 "
+                            "kernels)");
+      if (std::optional<JsonView> id = kernels.find("id"))
+        m_.kernelId = id->asString();
+      if (std::optional<JsonView> deps = kernels.find("dependencies"))
+        for (const JsonView &dep : deps->elements())
+          m_.kernelDependencies.push_back(dep.asString());
     }
 
     JsonView arena = root["arena_bytes"];
@@ -150,10 +150,10 @@ private:
     dims("grid", launch.grid, {2147483647, 65535, 65535});
     dims("block", launch.block, {1024, 1024, 64});
     if (launch.block[0] * launch.block[1] * launch.block[2] > 1024)
-      l["block"].fail("a block of " +
-                      std::to_string(launch.block[0] * launch.block[1] *
-                                     launch.block[2]) +
-                      " threads exceeds 1024");
+      l["block"].fail(
+          "a block of " +
+          std::to_string(launch.block[0] * launch.block[1] * launch.block[2]) +
+          " threads exceeds 1024");
     JsonView shared = l["shared_bytes"];
     launch.sharedBytes = shared.asInteger();
     if (launch.sharedBytes < 0 || launch.sharedBytes > 232448)
@@ -471,7 +471,7 @@ Manifest parseManifest(std::string_view text, const std::string &sourceName,
 }
 
 std::shared_ptr<Artifact> Artifact::loadCommon(const std::string &path,
-                                              const HostFeatures *host) {
+                                               const HostFeatures *host) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (!fs::is_directory(path, error))
@@ -560,8 +560,8 @@ std::shared_ptr<const Artifact> Artifact::load(const std::string &path,
   // A library from another build would run kernels whose buffers and
   // workspaces differ from the manifest's: refuse it before any call.
   if (!manifest.kernelId.empty()) {
-    const char *id = static_cast<const char *>(
-        dlsym(artifact->library_, "nsl_kernels_id"));
+    const char *id =
+        static_cast<const char *>(dlsym(artifact->library_, "nsl_kernels_id"));
     std::string found = id ? std::string(id, strnlen(id, 64)) : "";
     if (found != manifest.kernelId)
       throw Error(libraryPath +

@@ -35,7 +35,7 @@ struct Model::Impl {
     return gpu ? gpu->artifact() : cpu->artifact();
   }
   std::string device;
-  std::unique_ptr<Executor> cpu;            // device "cpu"
+  std::unique_ptr<Executor> cpu;           // device "cpu"
   std::unique_ptr<cuda::CudaExecutor> gpu; // device "cuda"
   std::vector<EntryPointInfo> entryPoints;
   /// The current parameters, buffers and optimizer state: the artifact's
@@ -57,17 +57,13 @@ Model Model::load(const std::string &path, const ModelOptions &options) {
   return Model(std::make_unique<Impl>(Artifact::load(path), options));
 }
 
-const std::string &Model::path() const {
-  return impl_->artifact().path();
-}
+const std::string &Model::path() const { return impl_->artifact().path(); }
 
 const std::string &Model::target() const {
   return impl_->artifact().manifest().target;
 }
 
-int Model::threads() const {
-  return impl_->cpu ? impl_->cpu->threads() : 1;
-}
+int Model::threads() const { return impl_->cpu ? impl_->cpu->threads() : 1; }
 
 const std::vector<EntryPointInfo> &Model::entryPoints() const {
   return impl_->entryPoints;

@@ -34,11 +34,11 @@ CudaExecutor::CudaExecutor(std::shared_ptr<const Artifact> artifact,
     image_ = "ptx";
     module_ = std::make_unique<Module>(*device_, artifact_->ptx());
   } else {
-    throw Error(path + ": the artifact is for " + chip + ", but GPU " +
-                std::to_string(device_->ordinal()) + " (" + device_->name() +
-                ") is " + device_->arch() +
-                " (compile the model with nslc --target cuda:" +
-                device_->arch() + ")");
+    throw Error(
+        path + ": the artifact is for " + chip + ", but GPU " +
+        std::to_string(device_->ordinal()) + " (" + device_->name() + ") is " +
+        device_->arch() +
+        " (compile the model with nslc --target cuda:" + device_->arch() + ")");
   }
   stream_ = std::make_unique<Stream>(*device_);
   start_ = Event(*device_);
@@ -164,7 +164,8 @@ CudaExecutor::run(const std::string &entryName,
   const Manifest &manifest = artifact_->manifest();
   for (const Binding &result : entry->results) {
     Tensor tensor(result.dtype, result.shape);
-    const BufferInfo &buffer = manifest.buffers[static_cast<size_t>(result.buffer)];
+    const BufferInfo &buffer =
+        manifest.buffers[static_cast<size_t>(result.buffer)];
     if (tensor.byteSize()) {
       if (buffer.storage == Storage::Arena)
         arena_.copyToHost(tensor.data(), tensor.byteSize(),

@@ -1,4 +1,5 @@
-//===- CudaExecutor.h - Running a CUDA artifact's schedule -------*- C++ -*-===//
+//===- CudaExecutor.h - Running a CUDA artifact's schedule -------*- C++
+//-*-===//
 //
 // Executes a CUDA artifact (target cuda-sm_XY, docs/artifact.md) through the
 // driver layer: loads the cubin when it was built for the device's
@@ -55,7 +56,7 @@ private:
   DeviceBuffer arena_, workspace_;
   /// Argument and constant buffers by id (arena buffers live in arena_).
   std::map<int64_t, DeviceBuffer> owned_;
-  std::vector<CUdeviceptr> addresses_; // By buffer id.
+  std::vector<CUdeviceptr> addresses_;                     // By buffer id.
   std::map<std::string, std::vector<Function>> functions_; // Per entry.
   Event start_, end_;
   std::vector<Event> launchEvents_;

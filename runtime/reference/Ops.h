@@ -102,10 +102,10 @@ Tensor batchNorm(const Tensor &x, const Tensor &weight, const Tensor &bias,
 
 struct BatchNormTrainResult {
   Tensor output;
-  Tensor batchMean;     // [C]
-  Tensor batchVar;      // [C], biased (used to normalise)
-  Tensor runningMean;   // [C], (1−m)·old + m·batchMean
-  Tensor runningVar;    // [C], (1−m)·old + m·unbiased batch variance
+  Tensor batchMean;   // [C]
+  Tensor batchVar;    // [C], biased (used to normalise)
+  Tensor runningMean; // [C], (1−m)·old + m·batchMean
+  Tensor runningVar;  // [C], (1−m)·old + m·unbiased batch variance
 };
 /// Training batch norm, PyTorch 1.13's definition.
 BatchNormTrainResult batchNormTrain(const Tensor &x, const Tensor &weight,

@@ -418,9 +418,7 @@ TEST_F(CudaFake, BufferRoundTrip) {
               "device buffer of 84 bytes");
     EXPECT_CONTAINS(errorOf([&] { buffer.copyFromHost(&value, 4, 85); }),
                     "do not fit");
-    EXPECT_CONTAINS(errorOf([&] {
-                      buffer.download(DType::F32, {4, 7});
-                    }),
+    EXPECT_CONTAINS(errorOf([&] { buffer.download(DType::F32, {4, 7}); }),
                     "download of f32[4, 7]: 112 bytes");
 
     // Moves hand the allocation over.
@@ -552,11 +550,10 @@ TEST_F(CudaFake, LaunchPassesParametersThrough) {
             -2.5f * x.at<float>(1));
 
   // Bad dimensions never reach the driver.
-  EXPECT_EQ(errorOf([&] {
-              launch(scale, {0, 1, 1}, {32, 1, 1}, 0, stream, args);
-            }),
-            "launch of kernel 'scale': grid (0, 1, 1) and block (32, 1, 1) "
-            "must be at least 1 in every dimension");
+  EXPECT_EQ(
+      errorOf([&] { launch(scale, {0, 1, 1}, {32, 1, 1}, 0, stream, args); }),
+      "launch of kernel 'scale': grid (0, 1, 1) and block (32, 1, 1) "
+      "must be at least 1 in every dimension");
   EXPECT_EQ(lastLaunchOf()->count, 2);
   EXPECT_CONTAINS(errorOf([&] {
                     launch(Function(), {1, 1, 1}, {1, 1, 1}, 0, stream, args);
@@ -565,12 +562,11 @@ TEST_F(CudaFake, LaunchPassesParametersThrough) {
 
   // A failing launch names the kernel and the configuration.
   failNext("cuLaunchKernel", 700);
-  EXPECT_EQ(errorOf([&] {
-              launch(scale, {4, 1, 1}, {64, 2, 1}, 0, stream, args);
-            }),
-            "CUDA error CUDA_ERROR_ILLEGAL_ADDRESS: fake: an illegal memory "
-            "access in cuLaunchKernel(\"scale\", grid (4, 1, 1), block (64, "
-            "2, 1))");
+  EXPECT_EQ(
+      errorOf([&] { launch(scale, {4, 1, 1}, {64, 2, 1}, 0, stream, args); }),
+      "CUDA error CUDA_ERROR_ILLEGAL_ADDRESS: fake: an illegal memory "
+      "access in cuLaunchKernel(\"scale\", grid (4, 1, 1), block (64, "
+      "2, 1))");
 }
 
 TEST_F(CudaFake, EventsTime) {

@@ -8,11 +8,11 @@
 // says, and a workspace of grid.x slices.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/cuda/CudaExecutor.h"
 #include "runtime/artifact/Artifact.h"
 #include "runtime/artifact/Model.h"
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/cuda/CudaDriver.h"
-#include "runtime/cuda/CudaExecutor.h"
 #include "test/runtime/TestArtifact.h"
 
 #include <gtest/gtest.h>
@@ -124,8 +124,7 @@ protected:
         dlsym(handle, "fake_launch_at"));
     allocationBytes = reinterpret_cast<long long (*)(unsigned long long)>(
         dlsym(handle, "fake_allocation_bytes"));
-    ASSERT_TRUE(reset && counter && launchCount && launchAt &&
-                allocationBytes);
+    ASSERT_TRUE(reset && counter && launchCount && launchAt && allocationBytes);
     reset();
     const char *old = std::getenv("NSL_CUDA_DRIVER");
     if (old)
@@ -296,9 +295,7 @@ TEST_F(CudaExecutorFake, ChecksArguments) {
   EXPECT_CONTAINS(errorOf([&] { model.run("forward", {}); }),
                   "needs its input argument 'x'");
   EXPECT_CONTAINS(
-      errorOf([&] {
-        model.run("forward", {{"x", randomTensor({4, 2}, 5)}});
-      }),
+      errorOf([&] { model.run("forward", {{"x", randomTensor({4, 2}, 5)}}); }),
       "argument 'x' of entry point 'forward' is f32[4, 2]");
 }
 

@@ -401,7 +401,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
   }
   ++launchCount;
   if (!strncmp((const char *)f, "scale", 5)) {
-    float *p = (float *)(uintptr_t) * (CUdeviceptr *)params[0];
+    float *p = (float *)(uintptr_t)*(CUdeviceptr *)params[0];
     float factor = *(float *)params[1];
     int n = *(int *)params[2];
     for (int i = 0; i < n; ++i)

@@ -1044,14 +1044,10 @@ protected:
 
 TEST_F(ValidationTest, SimConv2dOperands) {
   EXPECT_TRUE(throwsWith(
-      [&] {
-        simConv2d(Tensor({2, 3, 8}), w, identity, nullptr, same);
-      },
+      [&] { simConv2d(Tensor({2, 3, 8}), w, identity, nullptr, same); },
       "sim_conv2d: input must have rank 4 (N, C, H, W), got shape [2, 3, 8]"));
   EXPECT_TRUE(throwsWith(
-      [&] {
-        simConv2d(x, Tensor({4, 2, 3, 3}), identity, nullptr, same);
-      },
+      [&] { simConv2d(x, Tensor({4, 2, 3, 3}), identity, nullptr, same); },
       "sim_conv2d: weight [4, 2, 3, 3] must have 3 input channels to match "
       "the input [2, 3, 8, 8]"));
   Tensor bias({5});
@@ -1061,9 +1057,7 @@ TEST_F(ValidationTest, SimConv2dOperands) {
   EXPECT_TRUE(throwsWith([&] { simConv2d(labels, w, identity, nullptr, same); },
                          "sim_conv2d: input must be f32, got i64"));
   EXPECT_TRUE(throwsWith(
-      [&] {
-        simConv2d(Tensor({2, 3, 0, 8}), w, identity, nullptr, same);
-      },
+      [&] { simConv2d(Tensor({2, 3, 0, 8}), w, identity, nullptr, same); },
       "input must have non-empty dimensions"));
 }
 
@@ -1170,16 +1164,10 @@ TEST_F(ValidationTest, SphereConvPatchNormPrediction) {
   badK.sigmoidK = 0;
   EXPECT_TRUE(throwsWith([&] { sphereConv2d(x, w, nullptr, badK, same); },
                          "sigmoid_k must be positive"));
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        patchNorm(x, {0, 3}, same, 1e-4);
-      },
-      "patch_norm: kernel size must be >= 1, got [0, 3]"));
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        patchNorm(x, {3, 3}, same, -1);
-      },
-      "patch_norm: epsilon must be non-negative"));
+  EXPECT_TRUE(throwsWith([&] { patchNorm(x, {0, 3}, same, 1e-4); },
+                         "patch_norm: kernel size must be >= 1, got [0, 3]"));
+  EXPECT_TRUE(throwsWith([&] { patchNorm(x, {3, 3}, same, -1); },
+                         "patch_norm: epsilon must be non-negative"));
   Tensor gamma(Shape{}, {0.5});
   EXPECT_TRUE(throwsWith(
       [&] {
@@ -1205,11 +1193,9 @@ TEST_F(ValidationTest, LinearAndFold) {
       [&] { simLinear(xl, wl, identity, nullptr, 5); },
       "sim_linear: group_size must be >= 1 and divide the 12 input features, "
       "got 5"));
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        simLinear(xl, Tensor({5, 10}), identity, nullptr, 4);
-      },
-      "sim_linear: weight [5, 10] must have 12 input features"));
+  EXPECT_TRUE(
+      throwsWith([&] { simLinear(xl, Tensor({5, 10}), identity, nullptr, 4); },
+                 "sim_linear: weight [5, 10] must have 12 input features"));
   EXPECT_TRUE(throwsWith(
       [&] {
         simLinear(
@@ -1228,12 +1214,9 @@ TEST_F(ValidationTest, LinearAndFold) {
                          "fold_similarity: the weight must be a conv weight"));
   EXPECT_TRUE(throwsWith([&] { foldSimilarity(wl, identity, 5); },
                          "group_size 5 must divide the 12 features"));
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        linear(xl, Tensor({5, 11}), nullptr);
-      },
-      "linear: weight [5, 11] must have 12 input "
-      "features to match the input [2, 12]"));
+  EXPECT_TRUE(throwsWith([&] { linear(xl, Tensor({5, 11}), nullptr); },
+                         "linear: weight [5, 11] must have 12 input "
+                         "features to match the input [2, 12]"));
 }
 
 TEST_F(ValidationTest, BatchNorm) {
@@ -1250,9 +1233,7 @@ TEST_F(ValidationTest, BatchNorm) {
       [&] { batchNorm(x, c3, c3, c3, var, 1e-5); },
       "batch_norm: variance + epsilon of channel 1 must be positive"));
   EXPECT_TRUE(throwsWith(
-      [&] {
-        batchNormTrain(Tensor({1, 3}), c3, c3, c3, c3, 1e-5, 0.1);
-      },
+      [&] { batchNormTrain(Tensor({1, 3}), c3, c3, c3, c3, 1e-5, 0.1); },
       "batch_norm_train: training needs more than one value per channel, "
       "got input [1, 3]"));
   EXPECT_TRUE(
@@ -1262,26 +1243,16 @@ TEST_F(ValidationTest, BatchNorm) {
 
 TEST_F(ValidationTest, PoolsAndTheRest) {
   EXPECT_TRUE(throwsWith(
-      [&] {
-        maxPool2d(x, {3, 3}, makeWindow({1, 1}, {2, 0}, {1, 1}));
-      },
+      [&] { maxPool2d(x, {3, 3}, makeWindow({1, 1}, {2, 0}, {1, 1})); },
       "max_pool2d: padding [2, 0] must be at most half the kernel size [3, "
       "3]"));
   EXPECT_TRUE(throwsWith(
-      [&] {
-        avgPool2d(x, {3, 3}, makeWindow({1, 1}, {0, 0}, {2, 1}), true);
-      },
+      [&] { avgPool2d(x, {3, 3}, makeWindow({1, 1}, {0, 0}, {2, 1}), true); },
       "avg_pool2d: dilation must be [1, 1], got [2, 1]"));
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        maxPool2d(x, {9, 3}, Window{});
-      },
-      "max_pool2d: kernel 9x3"));
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        globalAvgPool2d(Tensor({2, 3}));
-      },
-      "global_avg_pool2d: input must have rank 4"));
+  EXPECT_TRUE(throwsWith([&] { maxPool2d(x, {9, 3}, Window{}); },
+                         "max_pool2d: kernel 9x3"));
+  EXPECT_TRUE(throwsWith([&] { globalAvgPool2d(Tensor({2, 3})); },
+                         "global_avg_pool2d: input must have rank 4"));
   EXPECT_TRUE(throwsWith([&] { add(x, w); },
                          "add: lhs f32 [2, 3, 8, 8] and rhs f32 [4, 3, 3, 3] "
                          "must have the same dtype and shape"));
@@ -1316,16 +1287,10 @@ TEST(NamesTest, ParseAndPrint) {
   EXPECT_TRUE(throwsWith([] { parseSphereVariant("tanh"); },
                          "unknown SphereConv variant 'tanh'"));
   EXPECT_TRUE(throwsWith([] { parseDType("f16"); }, "unknown dtype 'f16'"));
-  EXPECT_TRUE(throwsWith(
-      [] {
-        Tensor({2, 3}, {1.0, 2.0});
-      },
-      "a tensor of shape [2, 3] needs 6 values, got 2"));
-  EXPECT_TRUE(throwsWith(
-      [] {
-        numElements({2, -1});
-      },
-      "shape [2, -1] has a negative dimension"));
+  EXPECT_TRUE(throwsWith([] { Tensor({2, 3}, {1.0, 2.0}); },
+                         "a tensor of shape [2, 3] needs 6 values, got 2"));
+  EXPECT_TRUE(throwsWith([] { numElements({2, -1}); },
+                         "shape [2, -1] has a negative dimension"));
   EXPECT_EQ(shapeToString({}), "[]");
   EXPECT_EQ(numElements({}), 1);
 }

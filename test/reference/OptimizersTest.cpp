@@ -506,19 +506,15 @@ TEST(Optimizers, RejectAStateOfAnotherParameter) {
   AdamState plain;
   adamStep(q, Tensor({3}, {1, 1, 1}), plain, ao);
   ao.amsgrad = true;
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        adamStep(q, Tensor({3}, {1, 1, 1}), plain, ao);
-      },
-      "Adam: the state's max_exp_avg_sq has shape []"));
+  EXPECT_TRUE(
+      throwsWith([&] { adamStep(q, Tensor({3}, {1, 1, 1}), plain, ao); },
+                 "Adam: the state's max_exp_avg_sq has shape []"));
   EXPECT_EQ(plain.step, 1);
   AdamState negative;
   negative.step = -1;
-  EXPECT_TRUE(throwsWith(
-      [&] {
-        adamStep(q, Tensor({3}, {1, 1, 1}), negative, ao);
-      },
-      "Adam: the state's step count is negative"));
+  EXPECT_TRUE(
+      throwsWith([&] { adamStep(q, Tensor({3}, {1, 1, 1}), negative, ao); },
+                 "Adam: the state's step count is negative"));
 }
 
 } // namespace

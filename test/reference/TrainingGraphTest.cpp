@@ -621,18 +621,15 @@ TEST(ReferenceTrainingGraph, WrongShapesAtRunTime) {
   o.lr = 0.1;
   Graph sgd = sgdGraph(o);
   Tensor p({2, 3}), gr({2, 3});
-  EXPECT_CONTAINS(errorOf([&] {
-                    run(sgd, {p, gr, Tensor({}, {1.5}), Tensor({}, {0.1})});
-                  }),
-                  "node 0 (sgd_update): 'step' must be a non-negative integer");
-  EXPECT_CONTAINS(errorOf([&] {
-                    run(sgd, {p, gr, Tensor({}, {-1}), Tensor({}, {0.1})});
-                  }),
-                  "node 0 (sgd_update): 'step' must be a non-negative integer");
-  EXPECT_CONTAINS(errorOf([&] {
-                    run(sgd, {p, gr, Tensor({}, {0}), Tensor({}, {-0.1})});
-                  }),
-                  "node 0 (sgd_update): SGD: Invalid learning rate");
+  EXPECT_CONTAINS(
+      errorOf([&] { run(sgd, {p, gr, Tensor({}, {1.5}), Tensor({}, {0.1})}); }),
+      "node 0 (sgd_update): 'step' must be a non-negative integer");
+  EXPECT_CONTAINS(
+      errorOf([&] { run(sgd, {p, gr, Tensor({}, {-1}), Tensor({}, {0.1})}); }),
+      "node 0 (sgd_update): 'step' must be a non-negative integer");
+  EXPECT_CONTAINS(
+      errorOf([&] { run(sgd, {p, gr, Tensor({}, {0}), Tensor({}, {-0.1})}); }),
+      "node 0 (sgd_update): SGD: Invalid learning rate");
   Builder s;
   int64_t sp = s.arg("p", {3}, "parameter"), sg = s.arg("g", {3}),
           step = s.arg("step", {}, "optimizer_state"),

@@ -293,10 +293,9 @@ TEST(TargetTest, LoadRefusesForeignTargetsFirst) {
   TestArtifact a = mlpArtifact();
   a.manifest["target"] = "cpu-x86_64-avx512";
   std::string path = a.write();
-  EXPECT_CONTAINS(errorOf([&] {
-                    Artifact::load(path, {true, true, true, false});
-                  }),
-                  "needs AVX-512 (avx512f), which this CPU lacks");
+  EXPECT_CONTAINS(
+      errorOf([&] { Artifact::load(path, {true, true, true, false}); }),
+      "needs AVX-512 (avx512f), which this CPU lacks");
   EXPECT_NO_THROW(Artifact::load(path, fullHost()));
 }
 
@@ -373,8 +372,7 @@ TEST(ArtifactTest, KernelsIdMustMatchTheLibrary) {
   TestArtifact a = mlpArtifact();
   a.manifest["kernels"]["id"] = "0123abcd";
   // No id in the library.
-  std::string message =
-      errorOf([&] { Artifact::load(a.write(), fullHost()); });
+  std::string message = errorOf([&] { Artifact::load(a.write(), fullHost()); });
   EXPECT_CONTAINS(message, "kernels.so: the library was not built for this "
                            "manifest (its kernels id is 'missing', the "
                            "manifest expects '0123abcd')");

@@ -231,14 +231,10 @@ TEST_F(ModelTest, ArgumentsAreChecked) {
       }),
       "argument 'fc.bias' of entry point 'forward' is i64[5], but the model "
       "needs f32[5]");
-  EXPECT_CONTAINS(errorOf([&] {
-                    model.run("forward", {{"x", x}, {"y", x}});
-                  }),
+  EXPECT_CONTAINS(errorOf([&] { model.run("forward", {{"x", x}, {"y", x}}); }),
                   "entry point 'forward' has no argument 'y' (its arguments: "
                   "'x', 'fc.weight', 'fc.bias')");
-  EXPECT_CONTAINS(errorOf([&] {
-                    model.run("backward", {{"x", x}});
-                  }),
+  EXPECT_CONTAINS(errorOf([&] { model.run("backward", {{"x", x}}); }),
                   "has no entry point 'backward'");
   alignas(8) char unaligned[4 * 8 * 4 + 1];
   EXPECT_CONTAINS(

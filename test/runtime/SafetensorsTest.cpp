@@ -69,10 +69,9 @@ TEST(TensorTest, ElementAccessIsChecked) {
                   "the elements of a tensor f32[2, 2] are float");
   EXPECT_CONTAINS(errorOf([] { Tensor(DType::F32, {-1}); }),
                   "negative dimension");
-  EXPECT_CONTAINS(errorOf([] {
-                    Tensor(DType::F32, {int64_t(1) << 40, int64_t(1) << 40});
-                  }),
-                  "too many elements");
+  EXPECT_CONTAINS(
+      errorOf([] { Tensor(DType::F32, {int64_t(1) << 40, int64_t(1) << 40}); }),
+      "too many elements");
 }
 
 TEST(TensorTest, ConvertsToAndFromTheReference) {

@@ -1,9 +1,9 @@
 //===- nsl-opt.cpp - mlir-opt with the nsl dialect and passes ------------===//
-#include "dialect/NSLDialect.h"
-#include "passes/Passes.h"
 #include "codegen/Passes.h"
 #include "codegen/Pipelines.h"
 #include "codegen/cuda/CudaCodegen.h"
+#include "dialect/NSLDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"

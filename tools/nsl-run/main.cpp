@@ -179,8 +179,8 @@ Session openSession(const CommandLine &cl, bool needGraph,
     throw UsageError("invalid --device '" + options.device +
                      "': expected cpu or cuda");
   std::string path = cl.positional[0];
-  Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, {},
-            0,    0};
+  Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, {}, 0,
+            0};
   s.entry = &s.model.entryPoint(cl.option("--entry").value_or("forward"));
 
   // graph.<entry>.json (nslc --train's train_step and eval), else graph.json.
@@ -260,8 +260,7 @@ std::string describe(const Session &s) {
          (s.model.device() == "cuda"
               ? std::string("device cuda")
               : std::to_string(s.model.threads()) + " threads") +
-         "), " +
-         std::to_string(s.arguments.size()) +
+         "), " + std::to_string(s.arguments.size()) +
          " arguments: " + std::to_string(s.given) + " given, " +
          std::to_string(s.drawn) + " drawn at random, " +
          std::to_string(weights) + " from the weights";
@@ -421,8 +420,7 @@ int benchCommand(const std::vector<std::string> &args) {
   CommandLine cl =
       parseCommandLine(args, "bench",
                        {"--entry", "--warmup", "--repeats", "--threads",
-                        "--device",
-                        "--input", "--seed", "--num-classes"},
+                        "--device", "--input", "--seed", "--num-classes"},
                        {"--profile"});
   if (cl.help) {
     std::cout << benchUsage << argumentHelp;
@@ -529,19 +527,18 @@ int trainCommand(const std::vector<std::string> &args) {
               static_cast<long long>(steps), median(times));
   std::cout.flush();
   if (std::optional<std::string> path = cl.option("--save"))
-    writeSafetensors(*path, s.model.weights(),
-                     {{"producer", "nsl-run train"},
-                      {"steps", std::to_string(steps)}});
+    writeSafetensors(
+        *path, s.model.weights(),
+        {{"producer", "nsl-run train"}, {"steps", std::to_string(steps)}});
   return 0;
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
-  return nsl::support::runTool(
-      "nsl-run", argc, argv, mainUsage,
-      {{"run", runCommand},
-       {"check", checkCommand},
-       {"bench", benchCommand},
-       {"train", trainCommand}});
+  return nsl::support::runTool("nsl-run", argc, argv, mainUsage,
+                               {{"run", runCommand},
+                                {"check", checkCommand},
+                                {"bench", benchCommand},
+                                {"train", trainCommand}});
 }

@@ -76,10 +76,10 @@ cl::opt<bool> fuseEpilogues(
     "fuse-epilogues",
     cl::desc("Put batch_norm and relu into the kernel of the op they follow"),
     cl::init(true), cl::cat(tuningCategory));
-cl::opt<bool> directConv(
-    "direct-conv",
-    cl::desc("Register-blocked vector loops for convolutions"),
-    cl::init(true), cl::cat(tuningCategory));
+cl::opt<bool>
+    directConv("direct-conv",
+               cl::desc("Register-blocked vector loops for convolutions"),
+               cl::init(true), cl::cat(tuningCategory));
 cl::opt<int64_t> vectorWidth(
     "vector-width",
     cl::desc("Vector lanes of direct convolutions (0: the host's, 16 with "
@@ -108,8 +108,8 @@ cl::opt<std::string> optimizerName("optimizer", cl::desc("sgd or adam"),
                                    cl::init("sgd"), cl::cat(trainingCategory));
 cl::opt<double> momentum("momentum", cl::desc("SGD momentum (0: none)"),
                          cl::init(0.9), cl::cat(trainingCategory));
-cl::opt<double> dampening("dampening", cl::desc("SGD dampening"),
-                          cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<double> dampening("dampening", cl::desc("SGD dampening"), cl::init(0.0),
+                          cl::cat(trainingCategory));
 cl::opt<bool> nesterov("nesterov", cl::desc("SGD Nesterov momentum"),
                        cl::init(false), cl::cat(trainingCategory));
 cl::opt<double> weightDecay("weight-decay",
@@ -129,9 +129,10 @@ cl::opt<double> labelSmoothing("label-smoothing",
 cl::opt<double> l1Strength("l1",
                            cl::desc("L1 penalty on the similarity parameters"),
                            cl::init(0.0), cl::cat(trainingCategory));
-cl::opt<double> orthogonality(
-    "orthogonality", cl::desc("Orthogonality penalty on SphereConv weights"),
-    cl::init(0.0), cl::cat(trainingCategory));
+cl::opt<double>
+    orthogonality("orthogonality",
+                  cl::desc("Orthogonality penalty on SphereConv weights"),
+                  cl::init(0.0), cl::cat(trainingCategory));
 cl::opt<double> bnMomentum("bn-momentum",
                            cl::desc("Batch-norm running statistics momentum"),
                            cl::init(0.1), cl::cat(trainingCategory));
@@ -287,7 +288,6 @@ std::map<std::string, rt::Tensor> modelWeights(
     addOptimizerState(trainStep, file ? &*file : nullptr, weights);
   return weights;
 }
-
 
 LogicalResult writeText(const std::string &path, const std::string &text) {
   std::string message;
@@ -472,8 +472,7 @@ int compileForCuda(
       });
   if (failed(schedules))
     return 1;
-  auto &[buffers, entryPoints, arenaBytes, numKernels, constants] =
-      *schedules;
+  auto &[buffers, entryPoints, arenaBytes, numKernels, constants] = *schedules;
   try {
     std::map<std::string, rt::Tensor> weights =
         modelWeights(graphJson, constants, imported);
@@ -494,11 +493,11 @@ int compileForCuda(
       {"arena_bytes", arenaBytes},
       {"entry_points", std::move(entryPoints)},
       {"tuning",
-       json::Object{{"kernel_grouping",
-                     fuseEpilogues ? "fuse-epilogues" : "per-op"},
-                    {"threads_per_block", static_cast<int64_t>(cudaThreads)},
-                    {"mapping", "block-per-sample"},
-                    {"tiled_conv", static_cast<bool>(cudaTiledConv)}}}};
+       json::Object{
+           {"kernel_grouping", fuseEpilogues ? "fuse-epilogues" : "per-op"},
+           {"threads_per_block", static_cast<int64_t>(cudaThreads)},
+           {"mapping", "block-per-sample"},
+           {"tiled_conv", static_cast<bool>(cudaTiledConv)}}}};
   if (failed(writeText(inOutput("graph.json"), graphJson)) ||
       failed(writeText(inOutput("manifest.json"),
                        pretty(json::Value(std::move(manifest))))))
@@ -628,8 +627,7 @@ int main(int argc, char **argv) {
     if (failed(runPipeline(*module, [&](OpPassManager &pm) {
           pm.addPass(mlir::nsl::createGenerateTrainStep(trainOptions));
         })))
-      return fail("generating the training step of '" + inputPath +
-                  "' failed");
+      return fail("generating the training step of '" + inputPath + "' failed");
     entries.push_back({"train_step", "train_step"});
     entries.push_back({"eval", "eval"});
   }
@@ -700,8 +698,7 @@ int main(int argc, char **argv) {
       planSchedules(*module, entries, compiledKernels(*lowered));
   if (failed(schedules))
     return 1;
-  auto &[buffers, entryPoints, arenaBytes, numKernels, constants] =
-      *schedules;
+  auto &[buffers, entryPoints, arenaBytes, numKernels, constants] = *schedules;
 
   try {
     std::map<std::string, rt::Tensor> weights = modelWeights(
@@ -728,13 +725,14 @@ int main(int argc, char **argv) {
       {"arena_bytes", arenaBytes},
       {"entry_points", std::move(entryPoints)},
       {"tuning",
-       json::Object{{"kernel_grouping",
-                     options.fuseEpilogues ? "fuse-epilogues" : "per-op"},
-                    {"direct_conv", options.directConv},
-                    {"emulated_cuda_tiles", static_cast<bool>(emulateCudaTiles)},
-                    {"vector_width", options.vectorWidth},
-                    {"conv_output_channels", options.convOutputChannels},
-                    {"conv_pixel_vectors", options.convPixelVectors}}}};
+       json::Object{
+           {"kernel_grouping",
+            options.fuseEpilogues ? "fuse-epilogues" : "per-op"},
+           {"direct_conv", options.directConv},
+           {"emulated_cuda_tiles", static_cast<bool>(emulateCudaTiles)},
+           {"vector_width", options.vectorWidth},
+           {"conv_output_channels", options.convOutputChannels},
+           {"conv_pixel_vectors", options.convPixelVectors}}}};
   for (size_t i = 1; i < entries.size(); ++i)
     if (failed(writeText(inOutput("graph." + entries[i].second + ".json"),
                          graphJsons[i])))
