@@ -1,9 +1,11 @@
 //===- CudaCodegen.h - CUDA kernels (PTX) of an outlined model ---*- C++
 //-*-===//
 //
-// The GPU path of codegen/ (docs/gpu.md): the kernel functions that
-// `--nsl-outline-kernels` made are lowered to linalg on buffers as for the
-// CPU, then to parallel loops, and each becomes one `gpu.func` kernel:
+// The GPU path of codegen/ (docs/gpu.md): the convolution groups among the
+// kernel functions that `--nsl-outline-kernels` made become tiled
+// implicit-GEMM kernels (`--nsl-tile-convs-for-gpu`); the others are
+// lowered to linalg on buffers, then to parallel loops, and each becomes
+// one `gpu.func` kernel (`--nsl-map-kernels-to-gpu`):
 //
 //   * one thread block per sample: the kernel's per-sample loop
 //     [begin, end) runs once, for blockIdx.x (grid.x = the parallel extent);
@@ -21,12 +23,14 @@
 #ifndef NSL_CODEGEN_CUDA_CUDACODEGEN_H
 #define NSL_CODEGEN_CUDA_CUDACODEGEN_H
 
+#include "codegen/common/TargetKernels.h"
+#include "codegen/cuda/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringMap.h"
-#include "llvm/Support/JSON.h"
 
 #include <array>
 #include <memory>
@@ -36,21 +40,9 @@
 
 namespace mlir::nsl::cuda {
 
-/// The tiles of the implicit-GEMM convolution kernels (TiledConv.cpp).
-struct TiledConvOptions {
-  /// Block tile: output channels (BM) × output pixels (BN); the layer may
-  /// narrow BM (few output channels) and widen BN (to keep ≥ 128 threads).
-  int64_t tileM = 64, tileN = 128;
-  /// Reduction chunk (BK, over C·K) staged through shared memory.
-  int64_t tileK = 8;
-  /// Register tile per thread (TM × TN); threads = (BM/TM)·(BN/TN).
-  int64_t threadM = 8, threadN = 8;
-  /// Shared-memory buffers: 2 overlaps the next chunk's loads with the
-  /// current chunk's products.
-  int64_t stages = 2;
-  /// Generate the CPU emulation of the kernels instead of gpu.funcs.
-  bool emulate = false;
-};
+/// The tiles of the implicit-GEMM convolution kernels: the options of
+/// `--nsl-tile-convs-for-gpu` (codegen/cuda/Passes.td).
+using TiledConvOptions = TileConvsForGpuOptions;
 
 /// Explicit choices of the CUDA code generation.
 struct CudaCodegenOptions {
@@ -92,24 +84,10 @@ struct CudaKernels {
   std::string gpuIR;
 };
 
-/// Pass: turns every `nsl.kernel` func.func on memrefs (after parallel
-/// loops) into a gpu.func of the `nsl_kernels` gpu.module, as described
-/// above; erases the func.funcs.
-std::unique_ptr<Pass> createMapKernelsToGpu(int64_t threads);
-
-/// Pass: every kernel that is a convolution group — sim_conv2d (plain, or
-/// DNS with its mask and optionally the predicted_similarity before it) or
-/// sphere_conv2d, then optionally inference batch_norm and relu — becomes an
-/// implicit-GEMM gpu.func with shared-memory tiles (TiledConv.cpp), or with
-/// `emulate` the same kernel emulated on the CPU (a func.func with the
-/// kernel's CPU signature). Other kernels are left alone. The kernels carry
-/// `nsl.grid`, `nsl.block` and `nsl.tiles`.
-std::unique_ptr<Pass> createTileConvsForGpu(const TiledConvOptions &options);
-void registerTiledConvPass();
-
-/// Stage 2 for CUDA on a module outlined by buildCpuOutlinePipeline (with
-/// directConv off): linalg, bufferization, scratch hoisting, parallel loops,
-/// mapping to gpu.funcs. Leaves the gpu.module in the gpu dialect.
+/// Stage 2 for CUDA on a module outlined by buildOutlinePipeline: tiled
+/// convolution kernels, linalg for the rest, bufferization, scratch
+/// hoisting, parallel loops, mapping to gpu.funcs. Leaves the gpu.module in
+/// the gpu dialect.
 void buildCudaKernelMappingPipeline(OpPassManager &pm,
                                     const CudaCodegenOptions &options);
 
@@ -122,11 +100,22 @@ void buildCudaToPtxPipeline(OpPassManager &pm,
 FailureOr<CudaKernels> compileCudaKernels(ModuleOp module,
                                           const CudaCodegenOptions &options);
 
-/// Adds grid, block and shared_bytes to every launch of a planned entry
-/// point (planCpuSchedule's entryPoint object); fails on unknown kernels.
+/// Adds grid, block, shared_bytes, workspace_bytes (and tiles) of its
+/// kernel to one launch of a planned schedule; emits an error on `module`
+/// and fails for a kernel that was not compiled.
 LogicalResult
-addLaunchConfiguration(llvm::json::Object &entryPoint,
+addLaunchConfiguration(ModuleOp module, nlohmann::json &launch,
                        const llvm::StringMap<CudaKernelInfo> &kernels);
+
+/// Compiles the kernels of an outlined module for CUDA into `folder`:
+/// kernels.<chip>.ptx, and kernels.<chip>.cubin where ptxas is installed
+/// (the runtime JIT-compiles the PTX otherwise). Errors are emitted as
+/// diagnostics. The gpu.module before NVVM and the PTX are also copied to
+/// `gpuIR` and `ptx` where given.
+FailureOr<TargetKernels> compileCudaTarget(ModuleOp module, StringRef folder,
+                                           const CudaCodegenOptions &options,
+                                           std::string *gpuIR = nullptr,
+                                           std::string *ptx = nullptr);
 
 /// ptxas found through PATH, $CUDA_HOME/bin or /usr/local/cuda/bin; empty
 /// if none.
@@ -142,7 +131,7 @@ bool assembleCubin(llvm::StringRef ptxas, llvm::StringRef ptxPath,
                    llvm::StringRef cubinPath, llvm::StringRef chip,
                    std::string &log);
 
-/// Registers the pass (`nsl-map-kernels-to-gpu`) and the pipelines
+/// Registers the CUDA passes (codegen/cuda/Passes.td) and the pipelines
 /// (`nsl-cuda-map-kernels`, `nsl-cuda-to-ptx`) for nsl-opt-like tools.
 void registerCudaPasses();
 

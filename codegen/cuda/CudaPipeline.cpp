@@ -1,5 +1,5 @@
 //===- CudaPipeline.cpp - CUDA pipelines, PTX extraction, schedule --------===//
-#include "codegen/Passes.h"
+#include "codegen/common/Pipelines.h"
 #include "codegen/cuda/CudaCodegen.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -19,7 +19,7 @@
 using namespace mlir;
 using namespace mlir::nsl;
 using namespace mlir::nsl::cuda;
-namespace json = llvm::json;
+using json = nlohmann::json;
 
 std::optional<std::string> cuda::parseCudaTarget(StringRef target) {
   if (!target.consume_front("cuda:sm_"))
@@ -42,24 +42,18 @@ std::string cuda::ptxFeatures(StringRef chip) {
   return version >= 90 ? "+ptx80" : "+ptx70";
 }
 
-static void addParsed(OpPassManager &pm, StringRef pipeline) {
-  if (failed(parsePassPipeline(pipeline, pm)))
-    llvm::report_fatal_error(
-        llvm::Twine("nsl: malformed built-in CUDA pipeline: ") + pipeline);
-}
-
 void cuda::buildCudaKernelMappingPipeline(OpPassManager &pm,
                                           const CudaCodegenOptions &options) {
   pm.addPass(createKeepKernelsOnly());
   if (options.tiledConv)
     pm.addPass(createTileConvsForGpu(options.tiles));
   pm.addPass(createLowerToLinalg());
-  addParsed(pm, "canonicalize,eliminate-empty-tensors,one-shot-bufferize,"
-                "canonicalize");
-  pm.addPass(createHoistKernelScratch());
-  addParsed(pm, "convert-linalg-to-parallel-loops,canonicalize");
-  pm.addPass(createMapKernelsToGpu(options.threads));
-  addParsed(pm, "canonicalize,cse");
+  addKernelBufferization(pm);
+  addParsedPipeline(pm, "convert-linalg-to-parallel-loops,canonicalize");
+  MapKernelsToGpuOptions mapping;
+  mapping.threads = options.threads;
+  pm.addPass(createMapKernelsToGpu(mapping));
+  addParsedPipeline(pm, "canonicalize,cse");
 }
 
 std::string cuda::findLibdevice() {
@@ -95,14 +89,7 @@ void cuda::buildCudaToPtxPipeline(OpPassManager &pm,
       "gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},"
       "canonicalize,cse,reconcile-unrealized-casts),"
       "gpu-module-to-binary{format=isa}";
-  addParsed(pm, pipeline);
-}
-
-static LogicalResult
-runPipeline(ModuleOp module, llvm::function_ref<void(OpPassManager &)> build) {
-  PassManager pm(module.getContext());
-  build(pm);
-  return pm.run(module);
+  addParsedPipeline(pm, pipeline);
 }
 
 FailureOr<CudaKernels>
@@ -170,29 +157,79 @@ cuda::compileCudaKernels(ModuleOp module, const CudaCodegenOptions &options) {
 }
 
 LogicalResult
-cuda::addLaunchConfiguration(json::Object &entryPoint,
+cuda::addLaunchConfiguration(ModuleOp module, json &launch,
                              const llvm::StringMap<CudaKernelInfo> &kernels) {
-  json::Array *schedule = entryPoint.getArray("schedule");
-  if (!schedule)
-    return failure();
-  for (json::Value &value : *schedule) {
-    json::Object &launch = *value.getAsObject();
-    std::optional<StringRef> name = launch.getString("kernel");
-    auto found = name ? kernels.find(*name) : kernels.end();
-    if (found == kernels.end()) {
-      llvm::errs() << "nslc: error: kernel '" << (name ? *name : "?")
-                   << "' of the schedule was not compiled for CUDA\n";
-      return failure();
-    }
-    const CudaKernelInfo &info = found->second;
-    launch["grid"] = json::Array(info.grid);
-    launch["block"] = json::Array(info.block);
-    launch["shared_bytes"] = info.sharedBytes;
-    launch["workspace_bytes"] = info.workspaceBytes;
-    if (!info.tiles.empty())
-      launch["tiles"] = json::Array(info.tiles);
-  }
+  auto name = launch.find("kernel");
+  auto found = name != launch.end() && name->is_string()
+                   ? kernels.find(name->get<std::string>())
+                   : kernels.end();
+  if (found == kernels.end())
+    return module.emitError()
+           << "kernel '"
+           << (name != launch.end() ? name->dump() : std::string("?"))
+           << "' of the schedule was not compiled for CUDA";
+  const CudaKernelInfo &info = found->second;
+  launch["grid"] = info.grid;
+  launch["block"] = info.block;
+  launch["shared_bytes"] = info.sharedBytes;
+  launch["workspace_bytes"] = info.workspaceBytes;
+  if (!info.tiles.empty())
+    launch["tiles"] = info.tiles;
   return success();
+}
+
+FailureOr<TargetKernels>
+cuda::compileCudaTarget(ModuleOp module, StringRef folder,
+                        const CudaCodegenOptions &options, std::string *gpuIR,
+                        std::string *ptx) {
+  FailureOr<CudaKernels> compiled = compileCudaKernels(module, options);
+  if (failed(compiled))
+    return failure();
+  if (gpuIR)
+    *gpuIR = compiled->gpuIR;
+  if (ptx)
+    *ptx = compiled->ptx;
+  auto inFolder = [&](StringRef file) {
+    SmallString<256> path(folder);
+    llvm::sys::path::append(path, file);
+    return std::string(path);
+  };
+  std::string ptxFile = "kernels." + options.chip + ".ptx";
+  std::string cubinFile = "kernels." + options.chip + ".cubin";
+  {
+    std::error_code code;
+    llvm::raw_fd_ostream os(inFolder(ptxFile), code);
+    if (code)
+      return module.emitError() << "cannot write '" << inFolder(ptxFile)
+                                << "': " << code.message();
+    os << compiled->ptx;
+  }
+  // A cubin where ptxas is installed; the runtime JIT-compiles the PTX
+  // otherwise.
+  json cubin = nullptr;
+  llvm::sys::fs::remove(inFolder(cubinFile));
+  if (std::string ptxas = findPtxas(); !ptxas.empty()) {
+    std::string log;
+    if (!assembleCubin(ptxas, inFolder(ptxFile), inFolder(cubinFile),
+                       options.chip, log))
+      return module.emitError() << "assembling " << ptxFile << ": " << log;
+    cubin = cubinFile;
+  }
+  TargetKernels result;
+  result.target = "cuda-" + options.chip;
+  result.kernels = {{"ptx", ptxFile}, {"cubin", cubin}, {"abi", "nsl-cuda-1"}};
+  result.tuning = {{"threads_per_block", options.threads},
+                   {"mapping", "block-per-sample"},
+                   {"tiled_conv", options.tiledConv}};
+  for (auto &entry : compiled->kernels)
+    result.info[entry.getKey()] = {entry.getValue().parallelExtent,
+                                   entry.getValue().workspaceBytes};
+  auto launchInfo = std::make_shared<llvm::StringMap<CudaKernelInfo>>(
+      std::move(compiled->kernels));
+  result.completeLaunch = [module, launchInfo](json &launch) {
+    return addLaunchConfiguration(module, launch, *launchInfo);
+  };
+  return result;
 }
 
 std::string cuda::findPtxas() {
@@ -234,4 +271,22 @@ bool cuda::assembleCubin(StringRef ptxas, StringRef ptxPath,
     return false;
   }
   return true;
+}
+
+void cuda::registerCudaPasses() {
+  registerNSLCudaPasses();
+  PassPipelineRegistration<>(
+      "nsl-cuda-map-kernels",
+      "Lower outlined kernels to gpu.func kernels (tiled convolutions, "
+      "linalg, bufferize, parallel loops, nsl-map-kernels-to-gpu) for sm_90, "
+      "256 threads",
+      [](OpPassManager &pm) {
+        buildCudaKernelMappingPipeline(pm, CudaCodegenOptions());
+      });
+  PassPipelineRegistration<>(
+      "nsl-cuda-to-ptx",
+      "Lower the nsl_kernels gpu.module through NVVM to PTX for sm_90",
+      [](OpPassManager &pm) {
+        buildCudaToPtxPipeline(pm, CudaCodegenOptions());
+      });
 }

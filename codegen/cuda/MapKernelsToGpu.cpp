@@ -1,11 +1,13 @@
 //===- MapKernelsToGpu.cpp - Kernel functions to gpu.func kernels ---------===//
 //
-// See CudaCodegen.h: one block per sample, the block's threads share each
-// outermost parallel loop (block-strided over its flattened iteration
+// See codegen/cuda/Passes.td: one block per sample, the block's threads share
+// each outermost parallel loop (block-strided over its flattened iteration
 // space), a barrier after each, sequential reductions.
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/common/KernelOutlining.h"
 #include "codegen/cuda/CudaCodegen.h"
+#include "codegen/cuda/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -17,7 +19,13 @@
 
 #include "llvm/ADT/SetVector.h"
 
+namespace mlir::nsl::cuda {
+#define GEN_PASS_DEF_MAPKERNELSTOGPU
+#include "codegen/cuda/Passes.h.inc"
+} // namespace mlir::nsl::cuda
+
 using namespace mlir;
+using namespace mlir::nsl;
 
 namespace {
 
@@ -145,34 +153,159 @@ FailureOr<SmallVector<Operation *>> sequentialWriters(gpu::GPUFuncOp kernel) {
   return outermost;
 }
 
+/// The gpu.func of `kernel` in `gpuModule`: its buffers (and the
+/// workspace, grid slices of it) as arguments, the launch sizes known.
+FailureOr<gpu::GPUFuncOp> createGpuFunc(func::FuncOp kernel,
+                                        gpu::GPUModuleOp gpuModule,
+                                        int64_t threads) {
+  Location loc = kernel.getLoc();
+  unsigned numArguments = kernel.getNumArguments();
+  int64_t grid = intAttr(kernel, "nsl.parallel_extent", 1);
+  int64_t workspaceBytes = intAttr(kernel, "nsl.workspace_bytes", 0);
+  SmallVector<Type> types;
+  for (unsigned i = 0; i + 2 < numArguments; ++i) {
+    auto type = dyn_cast<MemRefType>(kernel.getArgument(i).getType());
+    if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+      return kernel.emitError()
+             << "nsl-map-kernels-to-gpu: kernel argument #" << i
+             << " must be a static memref with identity layout, got "
+             << kernel.getArgument(i).getType();
+    types.push_back(type);
+  }
+  if (workspaceBytes > 0)
+    types.back() = MemRefType::get({grid * workspaceBytes},
+                                   IntegerType::get(kernel.getContext(), 8));
+  OpBuilder b(gpuModule.getBodyRegion());
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  auto gpuFunc = gpu::GPUFuncOp::create(b, loc, kernel.getName(),
+                                        b.getFunctionType(types, {}));
+  gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  gpuFunc.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  gpuFunc.setKnownGridSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(grid), 1, 1}));
+  for (StringRef name : {"nsl.parallel_extent", "nsl.workspace_bytes"})
+    if (Attribute value = kernel->getAttr(name))
+      gpuFunc->setAttr(name, value);
+  return gpuFunc;
+}
+
+/// The kernel's body in the gpu.func: the sample range [begin, end) is this
+/// block's [blockIdx.x, blockIdx.x + 1).
+LogicalResult cloneBody(func::FuncOp kernel, gpu::GPUFuncOp gpuFunc,
+                        OpBuilder &b, Value block) {
+  unsigned numArguments = kernel.getNumArguments();
+  Block &entry = gpuFunc.getBody().front();
+  Location loc = kernel.getLoc();
+  Value next = arith::AddIOp::create(b, loc, block,
+                                     arith::ConstantIndexOp::create(b, loc, 1));
+  IRMapping mapping;
+  for (unsigned i = 0; i + 2 < numArguments; ++i)
+    mapping.map(kernel.getArgument(i), entry.getArgument(i));
+  mapping.map(kernel.getArgument(numArguments - 2), block);
+  mapping.map(kernel.getArgument(numArguments - 1), next);
+  if (!kernel.getBody().hasOneBlock())
+    return kernel.emitError("nsl-map-kernels-to-gpu: kernels must have one "
+                            "block");
+  for (Operation &op : kernel.getBody().front()) {
+    if (isa<func::ReturnOp>(op)) {
+      gpu::ReturnOp::create(b, op.getLoc());
+      continue;
+    }
+    b.clone(op, mapping);
+  }
+  return success();
+}
+
+/// Constants the kernel reads (memref.global of bufferized tensor
+/// constants) move into the gpu.module with it.
+LogicalResult moveGlobals(func::FuncOp kernel, gpu::GPUFuncOp gpuFunc,
+                          gpu::GPUModuleOp gpuModule) {
+  SmallVector<memref::GetGlobalOp> globals;
+  gpuFunc.walk([&](memref::GetGlobalOp get) { globals.push_back(get); });
+  for (memref::GetGlobalOp get : globals) {
+    if (gpuModule.lookupSymbol(get.getNameAttr()))
+      continue;
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        kernel, get.getNameAttr());
+    if (!global)
+      return get.emitError("nsl-map-kernels-to-gpu: no memref.global @")
+             << get.getName();
+    OpBuilder atStart(gpuModule.getBodyRegion());
+    atStart.clone(*global);
+  }
+  return success();
+}
+
+/// Each block's views of the workspace move to its own slice.
+LogicalResult sliceWorkspace(gpu::GPUFuncOp gpuFunc, Value block,
+                             int64_t workspaceBytes) {
+  Block &entry = gpuFunc.getBody().front();
+  Value workspace = entry.getArgument(entry.getNumArguments() - 1);
+  SmallVector<memref::ViewOp> views;
+  for (Operation *user : workspace.getUsers()) {
+    auto view = dyn_cast<memref::ViewOp>(user);
+    if (!view || view.getSource() != workspace)
+      return user->emitError("nsl-map-kernels-to-gpu: the workspace "
+                             "must be used through memref.view only");
+    views.push_back(view);
+  }
+  for (memref::ViewOp view : views) {
+    OpBuilder at(view);
+    Location loc = view.getLoc();
+    Value base = arith::MulIOp::create(
+        at, loc, block,
+        arith::ConstantIndexOp::create(at, loc, workspaceBytes));
+    Value shift = arith::AddIOp::create(at, loc, base, view.getByteShift());
+    view.getByteShiftMutable().assign(shift);
+  }
+  return success();
+}
+
+/// The block's threads share the parallel loops: sequential writers become
+/// one-iteration parallel loops, nested parallel loops run sequentially per
+/// thread, the outermost ones are strided over the threads.
+LogicalResult distributeOverThreads(gpu::GPUFuncOp gpuFunc, Value tid,
+                                    Value threadCount) {
+  FailureOr<SmallVector<Operation *>> writers = sequentialWriters(gpuFunc);
+  if (failed(writers))
+    return failure();
+  for (Operation *writer : *writers) {
+    OpBuilder at(writer);
+    Location loc = writer->getLoc();
+    Value zero = arith::ConstantIndexOp::create(at, loc, 0);
+    Value unit = arith::ConstantIndexOp::create(at, loc, 1);
+    auto single = scf::ParallelOp::create(at, loc, ValueRange{zero},
+                                          ValueRange{unit}, ValueRange{unit});
+    writer->moveBefore(single.getBody()->getTerminator());
+  }
+  // Nested parallel loops first (post-order), then the outermost ones.
+  SmallVector<scf::ParallelOp> nested, outermost;
+  gpuFunc.walk([&](scf::ParallelOp loop) {
+    if (loop->getParentOfType<scf::ParallelOp>())
+      nested.push_back(loop);
+    else
+      outermost.push_back(loop);
+  });
+  for (scf::ParallelOp loop : nested)
+    if (failed(sequentialize(loop)))
+      return failure();
+  for (scf::ParallelOp loop : outermost)
+    if (failed(distribute(loop, tid, threadCount)))
+      return failure();
+  return success();
+}
+
 struct MapKernelsToGpuPass
-    : PassWrapper<MapKernelsToGpuPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MapKernelsToGpuPass)
-
-  explicit MapKernelsToGpuPass(int64_t threads = 256) {
-    this->threads = threads;
-  }
-  MapKernelsToGpuPass(const MapKernelsToGpuPass &other) : PassWrapper(other) {}
-
-  StringRef getArgument() const override { return "nsl-map-kernels-to-gpu"; }
-  StringRef getDescription() const override {
-    return "Turn outlined kernels on parallel loops into gpu.func kernels "
-           "(one block per sample, block-strided parallel loops)";
-  }
-  void getDependentDialects(DialectRegistry &registry) const override {
-    registry.insert<gpu::GPUDialect, scf::SCFDialect, arith::ArithDialect,
-                    memref::MemRefDialect>();
-  }
-
-  Option<int64_t> threads{*this, "threads", llvm::cl::desc("Threads per block"),
-                          llvm::cl::init(256)};
+    : cuda::impl::MapKernelsToGpuBase<MapKernelsToGpuPass> {
+  using MapKernelsToGpuBase::MapKernelsToGpuBase;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (threads < 1 || threads > 1024) {
       module.emitError() << "nsl-map-kernels-to-gpu: threads must be in "
                             "[1, 1024], got "
-                         << threads;
+                         << static_cast<int64_t>(threads);
       return signalPassFailure();
     }
     SmallVector<func::FuncOp> kernels;
@@ -196,155 +329,29 @@ struct MapKernelsToGpuPass
   }
 
   LogicalResult convert(func::FuncOp kernel, gpu::GPUModuleOp gpuModule) {
-    Location loc = kernel.getLoc();
     unsigned numArguments = kernel.getNumArguments();
     if (numArguments < 2 ||
         !kernel.getArgument(numArguments - 1).getType().isIndex() ||
         !kernel.getArgument(numArguments - 2).getType().isIndex())
       return kernel.emitError("nsl-map-kernels-to-gpu: a kernel ends with "
                               "its (begin, end) index arguments");
-    int64_t grid = intAttr(kernel, "nsl.parallel_extent", 1);
-    int64_t workspaceBytes = intAttr(kernel, "nsl.workspace_bytes", 0);
-    // Buffers (and the workspace, grid slices of it) become the arguments.
-    SmallVector<Type> types;
-    for (unsigned i = 0; i + 2 < numArguments; ++i) {
-      auto type = dyn_cast<MemRefType>(kernel.getArgument(i).getType());
-      if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
-        return kernel.emitError()
-               << "nsl-map-kernels-to-gpu: kernel argument #" << i
-               << " must be a static memref with identity layout, got "
-               << kernel.getArgument(i).getType();
-      types.push_back(type);
-    }
-    bool hasWorkspace = workspaceBytes > 0;
-    if (hasWorkspace)
-      types.back() = MemRefType::get({grid * workspaceBytes},
-                                     IntegerType::get(&getContext(), 8));
-    OpBuilder b(gpuModule.getBodyRegion());
-    b.setInsertionPointToEnd(gpuModule.getBody());
-    auto gpuFunc = gpu::GPUFuncOp::create(b, loc, kernel.getName(),
-                                          b.getFunctionType(types, {}));
-    gpuFunc->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-    gpuFunc.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-        {static_cast<int32_t>(threads.getValue()), 1, 1}));
-    gpuFunc.setKnownGridSizeAttr(
-        b.getDenseI32ArrayAttr({static_cast<int32_t>(grid), 1, 1}));
-    for (StringRef name : {"nsl.parallel_extent", "nsl.workspace_bytes"})
-      if (Attribute value = kernel->getAttr(name))
-        gpuFunc->setAttr(name, value);
-
-    Block &entry = gpuFunc.getBody().front();
-    b.setInsertionPointToStart(&entry);
+    FailureOr<gpu::GPUFuncOp> gpuFunc =
+        createGpuFunc(kernel, gpuModule, threads);
+    if (failed(gpuFunc))
+      return failure();
+    Location loc = kernel.getLoc();
+    OpBuilder b = OpBuilder::atBlockBegin(&gpuFunc->getBody().front());
     Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     Value threadCount = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value next = arith::AddIOp::create(b, loc, block, one);
-    IRMapping mapping;
-    for (unsigned i = 0; i + 2 < numArguments; ++i)
-      mapping.map(kernel.getArgument(i), entry.getArgument(i));
-    mapping.map(kernel.getArgument(numArguments - 2), block);
-    mapping.map(kernel.getArgument(numArguments - 1), next);
-    if (!kernel.getBody().hasOneBlock())
-      return kernel.emitError("nsl-map-kernels-to-gpu: kernels must have one "
-                              "block");
-    for (Operation &op : kernel.getBody().front()) {
-      if (isa<func::ReturnOp>(op)) {
-        gpu::ReturnOp::create(b, op.getLoc());
-        continue;
-      }
-      b.clone(op, mapping);
-    }
-
-    // Constants the kernel reads (memref.global of bufferized tensor
-    // constants) move into the gpu.module with it.
-    SmallVector<memref::GetGlobalOp> globals;
-    gpuFunc.walk([&](memref::GetGlobalOp get) { globals.push_back(get); });
-    for (memref::GetGlobalOp get : globals) {
-      if (gpuModule.lookupSymbol(get.getNameAttr()))
-        continue;
-      auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-          kernel, get.getNameAttr());
-      if (!global)
-        return get.emitError("nsl-map-kernels-to-gpu: no memref.global @")
-               << get.getName();
-      OpBuilder atStart(gpuModule.getBodyRegion());
-      atStart.clone(*global);
-    }
-
-    // This block's slice of the workspace.
-    if (hasWorkspace) {
-      Value workspace = entry.getArgument(types.size() - 1);
-      SmallVector<memref::ViewOp> views;
-      for (Operation *user : workspace.getUsers()) {
-        auto view = dyn_cast<memref::ViewOp>(user);
-        if (!view || view.getSource() != workspace)
-          return user->emitError("nsl-map-kernels-to-gpu: the workspace "
-                                 "must be used through memref.view only");
-        views.push_back(view);
-      }
-      for (memref::ViewOp view : views) {
-        OpBuilder at(view);
-        Value base = arith::MulIOp::create(
-            at, loc, block,
-            arith::ConstantIndexOp::create(at, loc, workspaceBytes));
-        Value shift = arith::AddIOp::create(at, loc, base, view.getByteShift());
-        view.getByteShiftMutable().assign(shift);
-      }
-    }
-
-    // Sequential writers become one-iteration parallel loops.
-    FailureOr<SmallVector<Operation *>> writers = sequentialWriters(gpuFunc);
-    if (failed(writers))
+    int64_t workspaceBytes = intAttr(kernel, "nsl.workspace_bytes", 0);
+    if (failed(cloneBody(kernel, *gpuFunc, b, block)) ||
+        failed(moveGlobals(kernel, *gpuFunc, gpuModule)) ||
+        (workspaceBytes > 0 &&
+         failed(sliceWorkspace(*gpuFunc, block, workspaceBytes))))
       return failure();
-    for (Operation *writer : *writers) {
-      OpBuilder at(writer);
-      Value zero = arith::ConstantIndexOp::create(at, loc, 0);
-      Value unit = arith::ConstantIndexOp::create(at, loc, 1);
-      auto single =
-          scf::ParallelOp::create(at, writer->getLoc(), ValueRange{zero},
-                                  ValueRange{unit}, ValueRange{unit});
-      writer->moveBefore(single.getBody()->getTerminator());
-    }
-
-    // Nested parallel loops first (post-order), then the outermost ones.
-    SmallVector<scf::ParallelOp> nested, outermost;
-    gpuFunc.walk([&](scf::ParallelOp loop) {
-      if (loop->getParentOfType<scf::ParallelOp>())
-        nested.push_back(loop);
-      else
-        outermost.push_back(loop);
-    });
-    for (scf::ParallelOp loop : nested)
-      if (failed(sequentialize(loop)))
-        return failure();
-    for (scf::ParallelOp loop : outermost)
-      if (failed(distribute(loop, tid, threadCount)))
-        return failure();
-    return success();
+    return distributeOverThreads(*gpuFunc, tid, threadCount);
   }
 };
 
 } // namespace
-
-std::unique_ptr<Pass> mlir::nsl::cuda::createMapKernelsToGpu(int64_t threads) {
-  return std::make_unique<MapKernelsToGpuPass>(threads);
-}
-
-void mlir::nsl::cuda::registerCudaPasses() {
-  PassRegistration<MapKernelsToGpuPass>();
-  registerTiledConvPass();
-  PassPipelineRegistration<>(
-      "nsl-cuda-map-kernels",
-      "Lower outlined kernels to gpu.func kernels (linalg, bufferize, "
-      "parallel loops, nsl-map-kernels-to-gpu) for sm_90, 256 threads",
-      [](OpPassManager &pm) {
-        buildCudaKernelMappingPipeline(pm, CudaCodegenOptions());
-      });
-  PassPipelineRegistration<>(
-      "nsl-cuda-to-ptx",
-      "Lower the nsl_kernels gpu.module through NVVM to PTX for sm_90",
-      [](OpPassManager &pm) {
-        buildCudaToPtxPipeline(pm, CudaCodegenOptions());
-      });
-}

@@ -34,8 +34,11 @@
 // (nslc --emulate-cuda-tiles).
 //
 //===----------------------------------------------------------------------===//
-#include "codegen/LinalgBuilder.h"
+#include "codegen/common/ConvGroup.h"
+#include "codegen/common/KernelOutlining.h"
+#include "codegen/common/LinalgBuilder.h"
 #include "codegen/cuda/CudaCodegen.h"
+#include "codegen/cuda/Passes.h"
 #include "dialect/NSLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -46,6 +49,11 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace mlir::nsl::cuda {
+#define GEN_PASS_DEF_TILECONVSFORGPU
+#include "codegen/cuda/Passes.h.inc"
+} // namespace mlir::nsl::cuda
 
 using namespace mlir;
 using namespace mlir::nsl;
@@ -63,18 +71,11 @@ constexpr llvm::StringLiteral kModuleName = "nsl_kernels";
 // Matching a kernel group
 //===----------------------------------------------------------------------===//
 
-/// Where an operand of the group comes from: kernel argument `arg`, either
-/// whole or (perSample) the sample loop's slice of it.
-struct Source {
-  int64_t arg = -1;
-  bool perSample = false;
-  explicit operator bool() const { return arg >= 0; }
-};
-
-/// A kernel group the tiled kernel computes, with its operands' arguments.
-struct ConvGroup {
-  // SphereConv (else sim_conv2d) and its attributes; plain data, as the
-  // emulation replaces the ops before building.
+/// A kernel group the tiled kernel computes (ConvGroup.h), with the kernel
+/// arguments of its operands. Plain data: the emulation replaces the ops
+/// before building.
+struct TiledGroup {
+  // SphereConv (else sim_conv2d) and its attributes.
   bool sphere = false;
   SphereVariant variant = SphereVariant::Cosine;
   bool inputOnly = false;
@@ -82,14 +83,14 @@ struct ConvGroup {
   bool masked = false;    // DNS (diagonal dynamic)
   bool predicted = false; // mask = γ·P + 1 computed here
   // The SphereConv predictor of the mask computed here too (first pass);
-  // the SphereConv attributes below are then its own.
+  // the SphereConv attributes above are then its own.
   bool fusedPredictor = false;
-  Source predictorWeight;
+  KernelBuffer predictorWeight;
   bool batchNorm = false;
   double bnEpsilon = 0.0;
-  bool relu = false;
-  Source input, weight, bias, mask, gamma, kParam, output;
-  Source bnWeight, bnBias, bnMean, bnVar;
+  Activation activation = Activation::None;
+  KernelBuffer input, weight, bias, mask, gamma, kParam, output;
+  KernelBuffer bnWeight, bnBias, bnMean, bnVar;
   // Geometry.
   int64_t batch = 0, channels = 0, height = 0, width = 0;
   int64_t outChannels = 0, outHeight = 0, outWidth = 0;
@@ -100,221 +101,78 @@ struct ConvGroup {
   int64_t pixels() const { return outHeight * outWidth; }
 };
 
-/// The kernel argument (and slicing) a tensor operand of the sample loop's
-/// body reads, or an empty Source.
-Source sourceOf(Value tensor, Value sampleIv, Block &entry) {
-  auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
-  if (!toTensor)
-    return {};
-  Value buffer = toTensor.getBuffer();
-  return [&]() -> Source {
-    if (auto arg = dyn_cast<BlockArgument>(buffer))
-      return arg.getOwner() == &entry ? Source{arg.getArgNumber(), false}
-                                      : Source{};
-    auto subview = buffer.getDefiningOp<memref::SubViewOp>();
-    if (!subview)
-      return {};
-    auto arg = dyn_cast<BlockArgument>(subview.getSource());
-    if (!arg || arg.getOwner() != &entry)
-      return {};
-    auto full = cast<MemRefType>(arg.getType());
-    auto mixed = subview.getMixedOffsets();
-    if (mixed.empty() || dyn_cast<Value>(mixed.front()) != sampleIv)
-      return {};
-    for (OpFoldResult offset : ArrayRef(mixed).drop_front())
-      if (getConstantIntValue(offset) != 0)
-        return {};
-    ArrayRef<int64_t> sizes = subview.getStaticSizes();
-    if (sizes.front() != 1 ||
-        sizes.drop_front() != full.getShape().drop_front() ||
-        !llvm::all_of(subview.getStaticStrides(),
-                      [](int64_t s) { return s == 1; }))
-      return {};
-    return Source{arg.getArgNumber(), true};
-  }();
+/// The SphereConv attributes of `sphere` into `g`.
+void takeSphereAttributes(SphereConv2dOp sphere, TiledGroup &g) {
+  g.variant = sphere.getVariant();
+  g.inputOnly = sphere.getInputOnly();
+  g.epsilon = sphere.getEpsilon().convertToDouble();
+  g.sigmoidK = sphere.getSigmoidK().convertToDouble();
 }
 
-/// Destination of the group's result (materialize_in_destination).
-Source destinationOf(Value result, Value sampleIv, Block &entry) {
-  if (!result.hasOneUse())
-    return {};
-  auto store =
-      dyn_cast<bufferization::MaterializeInDestinationOp>(*result.user_begin());
-  if (!store)
-    return {};
-  Value dest = store.getDest();
-  auto subview = dest.getDefiningOp<memref::SubViewOp>();
-  if (!subview)
-    return {};
-  auto arg = dyn_cast<BlockArgument>(subview.getSource());
-  if (!arg || arg.getOwner() != &entry)
-    return {};
-  auto mixed = subview.getMixedOffsets();
-  if (dyn_cast<Value>(mixed.front()) != sampleIv ||
-      subview.getStaticSizes().front() != 1)
-    return {};
-  return Source{arg.getArgNumber(), true};
+/// The kernel arguments of the group's operands; false when one is not read
+/// from an argument the way the tiled kernel needs (per sample or whole).
+bool bindArguments(const OutlinedKernel &kernel, const ConvGroup &group,
+                   TiledGroup &g) {
+  auto argument = [&](Value value) {
+    return value ? kernel.argumentOf(kernel.bufferOf(value)) : KernelBuffer();
+  };
+  auto whole = [&](Value value, KernelBuffer &slot) {
+    slot = argument(value);
+    return !value || (slot && !slot.perSample);
+  };
+  auto perSample = [&](Value value, KernelBuffer &slot) {
+    slot = argument(value);
+    return !value || slot.perSample;
+  };
+  bool bound =
+      perSample(group.input(), g.input) && whole(group.weight(), g.weight) &&
+      whole(group.epilogue.bias, g.bias) && whole(group.gamma(), g.gamma) &&
+      perSample(group.similaritySource(), g.mask);
+  if (SphereConv2dOp sphere =
+          group.predictor ? group.predictor : group.sphereConv())
+    bound = bound && whole(sphere.getKParam(), g.kParam);
+  if (SphereConv2dOp predictor = group.predictor)
+    bound = bound && whole(predictor.getWeight(), g.predictorWeight);
+  if (BatchNormOp bn = group.epilogue.batchNorm)
+    bound = bound && whole(bn.getWeight(), g.bnWeight) &&
+            whole(bn.getBias(), g.bnBias) &&
+            whole(bn.getRunningMean(), g.bnMean) &&
+            whole(bn.getRunningVar(), g.bnVar);
+  g.output = kernel.argumentOf(kernel.destinationOf(group.result));
+  return bound && g.output.perSample;
 }
 
-/// The group of `kernel` if the tiled kernel computes it.
-std::optional<ConvGroup> matchGroup(func::FuncOp kernel) {
-  if (!kernel.getBody().hasOneBlock())
+/// The group of `kernel` if the tiled kernel computes it: plain, DNS (with
+/// its mask made here or loaded) or SphereConv, any epilogue.
+std::optional<TiledGroup> tiledGroupOf(func::FuncOp kernel) {
+  std::optional<OutlinedKernel> view = viewOutlinedKernel(kernel);
+  if (!view)
     return std::nullopt;
-  Block &entry = kernel.getBody().front();
-  unsigned numArgs = entry.getNumArguments();
-  if (numArgs < 3)
+  std::optional<ConvGroup> group = matchConvGroup(view->ops);
+  if (!group || group->kind == ConvKind::UNS)
     return std::nullopt;
-  scf::ForOp sampleLoop;
-  for (Operation &op : entry) {
-    if (auto loop = dyn_cast<scf::ForOp>(op)) {
-      if (sampleLoop)
-        return std::nullopt;
-      sampleLoop = loop;
-    } else if (!isa<arith::ConstantOp, func::ReturnOp>(op)) {
-      return std::nullopt;
-    }
+  TiledGroup g;
+  g.sphere = group->kind == ConvKind::Sphere;
+  g.masked = group->kind == ConvKind::DNS;
+  g.predicted = static_cast<bool>(group->predicted);
+  g.fusedPredictor = static_cast<bool>(group->predictor);
+  if (SphereConv2dOp sphere =
+          group->predictor ? group->predictor : group->sphereConv())
+    takeSphereAttributes(sphere, g);
+  if (BatchNormOp bn = group->epilogue.batchNorm) {
+    g.batchNorm = true;
+    g.bnEpsilon = bn.getEpsilon().convertToDouble();
   }
-  if (!sampleLoop ||
-      sampleLoop.getLowerBound() != entry.getArgument(numArgs - 2) ||
-      sampleLoop.getUpperBound() != entry.getArgument(numArgs - 1) ||
-      getConstantIntValue(sampleLoop.getStep()) != 1)
-    return std::nullopt;
-  Value iv = sampleLoop.getInductionVar();
-  SmallVector<Operation *> ops;
-  for (Operation &op : sampleLoop.getBody()->without_terminator())
-    if (isa<NSLDialect>(op.getDialect()))
-      ops.push_back(&op);
-  ConvGroup g;
-  size_t next = 0;
-  // A SphereConv predictor of the DNS mask over the convolution's own input.
-  SphereConv2dOp predictor;
-  if (ops.size() >= 3 && isa<PredictedSimilarityOp>(ops[1]) &&
-      isa<SimConv2dOp>(ops[2]))
-    if ((predictor = dyn_cast<SphereConv2dOp>(ops[0])))
-      ++next;
-  PredictedSimilarityOp predicted;
-  if (next < ops.size())
-    if ((predicted = dyn_cast<PredictedSimilarityOp>(ops[next]))) {
-      if (predicted.getStructure() != Structure::Diagonal ||
-          !predicted->hasOneUse())
-        return std::nullopt;
-      ++next;
-    }
-  if (next >= ops.size())
-    return std::nullopt;
-  Operation *conv = ops[next++];
-  Value x, w;
-  if (auto sim = dyn_cast<SimConv2dOp>(conv)) {
-    bool plain = sim.getStructure() == Structure::Identity &&
-                 !sim.getDynamic() && sim.getSimilarity().empty();
-    bool dns = sim.getStructure() == Structure::Diagonal && sim.getDynamic() &&
-               sim.getSimilarity().size() == 1;
-    if (!plain && !dns)
-      return std::nullopt;
-    x = sim.getInput();
-    w = sim.getWeight();
-    g.masked = dns;
-    if (sim.getBias() && !(g.bias = sourceOf(sim.getBias(), iv, entry)))
-      return std::nullopt;
-    if (dns) {
-      Value mask = sim.getSimilarity().front();
-      if (predicted) {
-        if (mask != predicted.getResult())
-          return std::nullopt;
-        g.predicted = true;
-        g.gamma = sourceOf(predicted.getGamma(), iv, entry);
-        if (!g.gamma || g.gamma.perSample)
-          return std::nullopt;
-      }
-      if (predictor) {
-        if (!predicted || predicted.getPrediction() != predictor.getResult() ||
-            !predictor->hasOneUse() || predictor.getInput() != sim.getInput() ||
-            predictor.getStride() != sim.getStride() ||
-            predictor.getPadding() != sim.getPadding() ||
-            predictor.getDilation() != sim.getDilation())
-          return std::nullopt;
-        auto pw = cast<RankedTensorType>(predictor.getWeight().getType());
-        auto cw = cast<RankedTensorType>(sim.getWeight().getType());
-        if (pw.getShape().drop_front() != cw.getShape().drop_front() ||
-            pw.getShape()[0] != cw.getShape()[2] * cw.getShape()[3])
-          return std::nullopt;
-        g.fusedPredictor = true;
-        g.predictorWeight = sourceOf(predictor.getWeight(), iv, entry);
-        if (!g.predictorWeight || g.predictorWeight.perSample ||
-            (predictor.getKParam() &&
-             !(g.kParam = sourceOf(predictor.getKParam(), iv, entry))))
-          return std::nullopt;
-        g.variant = predictor.getVariant();
-        g.inputOnly = predictor.getInputOnly();
-        g.epsilon = predictor.getEpsilon().convertToDouble();
-        g.sigmoidK = predictor.getSigmoidK().convertToDouble();
-      } else {
-        g.mask =
-            sourceOf(predicted ? predicted.getPrediction() : mask, iv, entry);
-        if (!g.mask || !g.mask.perSample)
-          return std::nullopt;
-      }
-    }
-    g.stride.assign(sim.getStride().begin(), sim.getStride().end());
-    g.padding.assign(sim.getPadding().begin(), sim.getPadding().end());
-    g.dilation.assign(sim.getDilation().begin(), sim.getDilation().end());
-  } else if (auto sphere = dyn_cast<SphereConv2dOp>(conv)) {
-    if (predicted || predictor)
-      return std::nullopt;
-    g.sphere = true;
-    g.variant = sphere.getVariant();
-    g.inputOnly = sphere.getInputOnly();
-    g.epsilon = sphere.getEpsilon().convertToDouble();
-    g.sigmoidK = sphere.getSigmoidK().convertToDouble();
-    x = sphere.getInput();
-    w = sphere.getWeight();
-    if (sphere.getKParam() &&
-        !(g.kParam = sourceOf(sphere.getKParam(), iv, entry)))
-      return std::nullopt;
-    g.stride.assign(sphere.getStride().begin(), sphere.getStride().end());
-    g.padding.assign(sphere.getPadding().begin(), sphere.getPadding().end());
-    g.dilation.assign(sphere.getDilation().begin(), sphere.getDilation().end());
-  } else {
-    return std::nullopt;
-  }
-  if (predicted && !g.masked)
-    return std::nullopt;
-  g.input = sourceOf(x, iv, entry);
-  g.weight = sourceOf(w, iv, entry);
-  if (!g.input || !g.input.perSample || !g.weight || g.weight.perSample)
-    return std::nullopt;
-  Value result = conv->getResult(0);
-  if (next < ops.size())
-    if (auto bn = dyn_cast<BatchNormOp>(ops[next])) {
-      if (bn.getInput() != result || !result.hasOneUse())
-        return std::nullopt;
-      g.batchNorm = true;
-      g.bnEpsilon = bn.getEpsilon().convertToDouble();
-      g.bnWeight = sourceOf(bn.getWeight(), iv, entry);
-      g.bnBias = sourceOf(bn.getBias(), iv, entry);
-      g.bnMean = sourceOf(bn.getRunningMean(), iv, entry);
-      g.bnVar = sourceOf(bn.getRunningVar(), iv, entry);
-      if (!g.bnWeight || !g.bnBias || !g.bnMean || !g.bnVar)
-        return std::nullopt;
-      result = bn.getResult();
-      ++next;
-    }
-  if (next < ops.size())
-    if (auto relu = dyn_cast<ReluOp>(ops[next])) {
-      if (relu.getInput() != result || !result.hasOneUse())
-        return std::nullopt;
-      g.relu = true;
-      result = relu.getResult();
-      ++next;
-    }
-  if (next != ops.size())
-    return std::nullopt;
-  g.output = destinationOf(result, iv, entry);
-  if (!g.output)
+  g.activation = group->epilogue.activation;
+  g.stride.assign(group->stride().begin(), group->stride().end());
+  g.padding.assign(group->padding().begin(), group->padding().end());
+  g.dilation.assign(group->dilation().begin(), group->dilation().end());
+  if (!bindArguments(*view, *group, g))
     return std::nullopt;
 
-  auto shape = [&](Source s) {
-    return cast<MemRefType>(entry.getArgument(s.arg).getType()).getShape();
+  auto shape = [&](KernelBuffer s) {
+    return cast<MemRefType>(kernel.getArgument(s.argument).getType())
+        .getShape();
   };
   ArrayRef<int64_t> in = shape(g.input), ws = shape(g.weight),
                     out = shape(g.output);
@@ -340,7 +198,7 @@ std::optional<ConvGroup> matchGroup(func::FuncOp kernel) {
 
 /// The fused predictor's rows (its K outputs) padded to 8: aligned vector
 /// reads of its shared tile (ptxas spilled with K = 9 padded to 12).
-int64_t paddedTaps(const ConvGroup &g) { return (g.taps() + 7) / 8 * 8; }
+int64_t paddedTaps(const TiledGroup &g) { return (g.taps() + 7) / 8 * 8; }
 
 /// Shared memory the fitted tiles may use (static shared memory is limited
 /// to 48 KiB per block; a smaller footprint leaves room for more blocks per
@@ -354,7 +212,7 @@ struct Tiles {
 
 /// The options' tiles fitted to the layer: fewer output-channel rows for
 /// narrow layers, more pixel columns while the block has under 128 threads.
-Tiles fitTiles(const TiledConvOptions &options, const ConvGroup &g) {
+Tiles fitTiles(const TiledConvOptions &options, const TiledGroup &g) {
   Tiles t{options.tileM,   options.tileN,   options.tileK,
           options.threadM, options.threadN, options.stages};
   while (t.m / 2 >= g.outChannels && t.m / 2 >= t.tm && (t.m / 2) % t.tm == 0)
@@ -530,7 +388,7 @@ struct ASide {
 
 class TiledConvBuilder {
 public:
-  TiledConvBuilder(const ConvGroup &g, const Tiles &t, Location loc)
+  TiledConvBuilder(const TiledGroup &g, const Tiles &t, Location loc)
       : g(g), t(t), loc(loc) {}
 
   /// Vector width of the weight (A) loads: 4 where rows of C·K allow it.
@@ -565,13 +423,13 @@ public:
   /// Reshapes the kernel arguments.
   Operands operands(OpBuilder &b, ValueRange args) const {
     Operands o;
-    auto arg = [&](Source s) { return s ? args[s.arg] : Value(); };
+    auto arg = [&](KernelBuffer s) { return s ? args[s.argument] : Value(); };
     // [R0, ...] as [R0, rest] (weights); [N, C, H, W] as [N, C, H·W].
-    auto rows = [&](Source s) -> Value {
+    auto rows = [&](KernelBuffer s) -> Value {
       return memref::CollapseShapeOp::create(
           b, loc, arg(s), SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
     };
-    auto pixels = [&](Source s) -> Value {
+    auto pixels = [&](KernelBuffer s) -> Value {
       return memref::CollapseShapeOp::create(
           b, loc, arg(s), SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
     };
@@ -943,41 +801,35 @@ private:
       auto perChannel = [&](Value buffer) {
         return memref::LoadOp::create(b, loc, buffer, ValueRange{oc});
       };
-      Value bias = o.bias ? perChannel(o.bias).getResult() : Value();
       Value kParam = o.kParam ? perChannel(o.kParam).getResult() : Value();
-      Value mean, var, bnWeight, bnBias;
+      ChannelParameters parameters;
+      parameters.bias = o.bias ? perChannel(o.bias).getResult() : Value();
       if (g.batchNorm) {
-        mean = perChannel(o.bnMean);
-        var = perChannel(o.bnVar);
-        bnWeight = perChannel(o.bnWeight);
-        bnBias = perChannel(o.bnBias);
+        parameters.bnMean = perChannel(o.bnMean);
+        parameters.bnVar = perChannel(o.bnVar);
+        parameters.bnWeight = perChannel(o.bnWeight);
+        parameters.bnBias = perChannel(o.bnBias);
+        parameters.bnEpsilon = g.bnEpsilon;
       }
-      Value wNorm;
+      ChannelAffine affine = channelAffine(b, loc, Value(), parameters);
+      Value row = state[i];
       if (g.sphere) {
-        wNorm = cstf(b, loc, 1.0);
+        // g(θ) of cos θ = v / (‖w_o‖ ‖x_p‖), element by element.
+        Value wNorm = cstf(b, loc, 1.0);
         if (!g.inputOnly) {
           Value sum = vector::ExtractOp::create(b, loc, state[t.tm + 1], i);
           wNorm = math::SqrtOp::create(
               b, loc, addf(b, loc, sum, cstf(b, loc, epsilon)));
         }
-      }
-      Value row = state[i];
-      for (int64_t j = 0; j < t.tn; ++j) {
-        Value v = vector::ExtractOp::create(b, loc, row, j);
-        if (g.sphere) {
+        for (int64_t j = 0; j < t.tn; ++j) {
+          Value v = vector::ExtractOp::create(b, loc, row, j);
           Value cos = divf(b, loc, v, mulf(b, loc, wNorm, xNorm[j]));
           v = lowering::sphereOutput(b, loc, cos, g.variant, g.sigmoidK,
                                      kParam);
-        } else if (bias) {
-          v = addf(b, loc, v, bias);
+          row = vector::InsertOp::create(b, loc, v, row, j);
         }
-        if (g.batchNorm)
-          v = lowering::batchNormValue(b, loc, v, mean, var, bnWeight, bnBias,
-                                       g.bnEpsilon);
-        if (g.relu)
-          v = arith::MaximumFOp::create(b, loc, v, cstf(b, loc, 0.0));
-        row = vector::InsertOp::create(b, loc, v, row, j);
       }
+      row = applyEpilogue(b, loc, row, affine, g.activation);
       if (vectorStore) {
         auto inColumns = scf::IfOp::create(b, loc, lessThan(b, loc, col0, P));
         OpBuilder::InsertionGuard inner(b);
@@ -999,7 +851,7 @@ private:
     }
   }
 
-  const ConvGroup &g;
+  const TiledGroup &g;
   Tiles t;
   Location loc;
 };
@@ -1028,54 +880,8 @@ LogicalResult checkOptions(const TiledConvOptions &o, Operation *anchor) {
 }
 
 struct TileConvsForGpuPass
-    : PassWrapper<TileConvsForGpuPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileConvsForGpuPass)
-
-  TileConvsForGpuPass() = default;
-  explicit TileConvsForGpuPass(const TiledConvOptions &options) {
-    tileM = options.tileM;
-    tileN = options.tileN;
-    tileK = options.tileK;
-    threadM = options.threadM;
-    threadN = options.threadN;
-    stages = options.stages;
-    emulate = options.emulate;
-  }
-  TileConvsForGpuPass(const TileConvsForGpuPass &other) : PassWrapper(other) {}
-
-  StringRef getArgument() const override { return "nsl-tile-convs-for-gpu"; }
-  StringRef getDescription() const override {
-    return "Turn convolution kernels (sim_conv2d plain or DNS, sphere_conv2d, "
-           "with their epilogue) into implicit-GEMM gpu.func kernels with "
-           "shared-memory tiles (or their CPU emulation)";
-  }
-  void getDependentDialects(DialectRegistry &registry) const override {
-    registry.insert<gpu::GPUDialect, scf::SCFDialect, arith::ArithDialect,
-                    memref::MemRefDialect, vector::VectorDialect,
-                    math::MathDialect>();
-  }
-
-  Option<int64_t> tileM{*this, "tile-m",
-                        llvm::cl::desc("Output channels per block"),
-                        llvm::cl::init(64)};
-  Option<int64_t> tileN{*this, "tile-n",
-                        llvm::cl::desc("Output pixels per block"),
-                        llvm::cl::init(128)};
-  Option<int64_t> tileK{*this, "tile-k",
-                        llvm::cl::desc("Reduction (C·K) chunk per stage"),
-                        llvm::cl::init(8)};
-  Option<int64_t> threadM{*this, "thread-m",
-                          llvm::cl::desc("Output channels per thread"),
-                          llvm::cl::init(8)};
-  Option<int64_t> threadN{*this, "thread-n",
-                          llvm::cl::desc("Output pixels per thread"),
-                          llvm::cl::init(8)};
-  Option<int64_t> stages{*this, "stages",
-                         llvm::cl::desc("Shared-memory buffers (1 or 2)"),
-                         llvm::cl::init(2)};
-  Option<bool> emulate{*this, "emulate",
-                       llvm::cl::desc("Generate the CPU emulation instead"),
-                       llvm::cl::init(false)};
+    : cuda::impl::TileConvsForGpuBase<TileConvsForGpuPass> {
+  using TileConvsForGpuBase::TileConvsForGpuBase;
 
   TiledConvOptions options() const {
     TiledConvOptions o;
@@ -1094,11 +900,10 @@ struct TileConvsForGpuPass
     TiledConvOptions opts = options();
     if (failed(checkOptions(opts, module)))
       return signalPassFailure();
-    std::vector<std::pair<func::FuncOp, ConvGroup>> groups;
-    for (auto kernel : module.getOps<func::FuncOp>())
-      if (kernel->hasAttr("nsl.kernel"))
-        if (std::optional<ConvGroup> group = matchGroup(kernel))
-          groups.emplace_back(kernel, *group);
+    std::vector<std::pair<func::FuncOp, TiledGroup>> groups;
+    for (func::FuncOp kernel : kernelFunctions(module))
+      if (std::optional<TiledGroup> group = tiledGroupOf(kernel))
+        groups.emplace_back(kernel, *group);
     if (groups.empty())
       return;
     gpu::GPUModuleOp gpuModule;
@@ -1127,12 +932,12 @@ struct TileConvsForGpuPass
     }
   }
 
-  static SmallVector<int64_t, 3> grid(const ConvGroup &g, const Tiles &t) {
+  static SmallVector<int64_t, 3> grid(const TiledGroup &g, const Tiles &t) {
     return {(g.pixels() + t.n - 1) / t.n, (g.outChannels + t.m - 1) / t.m,
             g.batch};
   }
 
-  static void describe(Operation *op, const ConvGroup &g, const Tiles &t) {
+  static void describe(Operation *op, const TiledGroup &g, const Tiles &t) {
     Builder b(op->getContext());
     op->setAttr("nsl.tiles",
                 b.getDenseI64ArrayAttr({t.m, t.n, t.k, t.tm, t.tn, t.stages}));
@@ -1148,7 +953,7 @@ struct TileConvsForGpuPass
 
   /// The GPU kernel: a gpu.func of the kernels' gpu.module with the kernel's
   /// buffers as arguments and the two tiles as workgroup memory.
-  void gpuKernel(func::FuncOp kernel, const ConvGroup &g, const Tiles &t,
+  void gpuKernel(func::FuncOp kernel, const TiledGroup &g, const Tiles &t,
                  gpu::GPUModuleOp gpuModule) {
     Location loc = kernel.getLoc();
     Block &entry = kernel.getBody().front();
@@ -1207,7 +1012,7 @@ struct TileConvsForGpuPass
   /// The CPU emulation: the same kernel function (buffers, begin, end), its
   /// body replaced by loops over the samples and blocks and, inside each
   /// block, over the threads of each phase.
-  void emulateKernel(func::FuncOp kernel, const ConvGroup &g, const Tiles &t) {
+  void emulateKernel(func::FuncOp kernel, const TiledGroup &g, const Tiles &t) {
     Location loc = kernel.getLoc();
     Block &entry = kernel.getBody().front();
     SmallVector<Operation *> old;
@@ -1262,12 +1067,3 @@ struct TileConvsForGpuPass
 };
 
 } // namespace
-
-std::unique_ptr<Pass>
-mlir::nsl::cuda::createTileConvsForGpu(const TiledConvOptions &options) {
-  return std::make_unique<TileConvsForGpuPass>(options);
-}
-
-void mlir::nsl::cuda::registerTiledConvPass() {
-  PassRegistration<TileConvsForGpuPass>();
-}

@@ -1,6 +1,7 @@
 //===- nsl-opt.cpp - mlir-opt with the nsl dialect and passes ------------===//
-#include "codegen/Passes.h"
-#include "codegen/Pipelines.h"
+#include "codegen/common/Passes.h"
+#include "codegen/cpu/CpuPipelines.h"
+#include "codegen/cpu/Passes.h"
 #include "codegen/cuda/CudaCodegen.h"
 #include "dialect/NSLDialect.h"
 #include "passes/Passes.h"
@@ -17,6 +18,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::nsl::registerNSLPassesAndPipelines();
   mlir::nsl::registerNSLCodegenPasses();
+  mlir::nsl::registerNSLCpuPasses();
   mlir::nsl::registerCpuPipelines();
   mlir::nsl::cuda::registerCudaPasses();
 

@@ -1,0 +1,226 @@
+//===- LinalgBuilder.h - Helpers of the nsl → linalg lowerings ---*- C++
+//-*-===//
+//
+// The small IR-building vocabulary shared by the forward lowering
+// (LowerToLinalg.cpp) and the lowerings of the training ops
+// (LowerConvGradients.cpp, LowerTrainingOps.cpp): linalg.generic builders,
+// scalar arithmetic for their bodies, window maps, and the forward pieces the
+// gradients reuse.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NSL_CODEGEN_COMMON_LINALGBUILDER_H
+#define NSL_CODEGEN_COMMON_LINALGBUILDER_H
+
+#include "dialect/NSLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <optional>
+
+namespace mlir::nsl::lowering {
+
+using utils::IteratorType;
+constexpr IteratorType kParallel = IteratorType::parallel;
+constexpr IteratorType kReduction = IteratorType::reduction;
+using Body = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+inline ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+class ConvVectorKernels;
+
+/// Builds the IR of one op's lowering at the op's position.
+class LoweringBuilder {
+public:
+  LoweringBuilder(OpBuilder &b, Location loc,
+                  const ConvVectorKernels *vectors = nullptr)
+      : b(b), loc(loc), vectors(vectors) {}
+
+  OpBuilder &b;
+  Location loc;
+  /// The target's vector loops for the heaviest gradient contractions, or
+  /// null (linalg only).
+  const ConvVectorKernels *vectors;
+
+  MLIRContext *ctx() { return b.getContext(); }
+  RankedTensorType f32(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b.getF32Type());
+  }
+  AffineExpr d(unsigned i) { return getAffineDimExpr(i, ctx()); }
+  AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(dims, 0, results, ctx());
+  }
+  /// The identity map of `dims` dimensions restricted to `which`.
+  AffineMap dims(unsigned count, ArrayRef<unsigned> which) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned i : which)
+      exprs.push_back(d(i));
+    return map(count, exprs);
+  }
+  AffineMap identity(unsigned count) {
+    return AffineMap::getMultiDimIdentityMap(count, ctx());
+  }
+
+  Value constant(double value) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  }
+  Value filled(ArrayRef<int64_t> shape, double value) {
+    Value empty = tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
+    return linalg::FillOp::create(b, loc, constant(value), empty).getResult(0);
+  }
+  Value empty(ArrayRef<int64_t> shape) {
+    return tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
+  }
+
+  /// Pads the spatial dimensions (2, 3) of an NCHW tensor on both sides.
+  Value padSpatial(Value x, ArrayRef<int64_t> padding, double value) {
+    if (padding[0] == 0 && padding[1] == 0)
+      return x;
+    ArrayRef<int64_t> shape = shapeOf(x);
+    SmallVector<OpFoldResult> low = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                     b.getIndexAttr(padding[0]),
+                                     b.getIndexAttr(padding[1])};
+    RankedTensorType type = f32({shape[0], shape[1], shape[2] + 2 * padding[0],
+                                 shape[3] + 2 * padding[1]});
+    return tensor::PadOp::create(b, loc, type, x, low, low, constant(value));
+  }
+
+  /// A linalg.generic with one output.
+  Value generic(Value init, ValueRange inputs, ArrayRef<AffineMap> maps,
+                ArrayRef<IteratorType> iterators, Body body) {
+    auto op = linalg::GenericOp::create(
+        b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+        iterators, [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+          linalg::YieldOp::create(nested, nestedLoc,
+                                  body(nested, nestedLoc, args));
+        });
+    return op.getResult(0);
+  }
+  /// An elementwise generic over `shape` whose inputs all have that shape.
+  Value elementwise(ValueRange inputs, Body body) {
+    ArrayRef<int64_t> shape = shapeOf(inputs.front());
+    unsigned rank = shape.size();
+    SmallVector<AffineMap> maps(inputs.size() + 1, identity(rank));
+    return generic(empty(shape), inputs, maps,
+                   SmallVector<IteratorType>(rank, kParallel), body);
+  }
+
+  Value expand(Value x, ArrayRef<int64_t> shape,
+               ArrayRef<ReassociationIndices> groups) {
+    return tensor::ExpandShapeOp::create(b, loc, f32(shape), x, groups);
+  }
+  Value collapse(Value x, ArrayRef<ReassociationIndices> groups) {
+    return tensor::CollapseShapeOp::create(b, loc, x, groups);
+  }
+};
+
+// Scalar arithmetic inside generic bodies.
+inline Value mulf(OpBuilder &b, Location l, Value x, Value y) {
+  return arith::MulFOp::create(b, l, x, y);
+}
+inline Value addf(OpBuilder &b, Location l, Value x, Value y) {
+  return arith::AddFOp::create(b, l, x, y);
+}
+inline Value subf(OpBuilder &b, Location l, Value x, Value y) {
+  return arith::SubFOp::create(b, l, x, y);
+}
+inline Value divf(OpBuilder &b, Location l, Value x, Value y) {
+  return arith::DivFOp::create(b, l, x, y);
+}
+inline Value cstf(OpBuilder &b, Location l, double v) {
+  return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
+}
+/// 1.0 where the two loop indices are equal, else 0.0.
+inline Value kronecker(OpBuilder &b, Location l, unsigned i, unsigned j) {
+  Value equal = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                      linalg::IndexOp::create(b, l, i),
+                                      linalg::IndexOp::create(b, l, j));
+  return arith::UIToFPOp::create(b, l, b.getF32Type(), equal);
+}
+
+/// The window access (n, c, y·sh + ky·dh, x·sw + kx·dw) of a padded NCHW
+/// input, for loop dimensions given by position.
+inline AffineMap windowMap(LoweringBuilder &g, unsigned count, unsigned n,
+                           unsigned c, unsigned y, unsigned x, unsigned ky,
+                           unsigned kx, ArrayRef<int64_t> stride,
+                           ArrayRef<int64_t> dilation) {
+  return g.map(count,
+               {g.d(n), g.d(c), g.d(y) * stride[0] + g.d(ky) * dilation[0],
+                g.d(x) * stride[1] + g.d(kx) * dilation[1]});
+}
+
+inline Value addBias(LoweringBuilder &g, Value y, Value bias) {
+  if (!bias)
+    return y;
+  unsigned rank = shapeOf(y).size();
+  return g.generic(g.empty(shapeOf(y)), {y, bias},
+                   {g.identity(rank), g.dims(rank, {1}), g.identity(rank)},
+                   SmallVector<IteratorType>(rank, kParallel),
+                   [](OpBuilder &b, Location l, ValueRange a) {
+                     return addf(b, l, a[0], a[1]);
+                   });
+}
+
+//===----------------------------------------------------------------------===//
+// Forward pieces (LowerToLinalg.cpp) the gradients reuse.
+//===----------------------------------------------------------------------===//
+
+/// The static K×K matrix M of a similarity (DESIGN.md §1 table).
+Value similarityMatrix(LoweringBuilder &g, Structure structure,
+                       ValueRange operands, int64_t k, double alpha);
+/// Plain convolution (linalg.conv_2d_nchw_fchw, no bias) of an already
+/// padded input.
+Value convolution(LoweringBuilder &g, Value paddedInput, Value weight,
+                  ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
+                  ArrayRef<int64_t> dilation);
+/// ‖x_p‖ = sqrt(Σ_{c,ky,kx} Xp[n,c,window]² + ε) as `outShape` [N, Ho, Wo]
+/// of an unpadded input.
+Value patchNorm(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
+                ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
+                ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape,
+                double epsilon);
+/// SphereConv's output g(θ) of one cos θ (DESIGN.md §1 table); `kParam`
+/// is the filter's k' (learned_sigmoid only, else null).
+Value sphereOutput(OpBuilder &b, Location l, Value cos, SphereVariant variant,
+                   double sigmoidK, Value kParam);
+/// Inference batch norm of one value:
+/// (x − mean)·rsqrt(var + ε)·weight + bias.
+Value batchNormValue(OpBuilder &b, Location l, Value x, Value mean, Value var,
+                     Value weight, Value bias, double epsilon);
+/// y[n,o] = Σ_f x[n,f]·W[o,f] (+ b[o]) of result shape [N, O].
+Value linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
+                  ArrayRef<int64_t> shape);
+/// Σ over all dimensions but 1 of term(full..., perChannel[c]...) → [C]
+/// (`full` tensors [N, C, ...], `perChannel` ones [C]), accumulated in f64
+/// and rounded once.
+Value channelSum(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
+                 Body term);
+
+/// x [N, C, Ho, Wo] divided by the element count of each average-pooling
+/// window (PyTorch's count_include_pad rule), constants at compile time.
+Value divideByPoolCounts(LoweringBuilder &g, Value x,
+                         ArrayRef<int64_t> inputShape, ArrayRef<int64_t> kernel,
+                         ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                         bool countIncludePad);
+
+//===----------------------------------------------------------------------===//
+// The lowerings of the training ops (NSLTrainingOps.td).
+//===----------------------------------------------------------------------===//
+
+/// Lowers a VJP op of the convolution family (sim_conv2d, sphere_conv2d,
+/// patch_norm, predicted_similarity, fold_similarity); std::nullopt when
+/// `op` is not one of them.
+std::optional<FailureOr<SmallVector<Value>>>
+lowerConvGradient(LoweringBuilder &g, Operation *op);
+/// Lowers the other VJP ops, the regularisers, count_correct and the
+/// optimizer updates; std::nullopt when `op` is not one of them.
+std::optional<FailureOr<SmallVector<Value>>> lowerTrainingOp(LoweringBuilder &g,
+                                                             Operation *op);
+
+} // namespace mlir::nsl::lowering
+
+#endif // NSL_CODEGEN_COMMON_LINALGBUILDER_H
