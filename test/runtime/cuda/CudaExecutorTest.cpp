@@ -21,8 +21,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 using namespace nsl::runtime;
 using namespace nsl::runtime::test;
@@ -35,13 +33,6 @@ struct LaunchRecord {
   int numParams;
   unsigned long long params[16];
 };
-
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 const char *kernelsPtx = R"ptx(
 .version 8.0
@@ -110,9 +101,7 @@ std::string manifestJson(const std::string &target, const std::string &cubin,
 class CudaExecutorFake : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string source = readFile(NSL_FAKE_DRIVER_SOURCE);
-    ASSERT_FALSE(source.empty());
-    driverPath = compileKernels(source);
+    driverPath = NSL_FAKE_DRIVER;
     handle = dlopen(driverPath.c_str(), RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(handle, nullptr) << dlerror();
     reset = reinterpret_cast<void (*)()>(dlsym(handle, "fake_reset"));
