@@ -1,11 +1,14 @@
-//===- Executor.h - Running the schedule of an entry point -------*- C++
-//-*-===//
+//===- Executor.h - Running entry points on a device ------------*- C++ -*-===//
 //
-// Executes a loaded artifact: owns the model's arena and the kernels'
-// workspaces (allocated once, 64-byte aligned), binds the buffers of an entry
-// point (caller tensors, weights, constants, arena offsets) and calls the
-// scheduled kernels in order, each split over the thread pool along its
-// parallel extent.
+// The runtime's one device interface. An Executor runs the entry points of
+// a loaded artifact on one device and keeps the model's state (its
+// parameters, buffers and optimizer state: the artifact's weights until a
+// run returns new values for them). What every device does alike is here,
+// once: binding an entry point's arguments by name, checking them, one run
+// at a time, the results and the new state. A device (CpuExecutor,
+// cuda::CudaExecutor) only places the arguments' buffers, launches the
+// schedule and reads the results back; createExecutor (ExecutorFactory.h)
+// makes the one that ModelOptions::device names.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NSL_RUNTIME_ARTIFACT_EXECUTOR_H
@@ -13,9 +16,7 @@
 
 #include "runtime/artifact/Artifact.h"
 #include "runtime/artifact/Model.h"
-#include "runtime/artifact/ThreadPool.h"
 
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,38 +25,73 @@
 
 namespace nsl::runtime {
 
+/// The tensor of every argument of `entry`, in order: the caller's (from
+/// `given`, by name) or, for an argument with a default (roleHasDefault)
+/// that the caller left out, the model's (from `state`). Throws Error,
+/// naming the entry point and the argument, for a name that is not an
+/// argument, a missing argument, a dtype or shape other than the declared
+/// one, or data not aligned to its elements.
+std::vector<const Tensor *>
+bindArguments(const EntryPoint &entry,
+              const std::map<std::string, Tensor> &given,
+              const std::map<std::string, Tensor> &state);
+
+/// What a device measured of one run of a schedule.
+struct ScheduleTiming {
+  std::vector<LaunchTiming> launches; // Every launch, when profiling.
+  /// The device time of all launches, in milliseconds; negative where the
+  /// device does not measure it (CPU).
+  double kernelMilliseconds = -1.0;
+};
+
 class Executor {
 public:
-  /// Allocates the arena; throws Error if it cannot.
-  Executor(std::shared_ptr<const Artifact> artifact,
-           const ModelOptions &options);
+  virtual ~Executor();
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
 
   const Artifact &artifact() const { return *artifact_; }
-  int threads() const { return pool_.size(); }
+  /// The threads that run kernels, the caller included.
+  virtual int threads() const = 0;
+  /// The current parameters, buffers and optimizer state (Model::weights).
+  const std::map<std::string, Tensor> &state() const { return state_; }
 
   /// See Model::run.
   std::vector<Tensor> run(const std::string &entry,
                           const std::map<std::string, Tensor> &arguments);
   /// See Model::lastProfile.
   std::vector<LaunchTiming> lastProfile() const;
+  /// See Model::lastKernelMilliseconds (negative before the first run).
+  double lastKernelMilliseconds() const;
+
+protected:
+  explicit Executor(std::shared_ptr<const Artifact> artifact);
+
+  // The device's part of a run: run() calls these in this order, one run at
+  // a time, once every argument is bound and checked.
+
+  /// Makes `tensor` the contents of the argument's buffer; the tensor stays
+  /// unchanged until releaseArguments.
+  virtual void placeArgument(const Binding &argument, const Tensor &tensor) = 0;
+  /// Runs the entry point's schedule to completion.
+  virtual ScheduleTiming launchSchedule(const EntryPoint &entry) = 0;
+  /// Copies the result's buffer into `tensor` (of the result's dtype and
+  /// shape, not empty).
+  virtual void readResult(const Binding &result, Tensor &tensor) = 0;
+  /// Forgets the caller's tensors; also called when a run fails.
+  virtual void releaseArguments(const EntryPoint &entry) {}
 
 private:
+  /// The results named after an argument with a default that the caller
+  /// left out are that argument's new value (train_step's updates).
+  void keepNewState(const EntryPoint &entry,
+                    const std::map<std::string, Tensor> &given,
+                    const std::vector<Tensor> &results);
+
   std::shared_ptr<const Artifact> artifact_;
-  ThreadPool pool_;
-  bool profile_;
-  std::unique_ptr<void, decltype(&std::free)> arena_{nullptr, std::free};
-  /// One workspace per pool slot (calls running at once never share one),
-  /// each of the largest workspace_bytes of any launch.
-  std::unique_ptr<void, decltype(&std::free)> workspaces_{nullptr, std::free};
-  size_t workspaceStride_ = 0;
-  /// The address of every buffer; those of arguments are set by each run.
-  std::vector<void *> addresses_;
-  /// The kernel operands of the current launch per pool slot.
-  std::vector<std::vector<void *>> slotOperands_;
-  /// The kernel of every launch, per entry point.
-  std::map<std::string, std::vector<KernelFunction>> kernels_;
-  mutable std::mutex mutex_; // Serialises runs (the arena is shared).
-  std::vector<LaunchTiming> profileLog_;
+  std::map<std::string, Tensor> state_;
+  ScheduleTiming lastTiming_;
+  mutable std::mutex mutex_; // Runs share the device's memory.
 };
 
 } // namespace nsl::runtime

@@ -120,49 +120,23 @@ std::shared_ptr<const CudaDriver> CudaDriver::load(const std::string &path) {
                 ") failed: " + dlerrorText());
 
   auto resolve = [&](auto &slot, const char *symbol,
-                     const char *fallback = nullptr) {
+                     const char *older = nullptr) {
     dlerror();
     void *address = dlsym(driver->handle_, symbol);
-    if (!address && fallback)
-      address = dlsym(driver->handle_, fallback);
+    if (!address && older)
+      address = dlsym(driver->handle_, older);
     if (!address)
       throw Error("CUDA driver " + driver->path_ + " lacks the entry point " +
                   symbol + ": " + dlerrorText());
     slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(address);
   };
   DriverApi &a = driver->api_;
-  resolve(a.cuInit, "cuInit");
-  resolve(a.cuGetErrorName, "cuGetErrorName");
-  resolve(a.cuGetErrorString, "cuGetErrorString");
-  resolve(a.cuDeviceGetCount, "cuDeviceGetCount");
-  resolve(a.cuDeviceGet, "cuDeviceGet");
-  resolve(a.cuDeviceGetName, "cuDeviceGetName");
-  resolve(a.cuDeviceGetAttribute, "cuDeviceGetAttribute");
-  resolve(a.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
-  resolve(a.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2");
-  resolve(a.cuCtxSetCurrent, "cuCtxSetCurrent");
-  resolve(a.cuMemAlloc, "cuMemAlloc_v2");
-  resolve(a.cuMemFree, "cuMemFree_v2");
-  resolve(a.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
-  resolve(a.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
-  resolve(a.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
-  resolve(a.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
-  resolve(a.cuMemsetD8, "cuMemsetD8_v2");
-  resolve(a.cuStreamCreate, "cuStreamCreate");
-  resolve(a.cuStreamDestroy, "cuStreamDestroy_v2");
-  resolve(a.cuStreamSynchronize, "cuStreamSynchronize");
-  resolve(a.cuModuleLoadData, "cuModuleLoadData");
-  resolve(a.cuModuleLoadDataEx, "cuModuleLoadDataEx");
-  resolve(a.cuModuleGetFunction, "cuModuleGetFunction");
-  resolve(a.cuModuleUnload, "cuModuleUnload");
-  resolve(a.cuLaunchKernel, "cuLaunchKernel");
-  resolve(a.cuEventCreate, "cuEventCreate");
-  resolve(a.cuEventRecord, "cuEventRecord");
-  resolve(a.cuEventSynchronize, "cuEventSynchronize");
-  // cuda.h maps cuEventElapsedTime to _v2 since CUDA 12.8; older drivers
-  // have only the original, which takes the same arguments.
-  resolve(a.cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime");
-  resolve(a.cuEventDestroy, "cuEventDestroy_v2");
+#define NSL_CUDA_DRIVER_SYMBOL(api, symbol, result, parameters)                \
+  resolve(a.api, #symbol);
+#define NSL_CUDA_DRIVER_SYMBOL_OR_OLDER(api, symbol, older, result,            \
+                                        parameters)                            \
+  resolve(a.api, #symbol, #older);
+#include "runtime/cuda/CudaDriverSymbols.def"
 
   CUresult status = a.cuInit(0);
   if (status == CUDA_ERROR_NO_DEVICE)

@@ -8,7 +8,8 @@
 //
 // The driver's types are declared here (opaque handles, CUresult as int):
 // neither this header nor the library includes <cuda.h>, so the layer
-// builds without the CUDA toolkit. test/cuda checks these declarations
+// builds without the CUDA toolkit. The entry points are listed once, in
+// CudaDriverSymbols.def; test/runtime/cuda checks them and these types
 // against <cuda.h> where the toolkit is installed.
 //
 // Every failure throws nsl::runtime::Error; the message names the driver
@@ -63,52 +64,13 @@ constexpr int CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4;
 constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 
-/// The driver's entry points, resolved with dlsym under the symbol names
-/// that <cuda.h> maps the API names to (cuMemAlloc → cuMemAlloc_v2, ...).
+/// The driver's entry points (CudaDriverSymbols.def), resolved with dlsym
+/// under the symbol names that <cuda.h> maps the API names to (cuMemAlloc →
+/// cuMemAlloc_v2, ...).
 struct DriverApi {
-  CUresult (*cuInit)(unsigned flags);
-  CUresult (*cuGetErrorName)(CUresult error, const char **name);
-  CUresult (*cuGetErrorString)(CUresult error, const char **string);
-  CUresult (*cuDeviceGetCount)(int *count);
-  CUresult (*cuDeviceGet)(CUdevice *device, int ordinal);
-  CUresult (*cuDeviceGetName)(char *name, int length, CUdevice device);
-  CUresult (*cuDeviceGetAttribute)(int *value, int attribute, CUdevice device);
-  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *context, CUdevice device);
-  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice device); // _v2
-  CUresult (*cuCtxSetCurrent)(CUcontext context);
-  CUresult (*cuMemAlloc)(CUdeviceptr *pointer, size_t bytes); // _v2
-  CUresult (*cuMemFree)(CUdeviceptr pointer);                 // _v2
-  CUresult (*cuMemcpyHtoD)(CUdeviceptr destination, const void *source,
-                           size_t bytes); // _v2
-  CUresult (*cuMemcpyDtoH)(void *destination, CUdeviceptr source,
-                           size_t bytes); // _v2
-  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr destination, const void *source,
-                                size_t bytes, CUstream stream); // _v2
-  CUresult (*cuMemcpyDtoHAsync)(void *destination, CUdeviceptr source,
-                                size_t bytes, CUstream stream); // _v2
-  CUresult (*cuMemsetD8)(CUdeviceptr destination, unsigned char value,
-                         size_t count); // _v2
-  CUresult (*cuStreamCreate)(CUstream *stream, unsigned flags);
-  CUresult (*cuStreamDestroy)(CUstream stream); // _v2
-  CUresult (*cuStreamSynchronize)(CUstream stream);
-  CUresult (*cuModuleLoadData)(CUmodule *module, const void *image);
-  CUresult (*cuModuleLoadDataEx)(CUmodule *module, const void *image,
-                                 unsigned numOptions, int *options,
-                                 void **optionValues);
-  CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module,
-                                  const char *name);
-  CUresult (*cuModuleUnload)(CUmodule module);
-  CUresult (*cuLaunchKernel)(CUfunction function, unsigned gridX,
-                             unsigned gridY, unsigned gridZ, unsigned blockX,
-                             unsigned blockY, unsigned blockZ,
-                             unsigned sharedBytes, CUstream stream,
-                             void **parameters, void **extra);
-  CUresult (*cuEventCreate)(CUevent *event, unsigned flags);
-  CUresult (*cuEventRecord)(CUevent event, CUstream stream);
-  CUresult (*cuEventSynchronize)(CUevent event);
-  CUresult (*cuEventElapsedTime)(float *milliseconds, CUevent start,
-                                 CUevent end); // _v2, else the original
-  CUresult (*cuEventDestroy)(CUevent event);   // _v2
+#define NSL_CUDA_DRIVER_SYMBOL(api, symbol, result, parameters)                \
+  result(*api) parameters;
+#include "runtime/cuda/CudaDriverSymbols.def"
 };
 
 /// The loaded driver library.

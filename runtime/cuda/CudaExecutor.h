@@ -1,53 +1,53 @@
-//===- CudaExecutor.h - Running a CUDA artifact's schedule -------*- C++
-//-*-===//
+//===- CudaExecutor.h - Running a CUDA artifact's schedule ------*- C++ -*-===//
 //
-// Executes a CUDA artifact (target cuda-sm_XY, docs/artifact.md) through the
-// driver layer: loads the cubin when it was built for the device's
-// architecture, else JIT-compiles the PTX; allocates one device buffer per
-// argument, the arena (zeroed) and the workspace (grid.x slices per launch),
-// uploads the constants once; each run uploads the arguments, launches the
-// schedule in order on one stream and downloads the results.
+// The CUDA device (an Executor): runs a CUDA artifact (target cuda-sm_XY,
+// docs/artifact.md) through the driver layer. Loads the cubin when it was
+// built for the device's architecture, else JIT-compiles the PTX; allocates
+// one device buffer per argument and constant, the arena (zeroed) and the
+// workspace (grid.x slices per launch), uploads the constants once; each run
+// uploads the arguments, launches the schedule in order on one stream and
+// downloads the results.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NSL_RUNTIME_CUDA_CUDAEXECUTOR_H
 #define NSL_RUNTIME_CUDA_CUDAEXECUTOR_H
 
-#include "runtime/artifact/Artifact.h"
-#include "runtime/artifact/Model.h"
+#include "runtime/artifact/Executor.h"
 #include "runtime/cuda/CudaDriver.h"
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 namespace nsl::runtime::cuda {
 
-class CudaExecutor {
+class CudaExecutor final : public Executor {
 public:
   /// Loads the driver (CudaDriver::load: $NSL_CUDA_DRIVER or libcuda.so.1)
   /// and the kernels on device 0; throws Error ("no CUDA driver: ..." on a
   /// machine without one).
   CudaExecutor(std::shared_ptr<const Artifact> artifact,
                const ModelOptions &options);
-  ~CudaExecutor();
+  ~CudaExecutor() override;
 
-  const Artifact &artifact() const { return *artifact_; }
+  /// The calling thread launches every kernel.
+  int threads() const override { return 1; }
   const CudaDevice &device() const { return *device_; }
   /// "cubin" or "ptx": which image was loaded.
   const std::string &image() const { return image_; }
 
-  /// See Model::run.
-  std::vector<Tensor> run(const std::string &entry,
-                          const std::map<std::string, Tensor> &arguments);
-  /// See Model::lastProfile (CUDA event times of every launch).
-  std::vector<LaunchTiming> lastProfile() const;
-  /// The GPU time of the last run's launches (CUDA events), in ms.
-  double lastKernelMilliseconds() const;
-
 private:
-  std::shared_ptr<const Artifact> artifact_;
+  void placeArgument(const Binding &argument, const Tensor &tensor) override;
+  /// Times the launches with CUDA events: all of them, and each one when
+  /// profiling.
+  ScheduleTiming launchSchedule(const EntryPoint &entry) override;
+  void readResult(const Binding &result, Tensor &tensor) override;
+
+  /// The cubin if it was built for the device, else the PTX.
+  void loadModule();
+  void allocateBuffers();
+
   std::unique_ptr<CudaDevice> device_;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<Module> module_;
@@ -60,9 +60,6 @@ private:
   std::map<std::string, std::vector<Function>> functions_; // Per entry.
   Event start_, end_;
   std::vector<Event> launchEvents_;
-  std::vector<LaunchTiming> profileLog_;
-  double lastMilliseconds_ = 0.0;
-  mutable std::mutex mutex_;
 };
 
 /// The compute capability a target needs: cuda-sm_90 -> 90; 0 if it is not

@@ -2,12 +2,14 @@
 //
 // The thread pool; runs of the hand-made MLP checked against values computed
 // here; bitwise identical results for every thread count; launches split
-// into contiguous chunks that cover every iteration exactly once; argument
-// checks with their messages; per-launch profiles.
+// into contiguous chunks that cover every iteration exactly once; the
+// argument binding that every device shares, and argument checks with their
+// messages; per-launch profiles.
 //
 //===----------------------------------------------------------------------===//
 #include "TestArtifact.h"
 
+#include "runtime/artifact/Executor.h"
 #include "runtime/artifact/Model.h"
 #include "runtime/artifact/ThreadPool.h"
 
@@ -86,6 +88,74 @@ TEST(ThreadPoolTest, ExceptionsReachTheCaller) {
   pool.parallelFor(3, [](int64_t, int64_t, int) {}); // Still usable.
   EXPECT_THROW(ThreadPool(-1), Error);
   EXPECT_GE(ThreadPool(0).size(), 1);
+}
+
+//===----------------------------------------------------------------------===//
+// bindArguments: the argument binding every device shares
+//===----------------------------------------------------------------------===//
+
+/// forward(x [2, 4] input, w [4] parameter).
+EntryPoint forwardEntry() {
+  EntryPoint entry;
+  entry.name = "forward";
+  entry.arguments = {{"x", "input", DType::F32, {2, 4}, 0},
+                     {"w", "parameter", DType::F32, {4}, 1}};
+  return entry;
+}
+
+TEST(BindArgumentsTest, GivenTensorsElseTheState) {
+  std::map<std::string, Tensor> state = {{"w", randomTensor({4}, 1)}};
+  std::map<std::string, Tensor> given = {{"x", randomTensor({2, 4}, 2)}};
+  std::vector<const Tensor *> bound =
+      bindArguments(forwardEntry(), given, state);
+  ASSERT_EQ(bound.size(), 2u);
+  EXPECT_EQ(bound[0], &given.at("x"));
+  EXPECT_EQ(bound[1], &state.at("w"));
+  // A given parameter replaces the state's.
+  given.emplace("w", randomTensor({4}, 3));
+  EXPECT_EQ(bindArguments(forwardEntry(), given, state)[1], &given.at("w"));
+}
+
+TEST(BindArgumentsTest, RefusesWhatDoesNotFit) {
+  const EntryPoint entry = forwardEntry();
+  Tensor x = randomTensor({2, 4}, 4);
+  std::map<std::string, Tensor> state = {{"w", randomTensor({4}, 5)}};
+  // Inputs never come from the state.
+  std::map<std::string, Tensor> xInState = {{"x", x}, {"w", state.at("w")}};
+  EXPECT_EQ(errorOf([&] { bindArguments(entry, {}, xInState); }),
+            "entry point 'forward' needs its input argument 'x' (f32[2, 4]), "
+            "which was not given");
+  EXPECT_EQ(errorOf([&] { bindArguments(entry, {{"x", x}}, {}); }),
+            "entry point 'forward' needs its parameter argument 'w' (f32[4]), "
+            "which was not given");
+  // The state is checked too (a run may have replaced a tensor of it).
+  EXPECT_EQ(errorOf([&] {
+              bindArguments(entry, {{"x", x}},
+                            {{"w", Tensor(DType::I64, {4})}});
+            }),
+            "argument 'w' of entry point 'forward' is i64[4], but the model "
+            "needs f32[4]");
+  EXPECT_EQ(errorOf([&] {
+              bindArguments(entry, {{"x", randomTensor({2, 5}, 6)}}, state);
+            }),
+            "argument 'x' of entry point 'forward' is f32[2, 5], but the model "
+            "needs f32[2, 4]");
+  EXPECT_EQ(errorOf([&] { bindArguments(entry, {{"x", x}, {"v", x}}, state); }),
+            "entry point 'forward' has no argument 'v' (its arguments: 'x', "
+            "'w')");
+  EntryPoint none;
+  none.name = "none";
+  EXPECT_EQ(errorOf([&] { bindArguments(none, {{"x", x}}, {}); }),
+            "entry point 'none' has no argument 'x' (its arguments: none)");
+  alignas(8) char unaligned[2 * 4 * 4 + 1];
+  EXPECT_EQ(errorOf([&] {
+              bindArguments(
+                  entry,
+                  {{"x", Tensor::view(DType::F32, {2, 4}, unaligned + 1)}},
+                  state);
+            }),
+            "the data of argument 'x' of entry point 'forward' is not aligned "
+            "to its 4-byte elements");
 }
 
 //===----------------------------------------------------------------------===//

@@ -5,7 +5,9 @@
 // (FakeDriver.c, which logs every launch): the right kernels, in schedule
 // order, with the manifest's grid and block, and device pointers that hold
 // the arguments, weights and constants, share the arena as the memory plan
-// says, and a workspace of grid.x slices.
+// says, and a workspace of grid.x slices. And the argument binding that both
+// devices share: the same errors and the same new state on the CPU and on
+// CUDA.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cuda/CudaExecutor.h"
@@ -21,8 +23,9 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
+#include <map>
+#include <vector>
 
 using namespace nsl::runtime;
 using namespace nsl::runtime::test;
@@ -35,13 +38,6 @@ struct LaunchRecord {
   int numParams;
   unsigned long long params[16];
 };
-
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 const char *kernelsPtx = R"ptx(
 .version 8.0
@@ -107,12 +103,49 @@ std::string manifestJson(const std::string &target, const std::string &cubin,
 })";
 }
 
+/// step(x [2,4] input, w [4] parameter) -> w [4]: one launch of k1, whose
+/// result is the zeroed arena on both devices (the fake driver runs no PTX
+/// kernel, and the CPU's k1 does nothing). The result named after the
+/// parameter is its new value.
+std::string stepManifest(const std::string &target) {
+  std::string kernels =
+      isCudaTarget(target)
+          ? R"({"ptx": "kernels.ptx", "cubin": null, "abi": "nsl-cuda-1"})"
+          : R"({"library": "kernels.so", "abi": "nsl-cpu-1"})";
+  return R"({
+  "format": "nsl-artifact", "version": 1, "target": ")" +
+         target + R"(", "kernels": )" + kernels + R"(,
+  "arena_bytes": 64,
+  "buffers": [
+    {"id": 0, "dtype": "f32", "shape": [2, 4], "bytes": 32, "storage": "argument"},
+    {"id": 1, "dtype": "f32", "shape": [4], "bytes": 16, "storage": "argument"},
+    {"id": 2, "dtype": "f32", "shape": [4], "bytes": 16, "storage": "arena", "offset": 0}
+  ],
+  "entry_points": [{
+    "name": "step",
+    "arguments": [
+      {"name": "x", "role": "input", "dtype": "f32", "shape": [2, 4], "buffer": 0},
+      {"name": "w", "role": "parameter", "dtype": "f32", "shape": [4], "buffer": 1}
+    ],
+    "results": [{"name": "w", "dtype": "f32", "shape": [4], "buffer": 2}],
+    "schedule": [
+      {"kernel": "k1", "buffers": [0, 1, 2], "parallel_extent": 1,
+       "workspace_bytes": 0, "grid": [1, 1, 1], "block": [64, 1, 1],
+       "shared_bytes": 0}
+    ]
+  }]
+})";
+}
+
+const char *cpuKernels = R"c(
+#include <stdint.h>
+void k1(void *const *buffers, int64_t begin, int64_t end) {}
+)c";
+
 class CudaExecutorFake : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string source = readFile(NSL_FAKE_DRIVER_SOURCE);
-    ASSERT_FALSE(source.empty());
-    driverPath = compileKernels(source);
+    driverPath = NSL_FAKE_DRIVER;
     handle = dlopen(driverPath.c_str(), RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(handle, nullptr) << dlerror();
     reset = reinterpret_cast<void (*)()>(dlsym(handle, "fake_reset"));
@@ -152,6 +185,19 @@ protected:
       writeFile(dir + "/kernels.cubin", cubin);
     writeSafetensors(dir + "/weights.safetensors",
                      {{"w", weight}, {"__constant_0", constant}}, {});
+    return dir;
+  }
+
+  /// The step artifact for `target`, CPU or CUDA.
+  std::string writeStep(const std::string &target) {
+    std::string dir = freshDirectory();
+    writeFile(dir + "/manifest.json", stepManifest(target));
+    if (isCudaTarget(target))
+      writeFile(dir + "/kernels.ptx", kernelsPtx);
+    else
+      std::filesystem::copy_file(compileKernels(cpuKernels),
+                                 dir + "/kernels.so");
+    writeSafetensors(dir + "/weights.safetensors", {{"w", weight}}, {});
     return dir;
   }
 
@@ -297,6 +343,66 @@ TEST_F(CudaExecutorFake, ChecksArguments) {
   EXPECT_CONTAINS(
       errorOf([&] { model.run("forward", {{"x", randomTensor({4, 2}, 5)}}); }),
       "argument 'x' of entry point 'forward' is f32[4, 2]");
+}
+
+// Both devices bind arguments with the same code (Executor): the same bad
+// calls fail with the same messages.
+TEST_F(CudaExecutorFake, BothDevicesRefuseTheSameArguments) {
+  Model gpu = Model::load(writeStep("cuda-sm_90"), cuda());
+  Model cpu = Model::load(writeStep("cpu-x86_64"));
+  Tensor x = randomTensor({2, 4}, 6);
+  alignas(8) char unaligned[2 * 4 * 4 + 1];
+  std::vector<std::map<std::string, Tensor>> calls = {
+      {},
+      {{"x", randomTensor({4, 2}, 7)}},
+      {{"x", Tensor(DType::I64, {2, 4})}},
+      {{"x", x}, {"w", randomTensor({5}, 8)}},
+      {{"x", x}, {"y", x}},
+      {{"x", Tensor::view(DType::F32, {2, 4}, unaligned + 1)}},
+  };
+  const char *expected[] = {
+      "entry point 'step' needs its input argument 'x' (f32[2, 4]), which "
+      "was not given",
+      "argument 'x' of entry point 'step' is f32[4, 2], but the model needs "
+      "f32[2, 4]",
+      "argument 'x' of entry point 'step' is i64[2, 4], but the model needs "
+      "f32[2, 4]",
+      "argument 'w' of entry point 'step' is f32[5], but the model needs "
+      "f32[4]",
+      "entry point 'step' has no argument 'y' (its arguments: 'x', 'w')",
+      "the data of argument 'x' of entry point 'step' is not aligned to its "
+      "4-byte elements",
+  };
+  for (size_t i = 0; i < calls.size(); ++i) {
+    std::string onCpu = errorOf([&] { cpu.run("step", calls[i]); });
+    EXPECT_EQ(onCpu, expected[i]);
+    EXPECT_EQ(errorOf([&] { gpu.run("step", calls[i]); }), onCpu);
+  }
+  EXPECT_EQ(launchCount(), 0); // Refused before anything ran.
+  EXPECT_EQ(gpu.run("step", {{"x", x}}).size(), 1u);
+  EXPECT_EQ(cpu.run("step", {{"x", x}}).size(), 1u);
+}
+
+// A result named after a parameter the caller left out is its new value, on
+// both devices; one the caller gave leaves the model's value as it was.
+TEST_F(CudaExecutorFake, BothDevicesKeepTheNewState) {
+  for (const std::string target : {"cuda-sm_90", "cpu-x86_64"}) {
+    SCOPED_TRACE(target);
+    ModelOptions options = isCudaTarget(target) ? cuda() : ModelOptions{};
+    Model model = Model::load(writeStep(target), options);
+    Tensor x = randomTensor({2, 4}, 9);
+    auto stateOfW = [&] { return model.weights().at("w").data<float>(); };
+    std::vector<Tensor> results =
+        model.run("step", {{"x", x}, {"w", randomTensor({4}, 10)}});
+    EXPECT_EQ(results[0].data<float>()[0], 0.0f);
+    EXPECT_EQ(std::memcmp(stateOfW(), weight.data(), 16), 0);
+    results = model.run("step", {{"x", x}});
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(stateOfW()[i], 0.0f);
+    // The model keeps its own copy of the result.
+    results[0].data<float>()[0] = 5.0f;
+    EXPECT_EQ(stateOfW()[0], 0.0f);
+  }
 }
 
 } // namespace

@@ -1,8 +1,8 @@
 //===- CudaDriverTest.cpp - Tests of the CUDA driver layer ----------------===//
 //
 // Without a GPU: a missing driver, the toolkit's stub libcuda.so (which
-// loads but fails every call) and a fake driver (FakeDriver.c, compiled at
-// test time) with an in-memory device that records what it is asked to do.
+// loads but fails every call) and a fake driver (FakeDriver.c, built with
+// the tests) with an in-memory device that records what it is asked to do.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,14 +16,11 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 
 using namespace nsl::runtime;
 using namespace nsl::runtime::cuda;
-using nsl::runtime::test::compileKernels;
 using nsl::runtime::test::errorOf;
 using nsl::runtime::test::randomTensor;
 using nsl::runtime::test::runCommand;
@@ -148,24 +145,10 @@ struct FakeLaunch {
   int count;
 };
 
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// The fake driver built with `defines` ("#define X\n" lines) first.
-std::string fakeDriver(const std::string &defines = "") {
-  std::string source = readFile(NSL_FAKE_DRIVER_SOURCE);
-  EXPECT_FALSE(source.empty()) << "cannot read " << NSL_FAKE_DRIVER_SOURCE;
-  return compileKernels(defines + source);
-}
-
 class CudaFake : public ::testing::Test {
 protected:
   void SetUp() override {
-    path = fakeDriver();
+    path = NSL_FAKE_DRIVER;
     handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(handle, nullptr) << dlerror();
     reset = reinterpret_cast<void (*)()>(dlsym(handle, "fake_reset"));
@@ -322,7 +305,7 @@ TEST_F(CudaFake, CuInitErrors) {
 }
 
 TEST_F(CudaFake, MissingEntryPoint) {
-  std::string lacking = fakeDriver("#define OMIT_LAUNCH\n");
+  std::string lacking = NSL_FAKE_DRIVER_WITHOUT_LAUNCH;
   std::string message = errorOf([&] { CudaDriver::load(lacking); });
   EXPECT_TRUE(
       startsWith(message, "CUDA driver " + lacking +
@@ -591,7 +574,7 @@ TEST_F(CudaFake, EventsTime) {
 }
 
 TEST_F(CudaFake, ElapsedTimeFallsBackToTheOriginalSymbol) {
-  std::string older = fakeDriver("#define NO_ELAPSED_V2\n");
+  std::string older = NSL_FAKE_DRIVER_BEFORE_ELAPSED_V2;
   CudaDevice device(CudaDriver::load(older));
   Event start(device), end(device);
   start.record(Stream());
@@ -681,7 +664,7 @@ TEST(CudaInfoTool, ThisMachine) {
 }
 
 TEST(CudaInfoTool, FakeDriver) {
-  std::string fake = fakeDriver();
+  std::string fake = NSL_FAKE_DRIVER;
   auto [status, output] = runInfo("FAKE_CUDA_DEVICES=2", "--driver " + fake);
   EXPECT_EQ(status, 0) << output;
   EXPECT_CONTAINS(output, "devices: 2");

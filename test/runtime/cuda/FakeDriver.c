@@ -1,8 +1,8 @@
 /* A fake CUDA driver for the tests of runtime/cuda: the entry points the
-   layer resolves, over a fake in-memory device. Compiled into a shared
-   library at test time (the tests read this file and compile it with the
-   build's C compiler); the fake_* functions let the tests look inside and
-   make the next call of an entry point fail.
+   layer resolves (runtime/cuda/CudaDriverSymbols.def), over a fake
+   in-memory device. Built by test/runtime/cuda/CMakeLists.txt as shared
+   libraries; the fake_* functions let the tests look inside and make the
+   next call of an entry point fail.
 
    - device memory is host memory (cuMemAlloc_v2 is malloc);
    - cuModuleLoadData(Ex) records the image; cuModuleGetFunction finds a
@@ -17,22 +17,52 @@
      allocation holding p (-1 if none);
    - events time 1.5 ms between any two;
    - $FAKE_CUDA_DEVICES sets the device count (default 1).
-   Build with -DOMIT_LAUNCH to leave cuLaunchKernel out, -DNO_ELAPSED_V2 to
-   export only the original cuEventElapsedTime. */
+   Build with -DOMIT_LAUNCH for a driver that lacks cuLaunchKernel, with
+   -DNO_ELAPSED_V2 for one that exports only the original
+   cuEventElapsedTime (drivers before CUDA 12.8). */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The driver's types, as runtime/cuda/CudaDriver.h declares them. */
 typedef int CUresult;
+typedef int CUdevice;
 typedef unsigned long long CUdeviceptr;
-typedef void *CUcontext, *CUmodule, *CUfunction, *CUstream, *CUevent;
+typedef struct CUctx_st *CUcontext;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUstream_st *CUstream;
+typedef struct CUevent_st *CUevent;
+
+#ifdef OMIT_LAUNCH /* Exported under another name: dlsym finds none. */
+#define cuLaunchKernel fake_unexported_cuLaunchKernel
+#endif
+
+/* Every entry point of the table is exported under its symbol as an alias
+   of fake_<symbol>, written by hand below: a missing body, or one whose
+   signature is not the table's, fails to compile. */
+#define FAKE_EXPORT(exported, body, result, parameters)                        \
+  static result body parameters;                                               \
+  result exported parameters __attribute__((alias(#body)));
+#define NSL_CUDA_DRIVER_SYMBOL(api, symbol, result, parameters)                \
+  FAKE_EXPORT(symbol, fake_##symbol, result, parameters)
+#ifdef NO_ELAPSED_V2
+#define NSL_CUDA_DRIVER_SYMBOL_OR_OLDER(api, symbol, older, result,            \
+                                        parameters)                            \
+  FAKE_EXPORT(older, fake_##symbol, result, parameters)
+#endif
+#include "runtime/cuda/CudaDriverSymbols.def"
 
 static const char *failCall;
 static CUresult failCode;
 static int liveAllocations, contextRefs, liveStreams, liveEvents, liveModules,
     streamSyncs, eventRecords, initCalls, setCurrentCalls;
 static CUcontext current;
-static char theContext;
+struct CUctx_st {
+  char unused;
+};
+static struct CUctx_st theContext; /* The one primary context. */
 static char moduleImage[1 << 20];
 static size_t moduleImageSize;
 static int moduleLoadedWithEx, moduleNumOptions;
@@ -130,13 +160,13 @@ const struct Launch *fake_last_launch(void) { return &lastLaunch; }
     return failCode;                                                           \
   }
 
-CUresult cuInit(unsigned flags) {
+static CUresult fake_cuInit(unsigned flags) {
   FAIL_POINT("cuInit");
   ++initCalls;
   return flags == 0 ? 0 : 1;
 }
 
-CUresult cuGetErrorName(CUresult error, const char **name) {
+static CUresult fake_cuGetErrorName(CUresult error, const char **name) {
   switch (error) {
   case 0:
     *name = "CUDA_SUCCESS";
@@ -160,7 +190,7 @@ CUresult cuGetErrorName(CUresult error, const char **name) {
   *name = 0;
   return 1;
 }
-CUresult cuGetErrorString(CUresult error, const char **string) {
+static CUresult fake_cuGetErrorString(CUresult error, const char **string) {
   switch (error) {
   case 0:
     *string = "fake: no error";
@@ -189,25 +219,26 @@ static int deviceCount(void) {
   const char *env = getenv("FAKE_CUDA_DEVICES");
   return env ? atoi(env) : 1;
 }
-CUresult cuDeviceGetCount(int *count) {
+static CUresult fake_cuDeviceGetCount(int *count) {
   FAIL_POINT("cuDeviceGetCount");
   *count = deviceCount();
   return 0;
 }
-CUresult cuDeviceGet(int *device, int ordinal) {
+static CUresult fake_cuDeviceGet(CUdevice *device, int ordinal) {
   FAIL_POINT("cuDeviceGet");
   if (ordinal < 0 || ordinal >= deviceCount())
     return 101;
   *device = 100 + ordinal;
   return 0;
 }
-CUresult cuDeviceGetName(char *name, int length, int device) {
+static CUresult fake_cuDeviceGetName(char *name, int length, CUdevice device) {
   FAIL_POINT("cuDeviceGetName");
   const char *fake = device == 100 ? "Fake GPU" : "Fake GPU 2";
   strncpy(name, fake, (size_t)length);
   return 0;
 }
-CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
+static CUresult fake_cuDeviceGetAttribute(int *value, int attribute,
+                                          CUdevice device) {
   FAIL_POINT("cuDeviceGetAttribute");
   if (attribute == 75)
     *value = device == 100 ? 9 : 8;
@@ -217,24 +248,25 @@ CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
     return 1;
   return 0;
 }
-CUresult cuDevicePrimaryCtxRetain(CUcontext *context, int device) {
+static CUresult fake_cuDevicePrimaryCtxRetain(CUcontext *context,
+                                              CUdevice device) {
   FAIL_POINT("cuDevicePrimaryCtxRetain");
   *context = &theContext;
   ++contextRefs;
   return 0;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(int device) {
+static CUresult fake_cuDevicePrimaryCtxRelease_v2(CUdevice device) {
   --contextRefs;
   return 0;
 }
-CUresult cuCtxSetCurrent(CUcontext context) {
+static CUresult fake_cuCtxSetCurrent(CUcontext context) {
   FAIL_POINT("cuCtxSetCurrent");
   ++setCurrentCalls;
   current = context;
   return 0;
 }
 
-CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+static CUresult fake_cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
   FAIL_POINT("cuMemAlloc_v2");
   if (current != &theContext)
     return 201;
@@ -251,7 +283,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
   ++liveAllocations;
   return 0;
 }
-CUresult cuMemFree_v2(CUdeviceptr pointer) {
+static CUresult fake_cuMemFree_v2(CUdeviceptr pointer) {
   FAIL_POINT("cuMemFree_v2");
   free((void *)(uintptr_t)pointer);
   --liveAllocations;
@@ -260,46 +292,47 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
       allocationLog[i].pointer = 0;
   return 0;
 }
-CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
+static CUresult fake_cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
   FAIL_POINT("cuMemcpyHtoD_v2");
   memcpy((void *)(uintptr_t)d, s, n);
   return 0;
 }
-CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) {
+static CUresult fake_cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) {
   FAIL_POINT("cuMemcpyDtoH_v2");
   memcpy(d, (const void *)(uintptr_t)s, n);
   return 0;
 }
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n,
-                              CUstream stream) {
+static CUresult fake_cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s,
+                                          size_t n, CUstream stream) {
   FAIL_POINT("cuMemcpyHtoDAsync_v2");
   memcpy((void *)(uintptr_t)d, s, n);
   return 0;
 }
-CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n,
-                              CUstream stream) {
+static CUresult fake_cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n,
+                                          CUstream stream) {
   FAIL_POINT("cuMemcpyDtoHAsync_v2");
   memcpy(d, (const void *)(uintptr_t)s, n);
   return 0;
 }
-CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char value, size_t n) {
+static CUresult fake_cuMemsetD8_v2(CUdeviceptr d, unsigned char value,
+                                   size_t n) {
   FAIL_POINT("cuMemsetD8_v2");
   memset((void *)(uintptr_t)d, value, n);
   return 0;
 }
 
-CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
+static CUresult fake_cuStreamCreate(CUstream *stream, unsigned flags) {
   FAIL_POINT("cuStreamCreate");
   *stream = malloc(16);
   ++liveStreams;
   return 0;
 }
-CUresult cuStreamDestroy_v2(CUstream stream) {
+static CUresult fake_cuStreamDestroy_v2(CUstream stream) {
   free(stream);
   --liveStreams;
   return 0;
 }
-CUresult cuStreamSynchronize(CUstream stream) {
+static CUresult fake_cuStreamSynchronize(CUstream stream) {
   FAIL_POINT("cuStreamSynchronize");
   ++streamSyncs;
   return 0;
@@ -323,13 +356,14 @@ static CUresult loadImage(CUmodule *module, const void *image) {
   ++liveModules;
   return 0;
 }
-CUresult cuModuleLoadData(CUmodule *module, const void *image) {
+static CUresult fake_cuModuleLoadData(CUmodule *module, const void *image) {
   FAIL_POINT("cuModuleLoadData");
   moduleLoadedWithEx = 0;
   return loadImage(module, image);
 }
-CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
-                            unsigned numOptions, int *options, void **values) {
+static CUresult fake_cuModuleLoadDataEx(CUmodule *module, const void *image,
+                                        unsigned numOptions, int *options,
+                                        void **values) {
   moduleLoadedWithEx = 1;
   moduleNumOptions = (int)numOptions;
   if (failCall && !strcmp(failCall, "cuModuleLoadDataEx")) {
@@ -341,8 +375,8 @@ CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
   }
   return loadImage(module, image);
 }
-CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
-                             const char *name) {
+static CUresult fake_cuModuleGetFunction(CUfunction *function, CUmodule module,
+                                         const char *name) {
   FAIL_POINT("cuModuleGetFunction");
   size_t n = strlen(name);
   /* A PTX kernel is its ".entry NAME(" (NAME may be a prefix of others). */
@@ -360,16 +394,17 @@ CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
     }
   return 500;
 }
-CUresult cuModuleUnload(CUmodule module) {
+static CUresult fake_cuModuleUnload(CUmodule module) {
   free(module);
   --liveModules;
   return 0;
 }
 
-#ifndef OMIT_LAUNCH
-CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
-                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
-                        CUstream stream, void **params, void **extra) {
+static CUresult fake_cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy,
+                                    unsigned gz, unsigned bx, unsigned by,
+                                    unsigned bz, unsigned shared,
+                                    CUstream stream, void **params,
+                                    void **extra) {
   FAIL_POINT("cuLaunchKernel");
   struct Launch l = {f,      {gx, gy, gz}, {bx, by, bz}, shared,
                      stream, params,       extra,        lastLaunch.count + 1};
@@ -409,38 +444,29 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
   }
   return 0;
 }
-#endif
 
-CUresult cuEventCreate(CUevent *event, unsigned flags) {
+static CUresult fake_cuEventCreate(CUevent *event, unsigned flags) {
   FAIL_POINT("cuEventCreate");
   *event = malloc(16);
   ++liveEvents;
   return 0;
 }
-CUresult cuEventRecord(CUevent event, CUstream stream) {
+static CUresult fake_cuEventRecord(CUevent event, CUstream stream) {
   FAIL_POINT("cuEventRecord");
   ++eventRecords;
   return 0;
 }
-CUresult cuEventSynchronize(CUevent event) {
+static CUresult fake_cuEventSynchronize(CUevent event) {
   FAIL_POINT("cuEventSynchronize");
   return 0;
 }
-static CUresult elapsed(float *ms, CUevent start, CUevent end) {
+static CUresult fake_cuEventElapsedTime_v2(float *ms, CUevent start,
+                                           CUevent end) {
   FAIL_POINT("cuEventElapsedTime");
   *ms = start == end ? 0.0f : 1.5f;
   return 0;
 }
-#ifndef NO_ELAPSED_V2
-CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) {
-  return elapsed(ms, start, end);
-}
-#else
-CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
-  return elapsed(ms, start, end);
-}
-#endif
-CUresult cuEventDestroy_v2(CUevent event) {
+static CUresult fake_cuEventDestroy_v2(CUevent event) {
   free(event);
   --liveEvents;
   return 0;
