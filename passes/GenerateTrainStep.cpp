@@ -384,12 +384,11 @@ struct GenerateTrainStepPass
           total = AddOp::create(b, loc, total, makePenalty(value));
     };
     addPenalties(similarityParams, l1, [&](Value value) -> Value {
-      return L1PenaltyOp::create(b, loc, value,
-                                 b.getF32FloatAttr(static_cast<float>(l1)));
+      return L1PenaltyOp::create(b, loc, value, f32(b, l1));
     });
     addPenalties(sphereWeights, orthogonality, [&](Value value) -> Value {
-      return OrthogonalityPenaltyOp::create(
-          b, loc, value, b.getF32FloatAttr(static_cast<float>(orthogonality)));
+      return OrthogonalityPenaltyOp::create(b, loc, value,
+                                            f32(b, orthogonality));
     });
     return total;
   }
@@ -397,19 +396,20 @@ struct GenerateTrainStepPass
   /// SGD's state arguments and update of one parameter; returns its new
   /// value and adds the new state to `state`.
   FailureOr<Value> sgdUpdate(OpBuilder &b, Location loc, Signature &signature,
-                             const ParameterUpdate &in, NamedResults &state) {
+                             const ParameterUpdate &operands,
+                             NamedResults &state) {
     Value buffer;
     if (momentum != 0.0) {
       FailureOr<Value> arg =
-          appendStateArgument(signature, in.param, ".momentum_buffer");
+          appendStateArgument(signature, operands.param, ".momentum_buffer");
       if (failed(arg))
         return failure();
       buffer = *arg;
     }
-    auto update = SgdUpdateOp::create(b, loc, in.param, in.grad, buffer,
-                                      in.step, in.lr, f32(b, momentum),
-                                      f32(b, dampening), f32(b, weightDecay),
-                                      nesterov ? b.getUnitAttr() : UnitAttr());
+    auto update = SgdUpdateOp::create(
+        b, loc, operands.param, operands.grad, buffer, operands.step,
+        operands.lr, f32(b, momentum), f32(b, dampening), f32(b, weightDecay),
+        nesterov ? b.getUnitAttr() : UnitAttr());
     if (buffer)
       state.add(update.getNewMomentumBuffer(), signature, buffer);
     return update.getNewParam();
@@ -418,27 +418,28 @@ struct GenerateTrainStepPass
   /// Adam's state arguments and update of one parameter; returns its new
   /// value and adds the new state to `state`.
   FailureOr<Value> adamUpdate(OpBuilder &b, Location loc, Signature &signature,
-                              const ParameterUpdate &in, NamedResults &state) {
+                              const ParameterUpdate &operands,
+                              NamedResults &state) {
     FailureOr<Value> expAvg =
-        appendStateArgument(signature, in.param, ".exp_avg");
+        appendStateArgument(signature, operands.param, ".exp_avg");
     if (failed(expAvg))
       return failure();
     FailureOr<Value> expAvgSq =
-        appendStateArgument(signature, in.param, ".exp_avg_sq");
+        appendStateArgument(signature, operands.param, ".exp_avg_sq");
     if (failed(expAvgSq))
       return failure();
     Value maxExpAvgSq;
     if (amsgrad) {
       FailureOr<Value> arg =
-          appendStateArgument(signature, in.param, ".max_exp_avg_sq");
+          appendStateArgument(signature, operands.param, ".max_exp_avg_sq");
       if (failed(arg))
         return failure();
       maxExpAvgSq = *arg;
     }
     auto update = AdamUpdateOp::create(
-        b, loc, in.param, in.grad, *expAvg, *expAvgSq, maxExpAvgSq, in.step,
-        in.lr, f32(b, beta1), f32(b, beta2), f32(b, eps), f32(b, weightDecay),
-        amsgrad ? b.getUnitAttr() : UnitAttr());
+        b, loc, operands.param, operands.grad, *expAvg, *expAvgSq, maxExpAvgSq,
+        operands.step, operands.lr, f32(b, beta1), f32(b, beta2), f32(b, eps),
+        f32(b, weightDecay), amsgrad ? b.getUnitAttr() : UnitAttr());
     state.add(update.getNewExpAvg(), signature, *expAvg);
     state.add(update.getNewExpAvgSq(), signature, *expAvgSq);
     if (amsgrad)
@@ -469,10 +470,10 @@ struct GenerateTrainStepPass
         step = *arg;
         nextStep = AddOp::create(b, loc, step, scalarConstant(b, loc, 1.0f));
       }
-      ParameterUpdate in{param, grad, step, lr};
-      FailureOr<Value> updated = optimizer == "adam"
-                                     ? adamUpdate(b, loc, signature, in, state)
-                                     : sgdUpdate(b, loc, signature, in, state);
+      ParameterUpdate operands{param, grad, step, lr};
+      FailureOr<Value> updated =
+          optimizer == "adam" ? adamUpdate(b, loc, signature, operands, state)
+                              : sgdUpdate(b, loc, signature, operands, state);
       if (failed(updated))
         return failure();
       results.add(*updated, signature, param);
