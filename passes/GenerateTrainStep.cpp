@@ -108,6 +108,104 @@ void setResults(func::FuncOp function, ArrayRef<Value> results,
   function.setAllResultAttrs(attrs);
 }
 
+/// A function's results under construction, with their names.
+struct NamedResults {
+  SmallVector<Value> values;
+  SmallVector<std::string> names;
+
+  void add(Value value, StringRef name) {
+    values.push_back(value);
+    names.push_back(name.str());
+  }
+  /// Adds `value` named after the argument `arg` (plus `suffix`).
+  void add(Value value, Signature &signature, Value arg,
+           StringRef suffix = "") {
+    add(value,
+        (signature.name(cast<BlockArgument>(arg).getArgNumber()) + suffix)
+            .str());
+  }
+  void append(const NamedResults &other) {
+    values.append(other.values.begin(), other.values.end());
+    names.append(other.names.begin(), other.names.end());
+  }
+};
+
+/// What an optimizer update of one parameter reads.
+struct ParameterUpdate {
+  Value param;
+  Value grad;
+  Value step;
+  Value lr;
+};
+
+/// Appends the optimizer state argument of `param` named after it with
+/// `suffix` (".exp_avg", ...).
+FailureOr<Value> appendStateArgument(Signature &signature, Value param,
+                                     StringRef suffix) {
+  unsigned index = cast<BlockArgument>(param).getArgNumber();
+  return signature.append(param.getType(),
+                          (signature.name(index) + suffix).str(),
+                          "optimizer_state");
+}
+
+FloatAttr f32(OpBuilder &b, double value) {
+  return b.getF32FloatAttr(static_cast<float>(value));
+}
+
+/// Adds `op`'s VJP contributions to the gradients of its operands that
+/// depend on a trained parameter.
+LogicalResult propagateGradients(OpBuilder &b, Location loc, Operation *op,
+                                 const llvm::DenseSet<Value> &active,
+                                 llvm::DenseMap<Value, Value> &grads) {
+  SmallVector<Value> resultGrads;
+  for (Value result : op->getResults())
+    resultGrads.push_back(grads.lookup(result));
+  if (llvm::none_of(resultGrads, [](Value grad) { return grad; }))
+    return success();
+  SmallVector<bool> needed;
+  for (Value operand : op->getOperands())
+    needed.push_back(active.contains(operand));
+  if (llvm::none_of(needed, [](bool n) { return n; }))
+    return success();
+  auto differentiable = dyn_cast<DifferentiableOpInterface>(op);
+  if (!differentiable)
+    return op->emitError()
+           << "cannot differentiate '" << op->getName()
+           << "': the op has no VJP (a trained parameter flows through it)";
+  SmallVector<Value> operandGrads;
+  if (failed(differentiable.buildVJP(b, resultGrads, needed, operandGrads)))
+    return failure();
+  for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads)) {
+    if (!grad || !active.contains(operand))
+      continue;
+    Value &slot = grads[operand];
+    slot = slot ? AddOp::create(b, loc, slot, grad).getResult() : grad;
+  }
+  return success();
+}
+
+/// The gradient of `total` with respect to every value of `body` that
+/// depends on a trained parameter, by reverse-mode AD over the VJP
+/// interface; the VJPs are built at `b`, after the forward ops.
+FailureOr<llvm::DenseMap<Value, Value>>
+reversePass(OpBuilder &b, Location loc, Block &body, Value total,
+            const llvm::SetVector<Value> &trained) {
+  llvm::DenseSet<Value> active(trained.begin(), trained.end());
+  SmallVector<Operation *> forwardOps;
+  for (Operation &op : body.without_terminator()) {
+    forwardOps.push_back(&op);
+    if (llvm::any_of(op.getOperands(),
+                     [&](Value v) { return active.contains(v); }))
+      active.insert(op.getResults().begin(), op.getResults().end());
+  }
+  llvm::DenseMap<Value, Value> grads;
+  grads[total] = scalarConstant(b, loc, 1.0f);
+  for (Operation *op : llvm::reverse(forwardOps))
+    if (failed(propagateGradients(b, loc, op, active, grads)))
+      return failure();
+  return grads;
+}
+
 struct GenerateTrainStepPass
     : nsl::impl::GenerateTrainStepBase<GenerateTrainStepPass> {
   using GenerateTrainStepBase::GenerateTrainStepBase;
@@ -223,30 +321,20 @@ struct GenerateTrainStepPass
     return updates;
   }
 
-  LogicalResult buildTrainStep(ModuleOp module, func::FuncOp model) {
-    func::FuncOp train = cloneModel(module, model, "train_step");
-    MLIRContext *context = train.getContext();
-    Location loc = train.getLoc();
-    SmallVector<std::pair<BlockArgument, Value>> statistics =
-        useBatchStatistics(train);
-    // Static similarities become fold_similarity on the operands, so their
-    // parameters are differentiated through the fold.
-    RewritePatternSet patterns(context);
+  /// Static similarities become fold_similarity on the operands, so that
+  /// their parameters are differentiated through the fold.
+  LogicalResult foldStaticSimilarities(func::FuncOp train) {
+    RewritePatternSet patterns(train.getContext());
     populateFoldStaticSimilarityPatterns(patterns);
     if (failed(applyPatternsGreedily(train, std::move(patterns))))
       return train.emitError() << "folding the static similarities failed";
+    return success();
+  }
 
-    FailureOr<LossInputs> inputs = lossInputs(train);
-    if (failed(inputs))
-      return failure();
-    Signature signature(train);
-    FailureOr<Value> lr =
-        signature.append(scalarF32(context), "lr", "learning_rate");
-    if (failed(lr))
-      return failure();
-
-    // The trained parameters.
-    SmallVector<llvm::GlobPattern> patternsByName;
+  /// The parameters whose names match --trainable.
+  FailureOr<llvm::SetVector<Value>> trainedParameters(func::FuncOp train,
+                                                      Signature &signature) {
+    SmallVector<llvm::GlobPattern> patterns;
     SmallVector<StringRef> texts;
     StringRef(trainable).split(texts, ',', -1, /*KeepEmpty=*/false);
     for (StringRef text : texts) {
@@ -256,12 +344,12 @@ struct GenerateTrainStepPass
         return train.emitError()
                << "bad trainable pattern '" << text
                << "': " << llvm::toString(pattern.takeError());
-      patternsByName.push_back(std::move(*pattern));
+      patterns.push_back(std::move(*pattern));
     }
     llvm::SetVector<Value> trained;
     for (unsigned i = 0; i < train.getNumArguments(); ++i)
       if (signature.role(i) == "parameter" &&
-          llvm::any_of(patternsByName, [&](const llvm::GlobPattern &p) {
+          llvm::any_of(patterns, [&](const llvm::GlobPattern &p) {
             return p.match(signature.name(i));
           }))
         trained.insert(train.getArgument(i));
@@ -269,14 +357,12 @@ struct GenerateTrainStepPass
       return train.emitError()
              << "no parameter of @" << function << " matches --trainable '"
              << trainable << "': nothing to train";
+    return trained;
+  }
 
-    Block &body = train.getBody().front();
-    OpBuilder b(body.getTerminator());
-    Value loss = crossEntropy(b, loc, *inputs);
-    Value correct =
-        CountCorrectOp::create(b, loc, inputs->logits, inputs->labels);
-
-    // Regularisers on the trained parameters.
+  /// The loss plus the regularisers' penalties on the trained parameters.
+  Value addRegularisers(OpBuilder &b, Location loc, Block &body, Value loss,
+                        const llvm::SetVector<Value> &trained) {
     llvm::SetVector<Value> similarityParams, sphereWeights;
     for (Operation &op : body) {
       if (auto fold = dyn_cast<FoldSimilarityOp>(op))
@@ -298,150 +384,151 @@ struct GenerateTrainStepPass
           total = AddOp::create(b, loc, total, makePenalty(value));
     };
     addPenalties(similarityParams, l1, [&](Value value) -> Value {
-      return L1PenaltyOp::create(b, loc, value,
-                                 b.getF32FloatAttr(static_cast<float>(l1)));
+      return L1PenaltyOp::create(b, loc, value, f32(b, l1));
     });
     addPenalties(sphereWeights, orthogonality, [&](Value value) -> Value {
-      return OrthogonalityPenaltyOp::create(
-          b, loc, value, b.getF32FloatAttr(static_cast<float>(orthogonality)));
+      return OrthogonalityPenaltyOp::create(b, loc, value,
+                                            f32(b, orthogonality));
     });
+    return total;
+  }
 
-    // Values that depend on a trained parameter.
-    llvm::DenseSet<Value> active(trained.begin(), trained.end());
-    SmallVector<Operation *> forwardOps;
-    for (Operation &op : body.without_terminator()) {
-      forwardOps.push_back(&op);
-      if (llvm::any_of(op.getOperands(),
-                       [&](Value v) { return active.contains(v); }))
-        active.insert(op.getResults().begin(), op.getResults().end());
-    }
-
-    // The reverse pass.
-    llvm::DenseMap<Value, Value> grads;
-    auto accumulate = [&](Value value, Value grad) {
-      Value &slot = grads[value];
-      slot = slot ? AddOp::create(b, loc, slot, grad).getResult() : grad;
-    };
-    grads[total] = scalarConstant(b, loc, 1.0f);
-    for (Operation *op : llvm::reverse(forwardOps)) {
-      SmallVector<Value> resultGrads;
-      for (Value result : op->getResults())
-        resultGrads.push_back(grads.lookup(result));
-      if (llvm::none_of(resultGrads, [](Value grad) { return grad; }))
-        continue;
-      SmallVector<bool> needed;
-      for (Value operand : op->getOperands())
-        needed.push_back(active.contains(operand));
-      if (llvm::none_of(needed, [](bool n) { return n; }))
-        continue;
-      auto differentiable = dyn_cast<DifferentiableOpInterface>(op);
-      if (!differentiable)
-        return op->emitError()
-               << "cannot differentiate '" << op->getName()
-               << "': the op has no VJP (a trained parameter flows through "
-                  "it)";
-      SmallVector<Value> operandGrads;
-      if (failed(differentiable.buildVJP(b, resultGrads, needed, operandGrads)))
-        return failure();
-      for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads))
-        if (grad && active.contains(operand))
-          accumulate(operand, grad);
-    }
-
-    // The optimizer.
-    SmallVector<Value> results = {total, correct};
-    SmallVector<std::string> names = {"loss", "correct"};
-    SmallVector<Value> newState;
-    SmallVector<std::string> stateNames;
-    Value step, nextStep;
-    bool adam = optimizer == "adam";
-    auto stateArg = [&](Value param, StringRef suffix) -> FailureOr<Value> {
-      unsigned index = cast<BlockArgument>(param).getArgNumber();
-      std::string name = (signature.name(index) + suffix).str();
+  /// SGD's state arguments and update of one parameter; returns its new
+  /// value and adds the new state to `state`.
+  FailureOr<Value> sgdUpdate(OpBuilder &b, Location loc, Signature &signature,
+                             const ParameterUpdate &operands,
+                             NamedResults &state) {
+    Value buffer;
+    if (momentum != 0.0) {
       FailureOr<Value> arg =
-          signature.append(param.getType(), name, "optimizer_state");
-      if (succeeded(arg))
-        stateNames.push_back(name);
-      return arg;
-    };
+          appendStateArgument(signature, operands.param, ".momentum_buffer");
+      if (failed(arg))
+        return failure();
+      buffer = *arg;
+    }
+    auto update = SgdUpdateOp::create(
+        b, loc, operands.param, operands.grad, buffer, operands.step,
+        operands.lr, f32(b, momentum), f32(b, dampening), f32(b, weightDecay),
+        nesterov ? b.getUnitAttr() : UnitAttr());
+    if (buffer)
+      state.add(update.getNewMomentumBuffer(), signature, buffer);
+    return update.getNewParam();
+  }
+
+  /// Adam's state arguments and update of one parameter; returns its new
+  /// value and adds the new state to `state`.
+  FailureOr<Value> adamUpdate(OpBuilder &b, Location loc, Signature &signature,
+                              const ParameterUpdate &operands,
+                              NamedResults &state) {
+    FailureOr<Value> expAvg =
+        appendStateArgument(signature, operands.param, ".exp_avg");
+    if (failed(expAvg))
+      return failure();
+    FailureOr<Value> expAvgSq =
+        appendStateArgument(signature, operands.param, ".exp_avg_sq");
+    if (failed(expAvgSq))
+      return failure();
+    Value maxExpAvgSq;
+    if (amsgrad) {
+      FailureOr<Value> arg =
+          appendStateArgument(signature, operands.param, ".max_exp_avg_sq");
+      if (failed(arg))
+        return failure();
+      maxExpAvgSq = *arg;
+    }
+    auto update = AdamUpdateOp::create(
+        b, loc, operands.param, operands.grad, *expAvg, *expAvgSq, maxExpAvgSq,
+        operands.step, operands.lr, f32(b, beta1), f32(b, beta2), f32(b, eps),
+        f32(b, weightDecay), amsgrad ? b.getUnitAttr() : UnitAttr());
+    state.add(update.getNewExpAvg(), signature, *expAvg);
+    state.add(update.getNewExpAvgSq(), signature, *expAvgSq);
+    if (amsgrad)
+      state.add(update.getNewMaxExpAvgSq(), signature, maxExpAvgSq);
+    return update.getNewParam();
+  }
+
+  /// The optimizer step of every trained parameter that a gradient
+  /// reaches: the new parameters, then the new optimizer state, then the
+  /// next step count, appended to `results`.
+  LogicalResult buildOptimizer(OpBuilder &b, func::FuncOp train, Value lr,
+                               const llvm::SetVector<Value> &trained,
+                               const llvm::DenseMap<Value, Value> &grads,
+                               NamedResults &results) {
+    Signature signature(train);
+    Location loc = train.getLoc();
+    NamedResults state;
+    Value step, nextStep;
     for (Value param : trained) {
       Value grad = grads.lookup(param);
       if (!grad)
         continue; // Frozen by the graph: no gradient reaches it.
       if (!step) {
         FailureOr<Value> arg = signature.append(
-            scalarF32(context), "optimizer.step", "optimizer_state");
+            scalarF32(b.getContext()), "optimizer.step", "optimizer_state");
         if (failed(arg))
           return failure();
         step = *arg;
         nextStep = AddOp::create(b, loc, step, scalarConstant(b, loc, 1.0f));
       }
-      unsigned index = cast<BlockArgument>(param).getArgNumber();
-      results.push_back(Value());
-      names.push_back(signature.name(index).str());
-      size_t slot = results.size() - 1;
-      auto f32 = [&](double v) { return b.getF32FloatAttr(float(v)); };
-      if (!adam) {
-        Value buffer;
-        if (momentum != 0.0) {
-          FailureOr<Value> arg = stateArg(param, ".momentum_buffer");
-          if (failed(arg))
-            return failure();
-          buffer = *arg;
-        }
-        auto update =
-            SgdUpdateOp::create(b, loc, param, grad, buffer, step, *lr,
-                                f32(momentum), f32(dampening), f32(weightDecay),
-                                nesterov ? b.getUnitAttr() : UnitAttr());
-        results[slot] = update.getNewParam();
-        if (buffer)
-          newState.push_back(update.getNewMomentumBuffer());
-        continue;
-      }
-      FailureOr<Value> expAvg = stateArg(param, ".exp_avg");
-      if (failed(expAvg))
+      ParameterUpdate operands{param, grad, step, lr};
+      FailureOr<Value> updated =
+          optimizer == "adam" ? adamUpdate(b, loc, signature, operands, state)
+                              : sgdUpdate(b, loc, signature, operands, state);
+      if (failed(updated))
         return failure();
-      FailureOr<Value> expAvgSq = stateArg(param, ".exp_avg_sq");
-      if (failed(expAvgSq))
-        return failure();
-      Value maxExpAvgSq;
-      if (amsgrad) {
-        FailureOr<Value> arg = stateArg(param, ".max_exp_avg_sq");
-        if (failed(arg))
-          return failure();
-        maxExpAvgSq = *arg;
-      }
-      auto update = AdamUpdateOp::create(
-          b, loc, param, grad, *expAvg, *expAvgSq, maxExpAvgSq, step, *lr,
-          f32(beta1), f32(beta2), f32(eps), f32(weightDecay),
-          amsgrad ? b.getUnitAttr() : UnitAttr());
-      results[slot] = update.getNewParam();
-      newState.push_back(update.getNewExpAvg());
-      newState.push_back(update.getNewExpAvgSq());
-      if (amsgrad)
-        newState.push_back(update.getNewMaxExpAvgSq());
+      results.add(*updated, signature, param);
     }
     if (!step)
       return train.emitError()
              << "no gradient reaches the trained parameters of @" << function;
-    results.append(newState.begin(), newState.end());
-    names.append(stateNames.begin(), stateNames.end());
-    results.push_back(nextStep);
-    names.push_back("optimizer.step");
-    for (auto [arg, updated] : statistics) {
-      results.push_back(updated);
-      names.push_back(signature.name(arg.getArgNumber()).str());
-    }
+    results.append(state);
+    results.add(nextStep, "optimizer.step");
+    return success();
+  }
+
+  LogicalResult buildTrainStep(ModuleOp module, func::FuncOp model) {
+    func::FuncOp train = cloneModel(module, model, "train_step");
+    SmallVector<std::pair<BlockArgument, Value>> statistics =
+        useBatchStatistics(train);
+    if (failed(foldStaticSimilarities(train)))
+      return failure();
+    FailureOr<LossInputs> inputs = lossInputs(train);
+    if (failed(inputs))
+      return failure();
+    Signature signature(train);
+    FailureOr<Value> lr =
+        signature.append(scalarF32(train.getContext()), "lr", "learning_rate");
+    if (failed(lr))
+      return failure();
+    FailureOr<llvm::SetVector<Value>> trained =
+        trainedParameters(train, signature);
+    if (failed(trained))
+      return failure();
+
+    Block &body = train.getBody().front();
+    OpBuilder b(body.getTerminator());
+    Location loc = train.getLoc();
+    Value loss = crossEntropy(b, loc, *inputs);
+    Value correct =
+        CountCorrectOp::create(b, loc, inputs->logits, inputs->labels);
+    Value total = addRegularisers(b, loc, body, loss, *trained);
+    FailureOr<llvm::DenseMap<Value, Value>> grads =
+        reversePass(b, loc, body, total, *trained);
+    if (failed(grads))
+      return failure();
+
+    NamedResults results;
+    results.add(total, "loss");
+    results.add(correct, "correct");
+    if (failed(buildOptimizer(b, train, *lr, *trained, *grads, results)))
+      return failure();
+    for (auto [arg, updated] : statistics)
+      results.add(updated, signature, arg);
     if (returnGradients)
-      for (Value param : trained)
-        if (Value grad = grads.lookup(param)) {
-          results.push_back(grad);
-          names.push_back(
-              (signature.name(cast<BlockArgument>(param).getArgNumber()) +
-               ".grad")
-                  .str());
-        }
-    setResults(train, results, names);
+      for (Value param : *trained)
+        if (Value grad = grads->lookup(param))
+          results.add(grad, signature, param, ".grad");
+    setResults(train, results.values, results.names);
     return success();
   }
 };

@@ -1,5 +1,4 @@
-//===- TorchImporter.h - TorchScript models into the nsl dialect -*- C++
-//-*-===//
+//===- TorchImporter.h - TorchScript models into nsl -----------*- C++ -*-===//
 //
 // Imports a TorchScript model (a torch.jit.script or torch.jit.trace file)
 // into a module with one `func.func @forward` in the nsl dialect, following

@@ -18,6 +18,8 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <optional>
+
 namespace cl = llvm::cl;
 
 namespace {
@@ -39,6 +41,38 @@ int fail(const llvm::Twine &message, int status) {
   return status;
 }
 
+/// The import options from the command line; nothing (after an error)
+/// when an --input-shape is missing or malformed.
+std::optional<nsl::frontend::TorchImportOptions> parseImportOptions() {
+  if (inputShapes.empty()) {
+    fail("no --input-shape given; give one per tensor input of forward, "
+         "e.g. --input-shape 1x1x28x28",
+         2);
+    return std::nullopt;
+  }
+  nsl::frontend::TorchImportOptions options;
+  for (const std::string &text : inputShapes) {
+    std::vector<int64_t> shape;
+    if (!nsl::frontend::parseShape(text, shape)) {
+      fail("bad --input-shape '" + text +
+               "': expected positive sizes joined by 'x', e.g. 1x3x32x32",
+           2);
+      return std::nullopt;
+    }
+    options.inputShapes.push_back(shape);
+  }
+  return options;
+}
+
+/// The importer's error holds one complete message per line.
+int reportImportErrors(const std::string &error) {
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(error).trim().split(lines, '\n');
+  for (llvm::StringRef line : lines)
+    llvm::errs() << "nsl-import: error: " << inputPath << ": " << line << "\n";
+  return 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -52,20 +86,10 @@ int main(int argc, char **argv) {
     return fail("no model given; usage: nsl-import MODEL.pt --input-shape "
                 "NxCxHxW [-o OUT.mlir]",
                 2);
-  nsl::frontend::TorchImportOptions options;
-  if (inputShapes.empty())
-    return fail("no --input-shape given; give one per tensor input of "
-                "forward, e.g. --input-shape 1x1x28x28",
-                2);
-  for (const std::string &text : inputShapes) {
-    std::vector<int64_t> shape;
-    if (!nsl::frontend::parseShape(text, shape))
-      return fail(
-          "bad --input-shape '" + text +
-              "': expected positive sizes joined by 'x', e.g. 1x3x32x32",
-          2);
-    options.inputShapes.push_back(shape);
-  }
+  std::optional<nsl::frontend::TorchImportOptions> options =
+      parseImportOptions();
+  if (!options)
+    return 2;
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::nsl::NSLDialect, mlir::func::FuncDialect,
@@ -73,16 +97,9 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context(registry);
   std::string error;
   nsl::frontend::TorchImportResult imported =
-      nsl::frontend::importTorchScript(context, inputPath, options, error);
-  if (!imported.module) {
-    // One line per problem, each a complete error message.
-    llvm::SmallVector<llvm::StringRef> lines;
-    llvm::StringRef(error).trim().split(lines, '\n');
-    for (llvm::StringRef line : lines)
-      llvm::errs() << "nsl-import: error: " << inputPath << ": " << line
-                   << "\n";
-    return 1;
-  }
+      nsl::frontend::importTorchScript(context, inputPath, *options, error);
+  if (!imported.module)
+    return reportImportErrors(error);
   std::string message;
   auto output = mlir::openOutputFile(outputPath, &message);
   if (!output)

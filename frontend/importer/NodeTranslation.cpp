@@ -1,0 +1,655 @@
+//===- NodeTranslation.cpp - TorchScript nodes into nsl ops ---------------===//
+//
+// One translation per node kind, found in a table (handlers()); several
+// kinds share one when their schemas name the same arguments. Operands are
+// read by schema argument name, so that the nsl:: schemas and aten's
+// overloads map to the dialect's operands alike. Scalar plumbing on shapes
+// and flags is evaluated, and prim::If reduces to the branch taken.
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/importer/Importer.h"
+
+#include "dialect/NSLDialect.h"
+#include "dialect/NSLOps.h"
+
+using namespace mlir;
+
+namespace nsl::frontend::importer {
+namespace {
+
+/// The file, line and column of a node: the Python source that generated
+/// it when the archive kept its debug information, else the archive's
+/// serialized code.
+std::optional<std::tuple<std::string, size_t, size_t>>
+fileLineCol(const jit::Node *node) {
+  const jit::SourceRange &range = node->sourceRange();
+  if (auto original = range.findSourceRangeThatGenerated())
+    if (auto flc = original->file_line_col())
+      return *flc;
+  if (auto flc = range.file_line_col())
+    return *flc;
+  return std::nullopt;
+}
+
+std::string shapeToString(ArrayRef<int64_t> shape) {
+  std::string text;
+  for (auto [index, size] : llvm::enumerate(shape))
+    text += (index ? "x" : "") + std::to_string(size);
+  return text.empty() ? "scalar" : text;
+}
+
+/// Negative, zero or positive as `a` is less than, equal to or greater than
+/// `b`: two ints, floats or bools, or two strings; nothing otherwise.
+std::optional<int> compareConstants(const c10::IValue &a,
+                                    const c10::IValue &b) {
+  if (a.isString() && b.isString())
+    return a.toStringRef().compare(b.toStringRef());
+  auto isNumber = [](const c10::IValue &v) {
+    return v.isInt() || v.isDouble() || v.isBool();
+  };
+  if (!isNumber(a) || !isNumber(b))
+    return std::nullopt;
+  auto number = [](const c10::IValue &v) {
+    return v.isDouble() ? v.toDouble()
+           : v.isBool() ? double(v.toBool())
+                        : double(v.toInt());
+  };
+  double x = number(a), y = number(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/// Whether the comparison `kind` (aten::eq, ne, lt, le, gt, ge) holds for
+/// operands ordered as `order` says.
+bool comparisonHolds(c10::Symbol kind, int order) {
+  if (kind == c10::aten::eq)
+    return order == 0;
+  if (kind == c10::aten::ne)
+    return order != 0;
+  if (kind == c10::aten::lt)
+    return order < 0;
+  if (kind == c10::aten::le)
+    return order <= 0;
+  if (kind == c10::aten::gt)
+    return order > 0;
+  return order >= 0;
+}
+
+ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+/// The kinds the translator knows, for the "supported instead" hint.
+const char *const kSupportedKinds =
+    "nsl::sim_conv2d, nsl::sphere_conv2d, nsl::patch_norm, "
+    "nsl::predicted_similarity, nsl::sim_linear, aten::conv2d, "
+    "aten::_convolution (groups 1), aten::batch_norm (eval), aten::relu, "
+    "aten::max_pool2d, aten::avg_pool2d, aten::adaptive_avg_pool2d (output "
+    "1), aten::linear (also addmm/matmul/mm with W.t()), "
+    "aten::flatten/view/reshape (to [N, -1]), aten::add "
+    "(alpha 1), aten::dropout (eval), aten::cross_entropy_loss (mean)";
+
+const char *const kDataDependent =
+    "data-dependent control flow (prim::If on a value computed from tensor "
+    "data) is not supported: the importer builds a static graph; only "
+    "conditions on shapes, constants and module flags are resolved";
+
+} // namespace
+
+std::string describeLocation(const jit::Node *constNode) {
+  // Node::scope() is not const.
+  auto *node = const_cast<jit::Node *>(constNode);
+  std::string where;
+  if (auto flc = fileLineCol(node)) {
+    where = std::get<0>(*flc) + ":" + std::to_string(std::get<1>(*flc)) + ":" +
+            std::to_string(std::get<2>(*flc));
+  }
+  std::string scope = node->scope() ? node->scope()->namesFromRoot() : "";
+  if (!scope.empty())
+    where += (where.empty() ? "" : " ") + std::string("(in ") + scope + ")";
+  return where.empty() ? "<unknown location>" : where;
+}
+
+std::string kindOf(const jit::Node *node) {
+  return node->kind().toQualString();
+}
+
+Location locationOf(MLIRContext &context, const jit::Node *node) {
+  if (auto flc = fileLineCol(node))
+    return FileLineColLoc::get(&context, std::get<0>(*flc), std::get<1>(*flc),
+                               std::get<2>(*flc));
+  return UnknownLoc::get(&context);
+}
+
+void Importer::fail(const jit::Node *node, const std::string &message) {
+  throw ImportError{describeLocation(node) + ": " + message};
+}
+
+//===----------------------------------------------------------------------===//
+// Operands and results
+//===----------------------------------------------------------------------===//
+
+jit::Value *Importer::input(jit::Node *node, const char *name) {
+  // Schema argument names, not positions: the nsl:: schemas and aten's
+  // overloads then map to the dialect's operands by name.
+  if (!node->maybeSchema())
+    fail(node, "no schema for " + kindOf(node));
+  auto index = node->schema().argumentIndexWithName(name);
+  if (!index || static_cast<size_t>(*index) >= node->inputs().size())
+    fail(node, kindOf(node) + " has no argument '" + name + "'");
+  return node->input(*index);
+}
+
+Value Importer::tensor(jit::Node *node, const jit::Value *value) {
+  auto it = tensors.find(value);
+  if (it != tensors.end())
+    return it->second;
+  fail(node, "operand '%" + value->debugName() + "' of " + kindOf(node) +
+                 " is not a tensor the importer computed (made by " +
+                 kindOf(value->node()) + ")");
+}
+
+Value Importer::optionalTensor(jit::Node *node, const jit::Value *value) {
+  auto known = scalar(value);
+  if (known && known->isNone())
+    return Value();
+  return tensor(node, value);
+}
+
+SmallVector<Value> Importer::tensorList(jit::Node *node,
+                                        const jit::Value *value) {
+  if (value->node()->kind() != c10::prim::ListConstruct)
+    fail(node,
+         "a tensor list must be built in the graph (prim::ListConstruct)");
+  SmallVector<Value> values;
+  for (const jit::Value *element : value->node()->inputs())
+    values.push_back(tensor(node, element));
+  return values;
+}
+
+/// Builds an nsl op through its ODS builder (a placeholder result type),
+/// then infers the result type with the op's own checker, so that a model
+/// the dialect rejects is an error here, not an abort.
+template <typename OpTy, typename... Args>
+Value Importer::build(jit::Node *node, Args &&...args) {
+  OperationState state(locationOf(context, node), OpTy::getOperationName());
+  Type placeholder = UnrankedTensorType::get(builder.getF32Type());
+  OpTy::build(builder, state, TypeRange{placeholder},
+              std::forward<Args>(args)...);
+  state.types.clear();
+  SmallVector<Type> types;
+  {
+    DiagnosticCollector diagnostics(context);
+    if (failed(OpTy::inferReturnTypes(&context, state.location, state.operands,
+                                      state.attributes.getDictionary(&context),
+                                      state.getRawProperties(), state.regions,
+                                      types)))
+      fail(node, "the " + kindOf(node) +
+                     " node does not fit the nsl dialect's " +
+                     OpTy::getOperationName().str() + ": " +
+                     (diagnostics.joined().empty() ? "invalid operands"
+                                                   : diagnostics.joined()));
+  }
+  state.addTypes(types);
+  return builder.create(state)->getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Node translations
+//===----------------------------------------------------------------------===//
+
+void Importer::convolution(jit::Node *node) {
+  if (integer(node, input(node, "groups")) != 1)
+    fail(node, "grouped convolutions are not supported (groups must be 1)");
+  if (node->kind() == c10::aten::_convolution &&
+      boolean(node, input(node, "transposed")))
+    fail(node, "transposed convolutions are not supported");
+  c10::IValue padding = constant(node, input(node, "padding"));
+  if (padding.isString())
+    fail(node, "padding='" + padding.toStringRef() +
+                   "' is not supported; give the padding as numbers");
+  setTensor(node, build<mlir::nsl::SimConv2dOp>(
+                      node, tensor(node, input(node, "input")),
+                      tensor(node, input(node, "weight")), ValueRange(),
+                      optionalTensor(node, input(node, "bias")),
+                      mlir::nsl::Structure::Identity, false, APFloat(0.0f),
+                      ints(node, input(node, "stride"), 2),
+                      ints(node, input(node, "padding"), 2),
+                      ints(node, input(node, "dilation"), 2)));
+}
+
+void Importer::batchNorm(jit::Node *node) {
+  if (boolean(node, input(node, "training")))
+    fail(node, "training-mode batch norm is not supported: import a model "
+               "in eval mode (model.eval())");
+  Value weight = optionalTensor(node, input(node, "weight"));
+  Value bias = optionalTensor(node, input(node, "bias"));
+  Value mean = optionalTensor(node, input(node, "running_mean"));
+  Value var = optionalTensor(node, input(node, "running_var"));
+  if (!weight || !bias || !mean || !var)
+    fail(node, "batch norm needs its affine parameters and running "
+               "statistics (affine=True, track_running_stats=True)");
+  setTensor(node,
+            build<mlir::nsl::BatchNormOp>(
+                node, tensor(node, input(node, "input")), weight, bias, mean,
+                var,
+                APFloat(static_cast<float>(real(node, input(node, "eps"))))));
+}
+
+void Importer::pool(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  SmallVector<int64_t> kernel = ints(node, input(node, "kernel_size"), 2);
+  SmallVector<int64_t> stride = ints(node, input(node, "stride"));
+  if (stride.empty())
+    stride = kernel; // PyTorch's default stride is the kernel size.
+  else if (stride.size() == 1)
+    stride.assign(2, stride[0]);
+  SmallVector<int64_t> padding = ints(node, input(node, "padding"), 2);
+  if (boolean(node, input(node, "ceil_mode")))
+    fail(node, "ceil_mode=True is not supported");
+  if (node->kind() == c10::aten::max_pool2d) {
+    setTensor(node, build<mlir::nsl::MaxPool2dOp>(
+                        node, x, kernel, stride, padding,
+                        ints(node, input(node, "dilation"), 2)));
+    return;
+  }
+  auto divisor = scalar(input(node, "divisor_override"));
+  if (!divisor || !divisor->isNone())
+    fail(node, "avg_pool2d's divisor_override is not supported");
+  setTensor(node, build<mlir::nsl::AvgPool2dOp>(
+                      node, x, kernel, stride, padding,
+                      boolean(node, input(node, "count_include_pad"))));
+}
+
+void Importer::adaptiveAvgPool(jit::Node *node) {
+  SmallVector<int64_t> size = ints(node, input(node, "output_size"), 2);
+  if (size[0] != 1 || size[1] != 1)
+    fail(node, "adaptive_avg_pool2d is supported with output size 1 only");
+  setTensor(node, build<mlir::nsl::GlobalAvgPool2dOp>(
+                      node, tensor(node, input(node, "self"))));
+}
+
+void Importer::linear(jit::Node *node) {
+  setTensor(node, build<mlir::nsl::LinearOp>(
+                      node, tensor(node, input(node, "input")),
+                      tensor(node, input(node, "weight")),
+                      optionalTensor(node, input(node, "bias"))));
+}
+
+void Importer::flatten(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  int64_t rank = shapeOf(x).size();
+  int64_t start = integer(node, input(node, "start_dim"));
+  int64_t end = integer(node, input(node, "end_dim"));
+  if (start < 0)
+    start += rank;
+  if (end < 0)
+    end += rank;
+  if (start != 1 || end != rank - 1)
+    fail(node, "flatten is supported from dimension 1 to the last only");
+  if (rank == 2) {
+    setTensor(node, x);
+    return;
+  }
+  setTensor(node, build<mlir::nsl::FlattenOp>(node, x));
+}
+
+void Importer::reshape(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  ArrayRef<int64_t> shape = shapeOf(x);
+  SmallVector<int64_t> target = ints(node, input(node, "size"));
+  int64_t features = 1;
+  for (int64_t size : shape.drop_front())
+    features *= size;
+  bool toMatrix = !shape.empty() && target.size() == 2 &&
+                  (target[0] == shape[0] || target[0] == -1) &&
+                  (target[1] == features || target[1] == -1) &&
+                  !(target[0] == -1 && target[1] == -1);
+  if (!toMatrix)
+    fail(node, "reshaping " + shapeToString(shape) + " to [" +
+                   llvm::join(
+                       llvm::map_range(
+                           target, [](int64_t v) { return std::to_string(v); }),
+                       ", ") +
+                   "] is not supported; only [N, -1] (flatten) is");
+  if (shape.size() == 2) {
+    setTensor(node, x);
+    return;
+  }
+  setTensor(node, build<mlir::nsl::FlattenOp>(node, x));
+}
+
+void Importer::add(jit::Node *node) {
+  Value lhs = tensor(node, input(node, "self"));
+  Value rhs = tensor(node, input(node, "other"));
+  if (real(node, input(node, "alpha")) != 1.0)
+    fail(node, "aten::add is supported with alpha 1 only");
+  if (lhs.getType() != rhs.getType())
+    fail(node, "aten::add of " + shapeToString(shapeOf(lhs)) + " and " +
+                   shapeToString(shapeOf(rhs)) +
+                   " is not supported: no broadcasting");
+  setTensor(node, build<mlir::nsl::AddOp>(node, lhs, rhs));
+}
+
+void Importer::simConv(jit::Node *node) {
+  std::string name = string(node, input(node, "structure"));
+  auto structure = mlir::nsl::symbolizeStructure(name);
+  if (!structure)
+    fail(node, "unknown similarity structure '" + name + "'");
+  setTensor(node,
+            build<mlir::nsl::SimConv2dOp>(
+                node, tensor(node, input(node, "input")),
+                tensor(node, input(node, "weight")),
+                ValueRange(tensorList(node, input(node, "similarity"))),
+                optionalTensor(node, input(node, "bias")), *structure,
+                boolean(node, input(node, "dynamic")),
+                APFloat(static_cast<float>(real(node, input(node, "alpha")))),
+                ints(node, input(node, "stride"), 2),
+                ints(node, input(node, "padding"), 2),
+                ints(node, input(node, "dilation"), 2)));
+}
+
+void Importer::sphereConv(jit::Node *node) {
+  std::string name = string(node, input(node, "variant"));
+  auto variant = mlir::nsl::symbolizeSphereVariant(name);
+  if (!variant)
+    fail(node, "unknown SphereConv variant '" + name + "'");
+  auto f32 = [&](const char *arg) {
+    return APFloat(static_cast<float>(real(node, input(node, arg))));
+  };
+  setTensor(node, build<mlir::nsl::SphereConv2dOp>(
+                      node, tensor(node, input(node, "input")),
+                      tensor(node, input(node, "weight")),
+                      optionalTensor(node, input(node, "k_param")), *variant,
+                      boolean(node, input(node, "input_only")), f32("epsilon"),
+                      f32("sigmoid_k"), ints(node, input(node, "stride"), 2),
+                      ints(node, input(node, "padding"), 2),
+                      ints(node, input(node, "dilation"), 2)));
+}
+
+void Importer::patchNorm(jit::Node *node) {
+  setTensor(node,
+            build<mlir::nsl::PatchNormOp>(
+                node, tensor(node, input(node, "input")),
+                ints(node, input(node, "kernel_size"), 2),
+                APFloat(static_cast<float>(real(node, input(node, "epsilon")))),
+                ints(node, input(node, "stride"), 2),
+                ints(node, input(node, "padding"), 2),
+                ints(node, input(node, "dilation"), 2)));
+}
+
+void Importer::predictedSimilarity(jit::Node *node) {
+  std::string name = string(node, input(node, "structure"));
+  auto structure = mlir::nsl::symbolizeStructure(name);
+  if (!structure)
+    fail(node, "unknown similarity structure '" + name + "'");
+  setTensor(node, build<mlir::nsl::PredictedSimilarityOp>(
+                      node, tensor(node, input(node, "prediction")),
+                      tensor(node, input(node, "gamma")), *structure));
+}
+
+void Importer::simLinear(jit::Node *node) {
+  std::string name = string(node, input(node, "structure"));
+  auto structure = mlir::nsl::symbolizeStructure(name);
+  if (!structure)
+    fail(node, "unknown similarity structure '" + name + "'");
+  setTensor(node,
+            build<mlir::nsl::SimLinearOp>(
+                node, tensor(node, input(node, "input")),
+                tensor(node, input(node, "weight")),
+                ValueRange(tensorList(node, input(node, "similarity"))),
+                optionalTensor(node, input(node, "bias")), *structure,
+                integer(node, input(node, "group_size")),
+                APFloat(static_cast<float>(real(node, input(node, "alpha"))))));
+}
+
+void Importer::transpose(jit::Node *node) {
+  Value x = tensor(node, node->input(0));
+  if (shapeOf(x).size() != 2)
+    fail(node, "transposes are supported for 2-D weights only");
+  if (node->kind() == c10::aten::transpose) {
+    int64_t a = integer(node, node->input(1)),
+            b = integer(node, node->input(2));
+    if (!((a == 0 || a == -2) && (b == 1 || b == -1)) &&
+        !((b == 0 || b == -2) && (a == 1 || a == -1)))
+      fail(node, "transposes are supported for 2-D weights only");
+  }
+  transposed[node->output(0)] = x;
+}
+
+/// aten::matmul(x, W.t()) and aten::addmm(b, x, W.t()): a linear layer.
+void Importer::matmul(jit::Node *node) {
+  bool addmm = node->kind() == c10::aten::addmm;
+  const jit::Value *rhs = input(node, addmm ? "mat2" : "other");
+  auto weight = transposed.find(rhs);
+  if (weight == transposed.end())
+    fail(node, kindOf(node) + " is supported as x @ W.t() (a linear layer) "
+                              "only");
+  Value x = tensor(node, input(node, addmm ? "mat1" : "self"));
+  if (shapeOf(x).size() != 2)
+    fail(node, kindOf(node) + " is supported for 2-D inputs only");
+  Value bias;
+  if (addmm) {
+    if (real(node, input(node, "beta")) != 1.0 ||
+        real(node, input(node, "alpha")) != 1.0)
+      fail(node, "aten::addmm is supported with beta 1 and alpha 1 only");
+    bias = tensor(node, input(node, "self"));
+    if (shapeOf(bias).size() != 1)
+      fail(node, "aten::addmm is supported with a 1-D bias only");
+  }
+  setTensor(node, build<mlir::nsl::LinearOp>(node, x, weight->second, bias));
+}
+
+void Importer::crossEntropy(jit::Node *node) {
+  auto weight = scalar(input(node, "weight"));
+  if (!weight || !weight->isNone())
+    fail(node, "cross_entropy with class weights is not supported");
+  // at::Reduction::Mean is 1.
+  if (integer(node, input(node, "reduction")) != 1)
+    fail(node, "cross_entropy is supported with reduction='mean' only");
+  if (integer(node, input(node, "ignore_index")) != -100)
+    fail(node, "cross_entropy's ignore_index is not supported");
+  Value labels = tensor(node, input(node, "target"));
+  if (!cast<RankedTensorType>(labels.getType()).getElementType().isInteger(64))
+    fail(node, "cross_entropy's target must be a model input (the labels)");
+  setTensor(node, build<mlir::nsl::SoftmaxCrossEntropyOp>(
+                      node, tensor(node, input(node, "self")), labels,
+                      APFloat(static_cast<float>(
+                          real(node, input(node, "label_smoothing"))))));
+}
+
+/// Scalar plumbing that scripted code computes on shapes and flags; its
+/// value is known here, so the prim::If it feeds is resolved statically.
+void Importer::scalarOp(jit::Node *node) {
+  c10::Symbol kind = node->kind();
+  auto operand = [&](size_t i) { return constant(node, node->input(i)); };
+  auto isNoneValue = [&](size_t i) {
+    const jit::Value *v = node->input(i);
+    if (tensors.count(v))
+      return false;
+    return constant(node, v).isNone();
+  };
+  c10::IValue result;
+  if (kind == c10::aten::dim) {
+    result = static_cast<int64_t>(shapeOf(tensor(node, node->input(0))).size());
+  } else if (kind == c10::aten::size) {
+    ArrayRef<int64_t> shape = shapeOf(tensor(node, node->input(0)));
+    if (node->inputs().size() == 1) {
+      result =
+          c10::List<int64_t>(std::vector<int64_t>(shape.begin(), shape.end()));
+    } else {
+      int64_t dim = integer(node, node->input(1));
+      if (dim < 0)
+        dim += shape.size();
+      if (dim < 0 || dim >= static_cast<int64_t>(shape.size()))
+        fail(node, "size() of a dimension out of range");
+      result = shape[dim];
+    }
+  } else if (kind == c10::aten::len) {
+    c10::IValue list = operand(0);
+    if (list.isList())
+      result = static_cast<int64_t>(list.toListRef().size());
+    else if (list.isTuple())
+      result = static_cast<int64_t>(list.toTupleRef().elements().size());
+    else
+      fail(node, "len() of a value the importer cannot evaluate");
+  } else if (kind == c10::aten::__is__ || kind == c10::aten::__isnot__) {
+    bool lhsNone = isNoneValue(0), rhsNone = isNoneValue(1);
+    if (!lhsNone && !rhsNone)
+      fail(node, "identity comparison of two non-None values is not supported");
+    result = (kind == c10::aten::__is__) == (lhsNone && rhsNone);
+  } else if (kind == c10::aten::__not__) {
+    result = !boolean(node, node->input(0));
+  } else if (kind == c10::aten::__and__ || kind == c10::aten::__or__) {
+    bool a = boolean(node, node->input(0)), b = boolean(node, node->input(1));
+    result = kind == c10::aten::__and__ ? (a && b) : (a || b);
+  } else {
+    c10::IValue a = operand(0), b = operand(1);
+    std::optional<int> order = compareConstants(a, b);
+    if (!order)
+      fail(node, "cannot compare these values statically");
+    result = comparisonHolds(kind, *order);
+  }
+  scalars[node->output(0)] = result;
+}
+
+void Importer::ifNode(jit::Node *node) {
+  auto condition = scalar(node->input(0));
+  if (!condition || !condition->isBool())
+    fail(node, kDataDependent);
+  jit::Block *taken = node->blocks()[condition->toBool() ? 0 : 1];
+  translateBlock(taken);
+  for (auto [index, output] : llvm::enumerate(taken->outputs())) {
+    jit::Value *result = node->output(index);
+    if (auto it = tensors.find(output); it != tensors.end())
+      tensors[result] = it->second;
+    else if (auto known = scalar(output))
+      scalars[result] = *known;
+  }
+}
+
+const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
+  // Table-driven: one entry per TorchScript kind; several kinds share a
+  // translation when their schemas name the same arguments.
+  static const std::unordered_map<std::string, Handler> table = [] {
+    std::unordered_map<std::string, Handler> t;
+    auto identity = [](Importer &self, jit::Node *node) {
+      self.setTensor(node, self.tensor(node, node->input(0)));
+    };
+    auto relu = [](Importer &self, jit::Node *node) {
+      self.setTensor(node, self.build<mlir::nsl::ReluOp>(
+                               node, self.tensor(node, node->input(0))));
+    };
+    auto dropout = [](Importer &self, jit::Node *node) {
+      if (self.boolean(node, self.input(node, "train")))
+        self.fail(node, "dropout in training mode is not supported: import "
+                        "a model in eval mode");
+      self.setTensor(node, self.tensor(node, node->input(0)));
+    };
+    auto nothing = [](Importer &, jit::Node *) {};
+    auto raise = [](Importer &self, jit::Node *node) {
+      self.fail(node, "the model raises an exception for these input shapes "
+                      "(a check in its forward failed)");
+    };
+    t["prim::GetAttr"] = &Importer::importAttribute;
+    t["prim::Constant"] = &Importer::importConstant;
+    t["prim::RaiseException"] = raise;
+    t["nsl::sim_conv2d"] = &Importer::simConv;
+    t["nsl::sphere_conv2d"] = &Importer::sphereConv;
+    t["nsl::patch_norm"] = &Importer::patchNorm;
+    t["nsl::predicted_similarity"] = &Importer::predictedSimilarity;
+    t["nsl::sim_linear"] = &Importer::simLinear;
+    t["aten::conv2d"] = &Importer::convolution;
+    t["aten::_convolution"] = &Importer::convolution;
+    t["aten::batch_norm"] = &Importer::batchNorm;
+    t["aten::relu"] = relu;
+    t["aten::relu_"] = relu;
+    t["aten::max_pool2d"] = &Importer::pool;
+    t["aten::avg_pool2d"] = &Importer::pool;
+    t["aten::adaptive_avg_pool2d"] = &Importer::adaptiveAvgPool;
+    t["aten::linear"] = &Importer::linear;
+    t["aten::cross_entropy_loss"] = &Importer::crossEntropy;
+    t["aten::t"] = &Importer::transpose;
+    t["aten::transpose"] = &Importer::transpose;
+    t["aten::matmul"] = &Importer::matmul;
+    t["aten::mm"] = &Importer::matmul;
+    t["aten::addmm"] = &Importer::matmul;
+    t["aten::flatten"] = &Importer::flatten;
+    t["aten::view"] = &Importer::reshape;
+    t["aten::reshape"] = &Importer::reshape;
+    t["aten::add"] = &Importer::add;
+    t["aten::add_"] = &Importer::add;
+    t["aten::dropout"] = dropout;
+    t["aten::dropout_"] = dropout;
+    t["aten::contiguous"] = identity;
+    t["aten::detach"] = identity;
+    t["prim::unchecked_cast"] = [](Importer &self, jit::Node *node) {
+      if (self.tensors.count(node->input(0)))
+        self.setTensor(node, self.tensors[node->input(0)]);
+      else if (auto known = self.scalar(node->input(0)))
+        self.scalars[node->output(0)] = *known;
+    };
+    for (const char *kind :
+         {"aten::dim", "aten::size", "aten::len", "aten::__is__",
+          "aten::__isnot__", "aten::__not__", "aten::__and__", "aten::__or__",
+          "aten::eq", "aten::ne", "aten::lt", "aten::le", "aten::gt",
+          "aten::ge"})
+      t[kind] = &Importer::scalarOp;
+    t["prim::If"] = &Importer::ifNode;
+    // Traced graphs turn sizes into tensors and back (x.size(0) in view).
+    auto passScalar = [](Importer &self, jit::Node *node) {
+      self.scalars[node->output(0)] = self.constant(node, node->input(0));
+    };
+    for (const char *kind : {"prim::NumToTensor", "aten::Int", "aten::Float",
+                             "aten::ScalarImplicit"})
+      t[kind] = passScalar;
+    // Evaluated on demand (scalar()), or plumbing with nothing to build.
+    for (const char *kind : {"prim::ListConstruct", "prim::TupleConstruct",
+                             "aten::warn", "aten::format"})
+      t[kind] = nothing;
+    return t;
+  }();
+  return table;
+}
+
+void Importer::translateNode(jit::Node *node) {
+  const auto &table = handlers();
+  auto handler = table.find(kindOf(node));
+  if (handler != table.end())
+    return handler->second(*this, node);
+  if (node->kind() == c10::prim::Loop)
+    fail(node, "loops (prim::Loop) are not supported: the importer "
+               "builds a static, straight-line graph");
+  fail(node, "unsupported TorchScript node '" + kindOf(node) +
+                 "'; the importer supports " + kSupportedKinds);
+}
+
+void Importer::translateBlock(jit::Block *block) {
+  for (jit::Node *node : block->nodes()) {
+    // A node fed by a failed node is a consequence of that error, not
+    // another one: skip it quietly.
+    if (llvm::any_of(node->inputs(),
+                     [&](const jit::Value *v) { return poisoned.count(v); })) {
+      if (node->kind() == c10::prim::If &&
+          reportedKinds.insert("prim::If").second)
+        errors.push_back(describeLocation(node) + ": " + kDataDependent);
+      for (const jit::Value *out : node->outputs())
+        poisoned.insert(out);
+      continue;
+    }
+    try {
+      translateNode(node);
+    } catch (const ImportError &error) {
+      // One message per distinct node kind; a node whose operands could not
+      // be translated is a consequence, not another error.
+      for (const jit::Value *out : node->outputs())
+        poisoned.insert(out);
+      std::string kind = kindOf(node);
+      if (reportedKinds.insert(kind).second)
+        errors.push_back(error.message);
+      if (node->kind() == c10::prim::If || node->kind() == c10::prim::Loop)
+        throw; // what follows depends on an unknown branch
+    }
+  }
+}
+
+} // namespace nsl::frontend::importer
