@@ -273,221 +273,12 @@ OpSpec vjpSpec(const std::vector<OpSpec> &table, const char *name,
   return spec;
 }
 
-/// Appends the ops of the training step (docs/graph-json.md, "Training")
-/// to the forward ops.
-std::vector<OpSpec> withTrainingOps(std::vector<OpSpec> table) {
+/// The forward ops of convolutions and similarities.
+std::vector<OpSpec> convolutionOps() {
   using T = AttributeType;
-  std::vector<OpSpec> training = {
-      {"l1_penalty",
-       {in("input")},
-       {attr("strength", T::Number)},
-       {"penalty"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {l1Regularizer(c.operand("input"), c.number("strength"))};
-       }},
-      {"orthogonality_penalty",
-       {in("input")},
-       {attr("strength", T::Number)},
-       {"penalty"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {orthogonalityRegularizer(c.operand("input"),
-                                          c.number("strength"))};
-       }},
-      {"count_correct",
-       {in("logits"), in("labels", DType::I64)},
-       {},
-       {"count"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {countCorrect(c.operand("logits"), c.operand("labels"))};
-       }},
-      {"sgd_update",
-       {in("param"), in("grad"), optionalIn("momentum_buffer"), in("step"),
-        in("lr")},
-       {attr("momentum", T::Number), attr("dampening", T::Number),
-        attr("weight_decay", T::Number), attr("nesterov", T::Bool)},
-       {"new_param", "new_momentum_buffer"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         SgdOptions options;
-         options.lr = c.scalar("lr");
-         options.momentum = c.number("momentum");
-         options.dampening = c.number("dampening");
-         options.weight_decay = c.number("weight_decay");
-         options.nesterov = c.flag("nesterov");
-         SgdUpdateResult r = sgdUpdate(c.operand("param"), c.operand("grad"),
-                                       c.optionalOperand("momentum_buffer"),
-                                       stepCount(c), options);
-         std::vector<Tensor> results = {std::move(r.param)};
-         if (c.optionalOperand("momentum_buffer"))
-           results.push_back(std::move(r.momentumBuffer));
-         return results;
-       }},
-      {"adam_update",
-       {in("param"), in("grad"), in("exp_avg"), in("exp_avg_sq"),
-        optionalIn("max_exp_avg_sq"), in("step"), in("lr")},
-       {attr("beta1", T::Number), attr("beta2", T::Number),
-        attr("eps", T::Number), attr("weight_decay", T::Number),
-        attr("amsgrad", T::Bool)},
-       {"new_param", "new_exp_avg", "new_exp_avg_sq", "new_max_exp_avg_sq"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         AdamOptions options;
-         options.lr = c.scalar("lr");
-         options.beta1 = c.number("beta1");
-         options.beta2 = c.number("beta2");
-         options.eps = c.number("eps");
-         options.weight_decay = c.number("weight_decay");
-         options.amsgrad = c.flag("amsgrad");
-         AdamUpdateResult r = adamUpdate(
-             c.operand("param"), c.operand("grad"), c.operand("exp_avg"),
-             c.operand("exp_avg_sq"), c.optionalOperand("max_exp_avg_sq"),
-             stepCount(c), options);
-         std::vector<Tensor> results = {std::move(r.param), std::move(r.expAvg),
-                                        std::move(r.expAvgSq)};
-         if (c.optionalOperand("max_exp_avg_sq"))
-           results.push_back(std::move(r.maxExpAvgSq));
-         return results;
-       }},
-  };
-  for (OpSpec &spec : training)
-    table.push_back(std::move(spec));
-
-  const std::vector<OpSpec> forward = table;
-  auto vjp = [&](const char *name, const char *of, Compute compute) {
-    table.push_back(vjpSpec(forward, name, of, compute));
-  };
-  vjp("sim_conv2d_vjp", "sim_conv2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        SimConv2dGrads g = simConv2dVJP(
-            c.operand("input"), c.operand("weight"),
-            c.similarity(c.flag("dynamic")), c.optionalOperand("bias"),
-            c.checkedWindow(c.window()), c.operand("grad_output"));
-        Grads all = {std::move(g.input), std::move(g.weight)};
-        for (Tensor &t : g.similarity)
-          all.push_back(std::move(t));
-        if (g.bias)
-          all.push_back(std::move(*g.bias));
-        return c.select(std::move(all));
-      });
-  vjp("sphere_conv2d_vjp", "sphere_conv2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        SphereOptions options;
-        options.variant = parseSphereVariant(c.text("variant"));
-        options.inputOnly = c.flag("input_only");
-        options.epsilon = c.number("epsilon");
-        options.sigmoidK = c.number("sigmoid_k");
-        SphereConv2dGrads g = sphereConv2dVJP(
-            c.operand("input"), c.operand("weight"),
-            c.optionalOperand("k_param"), options, c.checkedWindow(c.window()),
-            c.operand("grad_output"));
-        Grads all = {std::move(g.input), std::move(g.weight)};
-        if (g.kParam)
-          all.push_back(std::move(*g.kParam));
-        return c.select(std::move(all));
-      });
-  vjp("patch_norm_vjp", "patch_norm",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {patchNormVJP(c.operand("input"), c.pair("kernel_size"),
-                          c.checkedWindow(c.window(), c.pair("kernel_size")),
-                          c.number("epsilon"), c.operand("grad_output"))});
-      });
-  vjp("predicted_similarity_vjp", "predicted_similarity",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        PredictedSimilarityGrads g = predictedSimilarityVJP(
-            c.operand("prediction"), c.operand("gamma"),
-            parseStructure(c.text("structure")), c.operand("grad_output"));
-        return c.select({std::move(g.prediction), std::move(g.gamma)});
-      });
-  vjp("fold_similarity_vjp", "fold_similarity",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        FoldSimilarityGrads g = foldSimilarityVJP(
-            c.operand("weight"), c.similarity(false), c.integer("group_size"),
-            c.operand("grad_output"));
-        Grads all = {std::move(g.weight)};
-        for (Tensor &t : g.similarity)
-          all.push_back(std::move(t));
-        return c.select(std::move(all));
-      });
-  vjp("linear_vjp", "linear", [](const NodeContext &c) -> std::vector<Tensor> {
-    LinearGrads g =
-        linearVJP(c.operand("input"), c.operand("weight"),
-                  c.optionalOperand("bias"), c.operand("grad_output"));
-    Grads all = {std::move(g.input), std::move(g.weight)};
-    if (g.bias)
-      all.push_back(std::move(*g.bias));
-    return c.select(std::move(all));
-  });
-  vjp("batch_norm_train_vjp", "batch_norm_train",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        const Tensor &runningMean = c.operand("running_mean");
-        const Tensor &runningVar = c.operand("running_var");
-        BatchNormGrads g = batchNormTrainVJP(
-            c.operand("input"), c.operand("weight"), c.operand("bias"),
-            runningMean, runningVar, c.number("epsilon"), c.number("momentum"),
-            c.operand("grad_output"));
-        // The normalised output does not depend on the running statistics.
-        return c.select({std::move(g.input), std::move(g.weight),
-                         std::move(g.bias), Tensor(runningMean.shape),
-                         Tensor(runningVar.shape)});
-      });
-  vjp("relu_vjp", "relu", [](const NodeContext &c) -> std::vector<Tensor> {
-    return c.select({reluVJP(c.operand("input"), c.operand("grad_output"))});
-  });
-  vjp("max_pool2d_vjp", "max_pool2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {maxPool2dVJP(c.operand("input"), c.pair("kernel_size"),
-                          c.checkedWindow(c.window(), c.pair("kernel_size")),
-                          c.operand("grad_output"))});
-      });
-  vjp("avg_pool2d_vjp", "avg_pool2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        Window w; // average pooling has no dilation
-        w.stride = c.pair("stride");
-        w.padding = c.pair("padding");
-        return c.select({avgPool2dVJP(c.operand("input"), c.pair("kernel_size"),
-                                      c.checkedWindow(w, c.pair("kernel_size")),
-                                      c.flag("count_include_pad"),
-                                      c.operand("grad_output"))});
-      });
-  vjp("global_avg_pool2d_vjp", "global_avg_pool2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {globalAvgPool2dVJP(c.operand("input"), c.operand("grad_output"))});
-      });
-  vjp("flatten_vjp", "flatten",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {flattenVJP(c.operand("input"), c.operand("grad_output"))});
-      });
-  vjp("softmax_cross_entropy_vjp", "softmax_cross_entropy",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        // Labels are integers: no gradient.
-        return c.select(
-            {softmaxCrossEntropyVJP(c.operand("logits"), c.operand("labels"),
-                                    c.number("label_smoothing"),
-                                    c.operand("grad_output")),
-             std::nullopt});
-      });
-  vjp("l1_penalty_vjp", "l1_penalty",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {l1RegularizerVJP(c.operand("input"), c.number("strength"),
-                              c.operand("grad_output"))});
-      });
-  vjp("orthogonality_penalty_vjp", "orthogonality_penalty",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select({orthogonalityRegularizerVJP(
-            c.operand("input"), c.number("strength"),
-            c.operand("grad_output"))});
-      });
-  return table;
-}
-
-const std::vector<OpSpec> &opTable() {
-  using T = AttributeType;
-  static const std::vector<std::string> structures = {
-      "identity", "diagonal", "full", "cholesky", "shape_masked"};
-  static const std::vector<OpSpec> table = withTrainingOps({
+  const std::vector<std::string> structures = {"identity", "diagonal", "full",
+                                               "cholesky", "shape_masked"};
+  return {
       {"constant",
        {},
        {attr("values", T::Numbers)},
@@ -570,6 +361,14 @@ const std::vector<OpSpec> &opTable() {
          return {foldSimilarity(c.operand("weight"), c.similarity(false),
                                 c.integer("group_size"))};
        }},
+  };
+}
+
+/// The other forward ops: normalisation, activations, pooling, linear
+/// layers and the loss.
+std::vector<OpSpec> layerOps() {
+  using T = AttributeType;
+  return {
       {"batch_norm",
        {in("input"), in("weight"), in("bias"), in("running_mean"),
         in("running_var")},
@@ -661,7 +460,235 @@ const std::vector<OpSpec> &opTable() {
          return {softmaxCrossEntropy(c.operand("logits"), c.operand("labels"),
                                      c.number("label_smoothing"))};
        }},
+  };
+}
+
+/// The ops of the training step (docs/graph-json.md, "Training") other
+/// than the VJPs: penalties, count_correct and the optimizer updates.
+std::vector<OpSpec> trainingOps() {
+  using T = AttributeType;
+  return {
+      {"l1_penalty",
+       {in("input")},
+       {attr("strength", T::Number)},
+       {"penalty"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {l1Regularizer(c.operand("input"), c.number("strength"))};
+       }},
+      {"orthogonality_penalty",
+       {in("input")},
+       {attr("strength", T::Number)},
+       {"penalty"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {orthogonalityRegularizer(c.operand("input"),
+                                          c.number("strength"))};
+       }},
+      {"count_correct",
+       {in("logits"), in("labels", DType::I64)},
+       {},
+       {"count"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {countCorrect(c.operand("logits"), c.operand("labels"))};
+       }},
+      {"sgd_update",
+       {in("param"), in("grad"), optionalIn("momentum_buffer"), in("step"),
+        in("lr")},
+       {attr("momentum", T::Number), attr("dampening", T::Number),
+        attr("weight_decay", T::Number), attr("nesterov", T::Bool)},
+       {"new_param", "new_momentum_buffer"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         SgdOptions options;
+         options.lr = c.scalar("lr");
+         options.momentum = c.number("momentum");
+         options.dampening = c.number("dampening");
+         options.weight_decay = c.number("weight_decay");
+         options.nesterov = c.flag("nesterov");
+         SgdUpdateResult r = sgdUpdate(c.operand("param"), c.operand("grad"),
+                                       c.optionalOperand("momentum_buffer"),
+                                       stepCount(c), options);
+         std::vector<Tensor> results = {std::move(r.param)};
+         if (c.optionalOperand("momentum_buffer"))
+           results.push_back(std::move(r.momentumBuffer));
+         return results;
+       }},
+      {"adam_update",
+       {in("param"), in("grad"), in("exp_avg"), in("exp_avg_sq"),
+        optionalIn("max_exp_avg_sq"), in("step"), in("lr")},
+       {attr("beta1", T::Number), attr("beta2", T::Number),
+        attr("eps", T::Number), attr("weight_decay", T::Number),
+        attr("amsgrad", T::Bool)},
+       {"new_param", "new_exp_avg", "new_exp_avg_sq", "new_max_exp_avg_sq"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         AdamOptions options;
+         options.lr = c.scalar("lr");
+         options.beta1 = c.number("beta1");
+         options.beta2 = c.number("beta2");
+         options.eps = c.number("eps");
+         options.weight_decay = c.number("weight_decay");
+         options.amsgrad = c.flag("amsgrad");
+         AdamUpdateResult r = adamUpdate(
+             c.operand("param"), c.operand("grad"), c.operand("exp_avg"),
+             c.operand("exp_avg_sq"), c.optionalOperand("max_exp_avg_sq"),
+             stepCount(c), options);
+         std::vector<Tensor> results = {std::move(r.param), std::move(r.expAvg),
+                                        std::move(r.expAvgSq)};
+         if (c.optionalOperand("max_exp_avg_sq"))
+           results.push_back(std::move(r.maxExpAvgSq));
+         return results;
+       }},
+  };
+}
+
+/// Appends the VJPs of the convolutions, similarities and linear layers.
+void addConvolutionVJPs(std::vector<OpSpec> &table) {
+  auto vjp = [&](const char *name, const char *of, Compute compute) {
+    table.push_back(vjpSpec(table, name, of, compute));
+  };
+  vjp("sim_conv2d_vjp", "sim_conv2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        SimConv2dGrads g = simConv2dVJP(
+            c.operand("input"), c.operand("weight"),
+            c.similarity(c.flag("dynamic")), c.optionalOperand("bias"),
+            c.checkedWindow(c.window()), c.operand("grad_output"));
+        Grads all = {std::move(g.input), std::move(g.weight)};
+        for (Tensor &t : g.similarity)
+          all.push_back(std::move(t));
+        if (g.bias)
+          all.push_back(std::move(*g.bias));
+        return c.select(std::move(all));
+      });
+  vjp("sphere_conv2d_vjp", "sphere_conv2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        SphereOptions options;
+        options.variant = parseSphereVariant(c.text("variant"));
+        options.inputOnly = c.flag("input_only");
+        options.epsilon = c.number("epsilon");
+        options.sigmoidK = c.number("sigmoid_k");
+        SphereConv2dGrads g = sphereConv2dVJP(
+            c.operand("input"), c.operand("weight"),
+            c.optionalOperand("k_param"), options, c.checkedWindow(c.window()),
+            c.operand("grad_output"));
+        Grads all = {std::move(g.input), std::move(g.weight)};
+        if (g.kParam)
+          all.push_back(std::move(*g.kParam));
+        return c.select(std::move(all));
+      });
+  vjp("patch_norm_vjp", "patch_norm",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {patchNormVJP(c.operand("input"), c.pair("kernel_size"),
+                          c.checkedWindow(c.window(), c.pair("kernel_size")),
+                          c.number("epsilon"), c.operand("grad_output"))});
+      });
+  vjp("predicted_similarity_vjp", "predicted_similarity",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        PredictedSimilarityGrads g = predictedSimilarityVJP(
+            c.operand("prediction"), c.operand("gamma"),
+            parseStructure(c.text("structure")), c.operand("grad_output"));
+        return c.select({std::move(g.prediction), std::move(g.gamma)});
+      });
+  vjp("fold_similarity_vjp", "fold_similarity",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        FoldSimilarityGrads g = foldSimilarityVJP(
+            c.operand("weight"), c.similarity(false), c.integer("group_size"),
+            c.operand("grad_output"));
+        Grads all = {std::move(g.weight)};
+        for (Tensor &t : g.similarity)
+          all.push_back(std::move(t));
+        return c.select(std::move(all));
+      });
+  vjp("linear_vjp", "linear", [](const NodeContext &c) -> std::vector<Tensor> {
+    LinearGrads g =
+        linearVJP(c.operand("input"), c.operand("weight"),
+                  c.optionalOperand("bias"), c.operand("grad_output"));
+    Grads all = {std::move(g.input), std::move(g.weight)};
+    if (g.bias)
+      all.push_back(std::move(*g.bias));
+    return c.select(std::move(all));
   });
+}
+
+/// Appends the VJPs of the other forward ops and of the penalties.
+void addLayerVJPs(std::vector<OpSpec> &table) {
+  auto vjp = [&](const char *name, const char *of, Compute compute) {
+    table.push_back(vjpSpec(table, name, of, compute));
+  };
+  vjp("batch_norm_train_vjp", "batch_norm_train",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        const Tensor &runningMean = c.operand("running_mean");
+        const Tensor &runningVar = c.operand("running_var");
+        BatchNormGrads g = batchNormTrainVJP(
+            c.operand("input"), c.operand("weight"), c.operand("bias"),
+            runningMean, runningVar, c.number("epsilon"), c.number("momentum"),
+            c.operand("grad_output"));
+        // The normalised output does not depend on the running statistics.
+        return c.select({std::move(g.input), std::move(g.weight),
+                         std::move(g.bias), Tensor(runningMean.shape),
+                         Tensor(runningVar.shape)});
+      });
+  vjp("relu_vjp", "relu", [](const NodeContext &c) -> std::vector<Tensor> {
+    return c.select({reluVJP(c.operand("input"), c.operand("grad_output"))});
+  });
+  vjp("max_pool2d_vjp", "max_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {maxPool2dVJP(c.operand("input"), c.pair("kernel_size"),
+                          c.checkedWindow(c.window(), c.pair("kernel_size")),
+                          c.operand("grad_output"))});
+      });
+  vjp("avg_pool2d_vjp", "avg_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        Window w; // average pooling has no dilation
+        w.stride = c.pair("stride");
+        w.padding = c.pair("padding");
+        return c.select({avgPool2dVJP(c.operand("input"), c.pair("kernel_size"),
+                                      c.checkedWindow(w, c.pair("kernel_size")),
+                                      c.flag("count_include_pad"),
+                                      c.operand("grad_output"))});
+      });
+  vjp("global_avg_pool2d_vjp", "global_avg_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {globalAvgPool2dVJP(c.operand("input"), c.operand("grad_output"))});
+      });
+  vjp("flatten_vjp", "flatten",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {flattenVJP(c.operand("input"), c.operand("grad_output"))});
+      });
+  vjp("softmax_cross_entropy_vjp", "softmax_cross_entropy",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        // Labels are integers: no gradient.
+        return c.select(
+            {softmaxCrossEntropyVJP(c.operand("logits"), c.operand("labels"),
+                                    c.number("label_smoothing"),
+                                    c.operand("grad_output")),
+             std::nullopt});
+      });
+  vjp("l1_penalty_vjp", "l1_penalty",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {l1RegularizerVJP(c.operand("input"), c.number("strength"),
+                              c.operand("grad_output"))});
+      });
+  vjp("orthogonality_penalty_vjp", "orthogonality_penalty",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select({orthogonalityRegularizerVJP(
+            c.operand("input"), c.number("strength"),
+            c.operand("grad_output"))});
+      });
+}
+
+const std::vector<OpSpec> &opTable() {
+  static const std::vector<OpSpec> table = [] {
+    std::vector<OpSpec> ops = convolutionOps();
+    for (auto family : {layerOps, trainingOps})
+      for (OpSpec &spec : family())
+        ops.push_back(std::move(spec));
+    addConvolutionVJPs(ops);
+    addLayerVJPs(ops);
+    return ops;
+  }();
   return table;
 }
 
