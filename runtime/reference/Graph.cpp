@@ -12,6 +12,7 @@
 #include "runtime/reference/Gradients.h"
 #include "runtime/reference/Ops.h"
 #include "runtime/reference/Optimizers.h"
+#include "runtime/support/JsonView.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,6 @@
 namespace nsl::reference {
 
 using support::JsonError;
-using support::JsonValue;
 using support::JsonView;
 
 //===----------------------------------------------------------------------===//
@@ -80,12 +80,13 @@ public:
     return tensors;
   }
 
-  const JsonValue &attribute(const char *name) const {
-    // Only a Graph assembled by hand, not by parseGraph, can lack one.
-    const JsonValue *value = node.attributes.find(name);
-    if (!value)
+  /// An attribute, which parseGraph has checked; the view's errors name it
+  /// for a Graph assembled by hand.
+  JsonView attribute(const char *name) const {
+    auto it = node.attributes.find(name);
+    if (it == node.attributes.end())
       throw ReferenceError("missing attribute '" + std::string(name) + "'");
-    return *value;
+    return JsonView(*it, name);
   }
   bool flag(const char *name) const { return attribute(name).asBool(); }
   double number(const char *name) const { return attribute(name).asNumber(); }
@@ -97,7 +98,7 @@ public:
   }
   std::vector<int64_t> integers(const char *name) const {
     std::vector<int64_t> values;
-    for (const JsonValue &v : attribute(name).asArray())
+    for (const JsonView &v : attribute(name).elements())
       values.push_back(v.asInteger());
     return values;
   }
@@ -125,8 +126,8 @@ public:
     return grads;
   }
   std::array<int64_t, 2> pair(const char *name) const {
-    const JsonValue::Array &a = attribute(name).asArray();
-    return {a.at(0).asInteger(), a.at(1).asInteger()};
+    JsonView a = attribute(name);
+    return {a[0].asInteger(), a[1].asInteger()};
   }
   Window window() const {
     Window w;
@@ -286,7 +287,7 @@ std::vector<OpSpec> convolutionOps() {
        [](const NodeContext &c) -> std::vector<Tensor> {
          const GraphResult &r = c.node.results.at(0);
          std::vector<double> values;
-         for (const JsonValue &v : c.attribute("values").asArray())
+         for (const JsonView &v : c.attribute("values").elements())
            values.push_back(v.asNumber());
          return {Tensor(r.type.shape, std::move(values), r.type.dtype)};
        }},
@@ -721,10 +722,12 @@ bool isVJP(const OpSpec &spec) {
   return name.size() > 4 && name.compare(name.size() - 4, 4, "_vjp") == 0;
 }
 
-std::vector<int64_t> integersOf(const JsonValue &attributes, const char *name) {
+std::vector<int64_t> integersOf(const nlohmann::json &attributes,
+                                const char *name) {
   std::vector<int64_t> values;
-  if (const JsonValue *value = attributes.find(name))
-    for (const JsonValue &v : value->asArray())
+  auto it = attributes.find(name);
+  if (it != attributes.end())
+    for (const JsonView &v : JsonView(*it, name).elements())
       values.push_back(v.asInteger());
   return values;
 }
@@ -801,7 +804,7 @@ const std::vector<std::string> &knownRoles() {
 class GraphLoader {
 public:
   Graph load(const JsonView &root) {
-    root.expect(JsonValue::Kind::Object);
+    root.expectObject();
     JsonView format = root["format"];
     if (format.asString() != "nsl-graph")
       format.fail("not an nsl graph: \"format\" is \"" + format.asString() +
@@ -999,7 +1002,7 @@ private:
                           const GraphNode &node) {
     std::string name = spec.name;
     if (name == "sgd_update") {
-      bool momentum = node.attributes.find("momentum")->asNumber() != 0.0;
+      bool momentum = JsonView(node.attributes)["momentum"].asNumber() != 0.0;
       bool buffer = node.operands.count("momentum_buffer") > 0;
       if (momentum != buffer)
         view.fail(std::string("operand 'momentum_buffer' must be given "
@@ -1007,7 +1010,7 @@ private:
                   (momentum ? "is not 0" : "is 0") + ", buffer " +
                   (buffer ? "given" : "absent") + ")");
     } else if (name == "adam_update") {
-      bool amsgrad = node.attributes.find("amsgrad")->asBool();
+      bool amsgrad = JsonView(node.attributes)["amsgrad"].asBool();
       bool vmax = node.operands.count("max_exp_avg_sq") > 0;
       if (amsgrad != vmax)
         view.fail(std::string("operand 'max_exp_avg_sq' must be given exactly "
@@ -1019,7 +1022,7 @@ private:
 
   void loadAttributes(const JsonView &view, const OpSpec &spec,
                       GraphNode &node) {
-    JsonValue attributes = JsonValue::object();
+    nlohmann::json attributes = nlohmann::json::object();
     std::optional<JsonView> given = view.find("attributes");
     if (given) {
       for (const auto &member : given->members()) {
@@ -1042,7 +1045,7 @@ private:
       }
     }
     for (const AttributeSpec &a : spec.attributes)
-      if (!attributes.find(a.name)) {
+      if (!attributes.contains(a.name)) {
         std::string message = "missing attribute '" + std::string(a.name) + "'";
         if (given)
           given->fail(message);
@@ -1072,9 +1075,8 @@ private:
       checkMagnitude(value, value.asInteger());
       return;
     case AttributeType::Pair:
-      if (!value.isArray() || value.size() != 2 ||
-          !value.value().asArray()[0].isInteger() ||
-          !value.value().asArray()[1].isInteger())
+      if (!value.isArray() || value.size() != 2 || !value[0].isInteger() ||
+          !value[1].isInteger())
         value.fail("expected a pair of integers [height, width]");
       for (const JsonView &element : value.elements())
         checkMagnitude(element, element.asInteger());
@@ -1221,7 +1223,7 @@ std::vector<std::string> knownOps() {
 Graph parseGraph(std::string_view json, const std::string &sourceName) {
   std::string prefix = sourceName.empty() ? "" : sourceName + ": ";
   try {
-    JsonValue root = support::parseJson(json); // positions get the prefix
+    nlohmann::json root = support::parseJson(json); // prefixed below
     return GraphLoader().load(JsonView(root));
   } catch (const JsonError &e) {
     throw ReferenceError(prefix + e.what());
