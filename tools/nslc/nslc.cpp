@@ -33,6 +33,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 
 using namespace mlir;
@@ -637,12 +639,12 @@ int main(int argc, char **argv) {
   // name.
   std::vector<std::string> graphJsons;
   for (auto &[functionName, entry] : entries) {
-    FailureOr<json::Object> graph = mlir::nsl::exportGraph(
+    FailureOr<nlohmann::json> graph = mlir::nsl::exportGraph(
         module->lookupSymbol<func::FuncOp>(functionName));
     if (failed(graph))
       return 1;
     (*graph)["function"] = entry;
-    graphJsons.push_back(pretty(json::Value(std::move(*graph))));
+    graphJsons.push_back(mlir::nsl::printGraph(*graph));
   }
   std::string graphJson = graphJsons.front();
   // CUDA target hook.
