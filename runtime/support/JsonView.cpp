@@ -151,8 +151,20 @@ public:
   }
 };
 
-/// "line 2, column 16: syntax error while parsing object key - unexpected
-/// ','; expected string literal" from nlohmann's message.
+/// nlohmann's "syntax error while parsing object key - unexpected ',';
+/// expected string literal" as "unexpected ','; expected string literal
+/// (while parsing object key)": the message is already an error.
+std::string rephrase(const std::string &detail) {
+  const std::string syntax = "syntax error while parsing ";
+  size_t dash = detail.find(" - ");
+  if (detail.rfind(syntax, 0) != 0 || dash == std::string::npos)
+    return detail;
+  return detail.substr(dash + 3) + " (while parsing " +
+         detail.substr(syntax.size(), dash - syntax.size()) + ")";
+}
+
+/// "line 2, column 16: unexpected ','; expected string literal (while
+/// parsing object key)" for the first syntax error of `text`.
 std::string syntaxError(std::string_view text) {
   SyntaxErrorFinder finder;
   json::sax_parse(text, &finder);
@@ -160,8 +172,10 @@ std::string syntaxError(std::string_view text) {
   if (message.rfind("[json.exception.", 0) == 0)
     message.erase(0, message.find("] ") + 2);
   const std::string at = "parse error at ";
-  if (message.rfind(at, 0) == 0)
-    return message.substr(at.size());
+  size_t colon = message.find(": ");
+  if (message.rfind(at, 0) == 0 && colon != std::string::npos)
+    return message.substr(at.size(), colon - at.size()) + ": " +
+           rephrase(message.substr(colon + 2));
   // Other errors (a number too large for a double) give only the number of
   // bytes read; count lines and columns the way nlohmann does.
   std::string_view read = text.substr(0, finder.position);

@@ -674,11 +674,10 @@ TEST(GraphValidation, MalformedJson) {
                          "\"version\": 1,,}",
                          "model.json");
             }),
-            "model.json: line 2, column 16: syntax error while parsing object "
-            "key - unexpected ','; expected string literal");
+            "model.json: line 2, column 16: unexpected ','; expected string "
+            "literal (while parsing object key)");
   EXPECT_CONTAINS(errorOf([] { parseGraph(""); }),
-                  "graph.json: line 1, column 1: syntax error while parsing "
-                  "value - unexpected end of input");
+                  "graph.json: line 1, column 1: unexpected end of input");
   EXPECT_EQ(errorOf([] { parseGraph("[]"); }),
             "graph.json: expected an object at the top level, got an array");
   EXPECT_CONTAINS(errorOf([] { loadGraph("/nonexistent/graph.json"); }),
@@ -913,8 +912,8 @@ TEST_F(ToolTest, ErrorsAreOneLineWithExitCode2) {
       {"run " + good + " --seed abc", "invalid --seed 'abc'"},
       {"run " + good + " --seed -1", "invalid --seed '-1'"},
       {"run " + (dir / "missing.json").string(), "cannot open graph file"},
-      {"run " + badJson, "bad.json: line 1, column 12: syntax error while "
-                         "parsing value - unexpected end of input"},
+      {"run " + badJson,
+       "bad.json: line 1, column 12: unexpected end of input"},
       {"run " + good + " --input x=" + badNpy, "bad.npy"},
       {"run " + good + " --input x=" + (dir / "none.npy").string(), "none.npy"},
       {"run " + good + " --input nope=" + badNpy,

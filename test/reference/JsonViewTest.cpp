@@ -40,14 +40,14 @@ std::string parseError(std::string_view text) {
 
 TEST(ParseJson, SyntaxErrorsNameFileLineAndColumn) {
   EXPECT_EQ(parseError("{\"a\": 1,\n  \"b\": 2,,}"),
-            "f.json: line 2, column 10: syntax error while parsing object "
-            "key - unexpected ','; expected string literal");
-  EXPECT_EQ(parseError(""), "f.json: line 1, column 1: syntax error while "
-                            "parsing value - unexpected end of input; "
-                            "expected '[', '{', or a literal");
+            "f.json: line 2, column 10: unexpected ','; expected string "
+            "literal (while parsing object key)");
+  EXPECT_EQ(parseError(""), "f.json: line 1, column 1: unexpected end of "
+                            "input; expected '[', '{', or a literal (while "
+                            "parsing value)");
   EXPECT_EQ(parseError("[1, 2] x"),
-            "f.json: line 1, column 8: syntax error while parsing value - "
-            "invalid literal; last read: '2] x'; expected end of input");
+            "f.json: line 1, column 8: invalid literal; last read: '2] x'; "
+            "expected end of input (while parsing value)");
   EXPECT_NE(parseError("[NaN]").find("f.json: line 1, column 2: "),
             std::string::npos);
   EXPECT_NE(parseError("[\"\xFF\"]").find("ill-formed UTF-8"),
