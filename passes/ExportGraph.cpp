@@ -1,7 +1,9 @@
 //===- ExportGraph.cpp - Write a function as graph.json -------------------===//
 //
 // The format is documented in docs/graph-json.md; the reader is
-// runtime/reference/Graph.cpp. Operands are keyed by their ODS names.
+// runtime/reference/Graph.cpp. Operands are keyed by their ODS names. Built
+// with nlohmann::json, the library the runtime reads it with; the compiler
+// has no exceptions, so only non-throwing operations are used here.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -11,8 +13,11 @@
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/Support/JSON.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
 
 namespace mlir::nsl {
 #define GEN_PASS_DEF_EXPORTGRAPH
@@ -21,7 +26,8 @@ namespace mlir::nsl {
 
 using namespace mlir;
 using namespace mlir::nsl;
-namespace json = llvm::json;
+// Keys sorted, as graph.json has always been written.
+using Json = nlohmann::json;
 
 namespace {
 
@@ -30,7 +36,7 @@ class GraphWriter {
 public:
   /// Describes a value's type: {"value", "dtype", "shape"}; fails on types
   /// the graph cannot carry.
-  FailureOr<json::Object> describe(Value value, Location loc) {
+  FailureOr<Json> describe(Value value, Location loc) {
     auto type = dyn_cast<RankedTensorType>(value.getType());
     StringRef dtype;
     if (type && type.hasStaticShape() && type.getElementType().isF32())
@@ -44,9 +50,10 @@ public:
                             << value.getType();
     int64_t id = static_cast<int64_t>(ids.size());
     ids[value] = id;
-    return json::Object{{"value", id},
-                        {"dtype", dtype},
-                        {"shape", json::Array(type.getShape())}};
+    return Json{{"value", id},
+                {"dtype", dtype.str()},
+                {"shape", std::vector<int64_t>(type.getShape().begin(),
+                                               type.getShape().end())}};
   }
 
   int64_t id(Value value) { return ids.lookup(value); }
@@ -57,27 +64,50 @@ private:
 
 /// The operands and attributes of one node.
 struct Node {
+  explicit Node(GraphWriter &graph) : graph(graph) {}
+
   GraphWriter &graph;
-  json::Object operands, attributes;
+  Json operands = Json::object(), attributes = Json::object();
+  /// The first number JSON cannot hold (NaN, infinity), for the error.
+  std::string nonFinite;
 
   void operand(StringRef name, Value value) {
     if (value) // Absent optional operands are left out.
-      operands[name] = graph.id(value);
+      operands[name.str()] = graph.id(value);
   }
   void variadic(StringRef name, ValueRange values) {
-    json::Array array;
+    Json array = Json::array();
     for (Value value : values)
       array.push_back(graph.id(value));
-    operands[name] = std::move(array);
+    operands[name.str()] = std::move(array);
   }
-  void attr(StringRef name, json::Value value) {
-    attributes[name] = std::move(value);
+  void text(StringRef name, StringRef value) {
+    attributes[name.str()] = value.str();
+  }
+  void flag(StringRef name, bool value) { attributes[name.str()] = value; }
+  void integer(StringRef name, int64_t value) {
+    attributes[name.str()] = value;
   }
   void ints(StringRef name, ArrayRef<int64_t> values) {
-    attributes[name] = json::Array(values);
+    attributes[name.str()] = std::vector<int64_t>(values.begin(), values.end());
   }
   void real(StringRef name, FloatAttr value) {
-    attributes[name] = value.getValueAsDouble();
+    attributes[name.str()] =
+        number(value.getValueAsDouble(), "attribute '" + name.str() + "'");
+  }
+  /// A double as graph.json has always written it: an integral value as an
+  /// integer ("alpha": 0), any other as the shortest text that reads back
+  /// to the same double.
+  Json number(double value, const std::string &what) {
+    if (!std::isfinite(value)) {
+      if (nonFinite.empty())
+        nonFinite = what + " is " + (std::isnan(value) ? "NaN" : "infinite");
+      return nullptr;
+    }
+    if (std::trunc(value) == value && std::abs(value) < 0x1p53 &&
+        !(value == 0.0 && std::signbit(value)))
+      return static_cast<int64_t>(value);
+    return value;
   }
   template <typename Op> void window(Op op) {
     ints("stride", op.getStride());
@@ -105,32 +135,32 @@ StringRef forwardOrVJP(Op op, Node &node, StringRef forward, StringRef vjp) {
   }
 }
 
-/// Fills `node` for `op`; returns the node's op name, or failure for an op
-/// the graph format does not know.
-FailureOr<StringRef> describeOp(Operation *op, Node &node) {
-  return llvm::TypeSwitch<Operation *, FailureOr<StringRef>>(op)
-      .Case([&](arith::ConstantOp constant) -> FailureOr<StringRef> {
-        auto elements = dyn_cast<DenseElementsAttr>(constant.getValue());
-        if (!elements)
-          return constant.emitError()
-                 << "graph.json supports dense tensor constants only";
-        json::Array values;
-        if (elements.getElementType().isF32())
-          for (float v : elements.getValues<float>())
-            values.push_back(double(v));
-        else
-          for (int64_t v : elements.getValues<int64_t>())
-            values.push_back(v);
-        node.attr("values", std::move(values));
-        return StringRef("constant");
-      })
+FailureOr<StringRef> describeConstant(arith::ConstantOp constant, Node &node) {
+  auto elements = dyn_cast<DenseElementsAttr>(constant.getValue());
+  if (!elements)
+    return constant.emitError()
+           << "graph.json supports dense tensor constants only";
+  Json values = Json::array();
+  if (elements.getElementType().isF32())
+    for (float v : elements.getValues<float>())
+      values.push_back(node.number(v, "a constant value"));
+  else
+    for (int64_t v : elements.getValues<int64_t>())
+      values.push_back(v);
+  node.attributes["values"] = std::move(values);
+  return StringRef("constant");
+}
+
+/// Convolutions, similarities and similarity linear layers.
+std::optional<StringRef> describeConvolution(Operation *op, Node &node) {
+  return llvm::TypeSwitch<Operation *, std::optional<StringRef>>(op)
       .Case<SimConv2dOp, SimConv2dVJPOp>([&](auto sim) {
         node.operand("input", sim.getInput());
         node.operand("weight", sim.getWeight());
         node.variadic("similarity", sim.getSimilarity());
         node.operand("bias", sim.getBias());
-        node.attr("structure", stringifyStructure(sim.getStructure()));
-        node.attr("dynamic", bool(sim.getDynamic()));
+        node.text("structure", stringifyStructure(sim.getStructure()));
+        node.flag("dynamic", bool(sim.getDynamic()));
         node.real("alpha", sim.getAlphaAttr());
         node.window(sim);
         return forwardOrVJP(sim, node, "sim_conv2d", "sim_conv2d_vjp");
@@ -139,8 +169,8 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.operand("input", sphere.getInput());
         node.operand("weight", sphere.getWeight());
         node.operand("k_param", sphere.getKParam());
-        node.attr("variant", stringifySphereVariant(sphere.getVariant()));
-        node.attr("input_only", bool(sphere.getInputOnly()));
+        node.text("variant", stringifySphereVariant(sphere.getVariant()));
+        node.flag("input_only", bool(sphere.getInputOnly()));
         node.real("epsilon", sphere.getEpsilonAttr());
         node.real("sigmoid_k", sphere.getSigmoidKAttr());
         node.window(sphere);
@@ -157,7 +187,7 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
           [&](auto predicted) {
             node.operand("prediction", predicted.getPrediction());
             node.operand("gamma", predicted.getGamma());
-            node.attr("structure",
+            node.text("structure",
                       stringifyStructure(predicted.getStructure()));
             return forwardOrVJP(predicted, node, "predicted_similarity",
                                 "predicted_similarity_vjp");
@@ -167,21 +197,26 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.operand("weight", sim.getWeight());
         node.variadic("similarity", sim.getSimilarity());
         node.operand("bias", sim.getBias());
-        node.attr("structure", stringifyStructure(sim.getStructure()));
-        node.attr("group_size", json::Value(int64_t(sim.getGroupSize())));
+        node.text("structure", stringifyStructure(sim.getStructure()));
+        node.integer("group_size", sim.getGroupSize());
         node.real("alpha", sim.getAlphaAttr());
         return StringRef("sim_linear");
       })
       .Case<FoldSimilarityOp, FoldSimilarityVJPOp>([&](auto fold) {
         node.operand("weight", fold.getWeight());
         node.variadic("similarity", fold.getSimilarity());
-        node.attr("structure", stringifyStructure(fold.getStructure()));
-        node.attr("group_size",
-                  json::Value(int64_t(fold.getGroupSize().value_or(0))));
+        node.text("structure", stringifyStructure(fold.getStructure()));
+        node.integer("group_size", fold.getGroupSize().value_or(0));
         node.real("alpha", fold.getAlphaAttr());
         return forwardOrVJP(fold, node, "fold_similarity",
                             "fold_similarity_vjp");
       })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// Normalisation, activations, pooling, linear layers, reshapes.
+std::optional<StringRef> describeLayer(Operation *op, Node &node) {
+  return llvm::TypeSwitch<Operation *, std::optional<StringRef>>(op)
       .Case<BatchNormOp, BatchNormTrainOp, BatchNormTrainVJPOp>([&](auto bn) {
         node.operand("input", bn.getInput());
         node.operand("weight", bn.getWeight());
@@ -212,7 +247,7 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.ints("kernel_size", pool.getKernelSize());
         node.ints("stride", pool.getStride());
         node.ints("padding", pool.getPadding());
-        node.attr("count_include_pad", bool(pool.getCountIncludePad()));
+        node.flag("count_include_pad", bool(pool.getCountIncludePad()));
         return forwardOrVJP(pool, node, "avg_pool2d", "avg_pool2d_vjp");
       })
       .Case<GlobalAvgPool2dOp, GlobalAvgPool2dVJPOp>([&](auto pool) {
@@ -235,6 +270,12 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.operand("input", flatten.getInput());
         return forwardOrVJP(flatten, node, "flatten", "flatten_vjp");
       })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// The loss, the penalties, accuracy and the optimizer updates.
+std::optional<StringRef> describeTraining(Operation *op, Node &node) {
+  return llvm::TypeSwitch<Operation *, std::optional<StringRef>>(op)
       .Case<SoftmaxCrossEntropyOp, SoftmaxCrossEntropyVJPOp>([&](auto loss) {
         node.operand("logits", loss.getLogits());
         node.operand("labels", loss.getLabels());
@@ -268,7 +309,7 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.real("momentum", sgd.getMomentumAttr());
         node.real("dampening", sgd.getDampeningAttr());
         node.real("weight_decay", sgd.getWeightDecayAttr());
-        node.attr("nesterov", bool(sgd.getNesterov()));
+        node.flag("nesterov", bool(sgd.getNesterov()));
         return StringRef("sgd_update");
       })
       .Case([&](AdamUpdateOp adam) {
@@ -283,22 +324,31 @@ FailureOr<StringRef> describeOp(Operation *op, Node &node) {
         node.real("beta2", adam.getBeta2Attr());
         node.real("eps", adam.getEpsAttr());
         node.real("weight_decay", adam.getWeightDecayAttr());
-        node.attr("amsgrad", bool(adam.getAmsgrad()));
+        node.flag("amsgrad", bool(adam.getAmsgrad()));
         return StringRef("adam_update");
       })
-      .Default([](Operation *op) -> FailureOr<StringRef> {
-        return op->emitError()
-               << "cannot export '" << op->getName()
-               << "' to graph.json: the graph holds nsl ops, arith.constant "
-                  "and func.return only";
-      });
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// Fills `node` for `op`; returns the node's op name, or failure for an op
+/// the graph format does not know.
+FailureOr<StringRef> describeOp(Operation *op, Node &node) {
+  if (auto constant = dyn_cast<arith::ConstantOp>(op))
+    return describeConstant(constant, node);
+  for (auto describe : {describeConvolution, describeLayer, describeTraining})
+    if (std::optional<StringRef> name = describe(op, node))
+      return *name;
+  return op->emitError() << "cannot export '" << op->getName()
+                         << "' to graph.json: the graph holds nsl ops, "
+                            "arith.constant and func.return only";
 }
 
 } // namespace
 
-FailureOr<json::Object> nsl::exportGraph(func::FuncOp function) {
+FailureOr<Json> nsl::exportGraph(func::FuncOp function) {
   GraphWriter graph;
-  json::Array arguments, nodes, outputs;
+  Json arguments = Json::array(), nodes = Json::array(),
+       outputs = Json::array();
   for (auto [index, argument] : llvm::enumerate(function.getArguments())) {
     auto name =
         function.getArgAttrOfType<StringAttr>(index, NSLDialect::kNameAttr);
@@ -309,12 +359,11 @@ FailureOr<json::Object> nsl::exportGraph(func::FuncOp function) {
              << "argument #" << index << " of @" << function.getName()
              << " has no 'nsl.name' and 'nsl.role'; every argument of an "
                 "exported function needs both";
-    FailureOr<json::Object> described =
-        graph.describe(argument, function.getLoc());
+    FailureOr<Json> described = graph.describe(argument, function.getLoc());
     if (failed(described))
       return failure();
-    (*described)["name"] = name.getValue();
-    (*described)["role"] = role.getValue();
+    (*described)["name"] = name.getValue().str();
+    (*described)["role"] = role.getValue().str();
     arguments.push_back(std::move(*described));
   }
   if (!function.getBody().hasOneBlock())
@@ -325,32 +374,46 @@ FailureOr<json::Object> nsl::exportGraph(func::FuncOp function) {
         auto name = function.getResultAttrOfType<StringAttr>(
             index, NSLDialect::kNameAttr);
         outputs.push_back(
-            json::Object{{"value", graph.id(value)},
-                         {"name", name ? name.getValue().str()
-                                       : "output" + std::to_string(index)}});
+            Json{{"value", graph.id(value)},
+                 {"name", name ? name.getValue().str()
+                               : "output" + std::to_string(index)}});
       }
       continue;
     }
-    Node node{graph, {}, {}};
+    Node node(graph);
     FailureOr<StringRef> kind = describeOp(&op, node);
     if (failed(kind))
       return failure();
-    json::Array results;
+    if (!node.nonFinite.empty())
+      return op.emitError() << "cannot export '" << op.getName()
+                            << "' to graph.json: " << node.nonFinite
+                            << " (JSON has no NaN or infinity)";
+    Json results = Json::array();
     for (Value result : op.getResults()) {
-      FailureOr<json::Object> described = graph.describe(result, op.getLoc());
+      FailureOr<Json> described = graph.describe(result, op.getLoc());
       if (failed(described))
         return failure();
       results.push_back(std::move(*described));
     }
-    nodes.push_back(json::Object{{"op", *kind},
-                                 {"operands", std::move(node.operands)},
-                                 {"attributes", std::move(node.attributes)},
-                                 {"results", std::move(results)}});
+    nodes.push_back(Json{{"op", kind->str()},
+                         {"operands", std::move(node.operands)},
+                         {"attributes", std::move(node.attributes)},
+                         {"results", std::move(results)}});
   }
-  return json::Object{
-      {"format", "nsl-graph"},          {"version", 1},
-      {"function", function.getName()}, {"arguments", std::move(arguments)},
-      {"nodes", std::move(nodes)},      {"outputs", std::move(outputs)}};
+  return Json{{"format", "nsl-graph"},
+              {"version", 1},
+              {"function", function.getName().str()},
+              {"arguments", std::move(arguments)},
+              {"nodes", std::move(nodes)},
+              {"outputs", std::move(outputs)}};
+}
+
+std::string nsl::printGraph(const Json &graph) {
+  // Replacing invalid UTF-8 (which MLIR's names and strings do not hold)
+  // rather than failing: the compiler has no exceptions.
+  return graph.dump(2, ' ', /*ensure_ascii=*/false,
+                    Json::error_handler_t::replace) +
+         "\n";
 }
 
 namespace {
@@ -367,7 +430,7 @@ struct ExportGraphPass : nsl::impl::ExportGraphBase<ExportGraphPass> {
           << this->function << " (choose one with function=NAME)";
       return signalPassFailure();
     }
-    FailureOr<json::Object> graph = exportGraph(function);
+    FailureOr<Json> graph = exportGraph(function);
     if (failed(graph))
       return signalPassFailure();
     std::string message;
@@ -378,8 +441,7 @@ struct ExportGraphPass : nsl::impl::ExportGraphBase<ExportGraphPass> {
           << "--nsl-export-graph: cannot write '" << output << "': " << message;
       return signalPassFailure();
     }
-    file->os() << llvm::formatv("{0:2}", json::Value(std::move(*graph)))
-               << "\n";
+    file->os() << printGraph(*graph);
     file->keep();
   }
 };

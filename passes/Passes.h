@@ -10,7 +10,7 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
-#include "llvm/Support/JSON.h"
+#include <nlohmann/json_fwd.hpp>
 
 namespace mlir::nsl {
 
@@ -25,8 +25,10 @@ namespace mlir::nsl {
 void buildOptimizePipeline(OpPassManager &pm);
 
 /// The function as an MLIR-free graph (docs/graph-json.md), as
-/// --nsl-export-graph writes it.
-FailureOr<llvm::json::Object> exportGraph(func::FuncOp function);
+/// --nsl-export-graph writes it (with <nlohmann/json.hpp>).
+FailureOr<nlohmann::json> exportGraph(func::FuncOp function);
+/// The text of graph.json: two-space indent, keys sorted, a final newline.
+std::string printGraph(const nlohmann::json &graph);
 
 /// The rewrites of --nsl-fold-static-similarity (static sim_conv2d and
 /// sim_linear → nsl.fold_similarity + plain layer).

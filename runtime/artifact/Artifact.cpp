@@ -2,6 +2,8 @@
 
 #include "runtime/artifact/Artifact.h"
 
+#include "runtime/support/JsonView.h"
+
 #include <dlfcn.h>
 #include <elf.h>
 
@@ -14,7 +16,6 @@
 namespace nsl::runtime {
 
 using support::JsonError;
-using support::JsonValue;
 using support::JsonView;
 
 namespace {
@@ -102,8 +103,6 @@ public:
     }
     if (m_.entryPoints.empty())
       root["entry_points"].fail("the artifact has no entry points");
-    if (std::optional<JsonView> tuning = root.find("tuning"))
-      m_.tuning = tuning->value();
     return std::move(m_);
   }
 
@@ -455,14 +454,18 @@ std::optional<std::string> targetProblem(const std::string &target,
 
 Manifest parseManifest(std::string_view text, const std::string &sourceName,
                        const HostFeatures *host) {
-  JsonValue document;
+  nlohmann::json document;
   try {
-    document = support::parseJson(text, {sourceName, 64});
+    document = support::parseJson(text, sourceName);
   } catch (const JsonError &e) {
     throw Error(e.what()); // Already starts with sourceName.
   }
   try {
-    return ManifestParser(host).parse(JsonView(document));
+    Manifest manifest = ManifestParser(host).parse(JsonView(document));
+    // Moved, not copied: the tuning choices are kept as they are.
+    if (auto tuning = document.find("tuning"); tuning != document.end())
+      manifest.tuning = std::move(*tuning);
+    return manifest;
   } catch (const JsonError &e) {
     throw Error(sourceName + ": " + e.what());
   } catch (const Error &e) {

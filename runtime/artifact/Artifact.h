@@ -14,7 +14,6 @@
 
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/artifact/Tensor.h"
-#include "runtime/support/Json.h"
 
 #include <array>
 #include <cstdint>
@@ -24,6 +23,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace nsl::runtime {
 
@@ -85,7 +86,7 @@ struct Manifest {
   std::vector<BufferInfo> buffers; // Indexed by id.
   int64_t arenaBytes = 0;
   std::vector<EntryPoint> entryPoints;
-  support::JsonValue tuning; // Null when absent.
+  nlohmann::json tuning; // Null when absent.
 
   /// The entry point with this name, or null.
   const EntryPoint *findEntryPoint(const std::string &name) const;

@@ -2,7 +2,7 @@
 
 #include "runtime/artifact/Safetensors.h"
 
-#include "runtime/support/Json.h"
+#include "runtime/support/JsonView.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -17,7 +17,6 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 namespace nsl::runtime {
 
-using support::JsonValue;
 using support::JsonView;
 
 namespace {
@@ -44,7 +43,7 @@ Entry parseEntry(const std::string &name, const JsonView &view,
   };
   if (!view.isObject())
     fail("expected an object with dtype, shape and data_offsets, got " +
-         std::string(support::kindDescription(view.kind())));
+         std::string(support::kindDescription(view.value())));
   Entry entry{name, DType::F32, {}, 0, 0};
   const std::string &dtype = view["dtype"].asString();
   if (dtype == "F32")
@@ -111,8 +110,8 @@ SafetensorsFile parseSafetensors(std::string_view bytes,
   SafetensorsFile file;
   std::vector<Entry> entries;
   try {
-    JsonValue header =
-        support::parseJson(headerText, {sourceName + " header", 64});
+    nlohmann::json header =
+        support::parseJson(headerText, sourceName + " header");
     JsonView root(header);
     if (!root.isObject())
       root.fail("expected a JSON object mapping tensor names to tensors");
@@ -180,9 +179,10 @@ SafetensorsFile readSafetensors(const std::string &path) {
 std::string
 encodeSafetensors(const std::map<std::string, Tensor> &tensors,
                   const std::map<std::string, std::string> &metadata) {
-  JsonValue header = JsonValue::object();
+  // In the order written: the metadata first, then the tensors by name.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
-    JsonValue &meta = header["__metadata__"] = JsonValue::object();
+    nlohmann::ordered_json &meta = header["__metadata__"];
     for (const auto &[key, value] : metadata)
       meta[key] = value;
   }
@@ -190,17 +190,20 @@ encodeSafetensors(const std::map<std::string, Tensor> &tensors,
   for (const auto &[name, tensor] : tensors) {
     if (name == "__metadata__")
       throw Error("a tensor cannot be named '__metadata__' in safetensors");
-    JsonValue &entry = header[name] = JsonValue::object();
+    nlohmann::ordered_json &entry = header[name];
     entry["dtype"] = fileDType(tensor.dtype());
-    JsonValue shape = JsonValue::array();
-    for (int64_t d : tensor.shape())
-      shape.push_back(d);
-    entry["shape"] = std::move(shape);
-    entry["data_offsets"] =
-        JsonValue::Array{position, position + tensor.byteSize()};
+    entry["shape"] = tensor.shape();
+    entry["data_offsets"] = {position, position + tensor.byteSize()};
     position += tensor.byteSize();
   }
-  std::string text = support::writeJson(header);
+  // Names and metadata that are not UTF-8 cannot be written as JSON.
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::exception &) {
+    throw Error("a tensor name or metadata entry is not valid UTF-8, which "
+                "safetensors (JSON) cannot hold");
+  }
   // Padding keeps the data 8-byte aligned in the file.
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string bytes(8, '\0');

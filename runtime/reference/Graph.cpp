@@ -12,6 +12,7 @@
 #include "runtime/reference/Gradients.h"
 #include "runtime/reference/Ops.h"
 #include "runtime/reference/Optimizers.h"
+#include "runtime/support/JsonView.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,6 @@
 namespace nsl::reference {
 
 using support::JsonError;
-using support::JsonValue;
 using support::JsonView;
 
 //===----------------------------------------------------------------------===//
@@ -80,12 +80,13 @@ public:
     return tensors;
   }
 
-  const JsonValue &attribute(const char *name) const {
-    // Only a Graph assembled by hand, not by parseGraph, can lack one.
-    const JsonValue *value = node.attributes.find(name);
-    if (!value)
+  /// An attribute, which parseGraph has checked; the view's errors name it
+  /// for a Graph assembled by hand.
+  JsonView attribute(const char *name) const {
+    auto it = node.attributes.find(name);
+    if (it == node.attributes.end())
       throw ReferenceError("missing attribute '" + std::string(name) + "'");
-    return *value;
+    return JsonView(*it, name);
   }
   bool flag(const char *name) const { return attribute(name).asBool(); }
   double number(const char *name) const { return attribute(name).asNumber(); }
@@ -97,7 +98,7 @@ public:
   }
   std::vector<int64_t> integers(const char *name) const {
     std::vector<int64_t> values;
-    for (const JsonValue &v : attribute(name).asArray())
+    for (const JsonView &v : attribute(name).elements())
       values.push_back(v.asInteger());
     return values;
   }
@@ -125,8 +126,8 @@ public:
     return grads;
   }
   std::array<int64_t, 2> pair(const char *name) const {
-    const JsonValue::Array &a = attribute(name).asArray();
-    return {a.at(0).asInteger(), a.at(1).asInteger()};
+    JsonView a = attribute(name);
+    return {a[0].asInteger(), a[1].asInteger()};
   }
   Window window() const {
     Window w;
@@ -273,221 +274,12 @@ OpSpec vjpSpec(const std::vector<OpSpec> &table, const char *name,
   return spec;
 }
 
-/// Appends the ops of the training step (docs/graph-json.md, "Training")
-/// to the forward ops.
-std::vector<OpSpec> withTrainingOps(std::vector<OpSpec> table) {
+/// The forward ops of convolutions and similarities.
+std::vector<OpSpec> convolutionOps() {
   using T = AttributeType;
-  std::vector<OpSpec> training = {
-      {"l1_penalty",
-       {in("input")},
-       {attr("strength", T::Number)},
-       {"penalty"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {l1Regularizer(c.operand("input"), c.number("strength"))};
-       }},
-      {"orthogonality_penalty",
-       {in("input")},
-       {attr("strength", T::Number)},
-       {"penalty"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {orthogonalityRegularizer(c.operand("input"),
-                                          c.number("strength"))};
-       }},
-      {"count_correct",
-       {in("logits"), in("labels", DType::I64)},
-       {},
-       {"count"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {countCorrect(c.operand("logits"), c.operand("labels"))};
-       }},
-      {"sgd_update",
-       {in("param"), in("grad"), optionalIn("momentum_buffer"), in("step"),
-        in("lr")},
-       {attr("momentum", T::Number), attr("dampening", T::Number),
-        attr("weight_decay", T::Number), attr("nesterov", T::Bool)},
-       {"new_param", "new_momentum_buffer"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         SgdOptions options;
-         options.lr = c.scalar("lr");
-         options.momentum = c.number("momentum");
-         options.dampening = c.number("dampening");
-         options.weight_decay = c.number("weight_decay");
-         options.nesterov = c.flag("nesterov");
-         SgdUpdateResult r = sgdUpdate(c.operand("param"), c.operand("grad"),
-                                       c.optionalOperand("momentum_buffer"),
-                                       stepCount(c), options);
-         std::vector<Tensor> results = {std::move(r.param)};
-         if (c.optionalOperand("momentum_buffer"))
-           results.push_back(std::move(r.momentumBuffer));
-         return results;
-       }},
-      {"adam_update",
-       {in("param"), in("grad"), in("exp_avg"), in("exp_avg_sq"),
-        optionalIn("max_exp_avg_sq"), in("step"), in("lr")},
-       {attr("beta1", T::Number), attr("beta2", T::Number),
-        attr("eps", T::Number), attr("weight_decay", T::Number),
-        attr("amsgrad", T::Bool)},
-       {"new_param", "new_exp_avg", "new_exp_avg_sq", "new_max_exp_avg_sq"},
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         AdamOptions options;
-         options.lr = c.scalar("lr");
-         options.beta1 = c.number("beta1");
-         options.beta2 = c.number("beta2");
-         options.eps = c.number("eps");
-         options.weight_decay = c.number("weight_decay");
-         options.amsgrad = c.flag("amsgrad");
-         AdamUpdateResult r = adamUpdate(
-             c.operand("param"), c.operand("grad"), c.operand("exp_avg"),
-             c.operand("exp_avg_sq"), c.optionalOperand("max_exp_avg_sq"),
-             stepCount(c), options);
-         std::vector<Tensor> results = {std::move(r.param), std::move(r.expAvg),
-                                        std::move(r.expAvgSq)};
-         if (c.optionalOperand("max_exp_avg_sq"))
-           results.push_back(std::move(r.maxExpAvgSq));
-         return results;
-       }},
-  };
-  for (OpSpec &spec : training)
-    table.push_back(std::move(spec));
-
-  const std::vector<OpSpec> forward = table;
-  auto vjp = [&](const char *name, const char *of, Compute compute) {
-    table.push_back(vjpSpec(forward, name, of, compute));
-  };
-  vjp("sim_conv2d_vjp", "sim_conv2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        SimConv2dGrads g = simConv2dVJP(
-            c.operand("input"), c.operand("weight"),
-            c.similarity(c.flag("dynamic")), c.optionalOperand("bias"),
-            c.checkedWindow(c.window()), c.operand("grad_output"));
-        Grads all = {std::move(g.input), std::move(g.weight)};
-        for (Tensor &t : g.similarity)
-          all.push_back(std::move(t));
-        if (g.bias)
-          all.push_back(std::move(*g.bias));
-        return c.select(std::move(all));
-      });
-  vjp("sphere_conv2d_vjp", "sphere_conv2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        SphereOptions options;
-        options.variant = parseSphereVariant(c.text("variant"));
-        options.inputOnly = c.flag("input_only");
-        options.epsilon = c.number("epsilon");
-        options.sigmoidK = c.number("sigmoid_k");
-        SphereConv2dGrads g = sphereConv2dVJP(
-            c.operand("input"), c.operand("weight"),
-            c.optionalOperand("k_param"), options, c.checkedWindow(c.window()),
-            c.operand("grad_output"));
-        Grads all = {std::move(g.input), std::move(g.weight)};
-        if (g.kParam)
-          all.push_back(std::move(*g.kParam));
-        return c.select(std::move(all));
-      });
-  vjp("patch_norm_vjp", "patch_norm",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {patchNormVJP(c.operand("input"), c.pair("kernel_size"),
-                          c.checkedWindow(c.window(), c.pair("kernel_size")),
-                          c.number("epsilon"), c.operand("grad_output"))});
-      });
-  vjp("predicted_similarity_vjp", "predicted_similarity",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        PredictedSimilarityGrads g = predictedSimilarityVJP(
-            c.operand("prediction"), c.operand("gamma"),
-            parseStructure(c.text("structure")), c.operand("grad_output"));
-        return c.select({std::move(g.prediction), std::move(g.gamma)});
-      });
-  vjp("fold_similarity_vjp", "fold_similarity",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        FoldSimilarityGrads g = foldSimilarityVJP(
-            c.operand("weight"), c.similarity(false), c.integer("group_size"),
-            c.operand("grad_output"));
-        Grads all = {std::move(g.weight)};
-        for (Tensor &t : g.similarity)
-          all.push_back(std::move(t));
-        return c.select(std::move(all));
-      });
-  vjp("linear_vjp", "linear", [](const NodeContext &c) -> std::vector<Tensor> {
-    LinearGrads g =
-        linearVJP(c.operand("input"), c.operand("weight"),
-                  c.optionalOperand("bias"), c.operand("grad_output"));
-    Grads all = {std::move(g.input), std::move(g.weight)};
-    if (g.bias)
-      all.push_back(std::move(*g.bias));
-    return c.select(std::move(all));
-  });
-  vjp("batch_norm_train_vjp", "batch_norm_train",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        const Tensor &runningMean = c.operand("running_mean");
-        const Tensor &runningVar = c.operand("running_var");
-        BatchNormGrads g = batchNormTrainVJP(
-            c.operand("input"), c.operand("weight"), c.operand("bias"),
-            runningMean, runningVar, c.number("epsilon"), c.number("momentum"),
-            c.operand("grad_output"));
-        // The normalised output does not depend on the running statistics.
-        return c.select({std::move(g.input), std::move(g.weight),
-                         std::move(g.bias), Tensor(runningMean.shape),
-                         Tensor(runningVar.shape)});
-      });
-  vjp("relu_vjp", "relu", [](const NodeContext &c) -> std::vector<Tensor> {
-    return c.select({reluVJP(c.operand("input"), c.operand("grad_output"))});
-  });
-  vjp("max_pool2d_vjp", "max_pool2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {maxPool2dVJP(c.operand("input"), c.pair("kernel_size"),
-                          c.checkedWindow(c.window(), c.pair("kernel_size")),
-                          c.operand("grad_output"))});
-      });
-  vjp("avg_pool2d_vjp", "avg_pool2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        Window w; // average pooling has no dilation
-        w.stride = c.pair("stride");
-        w.padding = c.pair("padding");
-        return c.select({avgPool2dVJP(c.operand("input"), c.pair("kernel_size"),
-                                      c.checkedWindow(w, c.pair("kernel_size")),
-                                      c.flag("count_include_pad"),
-                                      c.operand("grad_output"))});
-      });
-  vjp("global_avg_pool2d_vjp", "global_avg_pool2d",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {globalAvgPool2dVJP(c.operand("input"), c.operand("grad_output"))});
-      });
-  vjp("flatten_vjp", "flatten",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {flattenVJP(c.operand("input"), c.operand("grad_output"))});
-      });
-  vjp("softmax_cross_entropy_vjp", "softmax_cross_entropy",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        // Labels are integers: no gradient.
-        return c.select(
-            {softmaxCrossEntropyVJP(c.operand("logits"), c.operand("labels"),
-                                    c.number("label_smoothing"),
-                                    c.operand("grad_output")),
-             std::nullopt});
-      });
-  vjp("l1_penalty_vjp", "l1_penalty",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select(
-            {l1RegularizerVJP(c.operand("input"), c.number("strength"),
-                              c.operand("grad_output"))});
-      });
-  vjp("orthogonality_penalty_vjp", "orthogonality_penalty",
-      [](const NodeContext &c) -> std::vector<Tensor> {
-        return c.select({orthogonalityRegularizerVJP(
-            c.operand("input"), c.number("strength"),
-            c.operand("grad_output"))});
-      });
-  return table;
-}
-
-const std::vector<OpSpec> &opTable() {
-  using T = AttributeType;
-  static const std::vector<std::string> structures = {
-      "identity", "diagonal", "full", "cholesky", "shape_masked"};
-  static const std::vector<OpSpec> table = withTrainingOps({
+  const std::vector<std::string> structures = {"identity", "diagonal", "full",
+                                               "cholesky", "shape_masked"};
+  return {
       {"constant",
        {},
        {attr("values", T::Numbers)},
@@ -495,7 +287,7 @@ const std::vector<OpSpec> &opTable() {
        [](const NodeContext &c) -> std::vector<Tensor> {
          const GraphResult &r = c.node.results.at(0);
          std::vector<double> values;
-         for (const JsonValue &v : c.attribute("values").asArray())
+         for (const JsonView &v : c.attribute("values").elements())
            values.push_back(v.asNumber());
          return {Tensor(r.type.shape, std::move(values), r.type.dtype)};
        }},
@@ -570,6 +362,14 @@ const std::vector<OpSpec> &opTable() {
          return {foldSimilarity(c.operand("weight"), c.similarity(false),
                                 c.integer("group_size"))};
        }},
+  };
+}
+
+/// The other forward ops: normalisation, activations, pooling, linear
+/// layers and the loss.
+std::vector<OpSpec> layerOps() {
+  using T = AttributeType;
+  return {
       {"batch_norm",
        {in("input"), in("weight"), in("bias"), in("running_mean"),
         in("running_var")},
@@ -661,7 +461,235 @@ const std::vector<OpSpec> &opTable() {
          return {softmaxCrossEntropy(c.operand("logits"), c.operand("labels"),
                                      c.number("label_smoothing"))};
        }},
+  };
+}
+
+/// The ops of the training step (docs/graph-json.md, "Training") other
+/// than the VJPs: penalties, count_correct and the optimizer updates.
+std::vector<OpSpec> trainingOps() {
+  using T = AttributeType;
+  return {
+      {"l1_penalty",
+       {in("input")},
+       {attr("strength", T::Number)},
+       {"penalty"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {l1Regularizer(c.operand("input"), c.number("strength"))};
+       }},
+      {"orthogonality_penalty",
+       {in("input")},
+       {attr("strength", T::Number)},
+       {"penalty"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {orthogonalityRegularizer(c.operand("input"),
+                                          c.number("strength"))};
+       }},
+      {"count_correct",
+       {in("logits"), in("labels", DType::I64)},
+       {},
+       {"count"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {countCorrect(c.operand("logits"), c.operand("labels"))};
+       }},
+      {"sgd_update",
+       {in("param"), in("grad"), optionalIn("momentum_buffer"), in("step"),
+        in("lr")},
+       {attr("momentum", T::Number), attr("dampening", T::Number),
+        attr("weight_decay", T::Number), attr("nesterov", T::Bool)},
+       {"new_param", "new_momentum_buffer"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         SgdOptions options;
+         options.lr = c.scalar("lr");
+         options.momentum = c.number("momentum");
+         options.dampening = c.number("dampening");
+         options.weight_decay = c.number("weight_decay");
+         options.nesterov = c.flag("nesterov");
+         SgdUpdateResult r = sgdUpdate(c.operand("param"), c.operand("grad"),
+                                       c.optionalOperand("momentum_buffer"),
+                                       stepCount(c), options);
+         std::vector<Tensor> results = {std::move(r.param)};
+         if (c.optionalOperand("momentum_buffer"))
+           results.push_back(std::move(r.momentumBuffer));
+         return results;
+       }},
+      {"adam_update",
+       {in("param"), in("grad"), in("exp_avg"), in("exp_avg_sq"),
+        optionalIn("max_exp_avg_sq"), in("step"), in("lr")},
+       {attr("beta1", T::Number), attr("beta2", T::Number),
+        attr("eps", T::Number), attr("weight_decay", T::Number),
+        attr("amsgrad", T::Bool)},
+       {"new_param", "new_exp_avg", "new_exp_avg_sq", "new_max_exp_avg_sq"},
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         AdamOptions options;
+         options.lr = c.scalar("lr");
+         options.beta1 = c.number("beta1");
+         options.beta2 = c.number("beta2");
+         options.eps = c.number("eps");
+         options.weight_decay = c.number("weight_decay");
+         options.amsgrad = c.flag("amsgrad");
+         AdamUpdateResult r = adamUpdate(
+             c.operand("param"), c.operand("grad"), c.operand("exp_avg"),
+             c.operand("exp_avg_sq"), c.optionalOperand("max_exp_avg_sq"),
+             stepCount(c), options);
+         std::vector<Tensor> results = {std::move(r.param), std::move(r.expAvg),
+                                        std::move(r.expAvgSq)};
+         if (c.optionalOperand("max_exp_avg_sq"))
+           results.push_back(std::move(r.maxExpAvgSq));
+         return results;
+       }},
+  };
+}
+
+/// Appends the VJPs of the convolutions, similarities and linear layers.
+void addConvolutionVJPs(std::vector<OpSpec> &table) {
+  auto vjp = [&](const char *name, const char *of, Compute compute) {
+    table.push_back(vjpSpec(table, name, of, compute));
+  };
+  vjp("sim_conv2d_vjp", "sim_conv2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        SimConv2dGrads g = simConv2dVJP(
+            c.operand("input"), c.operand("weight"),
+            c.similarity(c.flag("dynamic")), c.optionalOperand("bias"),
+            c.checkedWindow(c.window()), c.operand("grad_output"));
+        Grads all = {std::move(g.input), std::move(g.weight)};
+        for (Tensor &t : g.similarity)
+          all.push_back(std::move(t));
+        if (g.bias)
+          all.push_back(std::move(*g.bias));
+        return c.select(std::move(all));
+      });
+  vjp("sphere_conv2d_vjp", "sphere_conv2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        SphereOptions options;
+        options.variant = parseSphereVariant(c.text("variant"));
+        options.inputOnly = c.flag("input_only");
+        options.epsilon = c.number("epsilon");
+        options.sigmoidK = c.number("sigmoid_k");
+        SphereConv2dGrads g = sphereConv2dVJP(
+            c.operand("input"), c.operand("weight"),
+            c.optionalOperand("k_param"), options, c.checkedWindow(c.window()),
+            c.operand("grad_output"));
+        Grads all = {std::move(g.input), std::move(g.weight)};
+        if (g.kParam)
+          all.push_back(std::move(*g.kParam));
+        return c.select(std::move(all));
+      });
+  vjp("patch_norm_vjp", "patch_norm",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {patchNormVJP(c.operand("input"), c.pair("kernel_size"),
+                          c.checkedWindow(c.window(), c.pair("kernel_size")),
+                          c.number("epsilon"), c.operand("grad_output"))});
+      });
+  vjp("predicted_similarity_vjp", "predicted_similarity",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        PredictedSimilarityGrads g = predictedSimilarityVJP(
+            c.operand("prediction"), c.operand("gamma"),
+            parseStructure(c.text("structure")), c.operand("grad_output"));
+        return c.select({std::move(g.prediction), std::move(g.gamma)});
+      });
+  vjp("fold_similarity_vjp", "fold_similarity",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        FoldSimilarityGrads g = foldSimilarityVJP(
+            c.operand("weight"), c.similarity(false), c.integer("group_size"),
+            c.operand("grad_output"));
+        Grads all = {std::move(g.weight)};
+        for (Tensor &t : g.similarity)
+          all.push_back(std::move(t));
+        return c.select(std::move(all));
+      });
+  vjp("linear_vjp", "linear", [](const NodeContext &c) -> std::vector<Tensor> {
+    LinearGrads g =
+        linearVJP(c.operand("input"), c.operand("weight"),
+                  c.optionalOperand("bias"), c.operand("grad_output"));
+    Grads all = {std::move(g.input), std::move(g.weight)};
+    if (g.bias)
+      all.push_back(std::move(*g.bias));
+    return c.select(std::move(all));
   });
+}
+
+/// Appends the VJPs of the other forward ops and of the penalties.
+void addLayerVJPs(std::vector<OpSpec> &table) {
+  auto vjp = [&](const char *name, const char *of, Compute compute) {
+    table.push_back(vjpSpec(table, name, of, compute));
+  };
+  vjp("batch_norm_train_vjp", "batch_norm_train",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        const Tensor &runningMean = c.operand("running_mean");
+        const Tensor &runningVar = c.operand("running_var");
+        BatchNormGrads g = batchNormTrainVJP(
+            c.operand("input"), c.operand("weight"), c.operand("bias"),
+            runningMean, runningVar, c.number("epsilon"), c.number("momentum"),
+            c.operand("grad_output"));
+        // The normalised output does not depend on the running statistics.
+        return c.select({std::move(g.input), std::move(g.weight),
+                         std::move(g.bias), Tensor(runningMean.shape),
+                         Tensor(runningVar.shape)});
+      });
+  vjp("relu_vjp", "relu", [](const NodeContext &c) -> std::vector<Tensor> {
+    return c.select({reluVJP(c.operand("input"), c.operand("grad_output"))});
+  });
+  vjp("max_pool2d_vjp", "max_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {maxPool2dVJP(c.operand("input"), c.pair("kernel_size"),
+                          c.checkedWindow(c.window(), c.pair("kernel_size")),
+                          c.operand("grad_output"))});
+      });
+  vjp("avg_pool2d_vjp", "avg_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        Window w; // average pooling has no dilation
+        w.stride = c.pair("stride");
+        w.padding = c.pair("padding");
+        return c.select({avgPool2dVJP(c.operand("input"), c.pair("kernel_size"),
+                                      c.checkedWindow(w, c.pair("kernel_size")),
+                                      c.flag("count_include_pad"),
+                                      c.operand("grad_output"))});
+      });
+  vjp("global_avg_pool2d_vjp", "global_avg_pool2d",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {globalAvgPool2dVJP(c.operand("input"), c.operand("grad_output"))});
+      });
+  vjp("flatten_vjp", "flatten",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {flattenVJP(c.operand("input"), c.operand("grad_output"))});
+      });
+  vjp("softmax_cross_entropy_vjp", "softmax_cross_entropy",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        // Labels are integers: no gradient.
+        return c.select(
+            {softmaxCrossEntropyVJP(c.operand("logits"), c.operand("labels"),
+                                    c.number("label_smoothing"),
+                                    c.operand("grad_output")),
+             std::nullopt});
+      });
+  vjp("l1_penalty_vjp", "l1_penalty",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select(
+            {l1RegularizerVJP(c.operand("input"), c.number("strength"),
+                              c.operand("grad_output"))});
+      });
+  vjp("orthogonality_penalty_vjp", "orthogonality_penalty",
+      [](const NodeContext &c) -> std::vector<Tensor> {
+        return c.select({orthogonalityRegularizerVJP(
+            c.operand("input"), c.number("strength"),
+            c.operand("grad_output"))});
+      });
+}
+
+const std::vector<OpSpec> &opTable() {
+  static const std::vector<OpSpec> table = [] {
+    std::vector<OpSpec> ops = convolutionOps();
+    for (auto family : {layerOps, trainingOps})
+      for (OpSpec &spec : family())
+        ops.push_back(std::move(spec));
+    addConvolutionVJPs(ops);
+    addLayerVJPs(ops);
+    return ops;
+  }();
   return table;
 }
 
@@ -694,10 +722,12 @@ bool isVJP(const OpSpec &spec) {
   return name.size() > 4 && name.compare(name.size() - 4, 4, "_vjp") == 0;
 }
 
-std::vector<int64_t> integersOf(const JsonValue &attributes, const char *name) {
+std::vector<int64_t> integersOf(const nlohmann::json &attributes,
+                                const char *name) {
   std::vector<int64_t> values;
-  if (const JsonValue *value = attributes.find(name))
-    for (const JsonValue &v : value->asArray())
+  auto it = attributes.find(name);
+  if (it != attributes.end())
+    for (const JsonView &v : JsonView(*it, name).elements())
       values.push_back(v.asInteger());
   return values;
 }
@@ -774,7 +804,7 @@ const std::vector<std::string> &knownRoles() {
 class GraphLoader {
 public:
   Graph load(const JsonView &root) {
-    root.expect(JsonValue::Kind::Object);
+    root.expectObject();
     JsonView format = root["format"];
     if (format.asString() != "nsl-graph")
       format.fail("not an nsl graph: \"format\" is \"" + format.asString() +
@@ -972,7 +1002,7 @@ private:
                           const GraphNode &node) {
     std::string name = spec.name;
     if (name == "sgd_update") {
-      bool momentum = node.attributes.find("momentum")->asNumber() != 0.0;
+      bool momentum = JsonView(node.attributes)["momentum"].asNumber() != 0.0;
       bool buffer = node.operands.count("momentum_buffer") > 0;
       if (momentum != buffer)
         view.fail(std::string("operand 'momentum_buffer' must be given "
@@ -980,7 +1010,7 @@ private:
                   (momentum ? "is not 0" : "is 0") + ", buffer " +
                   (buffer ? "given" : "absent") + ")");
     } else if (name == "adam_update") {
-      bool amsgrad = node.attributes.find("amsgrad")->asBool();
+      bool amsgrad = JsonView(node.attributes)["amsgrad"].asBool();
       bool vmax = node.operands.count("max_exp_avg_sq") > 0;
       if (amsgrad != vmax)
         view.fail(std::string("operand 'max_exp_avg_sq' must be given exactly "
@@ -992,7 +1022,7 @@ private:
 
   void loadAttributes(const JsonView &view, const OpSpec &spec,
                       GraphNode &node) {
-    JsonValue attributes = JsonValue::object();
+    nlohmann::json attributes = nlohmann::json::object();
     std::optional<JsonView> given = view.find("attributes");
     if (given) {
       for (const auto &member : given->members()) {
@@ -1015,7 +1045,7 @@ private:
       }
     }
     for (const AttributeSpec &a : spec.attributes)
-      if (!attributes.find(a.name)) {
+      if (!attributes.contains(a.name)) {
         std::string message = "missing attribute '" + std::string(a.name) + "'";
         if (given)
           given->fail(message);
@@ -1045,9 +1075,8 @@ private:
       checkMagnitude(value, value.asInteger());
       return;
     case AttributeType::Pair:
-      if (!value.isArray() || value.size() != 2 ||
-          !value.value().asArray()[0].isInteger() ||
-          !value.value().asArray()[1].isInteger())
+      if (!value.isArray() || value.size() != 2 || !value[0].isInteger() ||
+          !value[1].isInteger())
         value.fail("expected a pair of integers [height, width]");
       for (const JsonView &element : value.elements())
         checkMagnitude(element, element.asInteger());
@@ -1194,7 +1223,7 @@ std::vector<std::string> knownOps() {
 Graph parseGraph(std::string_view json, const std::string &sourceName) {
   std::string prefix = sourceName.empty() ? "" : sourceName + ": ";
   try {
-    JsonValue root = support::parseJson(json); // positions get the prefix
+    nlohmann::json root = support::parseJson(json); // prefixed below
     return GraphLoader().load(JsonView(root));
   } catch (const JsonError &e) {
     throw ReferenceError(prefix + e.what());

@@ -11,7 +11,6 @@
 #define NSL_RUNTIME_REFERENCE_GRAPH_H
 
 #include "runtime/reference/Tensor.h"
-#include "runtime/support/Json.h"
 
 #include <cstdint>
 #include <map>
@@ -19,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace nsl::reference {
 
@@ -57,7 +58,7 @@ struct GraphNode {
   /// number for a variadic one; absent optional operands are left out.
   std::map<std::string, std::vector<int64_t>> operands;
   /// An object whose members have been checked against the op's signature.
-  support::JsonValue attributes;
+  nlohmann::json attributes;
   std::vector<GraphResult> results;
 
   /// "node 4 (sim_conv2d)", the prefix of every message about the node.

@@ -5,7 +5,7 @@
 // The IR itself is left unchanged.
 // RUN: nsl-opt %s --nsl-export-graph=output=%t.2.json | FileCheck %s --check-prefix=IR
 
-// llvm::json prints object keys sorted.
+// Object keys are printed sorted (nlohmann::json, as llvm::json did before).
 // CHECK:      "arguments": [
 // CHECK-NEXT:   {
 // CHECK-NEXT:     "dtype": "f32",

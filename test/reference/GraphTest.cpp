@@ -10,6 +10,7 @@
 #include "runtime/reference/Ops.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -22,9 +23,8 @@
 #include <unistd.h>
 
 using namespace nsl::reference;
-using nsl::support::JsonValue;
-using nsl::support::parseJson;
-using nsl::support::writeJson;
+// Documents edited by the tests keep their members in the order written.
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -487,170 +487,158 @@ TEST(RandomArguments, UnknownIntegerRange) {
 
 /// The load error of the CNN graph after `edit`.
 template <typename F> std::string loadErrorAfter(F &&edit) {
-  JsonValue doc = parseJson(cnnGraph);
+  Json doc = Json::parse(cnnGraph);
   edit(doc);
-  return errorOf([&] { parseGraph(writeJson(doc)); });
+  return errorOf([&] { parseGraph(doc.dump()); });
 }
 
-JsonValue &node(JsonValue &doc, size_t i) {
-  return doc["nodes"].asArray().at(i);
-}
-JsonValue &argument(JsonValue &doc, size_t i) {
-  return doc["arguments"].asArray().at(i);
-}
-void erase(JsonValue &object, const std::string &key) {
-  auto &members = object.asObject();
-  members.erase(std::find_if(members.begin(), members.end(),
-                             [&](const auto &m) { return m.first == key; }));
+Json &node(Json &doc, size_t i) { return doc["nodes"].at(i); }
+Json &argument(Json &doc, size_t i) { return doc["arguments"].at(i); }
+void erase(Json &object, const std::string &key) {
+  ASSERT_EQ(object.erase(key), 1u) << key;
 }
 
 TEST(GraphValidation, LoadErrors) {
   struct Case {
     const char *what;
-    std::function<void(JsonValue &)> edit;
+    std::function<void(Json &)> edit;
     const char *message;
   };
   const Case cases[] = {
-      {"unknown op", [](JsonValue &d) { node(d, 2)["op"] = "gelu"; },
+      {"unknown op", [](Json &d) { node(d, 2)["op"] = "gelu"; },
        "graph.json: node 2 (gelu): unknown op 'gelu' (known ops: constant, "
        "sim_conv2d, "},
-      {"op not a string", [](JsonValue &d) { node(d, 2)["op"] = 3; },
+      {"op not a string", [](Json &d) { node(d, 2)["op"] = 3; },
        "graph.json: node 2: expected a string at 'nodes[2].op', got 3"},
       {"missing operand",
-       [](JsonValue &d) { erase(node(d, 0)["operands"], "weight"); },
+       [](Json &d) { erase(node(d, 0)["operands"], "weight"); },
        "node 0 (sim_conv2d): missing operand 'weight' (sim_conv2d takes "
        "input, weight, similarity[], bias?) at 'nodes[0].operands'"},
       {"missing operands object",
-       [](JsonValue &d) { erase(node(d, 2), "operands"); },
+       [](Json &d) { erase(node(d, 2), "operands"); },
        "node 2 (relu): missing operand 'input' (relu takes input) at "
        "'nodes[2]'"},
-      {"unknown operand", [](JsonValue &d) { node(d, 2)["operands"]["x"] = 1; },
+      {"unknown operand", [](Json &d) { node(d, 2)["operands"]["x"] = 1; },
        "node 2 (relu): unknown operand 'x' (relu takes input) at "
        "'nodes[2].operands.x'"},
       {"variadic operand not an array",
-       [](JsonValue &d) { node(d, 0)["operands"]["similarity"] = 1; },
+       [](Json &d) { node(d, 0)["operands"]["similarity"] = 1; },
        "node 0 (sim_conv2d): expected an array at "
        "'nodes[0].operands.similarity', got 1"},
       {"single operand not an id",
-       [](JsonValue &d) { node(d, 2)["operands"]["input"] = "x"; },
+       [](Json &d) { node(d, 2)["operands"]["input"] = "x"; },
        "node 2 (relu): expected an integer at 'nodes[2].operands.input', got "
        "the string \"x\""},
       {"use before definition",
-       [](JsonValue &d) { node(d, 0)["operands"]["input"] = 12; },
+       [](Json &d) { node(d, 0)["operands"]["input"] = 12; },
        "node 0 (sim_conv2d): value 12 is used before it is defined at "
        "'nodes[0].operands.input'"},
       {"use of own result",
-       [](JsonValue &d) { node(d, 2)["operands"]["input"] = 12; },
+       [](Json &d) { node(d, 2)["operands"]["input"] = 12; },
        "node 2 (relu): value 12 is used before it is defined"},
-      {"undefined value",
-       [](JsonValue &d) { node(d, 2)["operands"]["input"] = 99; },
+      {"undefined value", [](Json &d) { node(d, 2)["operands"]["input"] = 99; },
        "node 2 (relu): value 99 is used before it is defined"},
       {"duplicate result value",
-       [](JsonValue &d) { node(d, 1)["results"].asArray()[0]["value"] = 10; },
+       [](Json &d) { node(d, 1)["results"][0]["value"] = 10; },
        "node 1 (batch_norm): value 10 is defined twice (first by node 0 "
        "(sim_conv2d)) at 'nodes[1].results[0].value'"},
-      {"duplicate argument value",
-       [](JsonValue &d) { argument(d, 3)["value"] = 1; },
+      {"duplicate argument value", [](Json &d) { argument(d, 3)["value"] = 1; },
        "argument 3: value 1 is defined twice (first by argument 1 "
        "('conv.weight'))"},
-      {"negative value id", [](JsonValue &d) { argument(d, 0)["value"] = -1; },
+      {"negative value id", [](Json &d) { argument(d, 0)["value"] = -1; },
        "argument 0: value ids are non-negative integers, got -1"},
-      {"duplicate argument name",
-       [](JsonValue &d) { argument(d, 2)["name"] = "x"; },
+      {"duplicate argument name", [](Json &d) { argument(d, 2)["name"] = "x"; },
        "argument 2: argument name 'x' is used twice"},
-      {"unknown role", [](JsonValue &d) { argument(d, 0)["role"] = "data"; },
+      {"unknown role", [](Json &d) { argument(d, 0)["role"] = "data"; },
        "argument 0: unknown role 'data' (expected one of input, parameter, "
        "buffer, label, optimizer_state, learning_rate)"},
-      {"unknown dtype", [](JsonValue &d) { argument(d, 0)["dtype"] = "f16"; },
+      {"unknown dtype", [](Json &d) { argument(d, 0)["dtype"] = "f16"; },
        "argument 0: unknown dtype 'f16' (expected f32 or i64) at "
        "'arguments[0].dtype'"},
-      {"negative dimension",
-       [](JsonValue &d) { argument(d, 0)["shape"].asArray()[1] = -3; },
+      {"negative dimension", [](Json &d) { argument(d, 0)["shape"][1] = -3; },
        "argument 0: dimensions are non-negative, got -3 at "
        "'arguments[0].shape[1]'"},
       {"fractional dimension",
-       [](JsonValue &d) { argument(d, 0)["shape"].asArray()[1] = 2.5; },
+       [](Json &d) { argument(d, 0)["shape"][1] = 2.5; },
        "argument 0: expected an integer at 'arguments[0].shape[1]', got 2.5"},
       {"huge shape",
-       [](JsonValue &d) {
+       [](Json &d) {
          argument(d, 0)["shape"] =
-             JsonValue::Array{1 << 30, 1 << 30, 1 << 30, 1 << 30};
+             Json::array({1 << 30, 1 << 30, 1 << 30, 1 << 30});
        },
        "is too large for the reference interpreter"},
-      {"shape not an array", [](JsonValue &d) { argument(d, 0)["shape"] = 4; },
+      {"shape not an array", [](Json &d) { argument(d, 0)["shape"] = 4; },
        "argument 0: expected an array at 'arguments[0].shape', got 4"},
-      {"labels not i64", [](JsonValue &d) { argument(d, 9)["dtype"] = "f32"; },
+      {"labels not i64", [](Json &d) { argument(d, 9)["dtype"] = "f32"; },
        "node 6 (softmax_cross_entropy): operand 'labels' must be i64, but "
        "value 9 is f32"},
       {"f32 operand given i64",
-       [](JsonValue &d) { node(d, 2)["operands"]["input"] = 9; },
+       [](Json &d) { node(d, 2)["operands"]["input"] = 9; },
        "node 2 (relu): operand 'input' must be f32, but value 9 is i64"},
       {"missing attribute",
-       [](JsonValue &d) { erase(node(d, 0)["attributes"], "stride"); },
+       [](Json &d) { erase(node(d, 0)["attributes"], "stride"); },
        "node 0 (sim_conv2d): missing attribute 'stride' at "
        "'nodes[0].attributes'"},
       {"missing attributes object",
-       [](JsonValue &d) { erase(node(d, 1), "attributes"); },
+       [](Json &d) { erase(node(d, 1), "attributes"); },
        "node 1 (batch_norm): missing attribute 'epsilon' at 'nodes[1]'"},
       {"unknown attribute",
-       [](JsonValue &d) { node(d, 0)["attributes"]["strides"] = 1; },
+       [](Json &d) { node(d, 0)["attributes"]["strides"] = 1; },
        "node 0 (sim_conv2d): unknown attribute 'strides' (sim_conv2d takes "
        "structure, dynamic, stride, padding, dilation, alpha)"},
       {"attribute on an op without attributes",
-       [](JsonValue &d) { node(d, 2)["attributes"]["inplace"] = true; },
+       [](Json &d) { node(d, 2)["attributes"]["inplace"] = true; },
        "node 2 (relu): unknown attribute 'inplace' (relu has no attributes)"},
       {"pair of the wrong length",
-       [](JsonValue &d) {
-         node(d, 0)["attributes"]["stride"] = JsonValue::Array{1};
-       },
+       [](Json &d) { node(d, 0)["attributes"]["stride"] = Json::array({1}); },
        "node 0 (sim_conv2d): expected a pair of integers [height, width] at "
        "'nodes[0].attributes.stride'"},
       {"integer attribute out of range",
-       [](JsonValue &d) {
+       [](Json &d) {
          node(d, 0)["attributes"]["stride"] =
-             JsonValue::Array{1, int64_t(1) << 40};
+             Json::array({1, int64_t(1) << 40});
        },
        "node 0 (sim_conv2d): integer attribute 1099511627776 is out of range "
        "(at most 2^24 in magnitude) at 'nodes[0].attributes.stride[1]'"},
       {"bool attribute of the wrong type",
-       [](JsonValue &d) { node(d, 0)["attributes"]["dynamic"] = "no"; },
+       [](Json &d) { node(d, 0)["attributes"]["dynamic"] = "no"; },
        "node 0 (sim_conv2d): expected a boolean at "
        "'nodes[0].attributes.dynamic', got the string \"no\""},
       {"number attribute of the wrong type",
-       [](JsonValue &d) { node(d, 1)["attributes"]["epsilon"] = "1e-5"; },
+       [](Json &d) { node(d, 1)["attributes"]["epsilon"] = "1e-5"; },
        "node 1 (batch_norm): expected a number at "
        "'nodes[1].attributes.epsilon'"},
       {"unknown structure",
-       [](JsonValue &d) { node(d, 0)["attributes"]["structure"] = "banded"; },
+       [](Json &d) { node(d, 0)["attributes"]["structure"] = "banded"; },
        "node 0 (sim_conv2d): unknown structure 'banded' (expected one of "
        "identity, diagonal, full, cholesky, shape_masked)"},
       {"too many results",
-       [](JsonValue &d) {
+       [](Json &d) {
          node(d, 2)["results"].push_back(
-             parseJson(R"({"value": 40, "dtype": "f32", "shape": [1]})"));
+             Json::parse(R"({"value": 40, "dtype": "f32", "shape": [1]})"));
        },
        "node 2 (relu): relu has 1 result, got 2 at 'nodes[2].results'"},
       {"result without dtype",
-       [](JsonValue &d) { erase(node(d, 2)["results"].asArray()[0], "dtype"); },
+       [](Json &d) { erase(node(d, 2)["results"][0], "dtype"); },
        "node 2 (relu): missing member 'dtype' at 'nodes[2].results[0]'"},
-      {"wrong format", [](JsonValue &d) { d["format"] = "onnx"; },
+      {"wrong format", [](Json &d) { d["format"] = "onnx"; },
        "graph.json: not an nsl graph: \"format\" is \"onnx\", expected "
        "\"nsl-graph\" at 'format'"},
-      {"missing format", [](JsonValue &d) { erase(d, "format"); },
+      {"missing format", [](Json &d) { erase(d, "format"); },
        "graph.json: missing member 'format' at the top level"},
-      {"wrong version", [](JsonValue &d) { d["version"] = 2; },
+      {"wrong version", [](Json &d) { d["version"] = 2; },
        "graph.json: unsupported graph version 2 (this interpreter reads "
        "version 1) at 'version'"},
-      {"version not an integer", [](JsonValue &d) { d["version"] = "1"; },
+      {"version not an integer", [](Json &d) { d["version"] = "1"; },
        "graph.json: expected an integer at 'version', got the string \"1\""},
-      {"nodes not an array", [](JsonValue &d) { d["nodes"] = 1; },
+      {"nodes not an array", [](Json &d) { d["nodes"] = 1; },
        "graph.json: expected an array at 'nodes', got 1"},
       {"output of an undefined value",
-       [](JsonValue &d) { d["outputs"].asArray()[1]["value"] = 50; },
+       [](Json &d) { d["outputs"][1]["value"] = 50; },
        "graph.json: output 1: value 50 is used before it is defined at "
        "'outputs[1].value'"},
       {"duplicate output name",
-       [](JsonValue &d) { d["outputs"].asArray()[1]["name"] = "logits"; },
+       [](Json &d) { d["outputs"][1]["name"] = "logits"; },
        "output 1: output name 'logits' is used twice"},
   };
   for (const Case &c : cases) {
@@ -686,9 +674,10 @@ TEST(GraphValidation, MalformedJson) {
                          "\"version\": 1,,}",
                          "model.json");
             }),
-            "model.json: line 2, column 16: expected a string key, got ','");
+            "model.json: line 2, column 16: unexpected ','; expected string "
+            "literal (while parsing object key)");
   EXPECT_CONTAINS(errorOf([] { parseGraph(""); }),
-                  "graph.json: line 1, column 1: expected a JSON value");
+                  "graph.json: line 1, column 1: unexpected end of input");
   EXPECT_EQ(errorOf([] { parseGraph("[]"); }),
             "graph.json: expected an object at the top level, got an array");
   EXPECT_CONTAINS(errorOf([] { loadGraph("/nonexistent/graph.json"); }),
@@ -731,42 +720,42 @@ TEST(GraphValidation, RunErrors) {
                   "arguments: x, conv.weight, ");
 
   // A declared result type that disagrees with the computation.
-  JsonValue doc = parseJson(cnnGraph);
-  node(doc, 3)["results"].asArray()[0]["shape"] = JsonValue::Array{2, 4, 3, 3};
-  Graph wrongShape = parseGraph(writeJson(doc));
+  Json doc = Json::parse(cnnGraph);
+  node(doc, 3)["results"][0]["shape"] = Json::array({2, 4, 3, 3});
+  Graph wrongShape = parseGraph(doc.dump());
   // Windowed ops are checked before they allocate their output.
   EXPECT_EQ(errorOf([&] { run(wrongShape, a); }),
             "node 3 (max_pool2d): result 0 is declared f32[2, 4, 3, 3], but "
             "kernel [2, 2] with stride [2, 2], padding [0, 0] and dilation "
             "[1, 1] on the input [2, 4, 8, 8] gives 4x4 output positions");
-  doc = parseJson(cnnGraph);
-  node(doc, 0)["attributes"]["padding"] = JsonValue::Array{1 << 20, 1 << 20};
-  Graph hugePadding = parseGraph(writeJson(doc));
+  doc = Json::parse(cnnGraph);
+  node(doc, 0)["attributes"]["padding"] = Json::array({1 << 20, 1 << 20});
+  Graph hugePadding = parseGraph(doc.dump());
   EXPECT_CONTAINS(errorOf([&] { run(hugePadding, a); }),
                   "node 0 (sim_conv2d): result 0 is declared f32[2, 4, 8, 8], "
                   "but kernel [3, 3] with stride [1, 1], padding [1048576, "
                   "1048576] and dilation [1, 1] on the input [2, 3, 8, 8] "
                   "gives 2097158x2097158 output positions");
   // Other ops after computing.
-  doc = parseJson(cnnGraph);
-  node(doc, 5)["results"].asArray()[0]["shape"] = JsonValue::Array{2, 11};
-  Graph wrongLinear = parseGraph(writeJson(doc));
+  doc = Json::parse(cnnGraph);
+  node(doc, 5)["results"][0]["shape"] = Json::array({2, 11});
+  Graph wrongLinear = parseGraph(doc.dump());
   EXPECT_EQ(errorOf([&] { run(wrongLinear, a); }),
             "node 5 (linear): result 0 (output, value 15) is declared "
             "f32[2, 11] but computes f32[2, 10]");
 
-  doc = parseJson(batchNormTrainGraph);
-  node(doc, 0)["results"].asArray()[4]["shape"] = JsonValue::Array{4};
-  Graph wrongStatistics = parseGraph(writeJson(doc));
+  doc = Json::parse(batchNormTrainGraph);
+  node(doc, 0)["results"][4]["shape"] = Json::array({4});
+  Graph wrongStatistics = parseGraph(doc.dump());
   EXPECT_EQ(
       errorOf([&] { run(wrongStatistics, randomArguments(wrongStatistics)); }),
       "node 0 (batch_norm_train): result 4 (new_running_var, value 9) "
       "is declared f32[4] but computes f32[3]");
 
   // Inconsistent operand shapes: the op's own message, named by node.
-  doc = parseJson(cnnGraph);
-  argument(doc, 1)["shape"] = JsonValue::Array{4, 2, 3, 3};
-  Graph wrongChannels = parseGraph(writeJson(doc));
+  doc = Json::parse(cnnGraph);
+  argument(doc, 1)["shape"] = Json::array({4, 2, 3, 3});
+  Graph wrongChannels = parseGraph(doc.dump());
   std::string message =
       errorOf([&] { run(wrongChannels, randomArguments(wrongChannels)); });
   EXPECT_EQ(message.rfind("node 0 (sim_conv2d): weight [4, 2, 3, 3]", 0), 0u)
@@ -881,15 +870,14 @@ TEST_F(ToolTest, Compare) {
   EXPECT_CONTAINS(r.out, "all 2 outputs agree");
 
   // A different network on the same arguments: relu on the logits.
-  JsonValue doc = parseJson(cnnGraph);
+  Json doc = Json::parse(cnnGraph);
   node(doc, 6)["operands"]["logits"] = 20;
-  doc["nodes"].asArray().insert(
-      doc["nodes"].asArray().begin() + 6,
-      parseJson(R"({"op": "relu", "operands": {"input": 15},
+  doc["nodes"].insert(doc["nodes"].begin() + 6,
+                      Json::parse(R"({"op": "relu", "operands": {"input": 15},
                     "results": [{"value": 20, "dtype": "f32",
                                  "shape": [2, 10]}]})"));
-  doc["outputs"].asArray()[0]["value"] = 20;
-  std::string b = write("b.json", writeJson(doc));
+  doc["outputs"][0]["value"] = 20;
+  std::string b = write("b.json", doc.dump());
   r = tool("compare " + a + " " + b);
   EXPECT_EQ(r.exitCode, 1) << r.err;
   EXPECT_CONTAINS(r.out, "FAILED");
@@ -924,7 +912,8 @@ TEST_F(ToolTest, ErrorsAreOneLineWithExitCode2) {
       {"run " + good + " --seed abc", "invalid --seed 'abc'"},
       {"run " + good + " --seed -1", "invalid --seed '-1'"},
       {"run " + (dir / "missing.json").string(), "cannot open graph file"},
-      {"run " + badJson, "bad.json: line 1, column 12: expected a JSON value"},
+      {"run " + badJson,
+       "bad.json: line 1, column 12: unexpected end of input"},
       {"run " + good + " --input x=" + badNpy, "bad.npy"},
       {"run " + good + " --input x=" + (dir / "none.npy").string(), "none.npy"},
       {"run " + good + " --input nope=" + badNpy,

@@ -13,14 +13,14 @@
 #include "runtime/reference/Optimizers.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
 using namespace nsl::reference;
-using nsl::support::JsonValue;
-using nsl::support::writeJson;
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -38,19 +38,9 @@ template <typename F> std::string errorOf(F &&f) {
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos)             \
       << "message: " << (haystack) << "\nexpected to contain: " << (needle)
 
-JsonValue shapeJson(const Shape &shape) {
-  JsonValue a = JsonValue::array();
-  for (int64_t d : shape)
-    a.push_back(d);
-  return a;
-}
+Json shapeJson(const Shape &shape) { return shape; }
 
-JsonValue ints(std::vector<int64_t> values) {
-  JsonValue a = JsonValue::array();
-  for (int64_t v : values)
-    a.push_back(v);
-  return a;
-}
+Json ints(std::vector<int64_t> values) { return values; }
 
 /// Builds a graph.json document value by value.
 class Builder {
@@ -59,15 +49,15 @@ public:
     doc_["format"] = "nsl-graph";
     doc_["version"] = 1;
     doc_["function"] = "f";
-    doc_["arguments"] = JsonValue::array();
-    doc_["nodes"] = JsonValue::array();
-    doc_["outputs"] = JsonValue::array();
+    doc_["arguments"] = Json::array();
+    doc_["nodes"] = Json::array();
+    doc_["outputs"] = Json::array();
   }
 
   int64_t arg(const std::string &name, Shape shape,
               const std::string &role = "input",
               const std::string &dtype = "f32") {
-    JsonValue a = JsonValue::object();
+    Json a = Json::object();
     a["value"] = next_;
     a["name"] = name;
     a["role"] = role;
@@ -79,16 +69,16 @@ public:
 
   /// Adds a node; results are (shape, dtype). Returns the result ids.
   std::vector<int64_t>
-  node(const std::string &op, JsonValue operands, JsonValue attributes,
+  node(const std::string &op, Json operands, Json attributes,
        std::vector<std::pair<Shape, std::string>> results) {
-    JsonValue n = JsonValue::object();
+    Json n = Json::object();
     n["op"] = op;
     n["operands"] = std::move(operands);
     n["attributes"] = std::move(attributes);
-    JsonValue rs = JsonValue::array();
+    Json rs = Json::array();
     std::vector<int64_t> ids;
     for (auto &[shape, dtype] : results) {
-      JsonValue r = JsonValue::object();
+      Json r = Json::object();
       r["value"] = next_;
       r["dtype"] = dtype;
       r["shape"] = shapeJson(shape);
@@ -101,7 +91,7 @@ public:
   }
 
   void output(int64_t value) {
-    JsonValue o = JsonValue::object();
+    Json o = Json::object();
     o["value"] = value;
     o["name"] = "out" + std::to_string(outputs_++);
     doc_["outputs"].push_back(std::move(o));
@@ -111,19 +101,19 @@ public:
       output(v);
   }
 
-  JsonValue &doc() { return doc_; }
-  JsonValue &lastNode() { return doc_["nodes"].asArray().back(); }
-  std::string json() const { return writeJson(doc_); }
+  Json &doc() { return doc_; }
+  Json &lastNode() { return doc_["nodes"].back(); }
+  std::string json() const { return doc_.dump(); }
   Graph graph() const { return parseGraph(json()); }
 
 private:
-  JsonValue doc_ = JsonValue::object();
+  Json doc_ = Json::object();
   int64_t next_ = 0;
   int outputs_ = 0;
 };
 
-JsonValue object(std::vector<std::pair<std::string, JsonValue>> members) {
-  JsonValue o = JsonValue::object();
+Json object(std::vector<std::pair<std::string, Json>> members) {
+  Json o = Json::object();
   for (auto &[k, v] : members)
     o[k] = std::move(v);
   return o;
@@ -166,18 +156,18 @@ Builder dnsVJP(std::vector<int64_t> wrt) {
   std::vector<Shape> all = {x, w, m, bias}, shapes;
   for (int64_t i : wrt)
     shapes.push_back(all.at(static_cast<size_t>(i)));
-  JsonValue operands = object({{"input", ix},
-                               {"weight", iw},
-                               {"similarity", ints({im})},
-                               {"bias", ib},
-                               {"grad_output", ig}});
-  JsonValue attributes = object({{"structure", "diagonal"},
-                                 {"dynamic", true},
-                                 {"alpha", 0.0},
-                                 {"stride", ints({2, 2})},
-                                 {"padding", ints({1, 0})},
-                                 {"dilation", ints({1, 1})},
-                                 {"wrt", ints(wrt)}});
+  Json operands = object({{"input", ix},
+                          {"weight", iw},
+                          {"similarity", ints({im})},
+                          {"bias", ib},
+                          {"grad_output", ig}});
+  Json attributes = object({{"structure", "diagonal"},
+                            {"dynamic", true},
+                            {"alpha", 0.0},
+                            {"stride", ints({2, 2})},
+                            {"padding", ints({1, 0})},
+                            {"dilation", ints({1, 1})},
+                            {"wrt", ints(wrt)}});
   b.outputs(b.node("sim_conv2d_vjp", std::move(operands), std::move(attributes),
                    f32s(shapes)));
   return b;
@@ -313,7 +303,7 @@ TEST(ReferenceTrainingGraph, LossPenaltiesAndCount) {
       object({{"label_smoothing", 0.1}, {"wrt", ints({0})}}), f32s({{5, 4}})));
   b.outputs(b.node("count_correct",
                    object({{"logits", logits}, {"labels", labels}}),
-                   JsonValue::object(), {{{}, "i64"}}));
+                   Json::object(), {{{}, "i64"}}));
   b.outputs(b.node("l1_penalty", object({{"input", m}}),
                    object({{"strength", 0.25}}), f32s({{}})));
   b.outputs(
@@ -352,7 +342,7 @@ TEST(ReferenceTrainingGraph, CountCorrectTiesAndNaN) {
           labels = b.arg("labels", {4}, "label", "i64");
   b.outputs(b.node("count_correct",
                    object({{"logits", logits}, {"labels", labels}}),
-                   JsonValue::object(), {{{}, "i64"}}));
+                   Json::object(), {{{}, "i64"}}));
   Graph graph = b.graph();
   // Row 0: a tie, the first maximum (1) wins. Row 1: NaN is the maximum.
   // Row 2: two NaNs, the first wins. Row 3: a plain maximum, wrong label.
@@ -375,7 +365,7 @@ Graph sgdGraph(const SgdOptions &o) {
   int64_t buf = o.momentum != 0.0 ? b.arg("buf", s, "optimizer_state") : -1;
   int64_t step = b.arg("step", {}, "optimizer_state"),
           lr = b.arg("lr", {}, "learning_rate");
-  JsonValue operands =
+  Json operands =
       object({{"param", p}, {"grad", g}, {"step", step}, {"lr", lr}});
   if (buf >= 0)
     operands["momentum_buffer"] = buf;
@@ -450,12 +440,12 @@ Graph adamGraph(const AdamOptions &o) {
   int64_t vmax = o.amsgrad ? b.arg("vmax", s, "optimizer_state") : -1;
   int64_t step = b.arg("step", {}, "optimizer_state"),
           lr = b.arg("lr", {}, "learning_rate");
-  JsonValue operands = object({{"param", p},
-                               {"grad", g},
-                               {"exp_avg", m},
-                               {"exp_avg_sq", v},
-                               {"step", step},
-                               {"lr", lr}});
+  Json operands = object({{"param", p},
+                          {"grad", g},
+                          {"exp_avg", m},
+                          {"exp_avg_sq", v},
+                          {"step", step},
+                          {"lr", lr}});
   if (vmax >= 0)
     operands["max_exp_avg_sq"] = vmax;
   b.outputs(b.node("adam_update", std::move(operands),
@@ -589,7 +579,7 @@ TEST(ReferenceTrainingGraph, BadResults) {
                   "gradient per 'wrt' entry (1), got 2 results");
   // A gradient with another shape than its operand.
   Builder c = dnsVJP({1});
-  c.lastNode()["results"].asArray()[0]["shape"] = ints({4, 3, 3, 2});
+  c.lastNode()["results"][0]["shape"] = ints({4, 3, 3, 2});
   EXPECT_CONTAINS(errorOf([&] { c.graph(); }),
                   "node 0 (sim_conv2d_vjp): result 0 (gradient of weight) "
                   "must have the operand's type f32[4, 3, 3, 3], got "
@@ -599,7 +589,7 @@ TEST(ReferenceTrainingGraph, BadResults) {
 TEST(ReferenceTrainingGraph, WrongShapesAtRunTime) {
   // The upstream gradient has the wrong number of output positions.
   Builder b = dnsVJP({0});
-  b.doc()["arguments"].asArray()[4]["shape"] = ints({2, 4, 4, 3});
+  b.doc()["arguments"][4]["shape"] = ints({2, 4, 4, 3});
   Graph graph = b.graph();
   std::string message = errorOf([&] { run(graph, randomArguments(graph)); });
   EXPECT_CONTAINS(message, "node 0 (sim_conv2d_vjp): grad_output is declared "

@@ -17,7 +17,7 @@
 namespace fs = std::filesystem;
 using namespace nsl::runtime;
 using namespace nsl::runtime::test;
-using nsl::support::JsonValue;
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -51,7 +51,7 @@ TEST(ArtifactTest, LoadsAValidArtifact) {
   EXPECT_EQ(forward.schedule[0].workspaceBytes, 0);
   EXPECT_EQ(artifact->entryPoint("count").schedule[0].workspaceBytes, 256);
   EXPECT_NE(artifact->kernel("nsl_forward_relu"), nullptr);
-  EXPECT_EQ(m.tuning.find("kernel_grouping")->asString(), "per-op");
+  EXPECT_EQ(m.tuning.value("kernel_grouping", ""), "per-op");
   EXPECT_EQ(artifact->weights().tensors.size(), 3u);
   EXPECT_CONTAINS(errorOf([&] { artifact->entryPoint("backward"); }),
                   "has no entry point 'backward' (it has 'forward', 'count')");
@@ -63,168 +63,135 @@ TEST(ArtifactTest, LoadsAValidArtifact) {
 // manifest.json
 //===----------------------------------------------------------------------===//
 
-JsonValue &forwardOf(JsonValue &m) { return m["entry_points"].asArray()[0]; }
-JsonValue &bufferOf(JsonValue &m, size_t id) {
-  return m["buffers"].asArray()[id];
-}
+Json &forwardOf(Json &m) { return m["entry_points"][0]; }
+Json &bufferOf(Json &m, size_t id) { return m["buffers"][id]; }
 
 struct ManifestCase {
   const char *what;
-  std::function<void(JsonValue &)> mutate;
+  std::function<void(Json &)> mutate;
   const char *message;
 };
 
 const ManifestCase manifestCases[] = {
-    {"format", [](JsonValue &m) { m["format"] = "onnx"; },
+    {"format", [](Json &m) { m["format"] = "onnx"; },
      "format is 'onnx', expected 'nsl-artifact' (is this an nslc artifact?) "
      "at 'format'"},
-    {"version", [](JsonValue &m) { m["version"] = 2; },
+    {"version", [](Json &m) { m["version"] = 2; },
      "version 2 is not supported (this runtime reads version 1)"},
-    {"version type", [](JsonValue &m) { m["version"] = "1"; },
+    {"version type", [](Json &m) { m["version"] = "1"; },
      "expected an integer at 'version', got the string \"1\""},
-    {"target missing",
-     [](JsonValue &m) {
-       auto &o = m.asObject();
-       o.erase(o.begin() + 2);
-     },
+    {"target missing", [](Json &m) { m.erase("target"); },
      "missing member 'target' at the top level"},
-    {"library", [](JsonValue &m) { m["kernels"]["library"] = "../k.so"; },
+    {"library", [](Json &m) { m["kernels"]["library"] = "../k.so"; },
      "library '../k.so' is not a file name in the artifact folder"},
-    {"abi", [](JsonValue &m) { m["kernels"]["abi"] = "nsl-cpu-2"; },
+    {"abi", [](Json &m) { m["kernels"]["abi"] = "nsl-cpu-2"; },
      "kernel ABI 'nsl-cpu-2' is not supported (this runtime calls nsl-cpu-1 "
      "kernels) at 'kernels.abi'"},
-    {"dependencies", [](JsonValue &m) { m["kernels"]["dependencies"] = 1; },
+    {"dependencies", [](Json &m) { m["kernels"]["dependencies"] = 1; },
      "expected an array at 'kernels.dependencies'"},
-    {"arena_bytes", [](JsonValue &m) { m["arena_bytes"] = -1; },
+    {"arena_bytes", [](Json &m) { m["arena_bytes"] = -1; },
      "arena_bytes is negative"},
-    {"buffer id range", [](JsonValue &m) { bufferOf(m, 8)["id"] = 9; },
+    {"buffer id range", [](Json &m) { bufferOf(m, 8)["id"] = 9; },
      "buffer id 9 is out of range (the 9 buffers must have the ids 0 to 8) at "
      "'buffers[8].id'"},
-    {"buffer id twice", [](JsonValue &m) { bufferOf(m, 8)["id"] = 0; },
+    {"buffer id twice", [](Json &m) { bufferOf(m, 8)["id"] = 0; },
      "buffer id 0 is used twice at 'buffers[8].id'"},
-    {"buffer dtype", [](JsonValue &m) { bufferOf(m, 3)["dtype"] = "f16"; },
+    {"buffer dtype", [](Json &m) { bufferOf(m, 3)["dtype"] = "f16"; },
      "unknown dtype 'f16' (expected f32 or i64) at 'buffers[3].dtype'"},
-    {"buffer shape",
-     [](JsonValue &m) { bufferOf(m, 3)["shape"].asArray()[0] = -4; },
+    {"buffer shape", [](Json &m) { bufferOf(m, 3)["shape"][0] = -4; },
      "negative dimension -4 at 'buffers[3].shape[0]'"},
     {"buffer shape overflow",
-     [](JsonValue &m) {
+     [](Json &m) {
        bufferOf(m, 3)["shape"] =
-           JsonValue::Array{int64_t(1) << 40, int64_t(1) << 40};
+           Json::array({int64_t(1) << 40, int64_t(1) << 40});
      },
      "has too many elements at 'buffers[3].shape'"},
-    {"buffer bytes", [](JsonValue &m) { bufferOf(m, 0)["bytes"] = 100; },
+    {"buffer bytes", [](Json &m) { bufferOf(m, 0)["bytes"] = 100; },
      "bytes 100 do not match f32[4, 8] (128 bytes) at 'buffers[0].bytes'"},
-    {"storage", [](JsonValue &m) { bufferOf(m, 3)["storage"] = "heap"; },
+    {"storage", [](Json &m) { bufferOf(m, 3)["storage"] = "heap"; },
      "unknown storage 'heap' (expected argument, arena or constant)"},
-    {"offset alignment", [](JsonValue &m) { bufferOf(m, 4)["offset"] = 96; },
+    {"offset alignment", [](Json &m) { bufferOf(m, 4)["offset"] = 96; },
      "arena offset 96 is not a non-negative multiple of 64 at "
      "'buffers[4].offset'"},
-    {"offset missing",
-     [](JsonValue &m) { bufferOf(m, 4).asObject().pop_back(); },
+    {"offset missing", [](Json &m) { bufferOf(m, 4).erase("offset"); },
      "missing member 'offset' at 'buffers[4]'"},
-    {"arena overflow", [](JsonValue &m) { bufferOf(m, 4)["offset"] = 192; },
+    {"arena overflow", [](Json &m) { bufferOf(m, 4)["offset"] = 192; },
      "buffer 4 (bytes 192 to 272) overflows the arena of 256 bytes"},
-    {"constant name", [](JsonValue &m) { bufferOf(m, 5)["name"] = ""; },
+    {"constant name", [](Json &m) { bufferOf(m, 5)["name"] = ""; },
      "a constant buffer needs the name of its tensor"},
     {"argument buffer range",
-     [](JsonValue &m) {
-       forwardOf(m)["arguments"].asArray()[0]["buffer"] = 42;
-     },
+     [](Json &m) { forwardOf(m)["arguments"][0]["buffer"] = 42; },
      "buffer id 42 is out of range (9 buffers) at "
      "'entry_points[0].arguments[0].buffer'"},
     {"argument type",
-     [](JsonValue &m) {
-       forwardOf(m)["arguments"].asArray()[0]["dtype"] = "i64";
-     },
+     [](Json &m) { forwardOf(m)["arguments"][0]["dtype"] = "i64"; },
      "'x' is i64[4, 8] but its buffer 0 is f32[4, 8] at "
      "'entry_points[0].arguments[0]'"},
     {"argument storage",
-     [](JsonValue &m) {
-       JsonValue &x = forwardOf(m)["arguments"].asArray()[0];
+     [](Json &m) {
+       Json &x = forwardOf(m)["arguments"][0];
        x["buffer"] = 3;
-       x["shape"] = JsonValue::Array{4, 5};
+       x["shape"] = Json::array({4, 5});
      },
      "argument 'x' is bound to buffer 3, whose storage is not 'argument'"},
     {"argument twice",
-     [](JsonValue &m) { forwardOf(m)["arguments"].asArray()[2]["name"] = "x"; },
+     [](Json &m) { forwardOf(m)["arguments"][2]["name"] = "x"; },
      "argument 'x' is declared twice"},
     {"argument buffer twice",
-     [](JsonValue &m) {
-       JsonValue &a = forwardOf(m)["arguments"].asArray()[2];
+     [](Json &m) {
+       Json &a = forwardOf(m)["arguments"][2];
        a["buffer"] = 1;
-       a["shape"] = JsonValue::Array{5, 8};
+       a["shape"] = Json::array({5, 8});
      },
      "buffer 1 is bound to two arguments"},
-    {"role",
-     [](JsonValue &m) {
-       forwardOf(m)["arguments"].asArray()[1]["role"] = "weights";
-     },
+    {"role", [](Json &m) { forwardOf(m)["arguments"][1]["role"] = "weights"; },
      "unknown role 'weights' (expected input, parameter, buffer, label, "
      "optimizer_state or learning_rate)"},
     {"result type",
-     [](JsonValue &m) {
-       forwardOf(m)["results"].asArray()[0]["shape"] = JsonValue::Array{20};
-     },
+     [](Json &m) { forwardOf(m)["results"][0]["shape"] = Json::array({20}); },
      "'output0' is f32[20] but its buffer 6 is f32[4, 5] at "
      "'entry_points[0].results[0]'"},
     {"result twice",
-     [](JsonValue &m) {
-       forwardOf(m)["results"].asArray()[1]["name"] = "output0";
-     },
+     [](Json &m) { forwardOf(m)["results"][1]["name"] = "output0"; },
      "result 'output0' is declared twice"},
     {"kernel name",
-     [](JsonValue &m) {
-       forwardOf(m)["schedule"].asArray()[0]["kernel"] = "k-1";
-     },
+     [](Json &m) { forwardOf(m)["schedule"][0]["kernel"] = "k-1"; },
      "kernel name 'k-1' is not a C identifier"},
     {"launch buffer",
-     [](JsonValue &m) {
-       forwardOf(m)["schedule"].asArray()[1]["buffers"].asArray()[1] = 9;
-     },
+     [](Json &m) { forwardOf(m)["schedule"][1]["buffers"][1] = 9; },
      "buffer id 9 is out of range (9 buffers) at "
      "'entry_points[0].schedule[1].buffers[1]'"},
     {"launch of another entry's argument",
-     [](JsonValue &m) {
-       forwardOf(m)["schedule"].asArray()[1]["buffers"].asArray()[0] = 7;
-     },
+     [](Json &m) { forwardOf(m)["schedule"][1]["buffers"][0] = 7; },
      "buffer 7 is an argument buffer but no argument of entry point "
      "'forward' is bound to it"},
     {"parallel_extent",
-     [](JsonValue &m) {
-       forwardOf(m)["schedule"].asArray()[2]["parallel_extent"] = 0;
-     },
+     [](Json &m) { forwardOf(m)["schedule"][2]["parallel_extent"] = 0; },
      "parallel_extent 0 is less than 1 at "
      "'entry_points[0].schedule[2].parallel_extent'"},
     {"workspace_bytes",
-     [](JsonValue &m) {
-       forwardOf(m)["schedule"].asArray()[2]["workspace_bytes"] = -64;
-     },
+     [](Json &m) { forwardOf(m)["schedule"][2]["workspace_bytes"] = -64; },
      "workspace_bytes is negative at "
      "'entry_points[0].schedule[2].workspace_bytes'"},
-    {"ops",
-     [](JsonValue &m) { forwardOf(m)["schedule"].asArray()[2]["ops"] = 1; },
+    {"ops", [](Json &m) { forwardOf(m)["schedule"][2]["ops"] = 1; },
      "expected an array at 'entry_points[0].schedule[2].ops'"},
-    {"no entry points",
-     [](JsonValue &m) { m["entry_points"] = JsonValue::array(); },
+    {"no entry points", [](Json &m) { m["entry_points"] = Json::array(); },
      "the artifact has no entry points"},
     {"entry point twice",
-     [](JsonValue &m) { m["entry_points"].asArray()[1]["name"] = "forward"; },
+     [](Json &m) { m["entry_points"][1]["name"] = "forward"; },
      "entry point 'forward' is defined twice"},
-    {"not an object", [](JsonValue &m) { m = JsonValue::Array{1}; },
+    {"not an object", [](Json &m) { m = Json::array({1}); },
      "expected a JSON object at the top level"},
 };
 
 TEST(ManifestTest, EveryBadFieldHasItsMessage) {
   const TestArtifact valid = mlpArtifact();
-  EXPECT_NO_THROW(parseManifest(nsl::support::writeJson(valid.manifest),
-                                "m/manifest.json"));
+  EXPECT_NO_THROW(parseManifest(valid.manifest.dump(), "m/manifest.json"));
   for (const ManifestCase &c : manifestCases) {
-    JsonValue manifest = valid.manifest;
+    Json manifest = valid.manifest;
     c.mutate(manifest);
-    std::string message = errorOf([&] {
-      parseManifest(nsl::support::writeJson(manifest), "m/manifest.json");
-    });
+    std::string message =
+        errorOf([&] { parseManifest(manifest.dump(), "m/manifest.json"); });
     EXPECT_EQ(message.rfind("m/manifest.json: ", 0), 0u)
         << c.what << ": " << message;
     EXPECT_CONTAINS(message, c.message) << c.what;
@@ -359,7 +326,7 @@ TEST(ArtifactTest, EveryWeightIsChecked) {
 
 TEST(ArtifactTest, MissingKernelSymbolIsNamed) {
   TestArtifact a = mlpArtifact();
-  forwardOf(a.manifest)["schedule"].asArray()[1]["kernel"] = "nsl_forward_gelu";
+  forwardOf(a.manifest)["schedule"][1]["kernel"] = "nsl_forward_gelu";
   std::string path = a.write();
   std::string message = errorOf([&] { Artifact::load(path, fullHost()); });
   EXPECT_CONTAINS(message, "kernels.so: the library lacks kernel "

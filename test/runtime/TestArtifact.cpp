@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
-using nsl::support::JsonValue;
+using Json = nlohmann::ordered_json;
 
 namespace nsl::runtime::test {
 
@@ -90,16 +90,13 @@ void nsl_count(void *const *b, int64_t begin, int64_t end) {
 }
 )c";
 
-JsonValue shape(std::initializer_list<int64_t> dims) {
-  JsonValue s = JsonValue::array();
-  for (int64_t d : dims)
-    s.push_back(d);
-  return s;
+Json shape(std::initializer_list<int64_t> dims) {
+  return std::vector<int64_t>(dims);
 }
 
-JsonValue buffer(int64_t id, const char *dtype, JsonValue dims, int64_t bytes,
-                 const char *storage) {
-  JsonValue b = JsonValue::object();
+Json buffer(int64_t id, const char *dtype, Json dims, int64_t bytes,
+            const char *storage) {
+  Json b = Json::object();
   b["id"] = id;
   b["dtype"] = dtype;
   b["shape"] = std::move(dims);
@@ -108,9 +105,9 @@ JsonValue buffer(int64_t id, const char *dtype, JsonValue dims, int64_t bytes,
   return b;
 }
 
-JsonValue binding(const char *name, const char *role, const char *dtype,
-                  JsonValue dims, int64_t buffer) {
-  JsonValue b = JsonValue::object();
+Json binding(const char *name, const char *role, const char *dtype, Json dims,
+             int64_t buffer) {
+  Json b = Json::object();
   b["name"] = name;
   if (role)
     b["role"] = role;
@@ -120,21 +117,21 @@ JsonValue binding(const char *name, const char *role, const char *dtype,
   return b;
 }
 
-JsonValue launch(const char *kernel, std::initializer_list<int64_t> buffers,
-                 int64_t extent, const char *op) {
-  JsonValue l = JsonValue::object();
+Json launch(const char *kernel, std::initializer_list<int64_t> buffers,
+            int64_t extent, const char *op) {
+  Json l = Json::object();
   l["kernel"] = kernel;
   l["buffers"] = shape(buffers);
   l["parallel_extent"] = extent;
-  l["ops"] = JsonValue::Array{op};
+  l["ops"] = Json::array({op});
   return l;
 }
 
 std::string tensorValues(const Tensor &t) {
-  JsonValue values = JsonValue::array();
+  Json values = Json::array();
   for (int64_t i = 0; i < t.numel(); ++i)
     values.push_back(static_cast<double>(t.at<float>(i)));
-  return support::writeJson(values);
+  return values.dump();
 }
 
 } // namespace
@@ -188,8 +185,7 @@ std::string compileKernels(const std::string &source) {
 
 std::string TestArtifact::write() const {
   std::string dir = freshDirectory();
-  writeFile(dir + "/manifest.json",
-            support::writeJson(manifest, {/*indent=*/2}));
+  writeFile(dir + "/manifest.json", manifest.dump(/*indent=*/2));
   writeSafetensors(dir + "/weights.safetensors", weights);
   if (!graph.empty())
     writeFile(dir + "/graph.json", graph);
@@ -214,14 +210,14 @@ TestArtifact mlpArtifact(const std::string &reluBody) {
   a.weights["fc.bias"] = randomTensor({classes}, 2);
   a.weights["__constant_0"] = randomTensor({batch, classes}, 3);
 
-  JsonValue &m = a.manifest;
+  Json &m = a.manifest;
   m["format"] = "nsl-artifact";
   m["version"] = 1;
   m["target"] = "cpu-x86_64";
   m["kernels"]["library"] = "kernels.so";
   m["kernels"]["abi"] = "nsl-cpu-1";
-  m["kernels"]["dependencies"] = JsonValue::Array{"libc.so.6"};
-  JsonValue &buffers = m["buffers"] = JsonValue::array();
+  m["kernels"]["dependencies"] = Json::array({"libc.so.6"});
+  Json &buffers = m["buffers"] = Json::array();
   const int64_t io = batch * classes * 4;
   buffers.push_back(buffer(0, "f32", shape({batch, features}),
                            batch * features * 4, "argument"));
@@ -231,42 +227,42 @@ TestArtifact mlpArtifact(const std::string &reluBody) {
       buffer(2, "f32", shape({classes}), classes * 4, "argument"));
   // The linear output dies once relu has read it: output0 reuses its bytes.
   buffers.push_back(buffer(3, "f32", shape({batch, classes}), io, "arena"));
-  buffers.asArray().back()["offset"] = 0;
+  buffers.back()["offset"] = 0;
   buffers.push_back(buffer(4, "f32", shape({batch, classes}), io, "arena"));
-  buffers.asArray().back()["offset"] = 128;
+  buffers.back()["offset"] = 128;
   buffers.push_back(buffer(5, "f32", shape({batch, classes}), io, "constant"));
-  buffers.asArray().back()["name"] = "__constant_0";
+  buffers.back()["name"] = "__constant_0";
   buffers.push_back(buffer(6, "f32", shape({batch, classes}), io, "arena"));
-  buffers.asArray().back()["offset"] = 0;
+  buffers.back()["offset"] = 0;
   buffers.push_back(
       buffer(7, "i64", shape({countExtent}), countExtent * 8, "argument"));
   buffers.push_back(
       buffer(8, "i64", shape({countExtent, 3}), countExtent * 24, "argument"));
   m["arena_bytes"] = 256;
 
-  JsonValue forward = JsonValue::object();
+  Json forward = Json::object();
   forward["name"] = "forward";
-  forward["arguments"] = JsonValue::Array{
-      binding("x", "input", "f32", shape({batch, features}), 0),
-      binding("fc.weight", "parameter", "f32", shape({classes, features}), 1),
-      binding("fc.bias", "parameter", "f32", shape({classes}), 2)};
-  forward["results"] = JsonValue::Array{
-      binding("output0", nullptr, "f32", shape({batch, classes}), 6),
-      binding("hidden", nullptr, "f32", shape({batch, classes}), 4)};
-  forward["schedule"] = JsonValue::Array{
-      launch("nsl_forward_linear", {0, 1, 2, 3}, batch, "nsl.linear"),
-      launch("nsl_forward_relu", {3, 4}, batch, "nsl.relu"),
-      launch("nsl_forward_add", {4, 5, 6}, batch, "nsl.add")};
-  JsonValue count = JsonValue::object();
+  forward["arguments"] = Json::array(
+      {binding("x", "input", "f32", shape({batch, features}), 0),
+       binding("fc.weight", "parameter", "f32", shape({classes, features}), 1),
+       binding("fc.bias", "parameter", "f32", shape({classes}), 2)});
+  forward["results"] = Json::array(
+      {binding("output0", nullptr, "f32", shape({batch, classes}), 6),
+       binding("hidden", nullptr, "f32", shape({batch, classes}), 4)});
+  forward["schedule"] = Json::array(
+      {launch("nsl_forward_linear", {0, 1, 2, 3}, batch, "nsl.linear"),
+       launch("nsl_forward_relu", {3, 4}, batch, "nsl.relu"),
+       launch("nsl_forward_add", {4, 5, 6}, batch, "nsl.add")});
+  Json count = Json::object();
   count["name"] = "count";
-  count["arguments"] = JsonValue::Array{
-      binding("counts", "input", "i64", shape({countExtent}), 7),
-      binding("ranges", "input", "i64", shape({countExtent, 3}), 8)};
-  count["results"] = JsonValue::array();
+  count["arguments"] = Json::array(
+      {binding("counts", "input", "i64", shape({countExtent}), 7),
+       binding("ranges", "input", "i64", shape({countExtent, 3}), 8)});
+  count["results"] = Json::array();
   count["schedule"] =
-      JsonValue::Array{launch("nsl_count", {7, 8}, countExtent, "test.count")};
-  count["schedule"].asArray()[0]["workspace_bytes"] = 256;
-  m["entry_points"] = JsonValue::Array{forward, count};
+      Json::array({launch("nsl_count", {7, 8}, countExtent, "test.count")});
+  count["schedule"][0]["workspace_bytes"] = 256;
+  m["entry_points"] = Json::array({forward, count});
   m["tuning"]["kernel_grouping"] = "per-op";
 
   a.graph = R"({

@@ -18,9 +18,8 @@
 #define NSL_TEST_RUNTIME_TESTARTIFACT_H
 
 #include "runtime/artifact/Tensor.h"
-#include "runtime/support/Json.h"
-
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <map>
@@ -31,7 +30,8 @@ namespace nsl::runtime::test {
 constexpr int64_t batch = 4, features = 8, classes = 5, countExtent = 10;
 
 struct TestArtifact {
-  support::JsonValue manifest;
+  /// In the order written (manifest.json stays readable).
+  nlohmann::ordered_json manifest;
   std::map<std::string, Tensor> weights;
   std::string kernelSource;
   std::string graph; // graph.json; not written if empty.

@@ -26,7 +26,6 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -290,14 +289,12 @@ FailureOr<std::vector<std::string>>
 exportGraphs(ModuleOp module, ArrayRef<mlir::nsl::EntryFunction> entries) {
   std::vector<std::string> graphs;
   for (const mlir::nsl::EntryFunction &entry : entries) {
-    FailureOr<llvm::json::Object> graph = mlir::nsl::exportGraph(
+    FailureOr<nlohmann::json> graph = mlir::nsl::exportGraph(
         module.lookupSymbol<func::FuncOp>(entry.function));
     if (failed(graph))
       return failure();
     (*graph)["function"] = entry.name;
-    graphs.push_back(
-        llvm::formatv("{0:2}", llvm::json::Value(std::move(*graph))).str() +
-        "\n");
+    graphs.push_back(mlir::nsl::printGraph(*graph));
   }
   return graphs;
 }
