@@ -8,7 +8,7 @@
 
 #include "runtime/cuda/CudaDriver.h"
 
-#include "test/runtime/TestArtifact.h"
+#include "test/runtime/artifact/TestArtifact.h"
 
 #include <gtest/gtest.h>
 

@@ -15,7 +15,7 @@
 #include "runtime/artifact/Model.h"
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/cuda/CudaDriver.h"
-#include "test/runtime/TestArtifact.h"
+#include "test/runtime/artifact/TestArtifact.h"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 #define NSL_TEST_REFERENCE_TORCHHARNESS_H
 
 #include "runtime/reference/Ops.h"
-#include "test/reference/TestUtil.h"
+#include "test/runtime/reference/TestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -104,7 +104,7 @@ std::vector<SimConvCase> simConvCases();
 std::string readText(const std::string &path);
 
 /// Writes every case into a fresh temporary directory (from the mkdtemp
-/// pattern `dirPattern`) and runs test/reference/`script` once on all of
+/// pattern `dirPattern`) and runs test/runtime/reference/`script` once on all of
 /// them (importing torch takes about a second, so each suite runs as one
 /// process: see CMakeLists.txt). A failed run fails every test with the
 /// script's output; `what` names the script in that message.

@@ -16,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Optimizers.h"
-#include "test/reference/TestUtil.h"
+#include "test/runtime/reference/TestUtil.h"
 
 #include <gtest/gtest.h>
 

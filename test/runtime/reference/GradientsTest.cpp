@@ -20,7 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Gradients.h"
-#include "test/reference/TestUtil.h"
+#include "test/runtime/reference/TestUtil.h"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Optimizers.h"
-#include "test/reference/TorchHarness.h"
+#include "test/runtime/reference/TorchHarness.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "test/reference/TorchHarness.h"
+#include "test/runtime/reference/TorchHarness.h"
 
 #include <cmath>
 #include <cstdio>
@@ -259,7 +259,7 @@ PythonRun::PythonRun(const std::string &dirPattern, const std::string &script,
   }
   dir = stage;
   const std::string scriptPath =
-      std::string(NSL_SOURCE_DIR) + "/test/reference/" + script;
+      std::string(NSL_SOURCE_DIR) + "/test/runtime/reference/" + script;
   const std::string python = "'" + std::string(NSL_PYTHON) + "'";
   try {
     std::ofstream(stage + "/manifest.txt") << manifestText(cases);

@@ -18,7 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Gradients.h"
-#include "test/reference/TorchHarness.h"
+#include "test/runtime/reference/TorchHarness.h"
 
 #include <gtest/gtest.h>
 

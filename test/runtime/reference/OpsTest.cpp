@@ -11,7 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Ops.h"
-#include "test/reference/TestUtil.h"
+#include "test/runtime/reference/TestUtil.h"
 
 #include <gtest/gtest.h>
 

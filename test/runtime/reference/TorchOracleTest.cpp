@@ -15,7 +15,7 @@
 
 #include "runtime/reference/Ops.h"
 #include "runtime/support/Npy.h"
-#include "test/reference/TorchHarness.h"
+#include "test/runtime/reference/TorchHarness.h"
 
 #include <gtest/gtest.h>
 
