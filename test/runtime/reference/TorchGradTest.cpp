@@ -48,6 +48,8 @@ std::vector<Tensor> convGrads(SimConv2dGrads g) {
   return out;
 }
 
+// A case list: one block per op family and configuration checked against
+// PyTorch. NOLINTNEXTLINE(readability-function-size)
 std::vector<GradCase> buildCases() {
   const std::vector<Geometry> &geometries = torchGeometries();
   Random rng(20240612);

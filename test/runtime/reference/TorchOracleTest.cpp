@@ -33,6 +33,8 @@ namespace {
 
 using OracleCase = TorchCase;
 
+// A case list: one block per op family and configuration checked against
+// PyTorch. NOLINTNEXTLINE(readability-function-size)
 std::vector<OracleCase> buildCases() {
   const std::vector<Geometry> &geometries = torchGeometries();
   Random rng(20240611);
