@@ -104,8 +104,8 @@ std::vector<SimConvCase> simConvCases();
 std::string readText(const std::string &path);
 
 /// Writes every case into a fresh temporary directory (from the mkdtemp
-/// pattern `dirPattern`) and runs test/runtime/reference/`script` once on all of
-/// them (importing torch takes about a second, so each suite runs as one
+/// pattern `dirPattern`) and runs test/runtime/reference/`script` once on all
+/// of them (importing torch takes about a second, so each suite runs as one
 /// process: see CMakeLists.txt). A failed run fails every test with the
 /// script's output; `what` names the script in that message.
 class PythonRun {
