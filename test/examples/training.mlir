@@ -26,6 +26,13 @@
 // RUN: FileCheck %s --check-prefix=TRAIN < %t.dynamic.log
 // RUN: awk '/^step 1:/ {first = $4} /^step 30:/ {last = $4} END {exit !(last + 0 < first + 0)}' %t.dynamic.log
 
+// The CPU's gradient vector loops at the AVX2 width (8 lanes, 12
+// accumulators) compute the same gradients.
+// RUN: nslc %nsl_src/examples/dynamic_nsn.mlir --train --return-gradients --vector-width 8 --seed 1 -o %t.dynamic8 > /dev/null
+// RUN: nsl-run check %t.dynamic8 --entry train_step --seed 2 --tolerance 1e-4 --atol 1e-6 | FileCheck %s --check-prefix=OK
+// RUN: nslc %nsl_src/examples/dynamic_uns.mlir --train --return-gradients --vector-width 8 --seed 1 -o %t.uns8 > /dev/null
+// RUN: nsl-run check %t.uns8 --entry train_step --seed 2 --tolerance 1e-4 --atol 1e-6 | FileCheck %s --check-prefix=OK
+
 // Only the similarity, the predictor and γ train: the backbone is frozen
 // (no gradient, no state, unchanged).
 // RUN: nslc %nsl_src/examples/dynamic_nsn.mlir --train --trainable '*similarity*,*predictor*,*gamma' --seed 1 -o %t.frozen | FileCheck %s --check-prefix=WROTE
