@@ -231,6 +231,13 @@ struct GenerateTrainStepPass
                          << optimizer << "' (sgd or adam)";
       return signalPassFailure();
     }
+    if (optimizer == "sgd" && nesterov &&
+        (momentum <= 0.0 || dampening != 0.0)) {
+      module.emitError() << "--nsl-generate-train-step: nesterov momentum "
+                            "requires a momentum and zero dampening (as "
+                            "torch.optim.SGD)";
+      return signalPassFailure();
+    }
     if (model.getNumResults() == 0) {
       model.emitError() << "cannot train @" << function
                         << ": it returns nothing (the logits are expected)";

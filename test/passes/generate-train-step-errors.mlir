@@ -2,10 +2,12 @@
 // RUN: not nsl-opt %s --split-input-file --nsl-generate-train-step="function=missing" 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not nsl-opt %s --split-input-file --nsl-generate-train-step="optimizer=lbfgs" 2>&1 | FileCheck %s --check-prefix=OPTIMIZER
 // RUN: not nsl-opt %s --split-input-file --nsl-generate-train-step="trainable=nothing.*" 2>&1 | FileCheck %s --check-prefix=TRAINABLE
+// RUN: not nsl-opt %s --split-input-file --nsl-generate-train-step="nesterov=1 dampening=0.1" 2>&1 | FileCheck %s --check-prefix=NESTEROV
 // RUN: not nsl-opt %s --split-input-file --nsl-generate-train-step 2>&1 | FileCheck %s
 
 // MISSING: error: --nsl-generate-train-step: the module has no function @missing
 // OPTIMIZER: error: --nsl-generate-train-step: unknown optimizer 'lbfgs' (sgd or adam)
+// NESTEROV: error: --nsl-generate-train-step: nesterov momentum requires a momentum and zero dampening (as torch.optim.SGD)
 // TRAINABLE: error: no parameter of @forward matches --trainable 'nothing.*': nothing to train
 
 // CHECK: error: cannot train @forward: its first result must be the logits [N, C] (f32) or a softmax_cross_entropy loss, got 'tensor<2x4x3x3xf32>'
