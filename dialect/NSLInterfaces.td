@@ -31,4 +31,31 @@ def NSL_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
   ];
 }
 
+def NSL_PerSampleOpInterface : OpInterface<"PerSampleOpInterface"> {
+  let description = [{
+    An op that can compute each sample of a batch on its own: the outliner
+    (`--nsl-outline-kernels`) splits its kernel over the batch, slicing the
+    per-sample operands along their leading dimension and reading the others
+    whole. Ops that mix samples (training batch norm, the loss, weight
+    folding, the weight gradients) do not have it.
+  }];
+  let cppNamespace = "::mlir::nsl";
+  let methods = [
+    InterfaceMethod<[{
+        One flag per operand: true for an operand that is per sample (its
+        leading dimension is the batch), false for one every sample reads
+        whole. std::nullopt when this instance mixes samples after all (a
+        rank-0 result; a VJP asked for batch sums). The default: an operand
+        is per sample when its leading dimension is the first result's,
+        std::nullopt for a rank-0 result — right for ops whose operands are
+        all batched (activations, pooling, reshapes, elementwise ops, whose
+        broadcast operands have a leading 1 or a lower rank).
+      }],
+      "std::optional<::llvm::SmallVector<bool>>", "getPerSampleOperands",
+      (ins), "", [{
+        return ::mlir::nsl::leadingDimensionOperands($_op.getOperation());
+      }]>,
+  ];
+}
+
 #endif // NSL_INTERFACES_TD

@@ -11,6 +11,13 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialect/NSLEnums.h.inc"
+
+namespace mlir::nsl {
+/// PerSampleOpInterface's default: an operand is per sample when its leading
+/// dimension is the first result's; std::nullopt for a rank-0 result.
+std::optional<SmallVector<bool>> leadingDimensionOperands(Operation *op);
+} // namespace mlir::nsl
+
 #include "dialect/NSLInterfaces.h.inc"
 
 #define GET_OP_CLASSES

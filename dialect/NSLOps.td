@@ -55,7 +55,7 @@ defvar NSL_SimilarityDoc = [{
 // Similarity layers
 //===----------------------------------------------------------------------===//
 
-def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [AttrSizedOperandSegments, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, AttrSizedOperandSegments, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "similarity convolution Y = Σ W·M·X_p";
   let description = !strconcat([{
     A 2-D convolution whose inner product is the bilinear similarity
@@ -97,7 +97,7 @@ def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [AttrSizedOperandSegments, DeclareOpI
   }];
 }
 
-def NSL_SphereConv2dOp : NSL_Op<"sphere_conv2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_SphereConv2dOp : NSL_Op<"sphere_conv2d", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "hyperspherical convolution g(θ_{w,x_p})";
   let description = [{
     SphereConv, the building block of the SphereNet predictor:
@@ -135,7 +135,7 @@ def NSL_SphereConv2dOp : NSL_Op<"sphere_conv2d", [DeclareOpInterfaceMethods<NSL_
   }];
 }
 
-def NSL_PatchNormOp : NSL_Op<"patch_norm", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_PatchNormOp : NSL_Op<"patch_norm", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "norm of every input patch, ‖x_p‖";
   let description = [{
         Y[n,0,p] = sqrt(Σ_{c,s} X_p[n,c,s]² + ε)
@@ -151,7 +151,7 @@ def NSL_PatchNormOp : NSL_Op<"patch_norm", [DeclareOpInterfaceMethods<NSL_Differ
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_PredictedSimilarityOp : NSL_Op<"predicted_similarity", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_PredictedSimilarityOp : NSL_Op<"predicted_similarity", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "dynamic similarity M_p = γ·P(X)_p + I";
   let description = [{
     Turns a predictor's output into the dynamic similarity operand of
@@ -172,7 +172,7 @@ def NSL_PredictedSimilarityOp : NSL_Op<"predicted_similarity", [DeclareOpInterfa
   }];
 }
 
-def NSL_SimLinearOp : NSL_Op<"sim_linear", [AttrSizedOperandSegments]> {
+def NSL_SimLinearOp : NSL_Op<"sim_linear", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, AttrSizedOperandSegments]> {
   let summary = "similarity fully connected layer";
   let description = !strconcat([{
     The `F` input features form `G` groups of `B = group_size` (`F = G·B`)
@@ -231,7 +231,7 @@ def NSL_FoldSimilarityOp : NSL_Op<"fold_similarity", [DeclareOpInterfaceMethods<
 defvar NSL_BatchNormParametersMatch =
     AllTypesMatch<["weight", "bias", "running_mean", "running_var"]>;
 
-def NSL_BatchNormOp : NSL_Op<"batch_norm", [NSL_BatchNormParametersMatch]> {
+def NSL_BatchNormOp : NSL_Op<"batch_norm", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, NSL_BatchNormParametersMatch]> {
   let summary = "batch normalisation, inference form";
   let description = [{
         Y[n,c,…] = (X[n,c,…] − running_mean[c]) / sqrt(running_var[c] + ε)
@@ -280,7 +280,7 @@ def NSL_BatchNormTrainOp
   }];
 }
 
-def NSL_ReluOp : NSL_ElementwiseOp<"relu", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_ReluOp : NSL_ElementwiseOp<"relu", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "rectified linear unit, max(x, 0)";
   let arguments = (ins NSL_Tensor:$input);
   let results = (outs NSL_Tensor:$result);
@@ -288,7 +288,7 @@ def NSL_ReluOp : NSL_ElementwiseOp<"relu", [DeclareOpInterfaceMethods<NSL_Differ
   let hasFolder = 1;
 }
 
-def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "2-D max pooling";
   let description = [{
         Y[n,c,p] = max_t X_p[n,c,t]
@@ -303,7 +303,7 @@ def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [DeclareOpInterfaceMethods<NSL_Differ
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "2-D average pooling";
   let description = [{
         Y[n,c,p] = Σ_t X_p[n,c,t] / count
@@ -320,7 +320,7 @@ def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d", [DeclareOpInterfaceMethods<NSL_Differ
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "mean over the spatial dimensions";
   let description = [{
     `Y[n,c,0,0] = Σ_{y,x} X[n,c,y,x] / (H·W)`: `[N, C, H, W]` → `[N, C, 1, 1]`
@@ -331,7 +331,7 @@ def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d", [DeclareOpInterfaceMetho
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def NSL_LinearOp : NSL_Op<"linear", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_LinearOp : NSL_Op<"linear", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "fully connected layer y = x·Wᵀ + b";
   let description = [{
         y[n,o] = Σ_f W[o,f] · x[n,f]   (+ bias[o])
@@ -347,7 +347,7 @@ def NSL_LinearOp : NSL_Op<"linear", [DeclareOpInterfaceMethods<NSL_Differentiabl
   }];
 }
 
-def NSL_AddOp : NSL_ElementwiseOp<"add", [Commutative, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_AddOp : NSL_ElementwiseOp<"add", [NSL_PerSampleOpInterface, Commutative, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "elementwise sum";
   let description = "`Y = lhs + rhs`, both of the result's shape.";
   let arguments = (ins NSL_Tensor:$lhs, NSL_Tensor:$rhs);
@@ -355,7 +355,7 @@ def NSL_AddOp : NSL_ElementwiseOp<"add", [Commutative, DeclareOpInterfaceMethods
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
-def NSL_FlattenOp : NSL_Op<"flatten", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+def NSL_FlattenOp : NSL_Op<"flatten", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "flatten all dimensions after the batch dimension";
   let description = [{
     `[N, d1, d2, …]` → `[N, d1·d2·…]`, row-major (PyTorch's

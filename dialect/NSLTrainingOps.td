@@ -35,7 +35,7 @@ class NSL_VJPOp<string mnemonic, Op forward, dag gradOutputs,
 
 def NSL_SimConv2dVJPOp
     : NSL_VJPOp<"sim_conv2d_vjp", NSL_SimConv2dOp,
-                (ins NSL_Tensor:$grad_output), [AttrSizedOperandSegments]> {
+                (ins NSL_Tensor:$grad_output), [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, AttrSizedOperandSegments]> {
   let description = [{
     Gradients of a plain (`identity`) or dynamic (`diagonal`, `full`,
     `shape_masked` with the straight-through `d_r`) similarity convolution for upstream `G [N, O, Ho, Wo]` (DESIGN.md §1):
@@ -58,7 +58,7 @@ def NSL_SimConv2dVJPOp
 
 def NSL_SphereConv2dVJPOp
     : NSL_VJPOp<"sphere_conv2d_vjp", NSL_SphereConv2dOp,
-                (ins NSL_Tensor:$grad_output)> {
+                (ins NSL_Tensor:$grad_output), [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>]> {
   let assemblyFormat = [{
     $variant (`input_only` $input_only^)? $input `,` $weight
     (`k_param` `(` $k_param^ `:` type($k_param) `)`)?
@@ -69,7 +69,7 @@ def NSL_SphereConv2dVJPOp
 
 def NSL_PatchNormVJPOp
     : NSL_VJPOp<"patch_norm_vjp", NSL_PatchNormOp,
-                (ins NSL_Tensor:$grad_output)> {
+                (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{
     $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
     attr-dict `:` type($input) `->` type($grads)
@@ -78,7 +78,7 @@ def NSL_PatchNormVJPOp
 
 def NSL_PredictedSimilarityVJPOp
     : NSL_VJPOp<"predicted_similarity_vjp", NSL_PredictedSimilarityOp,
-                (ins NSL_Tensor:$grad_output)> {
+                (ins NSL_Tensor:$grad_output), [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>]> {
   let assemblyFormat = [{
     $structure $prediction `,` $gamma
     `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
@@ -124,7 +124,7 @@ def NSL_BatchNormTrainVJPOp
 }
 
 def NSL_ReluVJPOp
-    : NSL_VJPOp<"relu_vjp", NSL_ReluOp, (ins NSL_Tensor:$grad_output)> {
+    : NSL_VJPOp<"relu_vjp", NSL_ReluOp, (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{
     $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
     attr-dict `:` type($input) `->` type($grads)
@@ -133,7 +133,7 @@ def NSL_ReluVJPOp
 
 def NSL_MaxPool2dVJPOp
     : NSL_VJPOp<"max_pool2d_vjp", NSL_MaxPool2dOp,
-                (ins NSL_Tensor:$grad_output)> {
+                (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{
     $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
     attr-dict `:` type($input) `->` type($grads)
@@ -142,7 +142,7 @@ def NSL_MaxPool2dVJPOp
 
 def NSL_AvgPool2dVJPOp
     : NSL_VJPOp<"avg_pool2d_vjp", NSL_AvgPool2dOp,
-                (ins NSL_Tensor:$grad_output)> {
+                (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{
     $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
     attr-dict `:` type($input) `->` type($grads)
@@ -151,7 +151,7 @@ def NSL_AvgPool2dVJPOp
 
 def NSL_GlobalAvgPool2dVJPOp
     : NSL_VJPOp<"global_avg_pool2d_vjp", NSL_GlobalAvgPool2dOp,
-                (ins NSL_Tensor:$grad_output)> {
+                (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{
     $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
     attr-dict `:` type($input) `->` type($grads)
@@ -159,7 +159,7 @@ def NSL_GlobalAvgPool2dVJPOp
 }
 
 def NSL_FlattenVJPOp
-    : NSL_VJPOp<"flatten_vjp", NSL_FlattenOp, (ins NSL_Tensor:$grad_output)> {
+    : NSL_VJPOp<"flatten_vjp", NSL_FlattenOp, (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{
     $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
     attr-dict `:` type($input) `->` type($grads)

@@ -12,7 +12,6 @@
 
 #include "llvm/ADT/SetVector.h"
 
-#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::nsl {
 #define GEN_PASS_DEF_OUTLINEKERNELS
@@ -23,70 +22,9 @@ using namespace mlir;
 using namespace mlir::nsl;
 
 std::optional<SmallVector<bool>> mlir::nsl::perSampleOperands(Operation *op) {
-  auto all = [&](bool value) {
-    return SmallVector<bool>(op->getNumOperands(), value);
-  };
-  auto only = [&](ArrayRef<Value> batched) {
-    SmallVector<bool> flags;
-    for (Value operand : op->getOperands())
-      flags.push_back(llvm::is_contained(batched, operand));
-    return flags;
-  };
-  return llvm::TypeSwitch<Operation *, std::optional<SmallVector<bool>>>(op)
-      .Case([&](SimConv2dOp conv) {
-        // The dynamic similarity is per sample ([N, …, Ho, Wo]); d_r is not.
-        SmallVector<Value> batched = {conv.getInput()};
-        if (conv.getDynamic())
-          batched.push_back(conv.getSimilarity().back());
-        return only(batched);
-      })
-      .Case<SphereConv2dOp, PatchNormOp, SimLinearOp, LinearOp, BatchNormOp>(
-          [&](auto layer) { return only({layer.getInput()}); })
-      .Case([&](PredictedSimilarityOp predicted) {
-        return only({predicted.getPrediction()});
-      })
-      .Case<ReluOp, AddOp>(
-          [&](Operation *op) -> std::optional<SmallVector<bool>> {
-            // Rank 0 (a loss): nothing to split.
-            if (cast<RankedTensorType>(op->getResult(0).getType()).getRank() ==
-                0)
-              return std::nullopt;
-            return all(true);
-          })
-      .Case<MaxPool2dOp, AvgPool2dOp, GlobalAvgPool2dOp, FlattenOp>(
-          [&](Operation *) { return all(true); })
-      // VJPs that compute per-sample gradients only (of the input, of a
-      // dynamic similarity): every batched operand is sliced.
-      .Case([&](SimConv2dVJPOp vjp) -> std::optional<SmallVector<bool>> {
-        size_t similarity = vjp.getSimilarity().size();
-        int64_t dynamicIndex =
-            vjp.getDynamic() ? 1 + static_cast<int64_t>(similarity) : -1;
-        if (!llvm::all_of(vjp.getWrt(), [&](int64_t i) {
-              return i == 0 || i == dynamicIndex;
-            }))
-          return std::nullopt;
-        SmallVector<Value> batched = {vjp.getInput(), vjp.getGradOutput()};
-        if (vjp.getDynamic())
-          batched.push_back(vjp.getSimilarity().back());
-        return only(batched);
-      })
-      .Case([&](SphereConv2dVJPOp vjp) -> std::optional<SmallVector<bool>> {
-        if (vjp.getWrt() != ArrayRef<int64_t>{0})
-          return std::nullopt;
-        return only({vjp.getInput(), vjp.getGradOutput()});
-      })
-      .Case([&](PredictedSimilarityVJPOp vjp)
-                -> std::optional<SmallVector<bool>> {
-        if (vjp.getWrt() != ArrayRef<int64_t>{0})
-          return std::nullopt;
-        return only({vjp.getPrediction(), vjp.getGradOutput()});
-      })
-      .Case([&](PatchNormVJPOp vjp) {
-        return only({vjp.getInput(), vjp.getGradOutput()});
-      })
-      .Case<ReluVJPOp, MaxPool2dVJPOp, AvgPool2dVJPOp, GlobalAvgPool2dVJPOp,
-            FlattenVJPOp>([&](Operation *) { return all(true); })
-      .Default([](Operation *) { return std::nullopt; });
+  if (auto perSample = dyn_cast<PerSampleOpInterface>(op))
+    return perSample.getPerSampleOperands();
+  return std::nullopt;
 }
 
 /// Values used by the group's ops but defined outside it, in order of
