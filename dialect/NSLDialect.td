@@ -48,6 +48,11 @@ def NSL_Dialect : Dialect {
   }];
 }
 
+// A [height, width] pair of a 2-D window (kernel size, stride, padding,
+// dilation): a DenseI64ArrayAttr, named so that the schema generated from ODS
+// (dialect/generate_op_schema.py) knows it is a pair.
+def NSL_PairAttr : DenseArrayAttrBase<"DenseI64ArrayAttr", "int64_t", "i64">;
+
 def NSL_StructureAttr : I32EnumAttr<"Structure",
     "structure of the similarity matrix M", [
   I32EnumAttrCase<"Identity", 0, "identity">,

@@ -32,9 +32,9 @@ class NSL_Op<string mnemonic, list<Trait> traits = []>
 // Stride, padding and dilation of a 2-D window, [height, width] each, as in
 // torch.nn.Conv2d.
 defvar NSL_WindowAttrs = (ins
-  DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
-  DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$padding,
-  DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilation);
+  DefaultValuedAttr<NSL_PairAttr, "{1, 1}">:$stride,
+  DefaultValuedAttr<NSL_PairAttr, "{0, 0}">:$padding,
+  DefaultValuedAttr<NSL_PairAttr, "{1, 1}">:$dilation);
 
 defvar NSL_SimilarityDoc = [{
     The similarity operands depend on `structure` (`K` taps; for a dynamic
@@ -144,7 +144,7 @@ def NSL_PatchNormOp : NSL_Op<"patch_norm", [DeclareOpInterfaceMethods<NSL_PerSam
     `kernel_size`, `stride`, `padding` and `dilation`.
   }];
   let arguments = !con((ins NSL_Tensor:$input,
-                            DenseI64ArrayAttr:$kernel_size,
+                            NSL_PairAttr:$kernel_size,
                             DefaultValuedAttr<F32Attr, "1.0e-4f">:$epsilon),
                        NSL_WindowAttrs);
   let results = (outs NSL_Tensor:$result);
@@ -297,7 +297,7 @@ def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [NSL_PerSampleOpInterface, DeclareOpI
     positions count as −∞, as in PyTorch (padding at most half the
     kernel). `[N, C, H, W]` → `[N, C, Ho, Wo]`.
   }];
-  let arguments = !con((ins NSL_Tensor:$input, DenseI64ArrayAttr:$kernel_size),
+  let arguments = !con((ins NSL_Tensor:$input, NSL_PairAttr:$kernel_size),
                        NSL_WindowAttrs);
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
@@ -312,9 +312,9 @@ def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d", [NSL_PerSampleOpInterface, DeclareOpI
     number of taps inside the image. Padding is at most half the kernel;
     dilation is 1.
   }];
-  let arguments = (ins NSL_Tensor:$input, DenseI64ArrayAttr:$kernel_size,
-                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$stride,
-                       DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0}">:$padding,
+  let arguments = (ins NSL_Tensor:$input, NSL_PairAttr:$kernel_size,
+                       DefaultValuedAttr<NSL_PairAttr, "{1, 1}">:$stride,
+                       DefaultValuedAttr<NSL_PairAttr, "{0, 0}">:$padding,
                        DefaultValuedAttr<BoolAttr, "true">:$count_include_pad);
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";

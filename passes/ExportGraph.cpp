@@ -1,7 +1,9 @@
 //===- ExportGraph.cpp - Write a function as graph.json -------------------===//
 //
 // The format is documented in docs/graph-json.md; the reader is
-// runtime/reference/Graph.cpp. Operands are keyed by their ODS names. Built
+// runtime/reference/GraphLoader.cpp. Every nsl op's node is generated from
+// its ODS definition (dialect/GraphExport.inc): operands and attributes
+// keyed by their ODS names. Built
 // with nlohmann::json, the library the runtime reads it with; the compiler
 // has no exceptions, so only non-throwing operations are used here.
 //
@@ -109,31 +111,7 @@ struct Node {
       return static_cast<int64_t>(value);
     return value;
   }
-  template <typename Op> void window(Op op) {
-    ints("stride", op.getStride());
-    ints("padding", op.getPadding());
-    ints("dilation", op.getDilation());
-  }
 };
-
-/// Whether Op is an `nsl.<op>_vjp` op (it has `wrt`).
-template <typename Op, typename = void> struct IsVJP : std::false_type {};
-template <typename Op>
-struct IsVJP<Op, std::void_t<decltype(std::declval<Op>().getWrt())>>
-    : std::true_type {};
-
-/// The node's op name for a forward op or its VJP; a VJP also gets its
-/// upstream gradient (operand `grad_output`) and `wrt`.
-template <typename Op>
-StringRef forwardOrVJP(Op op, Node &node, StringRef forward, StringRef vjp) {
-  if constexpr (IsVJP<Op>::value) {
-    node.operand("grad_output", op.getGradOutput());
-    node.ints("wrt", op.getWrt());
-    return vjp;
-  } else {
-    return forward;
-  }
-}
 
 FailureOr<StringRef> describeConstant(arith::ConstantOp constant, Node &node) {
   auto elements = dyn_cast<DenseElementsAttr>(constant.getValue());
@@ -151,193 +129,15 @@ FailureOr<StringRef> describeConstant(arith::ConstantOp constant, Node &node) {
   return StringRef("constant");
 }
 
-/// Convolutions, similarities and similarity linear layers.
-std::optional<StringRef> describeConvolution(Operation *op, Node &node) {
-  return llvm::TypeSwitch<Operation *, std::optional<StringRef>>(op)
-      .Case<SimConv2dOp, SimConv2dVJPOp>([&](auto sim) {
-        node.operand("input", sim.getInput());
-        node.operand("weight", sim.getWeight());
-        node.variadic("similarity", sim.getSimilarity());
-        node.operand("bias", sim.getBias());
-        node.text("structure", stringifyStructure(sim.getStructure()));
-        node.flag("dynamic", bool(sim.getDynamic()));
-        node.real("alpha", sim.getAlphaAttr());
-        node.window(sim);
-        return forwardOrVJP(sim, node, "sim_conv2d", "sim_conv2d_vjp");
-      })
-      .Case<SphereConv2dOp, SphereConv2dVJPOp>([&](auto sphere) {
-        node.operand("input", sphere.getInput());
-        node.operand("weight", sphere.getWeight());
-        node.operand("k_param", sphere.getKParam());
-        node.text("variant", stringifySphereVariant(sphere.getVariant()));
-        node.flag("input_only", bool(sphere.getInputOnly()));
-        node.real("epsilon", sphere.getEpsilonAttr());
-        node.real("sigmoid_k", sphere.getSigmoidKAttr());
-        node.window(sphere);
-        return forwardOrVJP(sphere, node, "sphere_conv2d", "sphere_conv2d_vjp");
-      })
-      .Case<PatchNormOp, PatchNormVJPOp>([&](auto norm) {
-        node.operand("input", norm.getInput());
-        node.ints("kernel_size", norm.getKernelSize());
-        node.real("epsilon", norm.getEpsilonAttr());
-        node.window(norm);
-        return forwardOrVJP(norm, node, "patch_norm", "patch_norm_vjp");
-      })
-      .Case<PredictedSimilarityOp, PredictedSimilarityVJPOp>(
-          [&](auto predicted) {
-            node.operand("prediction", predicted.getPrediction());
-            node.operand("gamma", predicted.getGamma());
-            node.text("structure",
-                      stringifyStructure(predicted.getStructure()));
-            return forwardOrVJP(predicted, node, "predicted_similarity",
-                                "predicted_similarity_vjp");
-          })
-      .Case([&](SimLinearOp sim) {
-        node.operand("input", sim.getInput());
-        node.operand("weight", sim.getWeight());
-        node.variadic("similarity", sim.getSimilarity());
-        node.operand("bias", sim.getBias());
-        node.text("structure", stringifyStructure(sim.getStructure()));
-        node.integer("group_size", sim.getGroupSize());
-        node.real("alpha", sim.getAlphaAttr());
-        return StringRef("sim_linear");
-      })
-      .Case<FoldSimilarityOp, FoldSimilarityVJPOp>([&](auto fold) {
-        node.operand("weight", fold.getWeight());
-        node.variadic("similarity", fold.getSimilarity());
-        node.text("structure", stringifyStructure(fold.getStructure()));
-        node.integer("group_size", fold.getGroupSize().value_or(0));
-        node.real("alpha", fold.getAlphaAttr());
-        return forwardOrVJP(fold, node, "fold_similarity",
-                            "fold_similarity_vjp");
-      })
-      .Default([](Operation *) { return std::nullopt; });
-}
-
-/// Normalisation, activations, pooling, linear layers, reshapes.
-std::optional<StringRef> describeLayer(Operation *op, Node &node) {
-  return llvm::TypeSwitch<Operation *, std::optional<StringRef>>(op)
-      .Case<BatchNormOp, BatchNormTrainOp, BatchNormTrainVJPOp>([&](auto bn) {
-        node.operand("input", bn.getInput());
-        node.operand("weight", bn.getWeight());
-        node.operand("bias", bn.getBias());
-        node.operand("running_mean", bn.getRunningMean());
-        node.operand("running_var", bn.getRunningVar());
-        node.real("epsilon", bn.getEpsilonAttr());
-        if constexpr (!std::is_same_v<decltype(bn), BatchNormOp>) {
-          node.real("momentum", bn.getMomentumAttr());
-          return forwardOrVJP(bn, node, "batch_norm_train",
-                              "batch_norm_train_vjp");
-        } else {
-          return StringRef("batch_norm");
-        }
-      })
-      .Case<ReluOp, ReluVJPOp>([&](auto relu) {
-        node.operand("input", relu.getInput());
-        return forwardOrVJP(relu, node, "relu", "relu_vjp");
-      })
-      .Case<MaxPool2dOp, MaxPool2dVJPOp>([&](auto pool) {
-        node.operand("input", pool.getInput());
-        node.ints("kernel_size", pool.getKernelSize());
-        node.window(pool);
-        return forwardOrVJP(pool, node, "max_pool2d", "max_pool2d_vjp");
-      })
-      .Case<AvgPool2dOp, AvgPool2dVJPOp>([&](auto pool) {
-        node.operand("input", pool.getInput());
-        node.ints("kernel_size", pool.getKernelSize());
-        node.ints("stride", pool.getStride());
-        node.ints("padding", pool.getPadding());
-        node.flag("count_include_pad", bool(pool.getCountIncludePad()));
-        return forwardOrVJP(pool, node, "avg_pool2d", "avg_pool2d_vjp");
-      })
-      .Case<GlobalAvgPool2dOp, GlobalAvgPool2dVJPOp>([&](auto pool) {
-        node.operand("input", pool.getInput());
-        return forwardOrVJP(pool, node, "global_avg_pool2d",
-                            "global_avg_pool2d_vjp");
-      })
-      .Case<LinearOp, LinearVJPOp>([&](auto linear) {
-        node.operand("input", linear.getInput());
-        node.operand("weight", linear.getWeight());
-        node.operand("bias", linear.getBias());
-        return forwardOrVJP(linear, node, "linear", "linear_vjp");
-      })
-      .Case([&](AddOp add) {
-        node.operand("lhs", add.getLhs());
-        node.operand("rhs", add.getRhs());
-        return StringRef("add");
-      })
-      .Case<FlattenOp, FlattenVJPOp>([&](auto flatten) {
-        node.operand("input", flatten.getInput());
-        return forwardOrVJP(flatten, node, "flatten", "flatten_vjp");
-      })
-      .Default([](Operation *) { return std::nullopt; });
-}
-
-/// The loss, the penalties, accuracy and the optimizer updates.
-std::optional<StringRef> describeTraining(Operation *op, Node &node) {
-  return llvm::TypeSwitch<Operation *, std::optional<StringRef>>(op)
-      .Case<SoftmaxCrossEntropyOp, SoftmaxCrossEntropyVJPOp>([&](auto loss) {
-        node.operand("logits", loss.getLogits());
-        node.operand("labels", loss.getLabels());
-        node.real("label_smoothing", loss.getLabelSmoothingAttr());
-        return forwardOrVJP(loss, node, "softmax_cross_entropy",
-                            "softmax_cross_entropy_vjp");
-      })
-      .Case<L1PenaltyOp, L1PenaltyVJPOp>([&](auto penalty) {
-        node.operand("input", penalty.getInput());
-        node.real("strength", penalty.getStrengthAttr());
-        return forwardOrVJP(penalty, node, "l1_penalty", "l1_penalty_vjp");
-      })
-      .Case<OrthogonalityPenaltyOp, OrthogonalityPenaltyVJPOp>(
-          [&](auto penalty) {
-            node.operand("input", penalty.getInput());
-            node.real("strength", penalty.getStrengthAttr());
-            return forwardOrVJP(penalty, node, "orthogonality_penalty",
-                                "orthogonality_penalty_vjp");
-          })
-      .Case([&](CountCorrectOp count) {
-        node.operand("logits", count.getLogits());
-        node.operand("labels", count.getLabels());
-        return StringRef("count_correct");
-      })
-      .Case([&](SgdUpdateOp sgd) {
-        node.operand("param", sgd.getParam());
-        node.operand("grad", sgd.getGrad());
-        node.operand("momentum_buffer", sgd.getMomentumBuffer());
-        node.operand("step", sgd.getStep());
-        node.operand("lr", sgd.getLr());
-        node.real("momentum", sgd.getMomentumAttr());
-        node.real("dampening", sgd.getDampeningAttr());
-        node.real("weight_decay", sgd.getWeightDecayAttr());
-        node.flag("nesterov", bool(sgd.getNesterov()));
-        return StringRef("sgd_update");
-      })
-      .Case([&](AdamUpdateOp adam) {
-        node.operand("param", adam.getParam());
-        node.operand("grad", adam.getGrad());
-        node.operand("exp_avg", adam.getExpAvg());
-        node.operand("exp_avg_sq", adam.getExpAvgSq());
-        node.operand("max_exp_avg_sq", adam.getMaxExpAvgSq());
-        node.operand("step", adam.getStep());
-        node.operand("lr", adam.getLr());
-        node.real("beta1", adam.getBeta1Attr());
-        node.real("beta2", adam.getBeta2Attr());
-        node.real("eps", adam.getEpsAttr());
-        node.real("weight_decay", adam.getWeightDecayAttr());
-        node.flag("amsgrad", bool(adam.getAmsgrad()));
-        return StringRef("adam_update");
-      })
-      .Default([](Operation *) { return std::nullopt; });
-}
+#include "dialect/GraphExport.inc"
 
 /// Fills `node` for `op`; returns the node's op name, or failure for an op
 /// the graph format does not know.
 FailureOr<StringRef> describeOp(Operation *op, Node &node) {
   if (auto constant = dyn_cast<arith::ConstantOp>(op))
     return describeConstant(constant, node);
-  for (auto describe : {describeConvolution, describeLayer, describeTraining})
-    if (std::optional<StringRef> name = describe(op, node))
-      return *name;
+  if (std::optional<StringRef> name = describeNSLOp(op, node))
+    return *name;
   return op->emitError() << "cannot export '" << op->getName()
                          << "' to graph.json: the graph holds nsl ops, "
                             "arith.constant and func.return only";

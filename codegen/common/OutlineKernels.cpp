@@ -12,7 +12,6 @@
 
 #include "llvm/ADT/SetVector.h"
 
-
 namespace mlir::nsl {
 #define GEN_PASS_DEF_OUTLINEKERNELS
 #include "codegen/common/Passes.h.inc"

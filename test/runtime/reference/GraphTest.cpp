@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/reference/Graph.h"
+#include "runtime/reference/OpTable.h"
 #include "runtime/reference/Ops.h"
 
 #include <gtest/gtest.h>
@@ -585,7 +586,7 @@ TEST(GraphValidation, LoadErrors) {
       {"unknown attribute",
        [](Json &d) { node(d, 0)["attributes"]["strides"] = 1; },
        "node 0 (sim_conv2d): unknown attribute 'strides' (sim_conv2d takes "
-       "structure, dynamic, stride, padding, dilation, alpha)"},
+       "structure, dynamic, alpha, stride, padding, dilation)"},
       {"attribute on an op without attributes",
        [](Json &d) { node(d, 2)["attributes"]["inplace"] = true; },
        "node 2 (relu): unknown attribute 'inplace' (relu has no attributes)"},
@@ -952,3 +953,12 @@ TEST_F(ToolTest, Help) {
 #endif // NSL_REFERENCE_TOOL
 
 } // namespace
+
+// The interpreter's schemas come from the dialect's ODS (OpSchema.inc): every
+// op there has a reference computation, so no op of the dialect is unknown
+// to the interpreter.
+TEST(OpTable, EveryDialectOpHasAComputation) {
+  EXPECT_EQ(nsl::reference::detail::opsWithoutComputation(),
+            std::vector<std::string>{});
+  EXPECT_GT(nsl::reference::detail::dialectSchemas().size(), 30u);
+}
