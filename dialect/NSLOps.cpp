@@ -773,6 +773,12 @@ template <typename Forward, typename VJP> LogicalResult verifyVJP(VJP op) {
 
 } // namespace
 
+LogicalResult mlir::nsl::verifyGradients(Operation *op,
+                                         ValueRange forwardOperands,
+                                         ArrayRef<int64_t> wrt) {
+  return checkWrt(Diagnoser(op), op, forwardOperands, wrt);
+}
+
 // Every op verifies and infers its result types with its checker.
 #define NSL_CHECKED_OP(OP)                                                     \
   LogicalResult OP::verify() {                                                 \

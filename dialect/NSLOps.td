@@ -347,14 +347,6 @@ def NSL_LinearOp : NSL_Op<"linear", [DeclareOpInterfaceMethods<NSL_PerSampleOpIn
   }];
 }
 
-def NSL_AddOp : NSL_ElementwiseOp<"add", [NSL_PerSampleOpInterface, Commutative, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
-  let summary = "elementwise sum";
-  let description = "`Y = lhs + rhs`, both of the result's shape.";
-  let arguments = (ins NSL_Tensor:$lhs, NSL_Tensor:$rhs);
-  let results = (outs NSL_Tensor:$result);
-  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
-}
-
 def NSL_FlattenOp : NSL_Op<"flatten", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "flatten all dimensions after the batch dimension";
   let description = [{
@@ -388,5 +380,6 @@ def NSL_SoftmaxCrossEntropyOp : NSL_Op<"softmax_cross_entropy", [DeclareOpInterf
 }
 
 include "dialect/NSLTrainingOps.td"
+include "dialect/NSLElementwise.td"
 
 #endif // NSL_OPS_TD

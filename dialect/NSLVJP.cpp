@@ -4,8 +4,8 @@
 // Every differentiable op builds its vector-Jacobian product as one
 // `nsl.<op>_vjp` op carrying the forward operands and attributes, the
 // upstream gradient and `wrt`, the operands whose gradients are needed; the
-// codegen lowers those ops (DESIGN.md §1 has the math). `nsl.add` needs no
-// op: both operands get the upstream gradient.
+// codegen lowers those ops (DESIGN.md §1 has the math). The elementwise rows
+// build theirs in NSLElementwise.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/NSLOps.h"
@@ -183,12 +183,4 @@ LogicalResult BatchNormTrainOp::buildVJP(OpBuilder &builder,
   return emitVJP<BatchNormTrainVJPOp>(*this, builder, resultGrads.front(),
                                       needed, {true, true, true, false, false},
                                       operandGrads);
-}
-
-LogicalResult AddOp::buildVJP(OpBuilder &, ArrayRef<Value> resultGrads,
-                              ArrayRef<bool> needed,
-                              SmallVectorImpl<Value> &operandGrads) {
-  Value grad = singleResultGrad(resultGrads);
-  operandGrads.assign({needed[0] ? grad : Value(), needed[1] ? grad : Value()});
-  return success();
 }

@@ -18,8 +18,11 @@ FUNCTIONS = {
     "tanh": (1, "std::tanh({0})", "tanh"),
     "erf": (1, "std::erf({0})", "erf"),
     "abs": (1, "std::fabs({0})", "abs"),
-    "min": (2, "std::fmin({0}, {1})", "min"),
-    "max": (2, "std::fmax({0}, {1})", "max"),
+    # NaN-propagating, as torch.minimum and torch.maximum.
+    "min": (2, "(std::isnan({0}) || std::isnan({1}) ? NAN : std::fmin({0}, {1}))",
+            "min"),
+    "max": (2, "(std::isnan({0}) || std::isnan({1}) ? NAN : std::fmax({0}, {1}))",
+            "max"),
     "select": (3, "({0} ? {1} : {2})", "select"),
 }
 OPERATORS = {ast.Add: ("+", "add"), ast.Sub: ("-", "sub"),
@@ -108,7 +111,7 @@ def reference_functions(rows, banner):
     for op in rows:
         names = operand_names(op)
         where = f"nsl.{op.name}"
-        unpack = " ".join(f"const double {n} = a[{i}];"
+        unpack = " ".join(f"const double {n} = a[{i}]; (void){n};"
                           for i, n in enumerate(names))
         body = to_cpp(parse(op.formula, names, where), where)
         derivatives = []

@@ -130,7 +130,8 @@ def nsl_ops(records):
     files = ["NSLOps.td", "NSLElementwise.td", "NSLTrainingOps.td"]
 
     def position(name):
-        where, line = records[name]["!locs"][0].split(":")[:2]
+        # The last location is the def (or defm) line.
+        where, line = records[name]["!locs"][-1].split(":")[:2]
         return (files.index(where) if where in files else len(files),
                 int(line))
     return [Op(records, name) for name in sorted(names, key=position)]

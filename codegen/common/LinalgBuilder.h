@@ -200,6 +200,14 @@ Value linearLayer(LoweringBuilder &g, Value x, Value w, Value bias,
 Value channelSum(LoweringBuilder &g, ValueRange full, ValueRange perChannel,
                  Body term);
 
+/// Σ of `term(inputs)` over the reduction loops into `shape`, computed and
+/// accumulated in f64 (the inputs widened first), then rounded to f32: a
+/// sum that cancels, such as the gradient of a scalar, keeps its relative
+/// accuracy. Without `widenInputs` the term is computed in f32.
+Value preciseSum(LoweringBuilder &g, ArrayRef<int64_t> shape, ValueRange inputs,
+                 ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+                 Body term, bool widenInputs = true);
+
 /// x [N, C, Ho, Wo] divided by the element count of each average-pooling
 /// window (PyTorch's count_include_pad rule), constants at compile time.
 Value divideByPoolCounts(LoweringBuilder &g, Value x,
@@ -216,6 +224,10 @@ Value divideByPoolCounts(LoweringBuilder &g, Value x,
 /// `op` is not one of them.
 std::optional<FailureOr<SmallVector<Value>>>
 lowerConvGradient(LoweringBuilder &g, Operation *op);
+/// Lowers an elementwise row (dialect/NSLElementwise.td) or its VJP;
+/// std::nullopt when `op` is not one.
+std::optional<FailureOr<SmallVector<Value>>>
+lowerElementwiseOp(LoweringBuilder &g, Operation *op);
 /// Lowers the other VJP ops, the regularisers, count_correct and the
 /// optimizer updates; std::nullopt when `op` is not one of them.
 std::optional<FailureOr<SmallVector<Value>>> lowerTrainingOp(LoweringBuilder &g,

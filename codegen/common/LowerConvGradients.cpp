@@ -50,6 +50,42 @@ ConvWindow mlir::nsl::lowering::makeWindow(Value input,
   return w;
 }
 
+/// Σ of `term(inputs)` over the reduction loops into `shape`, computed and
+/// accumulated in f64 (the inputs widened first), then rounded to f32: a
+/// sum that cancels, such as the gradient of a scalar, keeps its relative
+/// accuracy. Without `widenInputs` the term is computed in f32.
+Value mlir::nsl::lowering::preciseSum(LoweringBuilder &g,
+                                      ArrayRef<int64_t> shape,
+                                      ValueRange inputs,
+                                      ArrayRef<AffineMap> maps,
+                                      ArrayRef<IteratorType> iterators,
+                                      Body term, bool widenInputs) {
+  Type f64 = g.b.getF64Type();
+  Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF64FloatAttr(0.0));
+  Value init = linalg::FillOp::create(
+                   g.b, g.loc, zero,
+                   ValueRange{tensor::EmptyOp::create(g.b, g.loc, shape, f64)})
+                   .getResult(0);
+  Value sum =
+      g.generic(init, inputs, maps, iterators,
+                [&](OpBuilder &b, Location l, ValueRange a) {
+                  if (!widenInputs)
+                    return addf(b, l, a.back(),
+                                arith::ExtFOp::create(
+                                    b, l, f64, term(b, l, a.drop_back())));
+                  SmallVector<Value> wide;
+                  for (Value v : a.drop_back())
+                    wide.push_back(arith::ExtFOp::create(b, l, f64, v));
+                  return addf(b, l, a.back(), term(b, l, wide));
+                });
+  unsigned rank = shape.size();
+  return g.generic(g.empty(shape), {sum}, {g.identity(rank), g.identity(rank)},
+                   SmallVector<IteratorType>(rank, kParallel),
+                   [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                     return arith::TruncFOp::create(b, l, b.getF32Type(), a[0]);
+                   });
+}
+
 namespace {
 
 using Grads = FailureOr<SmallVector<Value>>;
@@ -328,39 +364,6 @@ Value splitTaps(LoweringBuilder &g, Value mask, const ConvWindow &w) {
                     {{0}, {1, 2}, {3}, {4}});
   return g.expand(mask, {ms[0], kh, kw, kh, kw, ms[2], ms[3]},
                   {{0}, {1, 2, 3, 4}, {5}, {6}});
-}
-
-/// Σ of `term(inputs)` over the reduction loops into `shape`, computed and
-/// accumulated in f64 (the inputs widened first), then rounded to f32: a
-/// sum that cancels, such as the gradient of a scalar, keeps its relative
-/// accuracy. Without `widenInputs` the term is computed in f32.
-Value preciseSum(LoweringBuilder &g, ArrayRef<int64_t> shape, ValueRange inputs,
-                 ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
-                 Body term, bool widenInputs = true) {
-  Type f64 = g.b.getF64Type();
-  Value zero = arith::ConstantOp::create(g.b, g.loc, g.b.getF64FloatAttr(0.0));
-  Value init = linalg::FillOp::create(
-                   g.b, g.loc, zero,
-                   ValueRange{tensor::EmptyOp::create(g.b, g.loc, shape, f64)})
-                   .getResult(0);
-  Value sum =
-      g.generic(init, inputs, maps, iterators,
-                [&](OpBuilder &b, Location l, ValueRange a) {
-                  if (!widenInputs)
-                    return addf(b, l, a.back(),
-                                arith::ExtFOp::create(
-                                    b, l, f64, term(b, l, a.drop_back())));
-                  SmallVector<Value> wide;
-                  for (Value v : a.drop_back())
-                    wide.push_back(arith::ExtFOp::create(b, l, f64, v));
-                  return addf(b, l, a.back(), term(b, l, wide));
-                });
-  unsigned rank = shape.size();
-  return g.generic(g.empty(shape), {sum}, {g.identity(rank), g.identity(rank)},
-                   SmallVector<IteratorType>(rank, kParallel),
-                   [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                     return arith::TruncFOp::create(b, l, b.getF32Type(), a[0]);
-                   });
 }
 
 /// ∂bias[o] = Σ_{n,p} G[n,o,p]. Loops (n, o, y, x).

@@ -691,12 +691,6 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op,
         return one(linearLayer(g, o.getInput(), o.getWeight(), o.getBias(),
                                o.getType().getShape()));
       })
-      .Case([&](AddOp o) {
-        return one(g.elementwise({o.getLhs(), o.getRhs()},
-                                 [](OpBuilder &b, Location l, ValueRange a) {
-                                   return addf(b, l, a[0], a[1]);
-                                 }));
-      })
       .Case([&](FlattenOp o) {
         ArrayRef<int64_t> in = shapeOf(o.getInput());
         ReassociationIndices rest;
@@ -708,6 +702,8 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op,
         return one(lowerSoftmaxCrossEntropy(g, o));
       })
       .Default([&](Operation *op) -> FailureOr<SmallVector<Value>> {
+        if (auto lowered = lowerElementwiseOp(g, op))
+          return *lowered;
         if (auto lowered = lowerConvGradient(g, op))
           return *lowered;
         if (auto lowered = lowerTrainingOp(g, op))

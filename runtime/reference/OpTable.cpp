@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/reference/OpTable.h"
 
+#include "runtime/reference/Elementwise.h"
 #include "runtime/reference/Gradients.h"
 #include "runtime/reference/Ops.h"
 #include "runtime/reference/Optimizers.h"
@@ -172,10 +173,6 @@ ComputeTable layerComputes() {
        [](const NodeContext &c) -> std::vector<Tensor> {
          return {linear(c.operand("input"), c.operand("weight"),
                         c.optionalOperand("bias"))};
-       }},
-      {"add",
-       [](const NodeContext &c) -> std::vector<Tensor> {
-         return {add(c.operand("lhs"), c.operand("rhs"))};
        }},
       {"flatten",
        [](const NodeContext &c) -> std::vector<Tensor> {
@@ -384,6 +381,25 @@ ComputeTable layerVJPComputes() {
   };
 }
 
+/// An elementwise row (Elementwise.h) on the node's operands.
+std::vector<Tensor> elementwiseCompute(const NodeContext &c) {
+  const ElementwiseRow &row = *findElementwiseRow(c.node.op);
+  if (row.arity == 1)
+    return {elementwise(row, {c.operand("input")})};
+  return {elementwise(row, {c.operand("lhs"), c.operand("rhs")})};
+}
+
+/// The VJP of an elementwise row (`<row>_vjp`).
+std::vector<Tensor> elementwiseVJPCompute(const NodeContext &c) {
+  std::string name = c.node.op.substr(0, c.node.op.size() - 4);
+  const ElementwiseRow &row = *findElementwiseRow(name);
+  std::vector<Tensor> operands =
+      row.arity == 1 ? std::vector<Tensor>{c.operand("input")}
+                     : std::vector<Tensor>{c.operand("lhs"), c.operand("rhs")};
+  return elementwiseVJP(row, operands, c.operand("grad_output"),
+                        c.integers("wrt"));
+}
+
 /// Every computation by op name.
 const std::map<std::string, Compute> &computations() {
   static const std::map<std::string, Compute> all = [] {
@@ -392,6 +408,10 @@ const std::map<std::string, Compute> &computations() {
                         convolutionVJPComputes, layerVJPComputes})
       for (auto &[name, compute] : family())
         map[name] = compute;
+    for (const ElementwiseRow &row : elementwiseRows()) {
+      map[row.name] = elementwiseCompute;
+      map[std::string(row.name) + "_vjp"] = elementwiseVJPCompute;
+    }
     return map;
   }();
   return all;

@@ -538,8 +538,32 @@ func.func @linear_bias(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>, %b: tensor<4xf3
 // -----
 
 func.func @add_types(%a: tensor<2x4xf32>, %b: tensor<2x5xf32>) {
-  // expected-error @+1 {{requires the same type for all operands and results}}
+  // expected-error @+1 {{'nsl.add' op operands of shapes [2, 4] and [2, 5] do not broadcast (a dimension must be equal or 1)}}
   %0 = "nsl.add"(%a, %b) : (tensor<2x4xf32>, tensor<2x5xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @mul_result(%a: tensor<2x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'nsl.mul' op the operands broadcast to 'tensor<2x4xf32>', but the result is 'tensor<4xf32>'}}
+  %0 = "nsl.mul"(%a, %b) : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @mul_vjp_grad(%a: tensor<2x4xf32>, %b: tensor<4xf32>, %g: tensor<4xf32>) {
+  // expected-error @+1 {{'nsl.mul_vjp' op the upstream gradient must have the forward result type 'tensor<2x4xf32>', got 'tensor<4xf32>'}}
+  %0 = nsl.mul_vjp %a, %b grad(%g : tensor<4xf32>) wrt [1] : tensor<2x4xf32>, tensor<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @mul_vjp_type(%a: tensor<2x4xf32>, %b: tensor<4xf32>, %g: tensor<2x4xf32>) {
+  // expected-error @+1 {{'nsl.mul_vjp' op the gradient of operand 1 must have its type 'tensor<4xf32>', got 'tensor<2x4xf32>'}}
+  %0 = nsl.mul_vjp %a, %b grad(%g : tensor<2x4xf32>) wrt [1] : tensor<2x4xf32>, tensor<4xf32> -> tensor<2x4xf32>
   return
 }
 

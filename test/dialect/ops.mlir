@@ -109,6 +109,12 @@ func.func @linear_layers(%x: tensor<3x12xf32>, %w: tensor<5x12xf32>, %b: tensor<
   %4 = nsl.linear %x, %w : tensor<3x12xf32>, tensor<5x12xf32> -> tensor<3x5xf32>
   // CHECK: nsl.add %{{.*}}, %{{.*}} : tensor<3x5xf32>
   %5 = nsl.add %0, %1 : tensor<3x5xf32>
+  // Elementwise rows broadcast; the types of both operands are printed when
+  // they differ.
+  // CHECK: nsl.mul %{{.*}}, %{{.*}} : tensor<3x5xf32>, tensor<5xf32>
+  %prod = nsl.mul %5, %b : tensor<3x5xf32>, tensor<5xf32>
+  // CHECK: nsl.mul_vjp %{{.*}}, %{{.*}} grad(%{{.*}} : tensor<3x5xf32>) wrt [0, 1] : tensor<3x5xf32>, tensor<5xf32> -> tensor<3x5xf32>, tensor<5xf32>
+  %dm:2 = nsl.mul_vjp %5, %b grad(%prod : tensor<3x5xf32>) wrt [0, 1] : tensor<3x5xf32>, tensor<5xf32> -> tensor<3x5xf32>, tensor<5xf32>
   %6 = nsl.add %5, %3 : tensor<3x5xf32>
   %7 = nsl.add %6, %4 : tensor<3x5xf32>
   return %7 : tensor<3x5xf32>

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/reference/Elementwise.h"
 #include "runtime/reference/Gradients.h"
 #include "test/runtime/reference/TorchHarness.h"
 
@@ -340,6 +341,24 @@ std::vector<GradCase> buildCases() {
     AddGrads r = addVJP(c["a"], c["b"], c["gy"]);
     return std::vector<Tensor>{r.lhs, r.rhs};
   };
+  // The elementwise rows' VJPs: a broadcast operand's gradient sums over
+  // the dimensions it was stretched along.
+  struct Broadcast {
+    const char *name, *row;
+    Shape a, b;
+  };
+  for (const Broadcast &bc :
+       {Broadcast{"add_broadcast", "add", {2, 3, 4, 5}, {3, 1, 1}},
+        Broadcast{"mul_broadcast", "mul", {2, 3, 4, 5}, {1, 3, 1, 5}},
+        Broadcast{"mul_scalar", "mul", {}, {2, 3, 5}}}) {
+    GradCase &c = add(bc.name, bc.row);
+    c.input("a", rng.tensor(bc.a), true).input("b", rng.tensor(bc.b), true);
+    upstream(c, broadcastShapes(bc.a, bc.b, bc.row));
+    c.reference = [row = bc.row](const GradCase &c) {
+      return elementwiseVJP(*findElementwiseRow(row), {c["a"], c["b"]}, c["gy"],
+                            {0, 1});
+    };
+  }
   GradCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}), true);
   upstream(flat, {3, 40});

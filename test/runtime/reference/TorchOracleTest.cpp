@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/reference/Elementwise.h"
 #include "runtime/reference/Ops.h"
 #include "runtime/support/Npy.h"
 #include "test/runtime/reference/TorchHarness.h"
@@ -272,6 +273,23 @@ std::vector<OracleCase> buildCases() {
   sum.reference = [](const OracleCase &c) {
     return std::vector<Tensor>{nsl::reference::add(c["a"], c["b"])};
   };
+  // The elementwise rows (Elementwise.h), broadcast as in PyTorch: a
+  // per-channel operand, a rank-0 one, a leading size-1 dimension.
+  struct Broadcast {
+    const char *name, *row;
+    Shape a, b;
+  };
+  for (const Broadcast &bc :
+       {Broadcast{"add_broadcast", "add", {2, 3, 4, 5}, {3, 1, 1}},
+        Broadcast{"mul_broadcast", "mul", {2, 3, 4, 5}, {1, 3, 1, 5}},
+        Broadcast{"mul_scalar", "mul", {}, {2, 3, 5}}}) {
+    OracleCase &c = add(bc.name, bc.row);
+    c.input("a", rng.tensor(bc.a)).input("b", rng.tensor(bc.b));
+    c.reference = [row = bc.row](const OracleCase &c) {
+      return std::vector<Tensor>{
+          elementwise(*findElementwiseRow(row), {c["a"], c["b"]})};
+    };
+  }
   OracleCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}));
   flat.reference = [](const OracleCase &c) {

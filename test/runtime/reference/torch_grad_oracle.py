@@ -136,6 +136,7 @@ for _name in [
     "global_avg_pool2d",
     "linear",
     "add",
+    "mul",
     "flatten",
     "cross_entropy",
 ]:

@@ -270,6 +270,7 @@ OPS = {
     "global_avg_pool2d": lambda t, a: [F.adaptive_avg_pool2d(t["x"], 1)],
     "linear": lambda t, a: [F.linear(t["x"], t["w"], t.get("b"))],
     "add": lambda t, a: [t["a"] + t["b"]],
+    "mul": lambda t, a: [t["a"] * t["b"]],
     "flatten": lambda t, a: [torch.flatten(t["x"], 1)],
     "cross_entropy": lambda t, a: [
         F.cross_entropy(

@@ -1,0 +1,156 @@
+//===- NSLElementwise.td - The elementwise ops, one row each -*- tablegen -*-===//
+//
+// Every elementwise op is one row of this table: its mnemonic, a summary,
+// the formula of its result from its operands and the derivative of that
+// formula by each operand. Everything else is made from the row: the op and
+// its VJP op (with broadcasting), the reference forward and VJP, the
+// graph.json export, the lowering for both targets
+// (dialect/generate_op_schema.py, docs/adding-an-op.md).
+//
+// Formulas (dialect/elementwise_formula.py) are expressions over `x` (unary:
+// the input; binary: the left operand) and `y` (the right operand), with
+// numbers, `pi`, + - * / ** and comparisons, exp, log, sqrt, rsqrt, tanh,
+// erf, abs, min, max and select(condition, a, b). A derivative may also use
+// `out`, the op's result.
+//
+// Binary operands broadcast as in NumPy and PyTorch: shapes are aligned on
+// their last dimension and a dimension of size 1 (or a missing one) stretches
+// to the other's; a rank-0 operand is a scalar. The gradient of a stretched
+// operand sums over the dimensions it was stretched along.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NSL_ELEMENTWISE_TD
+#define NSL_ELEMENTWISE_TD
+
+// The description every row gets.
+class NSL_RowDescription<string formula, list<string> derivatives> {
+  string text = "Elementwise `" # formula # "`" #
+    !if(!eq(!size(derivatives), 1),
+        " of `x` = `input`, with `d/dx = " # !head(derivatives) # "`.",
+        " of `x` = `lhs` and `y` = `rhs`, broadcast as in NumPy (shapes " #
+        "aligned on the last dimension, size-1 and missing dimensions " #
+        "stretched), with `d/dx = " # !head(derivatives) # "` and `d/dy = " #
+        !head(!tail(derivatives)) # "`.") #
+    " A row of the elementwise table (dialect/NSLElementwise.td), from " #
+    "which the reference, the lowering and the export are generated.";
+}
+
+// The members every row carries: what the generators read.
+class NSL_Row<string formula, list<string> derivatives> {
+  string nslFormula = formula;
+  list<string> nslDerivatives = derivatives;
+}
+
+class NSL_UnaryElementwiseOp<string mnemonic, string summaryText,
+                             string formula, string derivative,
+                             string vjpClass>
+    : Op<NSL_Dialect, mnemonic,
+         [Pure, SameOperandsAndResultType, NSL_PerSampleOpInterface,
+          DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]>,
+      NSL_Row<formula, [derivative]> {
+  let summary = summaryText;
+  let description = NSL_RowDescription<formula, [derivative]>.text;
+  let arguments = (ins NSL_Tensor:$input);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::buildVJP(
+        ::mlir::OpBuilder &builder, ::mlir::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::ArrayRef<bool> needed,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::mlir::nsl::buildElementwiseVJP<}] # vjpClass # [{>(
+          *this, {"}] # derivative # [{"}, builder, resultGrads, needed,
+          operandGrads);
+    }
+  }];
+}
+
+class NSL_BinaryElementwiseOp<string mnemonic, string summaryText,
+                              string formula, list<string> derivatives,
+                              string vjpClass, list<Trait> traits = []>
+    : Op<NSL_Dialect, mnemonic,
+         !listconcat([Pure, InferTypeOpAdaptor, NSL_PerSampleOpInterface,
+                      DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>],
+                     traits)>,
+      NSL_Row<formula, derivatives> {
+  let summary = summaryText;
+  let description = NSL_RowDescription<formula, derivatives>.text;
+  let arguments = (ins NSL_Tensor:$lhs, NSL_Tensor:$rhs);
+  let results = (outs NSL_Tensor:$result);
+  // One type when both operands have it: `nsl.add %a, %b : tensor<...>`.
+  let assemblyFormat =
+      "$lhs `,` $rhs attr-dict `:` custom<BroadcastTypes>(type($lhs), type($rhs))";
+  let hasVerifier = 1;
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verify() {
+      return ::mlir::nsl::verifyBroadcast(getOperation());
+    }
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> location,
+        Adaptor adaptor, ::llvm::SmallVectorImpl<::mlir::Type> &types) {
+      return ::mlir::nsl::inferBroadcastType(
+          location, {adaptor.getLhs().getType(), adaptor.getRhs().getType()},
+          types);
+    }
+    ::llvm::LogicalResult $cppClass::buildVJP(
+        ::mlir::OpBuilder &builder, ::mlir::ArrayRef<::mlir::Value> resultGrads,
+        ::llvm::ArrayRef<bool> needed,
+        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      return ::mlir::nsl::buildElementwiseVJP<}] # vjpClass # [{>(
+          *this, {"}] # !interleave(derivatives, "\", \"") # [{"}, builder,
+          resultGrads, needed, operandGrads);
+    }
+  }];
+}
+
+// The VJP of a row: the forward operands, the upstream gradient (the
+// forward result's type) and `wrt`; each gradient has its operand's type.
+class NSL_ElementwiseVJPOp<string mnemonic, Op forward, string operandsFormat,
+                           string typesFormat>
+    : NSL_VJPOp<mnemonic, forward, (ins NSL_Tensor:$grad_output),
+                [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface,
+                                           ["getPerSampleOperands"]>]> {
+  let assemblyFormat = operandsFormat #
+    " `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt " #
+    "attr-dict `:` " # typesFormat # " `->` type($grads)";
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verify() {
+      return ::mlir::nsl::verifyElementwiseVJP(getOperation());
+    }
+    std::optional<::llvm::SmallVector<bool>>
+    $cppClass::getPerSampleOperands() {
+      return ::mlir::nsl::elementwiseVJPPerSampleOperands(getOperation());
+    }
+  }];
+}
+
+// A unary row: `defm NSL_Name : NSL_Unary<mnemonic, summary, formula,
+// derivative>` defines NSL_NameOp and NSL_NameVJPOp.
+multiclass NSL_Unary<string mnemonic, string summaryText, string formula,
+                     string derivative> {
+  def Op : NSL_UnaryElementwiseOp<mnemonic, summaryText, formula, derivative,
+                                  !subst("NSL_", "", NAME) # "VJPOp">;
+  def VJPOp : NSL_ElementwiseVJPOp<mnemonic # "_vjp", !cast<Op>(NAME # "Op"),
+                                   "$input", "type($input)">;
+}
+
+// A binary row, likewise.
+multiclass NSL_Binary<string mnemonic, string summaryText, string formula,
+                      list<string> derivatives, list<Trait> traits = []> {
+  def Op : NSL_BinaryElementwiseOp<mnemonic, summaryText, formula, derivatives,
+                                   !subst("NSL_", "", NAME) # "VJPOp", traits>;
+  def VJPOp : NSL_ElementwiseVJPOp<mnemonic # "_vjp", !cast<Op>(NAME # "Op"),
+                                   "$lhs `,` $rhs",
+                                   "type($lhs) `,` type($rhs)">;
+}
+
+//===----------------------------------------------------------------------===//
+// The table
+//===----------------------------------------------------------------------===//
+
+defm NSL_Add : NSL_Binary<"add", "elementwise sum", "x + y", ["1", "1"],
+                          [Commutative]>;
+defm NSL_Mul : NSL_Binary<"mul", "elementwise product", "x * y", ["y", "x"],
+                          [Commutative]>;
+
+#endif // NSL_ELEMENTWISE_TD
