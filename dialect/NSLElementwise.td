@@ -35,19 +35,22 @@ class NSL_RowDescription<string formula, list<string> derivatives> {
     "which the reference, the lowering and the export are generated.";
 }
 
-// The members every row carries: what the generators read.
-class NSL_Row<string formula, list<string> derivatives> {
+// The members every row carries: what the generators read. `torch` lists
+// the TorchScript ops the importer maps to the row (their `self` and
+// `other` operands; a Python number operand becomes a rank-0 constant).
+class NSL_Row<string formula, list<string> derivatives, list<string> torch> {
   string nslFormula = formula;
   list<string> nslDerivatives = derivatives;
+  list<string> nslTorchOps = torch;
 }
 
 class NSL_UnaryElementwiseOp<string mnemonic, string summaryText,
                              string formula, string derivative,
-                             string vjpClass>
+                             list<string> torch, string vjpClass>
     : Op<NSL_Dialect, mnemonic,
          [Pure, SameOperandsAndResultType, NSL_PerSampleOpInterface,
           DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]>,
-      NSL_Row<formula, [derivative]> {
+      NSL_Row<formula, [derivative], torch> {
   let summary = summaryText;
   let description = NSL_RowDescription<formula, [derivative]>.text;
   let arguments = (ins NSL_Tensor:$input);
@@ -67,12 +70,13 @@ class NSL_UnaryElementwiseOp<string mnemonic, string summaryText,
 
 class NSL_BinaryElementwiseOp<string mnemonic, string summaryText,
                               string formula, list<string> derivatives,
-                              string vjpClass, list<Trait> traits = []>
+                              list<string> torch, string vjpClass,
+                              list<Trait> traits = []>
     : Op<NSL_Dialect, mnemonic,
          !listconcat([Pure, InferTypeOpAdaptor, NSL_PerSampleOpInterface,
                       DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>],
                      traits)>,
-      NSL_Row<formula, derivatives> {
+      NSL_Row<formula, derivatives, torch> {
   let summary = summaryText;
   let description = NSL_RowDescription<formula, derivatives>.text;
   let arguments = (ins NSL_Tensor:$lhs, NSL_Tensor:$rhs);
@@ -125,20 +129,22 @@ class NSL_ElementwiseVJPOp<string mnemonic, Op forward, string operandsFormat,
 }
 
 // A unary row: `defm NSL_Name : NSL_Unary<mnemonic, summary, formula,
-// derivative>` defines NSL_NameOp and NSL_NameVJPOp.
+// derivative, torch ops>` defines NSL_NameOp and NSL_NameVJPOp.
 multiclass NSL_Unary<string mnemonic, string summaryText, string formula,
-                     string derivative> {
+                     string derivative, list<string> torch = []> {
   def Op : NSL_UnaryElementwiseOp<mnemonic, summaryText, formula, derivative,
-                                  !subst("NSL_", "", NAME) # "VJPOp">;
+                                  torch, !subst("NSL_", "", NAME) # "VJPOp">;
   def VJPOp : NSL_ElementwiseVJPOp<mnemonic # "_vjp", !cast<Op>(NAME # "Op"),
                                    "$input", "type($input)">;
 }
 
 // A binary row, likewise.
 multiclass NSL_Binary<string mnemonic, string summaryText, string formula,
-                      list<string> derivatives, list<Trait> traits = []> {
+                      list<string> derivatives, list<string> torch = [],
+                      list<Trait> traits = []> {
   def Op : NSL_BinaryElementwiseOp<mnemonic, summaryText, formula, derivatives,
-                                   !subst("NSL_", "", NAME) # "VJPOp", traits>;
+                                   torch, !subst("NSL_", "", NAME) # "VJPOp",
+                                   traits>;
   def VJPOp : NSL_ElementwiseVJPOp<mnemonic # "_vjp", !cast<Op>(NAME # "Op"),
                                    "$lhs `,` $rhs",
                                    "type($lhs) `,` type($rhs)">;
@@ -149,8 +155,8 @@ multiclass NSL_Binary<string mnemonic, string summaryText, string formula,
 //===----------------------------------------------------------------------===//
 
 defm NSL_Add : NSL_Binary<"add", "elementwise sum", "x + y", ["1", "1"],
-                          [Commutative]>;
+                          ["aten::add", "aten::add_"], [Commutative]>;
 defm NSL_Mul : NSL_Binary<"mul", "elementwise product", "x * y", ["y", "x"],
-                          [Commutative]>;
+                          ["aten::mul", "aten::mul_"], [Commutative]>;
 
 #endif // NSL_ELEMENTWISE_TD

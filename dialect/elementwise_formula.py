@@ -166,3 +166,19 @@ def lowering_functions(rows, banner):
     lines.append("  return formulas;")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def import_table(rows, banner):
+    """(TorchScript op, nsl op, arity) for the importer (built at build time)."""
+    lines = [f"// {banner}",
+             "// The TorchScript ops each elementwise row imports from.",
+             "struct ElementwiseTorchOp {",
+             "  const char *torch, *nsl;",
+             "  int arity;",
+             "};",
+             "static const ElementwiseTorchOp elementwiseTorchOps[] = {"]
+    for op in rows:
+        for torch in op.torch_ops:
+            lines.append(f'    {{"{torch}", "nsl.{op.name}", {len(op.operands)}}},')
+    lines.append("};")
+    return "\n".join(lines) + "\n"

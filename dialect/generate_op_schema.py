@@ -16,7 +16,9 @@ them and generates, for every op of the nsl dialect:
   --elementwise-reference FILE, --elementwise-lowering FILE
                      the elementwise ops' scalar formulas and derivatives
                      (NSLElementwise.td) as C++ on doubles for the reference
-                     (committed) and as MLIR builder code for the lowering.
+                     (committed) and as MLIR builder code for the lowering;
+  --elementwise-import FILE
+                     the TorchScript ops the importer maps to each row.
 
 With --check, compares instead of writing and exits 1 naming every file that
 differs (a ctest runs this, so committed files cannot go stale).
@@ -53,6 +55,7 @@ class Op:
                         for c, arg in record["results"]["args"]]
         self.formula = record.get("nslFormula")
         self.derivatives = record.get("nslDerivatives")
+        self.torch_ops = record.get("nslTorchOps") or []
 
     @property
     def is_vjp(self):
@@ -264,6 +267,7 @@ def main():
     parser.add_argument("--docs")
     parser.add_argument("--elementwise-reference")
     parser.add_argument("--elementwise-lowering")
+    parser.add_argument("--elementwise-import")
     parser.add_argument("--check", action="store_true",
                         help="compare with the files instead of writing them")
     args = parser.parse_args()
@@ -287,6 +291,9 @@ def main():
     if args.elementwise_lowering:
         emit(args.elementwise_lowering,
              formula.lowering_functions(rows, BANNER), args.check, stale)
+    if args.elementwise_import:
+        emit(args.elementwise_import, formula.import_table(rows, BANNER),
+             args.check, stale)
     if stale:
         print("generate_op_schema: out of date (regenerate with "
               "`ninja nsl-op-schema`): " + ", ".join(stale), file=sys.stderr)

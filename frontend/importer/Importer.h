@@ -179,7 +179,10 @@ private:
   void linear(jit::Node *node);
   void flatten(jit::Node *node);
   void reshape(jit::Node *node);
-  void add(jit::Node *node);
+  /// An elementwise row (dialect/NSLElementwise.td) from the node's `self`
+  /// (and `other`, a tensor or a number) operands.
+  void elementwise(jit::Node *node, const char *op, int arity);
+  mlir::Value tensorOrNumber(jit::Node *node, const jit::Value *value);
   void simConv(jit::Node *node);
   void sphereConv(jit::Node *node);
   void patchNorm(jit::Node *node);

@@ -14,6 +14,8 @@
 
 using namespace mlir;
 
+#include "dialect/ElementwiseImport.inc"
+
 namespace nsl::frontend::importer {
 namespace {
 
@@ -85,8 +87,17 @@ const char *const kSupportedKinds =
     "aten::_convolution (groups 1), aten::batch_norm (eval), aten::relu, "
     "aten::max_pool2d, aten::avg_pool2d, aten::adaptive_avg_pool2d (output "
     "1), aten::linear (also addmm/matmul/mm with W.t()), "
-    "aten::flatten/view/reshape (to [N, -1]), aten::add "
-    "(alpha 1), aten::dropout (eval), aten::cross_entropy_loss (mean)";
+    "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
+    "aten::cross_entropy_loss (mean)";
+
+/// kSupportedKinds and the elementwise rows' TorchScript ops.
+std::string supportedKinds() {
+  std::string text = kSupportedKinds;
+  text += ", elementwise with broadcasting:";
+  for (const ElementwiseTorchOp &row : elementwiseTorchOps)
+    text += std::string(" ") + row.torch;
+  return text;
+}
 
 const char *const kDataDependent =
     "data-dependent control flow (prim::If on a value computed from tensor "
@@ -318,16 +329,43 @@ void Importer::reshape(jit::Node *node) {
   setTensor(node, build<mlir::nsl::FlattenOp>(node, x));
 }
 
-void Importer::add(jit::Node *node) {
-  Value lhs = tensor(node, input(node, "self"));
-  Value rhs = tensor(node, input(node, "other"));
-  if (real(node, input(node, "alpha")) != 1.0)
-    fail(node, "aten::add is supported with alpha 1 only");
-  if (lhs.getType() != rhs.getType())
-    fail(node, "aten::add of " + shapeToString(shapeOf(lhs)) + " and " +
-                   shapeToString(shapeOf(rhs)) +
-                   " is not supported: no broadcasting");
-  setTensor(node, build<mlir::nsl::AddOp>(node, lhs, rhs));
+Value Importer::tensorOrNumber(jit::Node *node, const jit::Value *value) {
+  if (tensors.count(value))
+    return tensors[value];
+  auto known = scalar(value);
+  if (!known || !(known->isDouble() || known->isInt() || known->isBool()))
+    return tensor(node, value); // Reports the operand.
+  // A Python number operand: a rank-0 constant (f32).
+  auto type = RankedTensorType::get({}, builder.getF32Type());
+  float number = static_cast<float>(known->toScalar().toDouble());
+  return arith::ConstantOp::create(builder, locationOf(context, node),
+                                   DenseElementsAttr::get(type, number));
+}
+
+void Importer::elementwise(jit::Node *node, const char *op, int arity) {
+  SmallVector<Value> operands = {tensor(node, input(node, "self"))};
+  if (arity == 2) {
+    operands.push_back(tensorOrNumber(node, input(node, "other")));
+    // aten::add and aten::sub scale `other` by `alpha`.
+    if (node->schema().argumentIndexWithName("alpha") &&
+        real(node, input(node, "alpha")) != 1.0)
+      fail(node, kindOf(node) + " is supported with alpha 1 only");
+  }
+  SmallVector<Type> types;
+  {
+    DiagnosticCollector diagnostics(context);
+    SmallVector<Type> operandTypes(ValueRange(operands).getTypes());
+    if (failed(mlir::nsl::inferBroadcastType(locationOf(context, node),
+                                             operandTypes, types)))
+      fail(node, "the " + kindOf(node) +
+                     " node does not fit the nsl "
+                     "dialect's " +
+                     op + ": " + diagnostics.joined());
+  }
+  OperationState state(locationOf(context, node), op);
+  state.addOperands(operands);
+  state.addTypes(types);
+  setTensor(node, builder.create(state)->getResult(0));
 }
 
 void Importer::simConv(jit::Node *node) {
@@ -576,8 +614,10 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     t["aten::flatten"] = &Importer::flatten;
     t["aten::view"] = &Importer::reshape;
     t["aten::reshape"] = &Importer::reshape;
-    t["aten::add"] = &Importer::add;
-    t["aten::add_"] = &Importer::add;
+    for (const ElementwiseTorchOp &row : elementwiseTorchOps)
+      t[row.torch] = [row](Importer &self, jit::Node *node) {
+        self.elementwise(node, row.nsl, row.arity);
+      };
     t["aten::dropout"] = dropout;
     t["aten::dropout_"] = dropout;
     t["aten::contiguous"] = identity;
@@ -613,14 +653,23 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
 
 void Importer::translateNode(jit::Node *node) {
   const auto &table = handlers();
-  auto handler = table.find(kindOf(node));
-  if (handler != table.end())
-    return handler->second(*this, node);
+  std::string kind = kindOf(node);
+  auto handler = table.find(kind);
+  if (handler != table.end()) {
+    handler->second(*this, node);
+    // An in-place op (aten::mul_) changes its `self`: later uses of that
+    // value read the result.
+    if (kind.back() == '_' && node->inputs().size() > 0 &&
+        node->outputs().size() == 1 && tensors.count(node->output(0)) &&
+        tensors.count(node->input(0)))
+      tensors[node->input(0)] = tensors[node->output(0)];
+    return;
+  }
   if (node->kind() == c10::prim::Loop)
     fail(node, "loops (prim::Loop) are not supported: the importer "
                "builds a static, straight-line graph");
   fail(node, "unsupported TorchScript node '" + kindOf(node) +
-                 "'; the importer supports " + kSupportedKinds);
+                 "'; the importer supports " + supportedKinds());
 }
 
 void Importer::translateBlock(jit::Block *block) {

@@ -57,6 +57,14 @@
 // RUN: nsl-run run %t/legacy.traced.nslm --input x=%t/legacy_linear.x.npy --output-dir %t/legacy.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/legacy.traced.out/output.npy %t/legacy_linear.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// Elementwise rows with broadcasting, Python numbers and in-place forms.
+// RUN: nslc %t/elementwise.pt --input-shape 2x3x8x8 -o %t/elementwise.nslm > /dev/null
+// RUN: nsl-run run %t/elementwise.nslm --input x=%t/elementwise.x.npy --output-dir %t/elementwise.out > /dev/null
+// RUN: %python %S/compare.py %t/elementwise.out/output.npy %t/elementwise.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/elementwise.traced.pt --input-shape 2x3x8x8 -o %t/elementwise.traced.nslm > /dev/null
+// RUN: nsl-run run %t/elementwise.traced.nslm --input x=%t/elementwise.x.npy --output-dir %t/elementwise.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/elementwise.traced.out/output.npy %t/elementwise.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
 // dropout and a DNS SimLinear head.
 // RUN: nslc %t/residual.pt --input-shape 2x4x8x8 -o %t/residual.nslm > /dev/null

@@ -70,6 +70,23 @@ class LegacyLinear(nn.Module):
         return torch.matmul(h, self.w2.t())
 
 
+class Elementwise(nn.Module):
+    """Elementwise rows with broadcasting: per-channel and per-column
+    parameters, Python numbers, in-place forms."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.scale = nn.Parameter(torch.empty(4, 1, 1))
+        self.shift = nn.Parameter(torch.empty(1, 4, 1, 8))
+
+    def forward(self, x):
+        y = self.conv(x) * self.scale + self.shift
+        y = 0.5 * y + 2
+        y.mul_(y)
+        return y.add_(self.scale)
+
+
 class Sigmoid(nn.Module):
     """torch.sigmoid has no nsl op."""
 
@@ -100,6 +117,7 @@ MODELS = {
     "residual": (ResidualBlock, [(2, 4, 8, 8)], True),
     "two_inputs": (TwoInputs, [(1, 2, 4, 4), (1, 2, 4, 4)], True),
     "legacy_linear": (LegacyLinear, [(2, 2, 4, 4)], True),
+    "elementwise": (Elementwise, [(2, 3, 8, 8)], True),
     "sigmoid": (Sigmoid, [(1, 1, 5, 5)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
 }
