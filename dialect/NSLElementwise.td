@@ -158,5 +158,8 @@ defm NSL_Add : NSL_Binary<"add", "elementwise sum", "x + y", ["1", "1"],
                           ["aten::add", "aten::add_"], [Commutative]>;
 defm NSL_Mul : NSL_Binary<"mul", "elementwise product", "x * y", ["y", "x"],
                           ["aten::mul", "aten::mul_"], [Commutative]>;
+defm NSL_Sigmoid : NSL_Unary<"sigmoid", "logistic sigmoid", "1 / (1 + exp(-x))",
+                             "out * (1 - out)",
+                             ["aten::sigmoid", "aten::sigmoid_"]>;
 
 #endif // NSL_ELEMENTWISE_TD

@@ -83,6 +83,18 @@
 // RUN: nsl-run check %t.mul_vjp_4_1 --seed 138 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function mul_vjp_4_01 --seed 39 -o %t.mul_vjp_4_01 > /dev/null
 // RUN: nsl-run check %t.mul_vjp_4_01 --seed 139 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sigmoid_0 --seed 40 -o %t.sigmoid_0 > /dev/null
+// RUN: nsl-run check %t.sigmoid_0 --seed 140 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sigmoid_vjp_0_0 --seed 41 -o %t.sigmoid_vjp_0_0 > /dev/null
+// RUN: nsl-run check %t.sigmoid_vjp_0_0 --seed 141 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sigmoid_1 --seed 42 -o %t.sigmoid_1 > /dev/null
+// RUN: nsl-run check %t.sigmoid_1 --seed 142 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sigmoid_vjp_1_0 --seed 43 -o %t.sigmoid_vjp_1_0 > /dev/null
+// RUN: nsl-run check %t.sigmoid_vjp_1_0 --seed 143 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sigmoid_2 --seed 44 -o %t.sigmoid_2 > /dev/null
+// RUN: nsl-run check %t.sigmoid_2 --seed 144 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sigmoid_vjp_2_0 --seed 45 -o %t.sigmoid_vjp_2_0 > /dev/null
+// RUN: nsl-run check %t.sigmoid_vjp_2_0 --seed 145 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @add_0(
@@ -433,4 +445,49 @@ func.func @mul_vjp_4_01(
     -> (tensor<1x6xf32>, tensor<6xf32>) {
   %res:2 = nsl.mul_vjp %a, %b grad(%gy : tensor<1x6xf32>) wrt [0, 1] : tensor<1x6xf32>, tensor<6xf32> -> tensor<1x6xf32>, tensor<6xf32>
   return %res#0, %res#1 : tensor<1x6xf32>, tensor<6xf32>
+}
+
+func.func @sigmoid_0(
+    %a: tensor<2x3x5x7xf32> {nsl.name = "a", nsl.role = "input"})
+    -> (tensor<2x3x5x7xf32>) {
+  %y = nsl.sigmoid %a : tensor<2x3x5x7xf32>
+  return %y : tensor<2x3x5x7xf32>
+}
+
+func.func @sigmoid_vjp_0_0(
+    %a: tensor<2x3x5x7xf32> {nsl.name = "a", nsl.role = "input"},
+    %gy: tensor<2x3x5x7xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x5x7xf32>) {
+  %res = nsl.sigmoid_vjp %a grad(%gy : tensor<2x3x5x7xf32>) wrt [0] : tensor<2x3x5x7xf32> -> tensor<2x3x5x7xf32>
+  return %res : tensor<2x3x5x7xf32>
+}
+
+func.func @sigmoid_1(
+    %a: tensor<1x9xf32> {nsl.name = "a", nsl.role = "input"})
+    -> (tensor<1x9xf32>) {
+  %y = nsl.sigmoid %a : tensor<1x9xf32>
+  return %y : tensor<1x9xf32>
+}
+
+func.func @sigmoid_vjp_1_0(
+    %a: tensor<1x9xf32> {nsl.name = "a", nsl.role = "input"},
+    %gy: tensor<1x9xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x9xf32>) {
+  %res = nsl.sigmoid_vjp %a grad(%gy : tensor<1x9xf32>) wrt [0] : tensor<1x9xf32> -> tensor<1x9xf32>
+  return %res : tensor<1x9xf32>
+}
+
+func.func @sigmoid_2(
+    %a: tensor<f32> {nsl.name = "a", nsl.role = "input"})
+    -> (tensor<f32>) {
+  %y = nsl.sigmoid %a : tensor<f32>
+  return %y : tensor<f32>
+}
+
+func.func @sigmoid_vjp_2_0(
+    %a: tensor<f32> {nsl.name = "a", nsl.role = "input"},
+    %gy: tensor<f32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<f32>) {
+  %res = nsl.sigmoid_vjp %a grad(%gy : tensor<f32>) wrt [0] : tensor<f32> -> tensor<f32>
+  return %res : tensor<f32>
 }

@@ -2,8 +2,8 @@
 // problem (node kind, Python source location, what is supported), and
 // nsl-import / nslc exit non-zero without crashing.
 // RUN: rm -rf %t && env PYTHONPATH=%nsl_src/frontend/python %python %S/make_test_models.py --out %t
-// RUN: not nsl-import %t/sigmoid.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=SIGMOID
-// RUN: not nslc %t/sigmoid.pt --input-shape 1x1x5x5 -o %t/sigmoid.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-SIGMOID
+// RUN: not nsl-import %t/erfinv.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=ERFINV
+// RUN: not nslc %t/erfinv.pt --input-shape 1x1x5x5 -o %t/erfinv.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-ERFINV
 // RUN: not nsl-import %t/data_dependent.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=DATA
 // RUN: not nsl-import %t/corrupt.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=CORRUPT
 // RUN: not nslc %t/corrupt.pt --input-shape 1x1x5x5 -o %t/corrupt.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-CORRUPT
@@ -15,9 +15,9 @@
 // RUN: not nsl-import --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=NOMODEL
 // RUN: nsl-import --help | FileCheck %s --check-prefix=HELP
 
-// SIGMOID: nsl-import: error: {{.*}}sigmoid.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::sigmoid'; the importer supports nsl::sim_conv2d,
-// SIGMOID-NOT: error
-// NSLC-SIGMOID: nslc: error: '{{.*}}sigmoid.pt': {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::sigmoid'
+// ERFINV: nsl-import: error: {{.*}}erfinv.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::erfinv'; the importer supports nsl::sim_conv2d,
+// ERFINV-NOT: error
+// NSLC-ERFINV: nslc: error: '{{.*}}erfinv.pt': {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::erfinv'
 // DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: unsupported TorchScript node 'aten::sum'
 // DATA-NEXT: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: data-dependent control flow (prim::If on a value computed from tensor data) is not supported
 // CORRUPT: nsl-import: error: {{.*}}corrupt.pt: cannot load '{{.*}}corrupt.pt' as TorchScript: PytorchStreamReader failed reading zip archive

@@ -359,6 +359,16 @@ std::vector<GradCase> buildCases() {
                             {0, 1});
     };
   }
+  GradCase &sig = add("sigmoid", "sigmoid");
+  Tensor sigInput = rng.tensor({2, 3, 4, 5});
+  for (double &v : sigInput.data)
+    v *= 4;
+  sig.input("x", sigInput, true);
+  upstream(sig, {2, 3, 4, 5});
+  sig.reference = [](const GradCase &c) {
+    return elementwiseVJP(*findElementwiseRow("sigmoid"), {c["x"]}, c["gy"],
+                          {0});
+  };
   GradCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}), true);
   upstream(flat, {3, 40});

@@ -290,6 +290,17 @@ std::vector<OracleCase> buildCases() {
           elementwise(*findElementwiseRow(row), {c["a"], c["b"]})};
     };
   }
+  // A unary row: inputs spread over [-4, 4] so both tails of the sigmoid
+  // are exercised.
+  OracleCase &sig = add("sigmoid", "sigmoid");
+  Tensor sigInput = rng.tensor({2, 3, 4, 5});
+  for (double &v : sigInput.data)
+    v *= 4;
+  sig.input("x", sigInput);
+  sig.reference = [](const OracleCase &c) {
+    return std::vector<Tensor>{
+        elementwise(*findElementwiseRow("sigmoid"), {c["x"]})};
+  };
   OracleCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}));
   flat.reference = [](const OracleCase &c) {

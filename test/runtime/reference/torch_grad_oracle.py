@@ -137,6 +137,7 @@ for _name in [
     "linear",
     "add",
     "mul",
+    "sigmoid",
     "flatten",
     "cross_entropy",
 ]:

@@ -271,6 +271,7 @@ OPS = {
     "linear": lambda t, a: [F.linear(t["x"], t["w"], t.get("b"))],
     "add": lambda t, a: [t["a"] + t["b"]],
     "mul": lambda t, a: [t["a"] * t["b"]],
+    "sigmoid": lambda t, a: [torch.sigmoid(t["x"])],
     "flatten": lambda t, a: [torch.flatten(t["x"], 1)],
     "cross_entropy": lambda t, a: [
         F.cross_entropy(
