@@ -18,9 +18,9 @@ void NSLDialect::initialize() {
 }
 
 ArrayRef<StringLiteral> NSLDialect::argumentRoles() {
-  static constexpr StringLiteral roles[] = {"input",           "parameter",
-                                            "buffer",          "label",
-                                            "optimizer_state", "learning_rate"};
+  static constexpr StringLiteral roles[] = {
+      "input",           "parameter",     "buffer", "label",
+      "optimizer_state", "learning_rate", "derived"};
   return roles;
 }
 
@@ -69,6 +69,24 @@ LogicalResult NSLDialect::verifyRegionArgAttribute(Operation *op,
   if (!function.getArgAttr(argIndex, other))
     return emit() << "has '" << attr.getName().getValue() << "' but no '"
                   << other << "'; model arguments need both";
+  return success();
+}
+
+LogicalResult NSLDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  // The code generator's own attributes (nsl.kernel, nsl.grid, ...) are
+  // checked where they are read.
+  if (attr.getName() != kPreparedByAttr)
+    return success();
+  auto function = dyn_cast<FunctionOpInterface>(op);
+  auto symbol = dyn_cast<FlatSymbolRefAttr>(attr.getValue());
+  if (!function || !symbol)
+    return op->emitError() << "'" << kPreparedByAttr
+                           << "' must be a symbol reference on a function";
+  Operation *prepare = SymbolTable::lookupNearestSymbolFrom(op, symbol);
+  if (!prepare || !isa<FunctionOpInterface>(prepare))
+    return op->emitError() << "'" << kPreparedByAttr << "' names " << symbol
+                           << ", which is not a function of the module";
   return success();
 }
 

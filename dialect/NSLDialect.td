@@ -34,15 +34,21 @@ def NSL_Dialect : Dialect {
     function arguments of a model carry `nsl.name` (the PyTorch `state_dict`
     key, or the input's name) and `nsl.role` (`input`, `parameter`, `buffer`,
     and for training entry points `label`, `optimizer_state`,
-    `learning_rate`).
+    `learning_rate`; `derived` for a value computed from the weights by the
+    function that the attribute `nsl.prepared_by` of the function names,
+    see `--nsl-hoist-weight-preparation`).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let hasConstantMaterializer = 1;
   let hasRegionArgAttrVerify = 1;
   let hasRegionResultAttrVerify = 1;
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     static constexpr ::llvm::StringLiteral kNameAttr = "nsl.name";
     static constexpr ::llvm::StringLiteral kRoleAttr = "nsl.role";
+    /// On a function with `derived` arguments: the function (a symbol of the
+    /// same module) that computes them from the weights.
+    static constexpr ::llvm::StringLiteral kPreparedByAttr = "nsl.prepared_by";
     /// The roles a function argument may have.
     static ::llvm::ArrayRef<::llvm::StringLiteral> argumentRoles();
   }];

@@ -110,4 +110,36 @@ def GenerateTrainStep : Pass<"nsl-generate-train-step", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def HoistWeightPreparation
+    : Pass<"nsl-hoist-weight-preparation", "::mlir::ModuleOp"> {
+  let summary = "Move what depends only on the weights into a prepare "
+                "function that runs when the weights change";
+  let description = [{
+    An inference function computes some values from its parameters and
+    buffers alone: after `--nsl-fold-static-similarity`, the folded weight
+    `W·M` of every static similarity layer. Computing them on every call
+    makes a static NSN cost more than the convolution it folds to. This
+    pass moves every side-effect-free op of `function` whose operands are
+    parameters, buffers, constants or results of such ops into a new
+    function `prepare` (default `prepare_<function>`) that takes the
+    parameters and buffers it needs (with their `nsl.name`/`nsl.role`) and
+    returns the values the rest of `function` uses, each named
+    `<name of the first weight it depends on>@prepared` (`#2`, `#3`, ... on
+    a clash). `function` takes them as new trailing arguments of role
+    `derived` with those names, keeps its original arguments (a caller may
+    still give new weights), and gets the attribute
+    `nsl.prepared_by = "<prepare>"`. The runtime runs the prepare entry
+    point when the model's weights change (loading, a training step, a
+    caller that gives weights) and binds its results to the `derived`
+    arguments (docs/artifact.md). A function with nothing to hoist is left
+    unchanged and no prepare function is created.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"",
+           "The inference function to split">,
+    Option<"prepare", "prepare", "std::string", /*default=*/"\"\"",
+           "Name of the prepare function (default prepare_<function>)">,
+  ];
+}
+
 #endif // NSL_PASSES_TD

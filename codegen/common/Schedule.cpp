@@ -271,10 +271,16 @@ FailureOr<json> SchedulePlanner::plan(StringRef entryName) {
       return failure();
     launches.push_back(std::move(*launch));
   }
-  return json{{"name", entryName.str()},
-              {"arguments", std::move(*args)},
-              {"results", results()},
-              {"schedule", std::move(launches)}};
+  json entry{{"name", entryName.str()},
+             {"arguments", std::move(*args)},
+             {"results", results()},
+             {"schedule", std::move(launches)}};
+  // The entry point that computes the `derived` arguments (an entry point
+  // named after its function, as nslc adds it).
+  if (auto prepare =
+          model->getAttrOfType<FlatSymbolRefAttr>(NSLDialect::kPreparedByAttr))
+    entry["prepared_by"] = prepare.getValue().str();
+  return entry;
 }
 
 } // namespace

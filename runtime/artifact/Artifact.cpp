@@ -20,8 +20,9 @@ using support::JsonView;
 
 namespace {
 
-const char *const knownRoles[] = {"input", "parameter",       "buffer",
-                                  "label", "optimizer_state", "learning_rate"};
+const char *const knownRoles[] = {"input",  "parameter",       "buffer",
+                                  "label",  "optimizer_state", "learning_rate",
+                                  "derived"};
 
 std::string join(const std::vector<std::string> &items) {
   std::string s;
@@ -103,6 +104,9 @@ public:
     }
     if (m_.entryPoints.empty())
       root["entry_points"].fail("the artifact has no entry points");
+    size_t index = 0;
+    for (const JsonView &entry : root["entry_points"].elements())
+      checkPreparation(entry, m_.entryPoints[index++]);
     return std::move(m_);
   }
 
@@ -274,11 +278,45 @@ private:
     return b;
   }
 
+  /// Every `derived` argument of `entry` is a result (same name, dtype and
+  /// shape) of the entry point its `prepared_by` names, which has none of
+  /// its own.
+  void checkPreparation(const JsonView &view, const EntryPoint &entry) const {
+    const EntryPoint *prepare = nullptr;
+    if (!entry.preparedBy.empty()) {
+      prepare = m_.findEntryPoint(entry.preparedBy);
+      if (!prepare || prepare == &entry || !prepare->preparedBy.empty())
+        view["prepared_by"].fail(
+            "entry point '" + entry.name + "' is prepared by '" +
+            entry.preparedBy +
+            "', which is not another entry point without preparation");
+    }
+    for (const Binding &argument : entry.arguments) {
+      if (argument.role != "derived")
+        continue;
+      if (!prepare)
+        view["arguments"].fail("derived argument '" + argument.name +
+                               "' of entry point '" + entry.name +
+                               "', which has no prepared_by");
+      auto result = std::find_if(
+          prepare->results.begin(), prepare->results.end(),
+          [&](const Binding &r) { return r.name == argument.name; });
+      if (result == prepare->results.end() || result->dtype != argument.dtype ||
+          result->shape != argument.shape)
+        view["arguments"].fail(
+            "derived argument '" + argument.name + "' of entry point '" +
+            entry.name + "' (" + typeToString(argument.dtype, argument.shape) +
+            ") is not a result of entry point '" + entry.preparedBy + "'");
+    }
+  }
+
   EntryPoint parseEntryPoint(const JsonView &view) const {
     EntryPoint entry;
     entry.name = view["name"].asString();
     if (entry.name.empty())
       view["name"].fail("empty entry point name");
+    if (std::optional<JsonView> prepared = view.find("prepared_by"))
+      entry.preparedBy = prepared->asString();
     std::set<std::string> names;
     std::set<int64_t> argumentBuffers;
     for (const JsonView &a : view["arguments"].elements()) {

@@ -67,6 +67,9 @@ struct Launch {
 
 struct EntryPoint {
   std::string name;
+  /// The entry point whose results (by name) are this one's `derived`
+  /// arguments, run when the weights change; empty if it has none.
+  std::string preparedBy;
   std::vector<Binding> arguments;
   std::vector<Binding> results;
   std::vector<Launch> schedule;

@@ -46,13 +46,21 @@ void checkTensorFits(const Binding &argument, const Tensor &tensor,
 std::vector<const Tensor *>
 bindArguments(const EntryPoint &entry,
               const std::map<std::string, Tensor> &given,
-              const std::map<std::string, Tensor> &state) {
+              const std::map<std::string, Tensor> &state,
+              const std::map<std::string, Tensor> &prepared) {
   const std::string where = "entry point '" + entry.name + "'";
   checkNamesAreArguments(entry, given, where);
   std::vector<const Tensor *> tensors;
   for (const Binding &argument : entry.arguments) {
     const Tensor *tensor = nullptr;
-    if (auto found = given.find(argument.name); found != given.end())
+    if (argument.role == "derived") {
+      if (given.count(argument.name))
+        throw Error("argument '" + argument.name + "' of " + where +
+                    " is computed from the weights by entry point '" +
+                    entry.preparedBy + "'; give the weights instead");
+      if (auto found = prepared.find(argument.name); found != prepared.end())
+        tensor = &found->second;
+    } else if (auto found = given.find(argument.name); found != given.end())
       tensor = &found->second;
     else if (auto current = state.find(argument.name);
              roleHasDefault(argument.role) && current != state.end())
@@ -84,7 +92,40 @@ Executor::run(const std::string &entryName,
               const std::map<std::string, Tensor> &arguments) {
   const EntryPoint &entry = artifact_->entryPoint(entryName);
   std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<const Tensor *> tensors = bindArguments(entry, arguments, state_);
+  return runLocked(entry, arguments);
+}
+
+std::map<std::string, Tensor>
+Executor::preparedArguments(const EntryPoint &entry,
+                            const std::map<std::string, Tensor> &given) {
+  if (entry.preparedBy.empty())
+    return {};
+  const EntryPoint &prepare = artifact_->entryPoint(entry.preparedBy);
+  auto byName = [&](std::vector<Tensor> results) {
+    std::map<std::string, Tensor> named;
+    for (size_t i = 0; i < results.size(); ++i)
+      named[prepare.results[i].name] = std::move(results[i]);
+    return named;
+  };
+  // Weights given for this call only: prepare them for this call.
+  std::map<std::string, Tensor> givenWeights;
+  for (const Binding &argument : prepare.arguments)
+    if (auto found = given.find(argument.name); found != given.end())
+      givenWeights.emplace(argument.name, found->second);
+  if (!givenWeights.empty())
+    return byName(runLocked(prepare, givenWeights));
+  auto cached = prepared_.find(prepare.name);
+  if (cached == prepared_.end() || cached->second.stateVersion != stateVersion_)
+    prepared_[prepare.name] = {stateVersion_, byName(runLocked(prepare, {}))};
+  return prepared_[prepare.name].results;
+}
+
+std::vector<Tensor>
+Executor::runLocked(const EntryPoint &entry,
+                    const std::map<std::string, Tensor> &arguments) {
+  std::map<std::string, Tensor> prepared = preparedArguments(entry, arguments);
+  std::vector<const Tensor *> tensors =
+      bindArguments(entry, arguments, state_, prepared);
   std::vector<Tensor> results;
   lastTiming_ = {};
   try {
@@ -112,9 +153,12 @@ void Executor::keepNewState(const EntryPoint &entry,
   for (size_t i = 0; i < entry.results.size(); ++i)
     for (const Binding &argument : entry.arguments)
       if (roleHasDefault(argument.role) &&
-          argument.name == entry.results[i].name && !given.count(argument.name))
+          argument.name == entry.results[i].name &&
+          !given.count(argument.name)) {
         // A copy: the caller owns the returned tensor and may change it.
         state_[argument.name] = results[i].clone();
+        ++stateVersion_;
+      }
 }
 
 std::vector<LaunchTiming> Executor::lastProfile() const {

@@ -17,6 +17,7 @@
 #include "runtime/artifact/Artifact.h"
 #include "runtime/artifact/Model.h"
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,15 +27,18 @@
 namespace nsl::runtime {
 
 /// The tensor of every argument of `entry`, in order: the caller's (from
-/// `given`, by name) or, for an argument with a default (roleHasDefault)
-/// that the caller left out, the model's (from `state`). Throws Error,
-/// naming the entry point and the argument, for a name that is not an
+/// `given`, by name), for an argument with a default (roleHasDefault)
+/// that the caller left out the model's (from `state`), for a `derived`
+/// argument the one of that name in `prepared` (the results of the entry
+/// point's prepare entry point). Throws Error, naming the entry point and
+/// the argument, for a name that is not an argument, a given derived
 /// argument, a missing argument, a dtype or shape other than the declared
 /// one, or data not aligned to its elements.
 std::vector<const Tensor *>
 bindArguments(const EntryPoint &entry,
               const std::map<std::string, Tensor> &given,
-              const std::map<std::string, Tensor> &state);
+              const std::map<std::string, Tensor> &state,
+              const std::map<std::string, Tensor> &prepared = {});
 
 /// What a device measured of one run of a schedule.
 struct ScheduleTiming {
@@ -82,6 +86,15 @@ protected:
   virtual void releaseArguments(const EntryPoint &entry) {}
 
 private:
+  /// run() once the lock is held: binds, launches, reads the results.
+  std::vector<Tensor> runLocked(const EntryPoint &entry,
+                                const std::map<std::string, Tensor> &given);
+  /// The results, by name, of the prepare entry point of `entry` (none if
+  /// it has none): for the caller's weights where `given` holds any of its
+  /// arguments, else for the model's state, computed once per state.
+  std::map<std::string, Tensor>
+  preparedArguments(const EntryPoint &entry,
+                    const std::map<std::string, Tensor> &given);
   /// The results named after an argument with a default that the caller
   /// left out are that argument's new value (train_step's updates).
   void keepNewState(const EntryPoint &entry,
@@ -90,6 +103,14 @@ private:
 
   std::shared_ptr<const Artifact> artifact_;
   std::map<std::string, Tensor> state_;
+  /// Bumped whenever state_ changes; a prepare entry point's cached
+  /// results are valid for the version they were computed at.
+  uint64_t stateVersion_ = 0;
+  struct Prepared {
+    uint64_t stateVersion = 0;
+    std::map<std::string, Tensor> results;
+  };
+  std::map<std::string, Prepared> prepared_; // By prepare entry point.
   ScheduleTiming lastTiming_;
   mutable std::mutex mutex_; // Runs share the device's memory.
 };

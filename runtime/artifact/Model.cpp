@@ -16,7 +16,8 @@ struct Model::Impl {
       info.name = entry.name;
       for (const Binding &b : entry.arguments)
         info.arguments.push_back(
-            {b.name, b.role, b.dtype, b.shape, roleHasDefault(b.role)});
+            {b.name, b.role, b.dtype, b.shape,
+             roleHasDefault(b.role) || b.role == "derived"});
       for (const Binding &b : entry.results)
         info.results.push_back({b.name, b.role, b.dtype, b.shape, false});
       entryPoints.push_back(std::move(info));

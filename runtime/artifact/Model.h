@@ -45,7 +45,8 @@ struct TensorInfo {
   std::string role; // input, parameter, buffer, label, ...; empty for results
   DType dtype = DType::F32;
   Shape shape;
-  /// The argument defaults to its tensor in the artifact's weights.
+  /// The argument defaults to its tensor in the model's weights, or (role
+  /// `derived`) is prepared from them by the runtime and cannot be given.
   bool hasDefault = false;
 };
 

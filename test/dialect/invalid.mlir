@@ -633,7 +633,7 @@ func.func @dynamic_shapes(%x: tensor<?x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
 
 // -----
 
-// expected-error @+1 {{argument #1 of @forward: 'nsl.role' must be one of input, parameter, buffer, label, optimizer_state, learning_rate; got "weights"}}
+// expected-error @+1 {{argument #1 of @forward: 'nsl.role' must be one of input, parameter, buffer, label, optimizer_state, learning_rate, derived; got "weights"}}
 func.func @forward(%x: tensor<2xf32> {nsl.name = "x", nsl.role = "input"},
                    %w: tensor<2xf32> {nsl.name = "w", nsl.role = "weights"}) {
   return
@@ -679,5 +679,21 @@ func.func @forward(%x: tensor<2xf32>) -> (tensor<2xf32> {nsl.name = ""}) {
 
 // expected-error @+1 {{unknown result attribute 'nsl.role' (the nsl result attribute is 'nsl.name')}}
 func.func @forward(%x: tensor<2xf32>) -> (tensor<2xf32> {nsl.role = "output"}) {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'nsl.prepared_by' names @missing, which is not a function of the module}}
+func.func @forward(%x: tensor<2xf32> {nsl.name = "x", nsl.role = "input"}) -> tensor<2xf32>
+    attributes {nsl.prepared_by = @missing} {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'nsl.prepared_by' must be a symbol reference on a function}}
+func.func @forward(%x: tensor<2xf32> {nsl.name = "x", nsl.role = "input"}) -> tensor<2xf32>
+    attributes {nsl.prepared_by = "prepare_forward"} {
   return %x : tensor<2xf32>
 }

@@ -16,9 +16,25 @@
 // RUN: nsl-run check %t.plain.generic --seed 8 --threads 2 | FileCheck %s
 // RUN: nslc %nsl_src/examples/dynamic_nsn.mlir --vector-width=8 --conv-output-channels=3 --conv-pixel-vectors=3 -o %t.dns.tiles > /dev/null
 // RUN: nsl-run check %t.dns.tiles --seed 9 --threads 2 | FileCheck %s
+// The static layers' folds are prepared once, in their own entry point
+// (--prepare-weights-once, the default): it matches the reference, and so
+// does forward with a weight given for one call (prepared for that call).
+// Without it, the folds run inside forward, which computes the same.
+// RUN: FileCheck %s --check-prefix=PREPARED --input-file %t.static/manifest.json
+// RUN: nsl-run check %t.static --entry prepare_forward --seed 3 | FileCheck %s
+// RUN: %python -c "import numpy as np; np.save('%t.w2.npy', np.random.default_rng(4).uniform(-1, 1, (6, 6, 3, 3)).astype(np.float32))"
+// RUN: nsl-run check %t.static --input conv2.weight=%t.w2.npy --seed 3 --threads 2 | FileCheck %s --check-prefix=GIVEN
+// RUN: nslc %nsl_src/examples/static_nsn.mlir --prepare-weights-once=0 --seed 5 -o %t.static.inline | FileCheck %s --check-prefix=INLINE
+// RUN: nsl-run check %t.static.inline --seed 3 --threads 2 | FileCheck %s
 // RUN: nslc %nsl_src/examples/shared_predictor.mlir -o %t.shared > /dev/null
 // RUN: nsl-run check %t.shared --seed 7 --threads 2 | FileCheck %s --check-prefixes=CHECK,SHARED
 
+// PREPARED: "name": "forward"
+// PREPARED: "prepared_by": "prepare_forward"
+// PREPARED: "name": "prepare_forward"
+// GIVEN: 1 given, 1 drawn at random, 21 from the weights
+// GIVEN: all 1 outputs agree with the reference
+// INLINE: (1 entry point,
 // UNS: loss f32[]: relative error
 // UNS: logits f32[3, 5]: relative error
 // SHARED: features f32[2, 12, 10, 10]: relative error

@@ -46,7 +46,9 @@
 // TRAIN: step 1: loss
 // TRAIN: step 30: loss
 // TRAIN: 30 steps: median
-// WROTE: 3 entry points
+// forward, train_step, eval, and the weight preparation of the two
+// inference entry points (the static layers' folds, run when weights change).
+// WROTE: 5 entry points
 // FROZEN-NOT: conv1.weight f32
 // FROZEN: conv1.similarity f32[9]
 // FROZEN-NOT: conv1.weight f32

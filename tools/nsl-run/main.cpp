@@ -247,20 +247,20 @@ Session openSession(const CommandLine &cl, bool needGraph,
     s.arguments[draw.arguments[i].name] = fromReference(values[i]);
   s.drawn = values.size();
 
-  for (const TensorInfo &argument : s.entry->arguments)
-    if (!s.arguments.count(argument.name))
-      s.arguments[argument.name] = s.model.weights().at(argument.name);
+  // The weights (and what the runtime prepares from them) are left out:
+  // the model binds its own, and prepares derived weights once, not on
+  // every call as it must for weights a caller gives.
   return s;
 }
 
 std::string describe(const Session &s) {
-  size_t weights = s.arguments.size() - s.given - s.drawn;
+  size_t weights = s.entry->arguments.size() - s.given - s.drawn;
   return s.path + ": entry point " + s.entry->name + " (" + s.model.target() +
          ", " +
          (s.model.device() == "cuda"
               ? std::string("device cuda")
               : std::to_string(s.model.threads()) + " threads") +
-         "), " + std::to_string(s.arguments.size()) +
+         "), " + std::to_string(s.entry->arguments.size()) +
          " arguments: " + std::to_string(s.given) + " given, " +
          std::to_string(s.drawn) + " drawn at random, " +
          std::to_string(weights) + " from the weights";
@@ -344,8 +344,10 @@ int checkCommand(const std::vector<std::string> &args) {
                        value->typeString() + " in the artifact but " +
                        ref::typeToString(argument.type) + " in " + graphPath);
   }
+  // Derived arguments (prepared from the weights by the runtime) are the
+  // compiler's; the graph computes them from the weights.
   for (const TensorInfo &argument : s.entry->arguments)
-    if (!graph.findArgument(argument.name))
+    if (argument.role != "derived" && !graph.findArgument(argument.name))
       throw UsageError("argument '" + argument.name + "' of entry point '" +
                        s.entry->name + "' is not an argument of " + graphPath);
 

@@ -64,6 +64,13 @@ cl::list<std::string> inputShapes(
              "model's forward, e.g. 1x1x28x28 (once per input, in order)"),
     cl::value_desc("NxCxHxW"), cl::cat(category));
 cl::OptionCategory tuningCategory("nslc code generation choices");
+cl::opt<bool> prepareWeightsOnce(
+    "prepare-weights-once",
+    cl::desc("Compute what inference entry points derive from the weights "
+             "alone (folded static similarities) in a prepare_<entry> entry "
+             "point that the runtime runs when the weights change, not on "
+             "every call (--nsl-hoist-weight-preparation)"),
+    cl::init(true), cl::cat(tuningCategory));
 cl::opt<bool> fuseEpilogues(
     "fuse-epilogues",
     cl::desc("Put batch_norm and relu into the kernel of the op they follow"),
@@ -299,6 +306,44 @@ exportGraphs(ModuleOp module, ArrayRef<mlir::nsl::EntryFunction> entries) {
   return graphs;
 }
 
+/// --nsl-hoist-weight-preparation on every inference entry point (not
+/// train_step); each prepare function found is an entry point of its own,
+/// with its graph.
+LogicalResult
+hoistWeightPreparation(ModuleOp module,
+                       std::vector<mlir::nsl::EntryFunction> &entries,
+                       std::vector<std::string> &graphs) {
+  std::vector<mlir::nsl::EntryFunction> inference;
+  for (const mlir::nsl::EntryFunction &entry : entries)
+    if (entry.name != "train_step")
+      inference.push_back(entry);
+  for (const mlir::nsl::EntryFunction &entry : inference) {
+    mlir::nsl::HoistWeightPreparationOptions options;
+    options.function = entry.function;
+    if (failed(mlir::nsl::runPipeline(module, [&](OpPassManager &pm) {
+          mlir::nsl::buildOptimizePipeline(pm);
+          pm.addPass(mlir::nsl::createHoistWeightPreparation(options));
+        })))
+      return fail("moving the weight preparation of @" + entry.function +
+                  " of '" + inputPath + "' failed"),
+             failure();
+    auto model = module.lookupSymbol<func::FuncOp>(entry.function);
+    auto prepare = model->getAttrOfType<FlatSymbolRefAttr>(
+        mlir::nsl::NSLDialect::kPreparedByAttr);
+    if (!prepare)
+      continue;
+    std::string name = prepare.getValue().str();
+    FailureOr<nlohmann::json> graph = mlir::nsl::exportGraph(
+        module.lookupSymbol<func::FuncOp>(prepare.getAttr()));
+    if (failed(graph))
+      return failure();
+    (*graph)["function"] = name;
+    graphs.push_back(mlir::nsl::printGraph(*graph));
+    entries.push_back({name, name});
+  }
+  return success();
+}
+
 /// Optimises and outlines the kernels of every entry point's function.
 LogicalResult outlineKernels(ModuleOp module,
                              ArrayRef<mlir::nsl::EntryFunction> entries) {
@@ -461,7 +506,10 @@ int main(int argc, char **argv) {
     return 1;
   // graph.json describes the model as written, before optimisation.
   FailureOr<std::vector<std::string>> graphs = exportGraphs(*module, *entries);
-  if (failed(graphs) || failed(outlineKernels(*module, *entries)))
+  if (failed(graphs) ||
+      (prepareWeightsOnce &&
+       failed(hoistWeightPreparation(*module, *entries, *graphs))) ||
+      failed(outlineKernels(*module, *entries)))
     return 1;
   FailureOr<mlir::nsl::TargetKernels> kernels =
       cudaChip ? compileCuda(*module, *cudaChip) : compileCpu(*module);

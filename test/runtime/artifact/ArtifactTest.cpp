@@ -180,6 +180,26 @@ const ManifestCase manifestCases[] = {
     {"entry point twice",
      [](Json &m) { m["entry_points"][1]["name"] = "forward"; },
      "entry point 'forward' is defined twice"},
+    {"prepared_by an unknown entry point",
+     [](Json &m) { forwardOf(m)["prepared_by"] = "prepare_forward"; },
+     "entry point 'forward' is prepared by 'prepare_forward', which is not "
+     "another entry point without preparation at "
+     "'entry_points[0].prepared_by'"},
+    {"prepared_by itself",
+     [](Json &m) { forwardOf(m)["prepared_by"] = "forward"; },
+     "entry point 'forward' is prepared by 'forward', which is not another "
+     "entry point without preparation"},
+    {"derived argument without prepared_by",
+     [](Json &m) { m["entry_points"][1]["arguments"][0]["role"] = "derived"; },
+     "derived argument 'counts' of entry point 'count', which has no "
+     "prepared_by"},
+    {"derived argument that is no result of the preparation",
+     [](Json &m) {
+       m["entry_points"][1]["arguments"][0]["role"] = "derived";
+       m["entry_points"][1]["prepared_by"] = "forward";
+     },
+     "derived argument 'counts' of entry point 'count' (i64[10]) is not a "
+     "result of entry point 'forward'"},
     {"not an object", [](Json &m) { m = Json::array({1}); },
      "expected a JSON object at the top level"},
 };

@@ -334,6 +334,59 @@ TEST_F(ModelTest, ProfilesLaunchesWhenAsked) {
     EXPECT_GE(t.milliseconds, 0.0);
 }
 
+//===----------------------------------------------------------------------===//
+// Weight preparation (derived arguments)
+//===----------------------------------------------------------------------===//
+
+/// x + 2·w + calls, the forward of preparedArtifact after `calls` earlier
+/// runs of its prepare kernel.
+std::vector<double> preparedForward(const Tensor &x, const Tensor &w,
+                                    int calls) {
+  std::vector<double> y;
+  for (int64_t i = 0; i < preparedSize; ++i)
+    y.push_back(double(x.at<float>(i)) + 2.0 * w.at<float>(i) + calls);
+  return y;
+}
+
+TEST(PreparedArgumentsTest, PreparedOncePerStateAndPerGivenWeights) {
+  Model model = Model::load(preparedArtifact().write(), {1, false});
+  const EntryPointInfo &forward = model.entryPoint("forward");
+  ASSERT_EQ(forward.arguments.size(), 3u);
+  EXPECT_EQ(forward.arguments[2].role, "derived");
+  EXPECT_TRUE(forward.arguments[2].hasDefault);
+  const Tensor w0 = model.weights().at("w").clone();
+  Tensor x = randomTensor({preparedSize}, 22);
+
+  // Prepared on the first call, reused by the next (the count stays 0).
+  for (int repeat = 0; repeat < 3; ++repeat)
+    EXPECT_LE(relativeError(model.run("forward", {{"x", x}})[0],
+                            preparedForward(x, w0, 0)),
+              1e-7)
+        << "run " << repeat;
+  // Weights given for one call are prepared for that call...
+  Tensor w1 = randomTensor({preparedSize}, 23);
+  EXPECT_LE(relativeError(model.run("forward", {{"x", x}, {"w", w1}})[0],
+                          preparedForward(x, w1, 1)),
+            1e-7);
+  // ...and leave the model's prepared weights as they were.
+  EXPECT_LE(relativeError(model.run("forward", {{"x", x}})[0],
+                          preparedForward(x, w0, 0)),
+            1e-7);
+  // A run that updates the weights makes the next call prepare again, once.
+  model.run("step", {});
+  Tensor stepped = w0.clone();
+  for (int64_t i = 0; i < preparedSize; ++i)
+    stepped.at<float>(i) += 1.0f;
+  for (int repeat = 0; repeat < 2; ++repeat)
+    EXPECT_LE(relativeError(model.run("forward", {{"x", x}})[0],
+                            preparedForward(x, stepped, 2)),
+              1e-7);
+  EXPECT_CONTAINS(
+      errorOf([&] { model.run("forward", {{"x", x}, {"w@prepared", x}}); }),
+      "argument 'w@prepared' of entry point 'forward' is computed from the "
+      "weights by entry point 'prepare_forward'; give the weights instead");
+}
+
 TEST_F(ModelTest, ModelsMove) {
   Model a = load(2);
   Model b = std::move(a);

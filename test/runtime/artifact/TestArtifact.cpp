@@ -289,6 +289,84 @@ TestArtifact mlpArtifact(const std::string &reluBody) {
   return a;
 }
 
+TestArtifact preparedArtifact() {
+  TestArtifact a;
+  a.kernelSource = R"c(
+#include <stdint.h>
+enum { S = )c" + std::to_string(preparedSize) +
+                   R"c( };
+static int64_t calls = 0;
+/* buffers: w [S], prepared [S] */
+void nsl_prepare(void *const *b, int64_t begin, int64_t end) {
+  const float *w = b[0];
+  float *prepared = b[1];
+  for (int i = 0; i < S; ++i)
+    prepared[i] = 2.0f * w[i] + (float)calls;
+  ++calls;
+}
+/* buffers: x [S], prepared [S], y [S] */
+void nsl_apply(void *const *b, int64_t begin, int64_t end) {
+  const float *x = b[0], *prepared = b[1];
+  float *y = b[2];
+  for (int i = 0; i < S; ++i)
+    y[i] = x[i] + prepared[i];
+}
+/* buffers: w [S], new w [S] */
+void nsl_step(void *const *b, int64_t begin, int64_t end) {
+  const float *w = b[0];
+  float *updated = b[1];
+  for (int i = 0; i < S; ++i)
+    updated[i] = w[i] + 1.0f;
+}
+)c";
+  a.weights["w"] = randomTensor({preparedSize}, 21);
+  Json &m = a.manifest;
+  m["format"] = "nsl-artifact";
+  m["version"] = 1;
+  m["target"] = "cpu-x86_64";
+  m["kernels"]["library"] = "kernels.so";
+  m["kernels"]["abi"] = "nsl-cpu-1";
+  m["kernels"]["dependencies"] = Json::array({"libc.so.6"});
+  const int64_t bytes = preparedSize * 4;
+  Json &buffers = m["buffers"] = Json::array();
+  // 0 w, 1 prepared (arena), 2 x, 3 w, 4 w@prepared, 5 y (arena), 6 w,
+  // 7 new w (arena).
+  for (int64_t id = 0; id < 8; ++id) {
+    bool arena = id == 1 || id == 5 || id == 7;
+    buffers.push_back(buffer(id, "f32", shape({preparedSize}), bytes,
+                             arena ? "arena" : "argument"));
+    if (arena)
+      buffers.back()["offset"] = 0;
+  }
+  m["arena_bytes"] = 64;
+  const Json size = shape({preparedSize});
+  Json prepare = Json::object();
+  prepare["name"] = "prepare_forward";
+  prepare["arguments"] =
+      Json::array({binding("w", "parameter", "f32", size, 0)});
+  prepare["results"] =
+      Json::array({binding("w@prepared", nullptr, "f32", size, 1)});
+  prepare["schedule"] =
+      Json::array({launch("nsl_prepare", {0, 1}, 1, "nsl.fold_similarity")});
+  Json forward = Json::object();
+  forward["name"] = "forward";
+  forward["prepared_by"] = "prepare_forward";
+  forward["arguments"] =
+      Json::array({binding("x", "input", "f32", size, 2),
+                   binding("w", "parameter", "f32", size, 3),
+                   binding("w@prepared", "derived", "f32", size, 4)});
+  forward["results"] = Json::array({binding("y", nullptr, "f32", size, 5)});
+  forward["schedule"] =
+      Json::array({launch("nsl_apply", {2, 4, 5}, 1, "nsl.add")});
+  Json step = Json::object();
+  step["name"] = "step";
+  step["arguments"] = Json::array({binding("w", "parameter", "f32", size, 6)});
+  step["results"] = Json::array({binding("w", nullptr, "f32", size, 7)});
+  step["schedule"] = Json::array({launch("nsl_step", {6, 7}, 1, "nsl.add")});
+  m["entry_points"] = Json::array({forward, prepare, step});
+  return a;
+}
+
 std::map<std::string, std::vector<double>> expectedMlp(const Tensor &x,
                                                        const Tensor &weight,
                                                        const Tensor &bias,

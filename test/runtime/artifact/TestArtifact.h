@@ -44,6 +44,15 @@ struct TestArtifact {
 /// expression relu computes from `v` (a wrong one makes a wrong kernel).
 TestArtifact mlpArtifact(const std::string &reluBody = "v > 0.0f ? v : 0.0f");
 
+/// An artifact with weight preparation (docs/artifact.md), all of size
+/// preparedSize:
+///   prepare_forward(w)  → w@prepared = 2·w + (calls of its kernel so far)
+///   forward(x, w, w@prepared derived) → y = x + w@prepared
+///   step(w) → w = w + 1 (the model's new w)
+/// The call count in the prepared value shows when the runtime prepares.
+constexpr int64_t preparedSize = 6;
+TestArtifact preparedArtifact();
+
 /// A fresh, empty folder, removed when the test program ends.
 std::string freshDirectory();
 /// Compiles C source into a shared library (cached by content) and returns
