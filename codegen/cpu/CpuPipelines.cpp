@@ -15,6 +15,7 @@ void nsl::buildCpuKernelLoweringPipeline(OpPassManager &pm,
     direct.vectorWidth = options.vectorWidth;
     direct.convOutputChannels = options.convOutputChannels;
     direct.convPixelVectors = options.convPixelVectors;
+    direct.convParallelIterations = options.convParallelIterations;
     pm.addPass(createEmitCpuDirectConvs(direct));
   }
   CpuLowerToLinalgOptions lowering;

@@ -24,6 +24,9 @@ struct CpuCodegenOptions {
   /// The direct convolutions' register blocks.
   int64_t convOutputChannels = 8;
   int64_t convPixelVectors = 2;
+  /// Samples are split into chunks until a convolution kernel has this
+  /// many parallel iterations (all threads busy at batch 1).
+  int64_t convParallelIterations = 8;
 };
 
 /// Stage 2 for the CPU on a module outlined by buildOutlinePipeline: keep

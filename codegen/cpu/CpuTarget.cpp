@@ -219,10 +219,12 @@ nsl::compileCpuKernels(ModuleOp module, StringRef folder,
                     {"dependencies", compiled->dependencies}};
   int64_t width =
       options.vectorWidth > 0 ? options.vectorWidth : hostVectorWidth();
-  result.tuning = {{"direct_conv", options.directConv},
-                   {"vector_width", width},
-                   {"conv_output_channels", options.convOutputChannels},
-                   {"conv_pixel_vectors", options.convPixelVectors}};
+  result.tuning = {
+      {"direct_conv", options.directConv},
+      {"vector_width", width},
+      {"conv_output_channels", options.convOutputChannels},
+      {"conv_pixel_vectors", options.convPixelVectors},
+      {"conv_parallel_iterations", options.convParallelIterations}};
   result.info = compiledKernels(*lowered);
   return result;
 }

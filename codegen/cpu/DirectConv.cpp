@@ -72,8 +72,14 @@ struct Emitter {
   SmallVector<Value>
   loop(int64_t count, ValueRange init,
        function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    return loop(index(0), index(count), init, body);
+  }
+  /// for (i = lower; i < upper; ++i) body(i, carried).
+  SmallVector<Value>
+  loop(Value lower, Value upper, ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
     auto forOp = scf::ForOp::create(
-        b, loc, index(0), index(count), index(1), init,
+        b, loc, lower, upper, index(1), init,
         [&](OpBuilder &nested, Location nestedLoc, Value i, ValueRange iter) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(nested.getInsertionBlock());
@@ -96,11 +102,11 @@ struct DirectConvShape {
   int64_t taps() const { return kh * kw; }
 };
 
-DirectConvShape shapeOf(const ConvGroup &group, Value input, Value weight,
-                        Value output, const DirectConvTiling &tiling) {
-  ArrayRef<int64_t> in = cast<MemRefType>(input.getType()).getShape();
-  ArrayRef<int64_t> ws = cast<MemRefType>(weight.getType()).getShape();
-  ArrayRef<int64_t> out = cast<MemRefType>(output.getType()).getShape();
+/// From the shapes of the input, the weight and the output (only their
+/// dimensions after the batch are read).
+DirectConvShape shapeOf(const ConvGroup &group, ArrayRef<int64_t> in,
+                        ArrayRef<int64_t> ws, ArrayRef<int64_t> out,
+                        const DirectConvTiling &tiling) {
   DirectConvShape s;
   s.c = in[1], s.h = in[2], s.w = in[3];
   s.o = ws[0], s.kh = ws[2], s.kw = ws[3];
@@ -176,14 +182,15 @@ class DirectConvEmitter {
 public:
   DirectConvEmitter(OpBuilder &b, Location loc, Operation *sampleLoop,
                     const ConvGroup &group, const DirectConvBuffers &buffers,
-                    const DirectConvShape &shape)
+                    const DirectConvShape &shape, const DirectConvSplit &split)
       : e{b, loc, VectorType::get({shape.lanes}, b.getF32Type())},
-        pb(sampleLoop), pe{pb, loc, e.vec}, group(group), d(buffers), s(shape) {
-  }
+        pb(sampleLoop), pe{pb, loc, e.vec}, group(group), d(buffers), s(shape),
+        split(split) {}
 
-  void emit() {
+  void emit(Value chunk) {
+    chunkBounds(chunk);
     prepare();
-    e.loop(s.ho, {}, [&](Value y, ValueRange) {
+    e.loop(rowBegin, rowEnd, {}, [&](Value y, ValueRange) {
       if (s.fullBlocks > 0)
         e.loop(s.fullBlocks, {}, [&](Value xb, ValueRange) {
           emitBlock(y, arith::MulIOp::create(e.b, e.loc, xb, e.index(s.block)),
@@ -208,6 +215,7 @@ private:
     return sphere() ? group.sphereConv().getEpsilon().convertToDouble() : 0.0;
   }
 
+  void chunkBounds(Value chunk);
   void prepare();
   void copyIntoPadded();
   Value tap(Value ci, Value y, Value x, int64_t ky, int64_t kx);
@@ -234,15 +242,44 @@ private:
   const ConvGroup &group;
   const DirectConvBuffers &d;
   const DirectConvShape &s;
+  const DirectConvSplit &split;
+  // This iteration's output rows and blocks of output channels.
+  Value rowBegin, rowEnd, blockBegin, blockEnd;
   // Scratch and per-call values made by prepare().
-  Value padded, mixed, norms, packed, predictorPacked, predictorNorms,
-      maskBlock, gammaVector;
+  Value padded, mixed, norms, predictorPacked, predictorNorms, maskBlock,
+      gammaVector;
 };
+
+/// The rows [rowBegin, rowEnd) and channel blocks [blockBegin, blockEnd) of
+/// `chunk` (DirectConvSplit: rows major); the whole sample without one.
+void DirectConvEmitter::chunkBounds(Value chunk) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int64_t blocks = s.o / s.channelsPerBlock;
+  if (!chunk || split.chunks() == 1) {
+    rowBegin = e.index(0), rowEnd = e.index(s.ho);
+    blockBegin = e.index(0), blockEnd = e.index(blocks);
+    return;
+  }
+  // [min(k·size, extent), min((k + 1)·size, extent)) of ⌈extent / parts⌉.
+  auto range = [&](Value k, int64_t extent, int64_t parts, Value &begin,
+                   Value &end) {
+    int64_t size = (extent + parts - 1) / parts;
+    Value first = arith::MulIOp::create(b, loc, k, e.index(size));
+    begin = arith::MinSIOp::create(b, loc, first, e.index(extent));
+    end = arith::MinSIOp::create(b, loc, e.add(first, size), e.index(extent));
+  };
+  Value channels = e.index(split.channelChunks);
+  range(arith::DivUIOp::create(b, loc, chunk, channels), s.ho, split.rowChunks,
+        rowBegin, rowEnd);
+  range(arith::RemUIOp::create(b, loc, chunk, channels), blocks,
+        split.channelChunks, blockBegin, blockEnd);
+}
 
 /// The per-call scratch and the work on the weights alone, in the order the
 /// emitted IR has them: the padded input (zero borders once per call, this
-/// sample into its interior), the tap scratch, ‖w_o‖, the packed weights,
-/// the fused predictor's, γ.
+/// sample into its interior), the tap scratch, ‖w_o‖, the fused
+/// predictor's packed weights and norms, γ.
 void DirectConvEmitter::prepare() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -257,7 +294,10 @@ void DirectConvEmitter::prepare() {
         b, loc, MemRefType::get({s.c, s.taps(), s.block}, b.getF32Type()));
   if (sphere() && !group.sphereConv().getInputOnly())
     norms = weightNorms(d.weight, s.o, normEpsilon());
-  packed = packWeights(d.weight, s.o, s.channelsPerBlock);
+  // The layer's weights are read where they are: the B values a block
+  // broadcasts for one (c, tap) lie C·K apart, but packing them per call
+  // costs more than it saves (≈ 0.8 ms of a 512→512 3×3 layer at 7×7,
+  // batch 1, on AVX-512) and is repeated by every thread of a split sample.
   // The fused predictor: its weights as one block of K channels, its norms,
   // and the K mask vectors of the current block of pixels.
   if (group.predictor) {
@@ -280,9 +320,19 @@ void DirectConvEmitter::prepare() {
 /// row at a time in vectors (the last one masked, so the right border stays
 /// zero); with a stride, element by element into the phases.
 void DirectConvEmitter::copyIntoPadded() {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
   int64_t rowVectors = (s.w + s.lanes - 1) / s.lanes;
+  // The input rows that output rows [rowBegin, rowEnd) read: from
+  // rowBegin·sh − ph to (rowEnd − 1)·sh + (kh − 1)·dh − ph, within [0, H).
+  Value first = arith::MulIOp::create(b, loc, rowBegin, e.index(s.sh));
+  Value last = arith::MulIOp::create(b, loc, rowEnd, e.index(s.sh));
+  Value inputBegin = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, first, e.index(s.ph)), e.index(0));
+  Value inputEnd = arith::MinSIOp::create(
+      b, loc, e.add(last, (s.kh - 1) * s.dh - s.ph - s.sh + 1), e.index(s.h));
   e.loop(s.c, {}, [&](Value ci, ValueRange) {
-    e.loop(s.h, {}, [&](Value yi, ValueRange) {
+    e.loop(inputBegin, inputEnd, {}, [&](Value yi, ValueRange) {
       if (s.sw == 1) {
         for (int64_t v = 0; v < rowVectors; ++v) {
           int64_t valid = std::min(s.lanes, s.w - v * s.lanes);
@@ -349,7 +399,8 @@ Value DirectConvEmitter::weightNorms(Value weight, int64_t outputs,
   return result;
 }
 
-/// The weights packed as [O/B, C, K, B] once per call: the B values a block
+/// The weights packed as [O/B, C, K, B] once per call (a fused predictor's
+/// K×C×K weights, read for every block of pixels): the B values a block
 /// broadcasts for one (c, tap) are adjacent (one cache line instead of B).
 Value DirectConvEmitter::packWeights(Value weight, int64_t outputs,
                                      int64_t channelsPerBlock) {
@@ -532,7 +583,7 @@ void DirectConvEmitter::emitChannelBlocks(Value y, Value x0, int64_t valid,
   OpBuilder &b = e.b;
   Location loc = e.loc;
   int64_t vectors = s.pixelVectors, perBlock = s.channelsPerBlock;
-  e.loop(s.o / perBlock, {}, [&](Value ob, ValueRange) {
+  e.loop(blockBegin, blockEnd, {}, [&](Value ob, ValueRange) {
     Value o0 = arith::MulIOp::create(b, loc, ob, e.index(perBlock));
     SmallVector<Value> init(perBlock * vectors, e.zeros());
     SmallVector<Value> acc = e.loop(
@@ -549,7 +600,9 @@ void DirectConvEmitter::emitChannelBlocks(Value y, Value x0, int64_t valid,
                       : tap(ci, y, e.add(x0, j * s.lanes), t / s.kw, t % s.kw));
             for (int64_t i = 0; i < perBlock; ++i) {
               Value wv = e.splat(memref::LoadOp::create(
-                  b, loc, packed, ValueRange{ob, ci, e.index(t), e.index(i)}));
+                  b, loc, d.weight,
+                  ValueRange{e.add(o0, i), ci, e.index(t / s.kw),
+                             e.index(t % s.kw)}));
               for (int64_t j = 0; j < vectors; ++j) {
                 Value &slot = next[i * vectors + j];
                 slot = vector::FMAOp::create(b, loc, wv, xs[j], slot);
@@ -599,11 +652,40 @@ void DirectConvEmitter::storeChannel(Value oi, Value y, Value x0, int64_t valid,
 
 } // namespace
 
+DirectConvSplit
+mlir::nsl::chooseDirectConvSplit(const ConvGroup &group, int64_t samples,
+                                 int64_t iterations,
+                                 const DirectConvTiling &tiling) {
+  auto shape = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
+  DirectConvShape s =
+      shapeOf(group, shape(group.input()), shape(group.weight()),
+              shape(group.result), tiling);
+  DirectConvSplit split;
+  int64_t wanted = (iterations + samples - 1) / std::max<int64_t>(samples, 1);
+  if (wanted <= 1)
+    return split;
+  int64_t blocks = s.o / s.channelsPerBlock;
+  bool perPixelWork = group.kind == ConvKind::UNS ||
+                      (group.kind == ConvKind::DNS &&
+                       (group.similaritySource() || group.predictor));
+  if (perPixelWork || s.ho >= 2 * wanted) {
+    split.rowChunks = std::min(s.ho, wanted);
+    return split;
+  }
+  split.channelChunks = std::min(blocks, wanted);
+  split.rowChunks =
+      std::min(s.ho, (wanted + split.channelChunks - 1) / split.channelChunks);
+  return split;
+}
+
 void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                const ConvGroup &group, const IRMapping &buffers,
                                Value output, Operation *sampleLoop,
-                               const DirectConvTiling &tiling) {
+                               const DirectConvTiling &tiling,
+                               const DirectConvSplit &split, Value chunk) {
   DirectConvBuffers d = buffersOf(group, buffers, output);
-  DirectConvShape shape = shapeOf(group, d.input, d.weight, output, tiling);
-  DirectConvEmitter(b, loc, sampleLoop, group, d, shape).emit();
+  auto shape = [](Value v) { return cast<MemRefType>(v.getType()).getShape(); };
+  DirectConvShape s =
+      shapeOf(group, shape(d.input), shape(d.weight), shape(output), tiling);
+  DirectConvEmitter(b, loc, sampleLoop, group, d, s, split).emit(chunk);
 }

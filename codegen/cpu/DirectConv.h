@@ -41,6 +41,25 @@ struct DirectConvTiling {
   int64_t pixelVectors = 2;
 };
 
+/// How one sample's convolution is cut into independent chunks, which the
+/// kernel runs as parallel iterations next to the samples (iteration
+/// i = sample · chunks + chunk): rows of output pixels × blocks of output
+/// channels. One chunk (the default) is the whole sample.
+struct DirectConvSplit {
+  int64_t rowChunks = 1;
+  int64_t channelChunks = 1;
+  int64_t chunks() const { return rowChunks * channelChunks; }
+};
+
+/// The split that gives a kernel over `samples` samples at least
+/// `iterations` parallel iterations where the layer allows: rows when the
+/// sample has at least two per wanted chunk or when per-pixel work (masked
+/// or mixed taps, a fused predictor) would be repeated per channel chunk,
+/// else blocks of output channels (few pixels, many channels), then rows.
+DirectConvSplit chooseDirectConvSplit(const ConvGroup &group, int64_t samples,
+                                      int64_t iterations,
+                                      const DirectConvTiling &tiling);
+
 /// Whether the direct emitter handles `group`: every kind but a SphereConv
 /// other than cosine; a fused predictor only when it is cosine and its K
 /// accumulators fit the registers.
@@ -50,11 +69,14 @@ bool canEmitDirectConv(const ConvGroup &group);
 /// `buffers` maps each operand of the group's ops to the memref holding it
 /// for this sample ([1, …] slices for per-sample operands); `output` is the
 /// [1, O, Ho, Wo] slice of the group's result. Work on the weights alone
-/// (packing, norms) is emitted once, before `sampleLoop`, the loop over the
-/// samples that holds the insertion point.
+/// (norms, a fused predictor's packed weights) is emitted once, before
+/// `sampleLoop`, the loop over the samples that holds the insertion point. With
+/// a split of more than one chunk, `chunk` (an index in [0, split.chunks()))
+/// selects the rows and output channels emitted.
 void emitDirectConv(OpBuilder &b, Location loc, const ConvGroup &group,
                     const IRMapping &buffers, Value output,
-                    Operation *sampleLoop, const DirectConvTiling &tiling);
+                    Operation *sampleLoop, const DirectConvTiling &tiling,
+                    const DirectConvSplit &split = {}, Value chunk = {});
 
 } // namespace mlir::nsl
 

@@ -42,14 +42,50 @@ sampleBuffers(const OutlinedKernel &kernel, const ConvGroup &group) {
   return std::make_pair(buffers, kernel.destinationOf(group.result));
 }
 
-/// Replaces the group's tensor ops in the kernel by the direct loops.
+/// Makes the kernel's loop run over samples × `chunks`: iteration i is
+/// chunk i mod chunks of sample i / chunks. Returns the chunk index.
+Value splitSampleLoop(const OutlinedKernel &kernel, int64_t chunks) {
+  scf::ForOp loop = kernel.loop;
+  auto extent =
+      kernel.function->getAttrOfType<IntegerAttr>("nsl.parallel_extent");
+  OpBuilder b = OpBuilder::atBlockBegin(loop.getBody());
+  Location loc = loop.getLoc();
+  Value iv = loop.getInductionVar();
+  Value count = arith::ConstantIndexOp::create(b, loc, chunks);
+  Value sample = arith::DivUIOp::create(b, loc, iv, count);
+  Value chunk = arith::RemUIOp::create(b, loc, iv, count);
+  iv.replaceAllUsesExcept(sample,
+                          SmallPtrSet<Operation *, 2>{sample.getDefiningOp(),
+                                                      chunk.getDefiningOp()});
+  kernel.function->setAttr(
+      "nsl.parallel_extent",
+      b.getI64IntegerAttr((extent ? extent.getInt() : 1) * chunks));
+  return chunk;
+}
+
+/// Replaces the group's tensor ops in the kernel by the direct loops, each
+/// sample split into chunks so that the kernel has at least `iterations`
+/// parallel iterations where the layer allows.
 void replaceByDirectConv(const OutlinedKernel &kernel, const ConvGroup &group,
                          const IRMapping &buffers, Value output,
-                         const DirectConvTiling &tiling) {
+                         const DirectConvTiling &tiling, int64_t iterations) {
   Operation *store = *group.result.user_begin();
+  auto extent =
+      kernel.function->getAttrOfType<IntegerAttr>("nsl.parallel_extent");
+  DirectConvSplit split = chooseDirectConvSplit(
+      group, extent ? extent.getInt() : 1, iterations, tiling);
+  Value chunk;
+  if (split.chunks() > 1)
+    chunk = splitSampleLoop(kernel, split.chunks());
   OpBuilder b(kernel.ops.front());
   emitDirectConv(b, group.conv->getLoc(), group, buffers, output, kernel.loop,
-                 tiling);
+                 tiling, split, chunk);
+  if (split.chunks() > 1) {
+    kernel.function->setAttr("nsl.row_chunks",
+                             b.getI64IntegerAttr(split.rowChunks));
+    kernel.function->setAttr("nsl.channel_chunks",
+                             b.getI64IntegerAttr(split.channelChunks));
+  }
   store->erase();
   for (Operation *op : llvm::reverse(kernel.ops))
     op->erase();
@@ -68,10 +104,12 @@ struct EmitCpuDirectConvsPass
   void runOnOperation() override {
     DirectConvTiling tiling{vectorWidth > 0 ? vectorWidth : hostVectorWidth(),
                             convOutputChannels, convPixelVectors};
-    if (tiling.outputChannels < 1 || tiling.pixelVectors < 1) {
+    if (tiling.outputChannels < 1 || tiling.pixelVectors < 1 ||
+        convParallelIterations < 1) {
       getOperation().emitError()
-          << "--nsl-emit-cpu-direct-convs: conv-output-channels and "
-             "conv-pixel-vectors must be at least 1";
+          << "--nsl-emit-cpu-direct-convs: conv-output-channels, "
+             "conv-pixel-vectors and conv-parallel-iterations must be at "
+             "least 1";
       return signalPassFailure();
     }
     for (func::FuncOp function : kernelFunctions(getOperation())) {
@@ -83,7 +121,7 @@ struct EmitCpuDirectConvsPass
         continue;
       if (auto buffers = sampleBuffers(*kernel, *group))
         replaceByDirectConv(*kernel, *group, buffers->first, buffers->second,
-                            tiling);
+                            tiling, convParallelIterations);
     }
   }
 };

@@ -20,9 +20,14 @@ def EmitCpuDirectConvs : Pass<"nsl-emit-cpu-direct-convs", "::mlir::ModuleOp"> {
     fused cosine SphereConv predictor) or a cosine `nsl.sphere_conv2d`, then
     the epilogue (bias, inference batch norm, relu) — gets its ops replaced
     by scf + vector loops on the kernel's buffers (codegen/cpu/DirectConv.h).
-    Work on the weights alone (packing, norms) and the zero borders of the
+    Work on the weights alone (norms, a fused predictor's packing) and the zero borders of the
     padded input are emitted once per call, before the loop over the
-    samples. Other kernels are left for `--nsl-lower-to-linalg`.
+    samples. When the batch gives fewer than `conv-parallel-iterations`
+    iterations, each sample is split into chunks of output rows or of output
+    channel blocks (DirectConvSplit): the loop runs over samples × chunks,
+    `nsl.parallel_extent` grows accordingly, and the kernel records
+    `nsl.row_chunks` / `nsl.channel_chunks`. Other kernels are left for
+    `--nsl-lower-to-linalg`.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
@@ -31,6 +36,12 @@ def EmitCpuDirectConvs : Pass<"nsl-emit-cpu-direct-convs", "::mlir::ModuleOp"> {
            /*default=*/"8", "Output channels per register block">,
     Option<"convPixelVectors", "conv-pixel-vectors", "int64_t",
            /*default=*/"2", "Vectors of output pixels per register block">,
+    Option<"convParallelIterations", "conv-parallel-iterations", "int64_t",
+           /*default=*/"8",
+           "Split each sample into chunks of output rows or channel blocks "
+           "until the kernel has this many parallel iterations (samples × "
+           "chunks), so that small batches use every thread; 1: one "
+           "iteration per sample">,
   ];
   let dependentDialects = [
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",

@@ -92,6 +92,13 @@ cl::opt<int64_t>
     convPixelVectors("conv-pixel-vectors",
                      cl::desc("Vectors of output pixels per register block"),
                      cl::init(2), cl::cat(tuningCategory));
+cl::opt<int64_t> convParallelIterations(
+    "conv-parallel-iterations",
+    cl::desc("Split each sample of a direct convolution into chunks of "
+             "output rows or channels until its kernel has this many "
+             "parallel iterations (batch x chunks), so that small batches "
+             "use every thread; 1: one iteration per sample"),
+    cl::init(8), cl::cat(tuningCategory));
 cl::opt<unsigned> seed("seed",
                        cl::desc("Seed of the random parameters and buffers "
                                 "when no --weights are given"),
@@ -375,9 +382,11 @@ mlir::nsl::cuda::TiledConvOptions tiledConvOptions() {
 /// The host CPU's kernels (or, with --emulate-cuda-tiles, the CUDA tiled
 /// convolutions emulated on it).
 FailureOr<mlir::nsl::TargetKernels> compileCpu(ModuleOp module) {
-  if (vectorWidth < 0 || convOutputChannels < 1 || convPixelVectors < 1)
-    return fail("--vector-width must be at least 0, --conv-output-channels "
-                "and --conv-pixel-vectors at least 1"),
+  if (vectorWidth < 0 || convOutputChannels < 1 || convPixelVectors < 1 ||
+      convParallelIterations < 1)
+    return fail("--vector-width must be at least 0, --conv-output-channels, "
+                "--conv-pixel-vectors and --conv-parallel-iterations at least "
+                "1"),
            failure();
   mlir::nsl::CpuCodegenOptions options;
   // The emulated CUDA convolutions replace the CPU's own.
@@ -385,6 +394,7 @@ FailureOr<mlir::nsl::TargetKernels> compileCpu(ModuleOp module) {
   options.vectorWidth = vectorWidth;
   options.convOutputChannels = convOutputChannels;
   options.convPixelVectors = convPixelVectors;
+  options.convParallelIterations = convParallelIterations;
   auto emulation = [&](OpPassManager &pm) {
     mlir::nsl::cuda::TiledConvOptions tiles = tiledConvOptions();
     tiles.emulate = true;
