@@ -6,8 +6,9 @@ TorchScript graphs with one ``nsl::<op>`` node per NSL op, ready for the
 ``nslc`` compiler. The math is DESIGN.md §1.
 """
 
-from . import ops
+from . import models, ops
 from .convert import to_dynamic_nsn, to_static_nsn
+from .models import paper_cifar_net
 from .nn import (
     DynamicSimConv2d,
     SharedPredictor,
@@ -24,7 +25,9 @@ __all__ = [
     "SimLinear",
     "SphereConv2d",
     "SphereNetPredictor",
+    "models",
     "ops",
+    "paper_cifar_net",
     "to_dynamic_nsn",
     "to_static_nsn",
 ]
