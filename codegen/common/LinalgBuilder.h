@@ -183,8 +183,9 @@ Value patchNorm(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
                 ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
                 ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape,
                 double epsilon);
-/// SphereConv's output g(θ) of one cos θ (DESIGN.md §1 table); `kParam`
-/// is the filter's k' (learned_sigmoid only, else null).
+/// SphereConv's output g(θ) of one cos θ (DESIGN.md §1 table), an f32
+/// scalar or vector; `kParam` is the filter's k' (learned_sigmoid only, else
+/// null), a scalar broadcast to `cos`'s type.
 Value sphereOutput(OpBuilder &b, Location l, Value cos, SphereVariant variant,
                    double sigmoidK, Value kParam);
 /// Inference batch norm of one value:

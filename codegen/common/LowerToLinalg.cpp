@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -272,14 +273,23 @@ Value mlir::nsl::lowering::patchNorm(
 
 namespace {
 
-/// g(θ) of the sigmoid variants for cos θ and k.
+/// `value` (an f32 scalar) in the type of `like`: itself for a scalar,
+/// broadcast for a vector.
+Value shapedLike(OpBuilder &b, Location l, Value like, Value value) {
+  if (auto vector = dyn_cast<VectorType>(like.getType()))
+    return vector::BroadcastOp::create(b, l, vector, value);
+  return value;
+}
+
+/// g(θ) of the sigmoid variants for cos θ and k (of θ's type).
 Value sphereSigmoid(OpBuilder &b, Location l, Value theta, Value k) {
-  Value halfPi = cstf(b, l, llvm::numbers::pi / 2);
+  auto c = [&](double v) { return shapedLike(b, l, theta, cstf(b, l, v)); };
+  Value halfPi = c(llvm::numbers::pi / 2);
   // e = exp(θ/k − π/(2k)); κ = (1 + e^{−π/(2k)}) / (1 − e^{−π/(2k)}).
   Value e = math::ExpOp::create(b, l, divf(b, l, subf(b, l, theta, halfPi), k));
   Value e0 = math::ExpOp::create(
       b, l, divf(b, l, arith::NegFOp::create(b, l, halfPi), k));
-  Value one = cstf(b, l, 1.0);
+  Value one = c(1.0);
   Value kappa = divf(b, l, addf(b, l, one, e0), subf(b, l, one, e0));
   return mulf(b, l, kappa, divf(b, l, subf(b, l, one, e), addf(b, l, one, e)));
 }
@@ -291,17 +301,19 @@ Value mlir::nsl::lowering::sphereOutput(OpBuilder &b, Location l, Value cos,
                                         Value kParam) {
   if (variant == SphereVariant::Cosine)
     return cos;
+  auto c = [&](double v) { return shapedLike(b, l, cos, cstf(b, l, v)); };
   Value clamped = arith::MinimumFOp::create(
-      b, l, arith::MaximumFOp::create(b, l, cos, cstf(b, l, -1.0 + 1e-6)),
-      cstf(b, l, 1.0 - 1e-6));
+      b, l, arith::MaximumFOp::create(b, l, cos, c(-1.0 + 1e-6)),
+      c(1.0 - 1e-6));
   Value theta = math::AcosOp::create(b, l, clamped);
   if (variant == SphereVariant::Linear)
-    return subf(b, l, cstf(b, l, 1.0),
-                mulf(b, l, theta, cstf(b, l, 2.0 / llvm::numbers::pi)));
+    return subf(b, l, c(1.0), mulf(b, l, theta, c(2.0 / llvm::numbers::pi)));
   Value k =
       variant == SphereVariant::Sigmoid
-          ? cstf(b, l, sigmoidK)
-          : addf(b, l, math::AbsFOp::create(b, l, kParam), cstf(b, l, 0.05));
+          ? c(sigmoidK)
+          : addf(b, l,
+                 math::AbsFOp::create(b, l, shapedLike(b, l, cos, kParam)),
+                 c(0.05));
   return sphereSigmoid(b, l, theta, k);
 }
 

@@ -1,5 +1,6 @@
 //===- DirectConv.cpp - Register-blocked, vectorised convolutions ---------===//
 #include "codegen/cpu/DirectConv.h"
+#include "codegen/common/LinalgBuilder.h"
 #include "dialect/NSLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -17,8 +18,9 @@ using namespace mlir::nsl;
 static int64_t registerBudget(int64_t lanes) { return lanes >= 16 ? 24 : 12; }
 
 bool mlir::nsl::canEmitDirectConv(const ConvGroup &group) {
-  if (auto sphere = group.sphereConv())
-    return sphere.getVariant() == SphereVariant::Cosine;
+  // A SphereConv of any variant: g(θ) of the cosine in the epilogue.
+  if (group.sphereConv())
+    return true;
   SphereConv2dOp predictor = group.predictor;
   if (!predictor)
     return true;
@@ -148,6 +150,8 @@ struct DirectConvBuffers {
   Value mask, gamma;
   /// A fused SphereConv predictor's weights.
   Value predictorWeight;
+  /// A learned-sigmoid SphereConv's k' per output channel.
+  Value kParam;
   ChannelParameters epilogue;
 };
 
@@ -164,6 +168,8 @@ DirectConvBuffers buffersOf(const ConvGroup &group, const IRMapping &buffers,
   d.gamma = lookup(group.gamma());
   if (SphereConv2dOp predictor = group.predictor)
     d.predictorWeight = lookup(predictor.getWeight());
+  if (SphereConv2dOp sphere = group.sphereConv())
+    d.kParam = lookup(sphere.getKParam());
   d.epilogue.bias = lookup(group.epilogue.bias);
   if (BatchNormOp bn = group.epilogue.batchNorm) {
     d.epilogue.bnWeight = lookup(bn.getWeight());
@@ -637,13 +643,25 @@ void DirectConvEmitter::storeChannel(Value oi, Value y, Value x0, int64_t valid,
   for (Value *p : {&parameters.bias, &parameters.bnWeight, &parameters.bnBias,
                    &parameters.bnMean, &parameters.bnVar})
     *p = perChannel(*p);
-  ChannelAffine affine = channelAffine(b, loc, scale, parameters);
+  // A SphereConv other than cosine maps cos θ (the 1/‖w_o‖ applied first)
+  // through its g(θ) before the affine epilogue.
+  SphereConv2dOp layer = sphere() ? group.sphereConv() : SphereConv2dOp();
+  bool mapped = layer && layer.getVariant() != SphereVariant::Cosine;
+  ChannelAffine affine =
+      channelAffine(b, loc, mapped ? Value() : scale, parameters);
   for (int64_t j = 0; j < s.pixelVectors; ++j) {
     if (validIn(valid, j) == 0)
       continue;
     Value v = accumulators[j];
     if (sphere())
       v = arith::MulFOp::create(b, loc, v, inverseNorms[j]);
+    if (mapped) {
+      if (scale)
+        v = arith::MulFOp::create(b, loc, v, e.splat(scale));
+      v = lowering::sphereOutput(b, loc, v, layer.getVariant(),
+                                 layer.getSigmoidK().convertToDouble(),
+                                 perChannel(d.kParam));
+    }
     v = applyEpilogue(b, loc, v, affine, group.epilogue.activation);
     e.store(v, d.output, ValueRange{e.index(0), oi, y, e.add(x0, j * s.lanes)},
             validIn(valid, j));

@@ -3,8 +3,8 @@
 // The fast path of the convolution family on the CPU: one sample of a
 // convolution group (codegen/common/ConvGroup.h) — a similarity convolution
 // (plain after folding, dynamic DNS with its tap mask or UNS with its tap
-// mixing; any stride, padding and dilation) or cosine SphereConv, with the
-// group's epilogue (bias, inference batch norm, relu) fused — emitted
+// mixing; any stride, padding and dilation) or SphereConv (any variant), with
+// the group's epilogue (bias, inference batch norm, relu) fused — emitted
 // directly as scf + vector loops on memrefs:
 //
 //   for y, for each block of P·V output pixels (x), for each block of B
@@ -60,9 +60,9 @@ DirectConvSplit chooseDirectConvSplit(const ConvGroup &group, int64_t samples,
                                       int64_t iterations,
                                       const DirectConvTiling &tiling);
 
-/// Whether the direct emitter handles `group`: every kind but a SphereConv
-/// other than cosine; a fused predictor only when it is cosine and its K
-/// accumulators fit the registers.
+/// Whether the direct emitter handles `group`: every kind (a SphereConv of
+/// any variant, g(θ) applied in the epilogue); a fused predictor only when
+/// it is cosine and its K accumulators fit the registers.
 bool canEmitDirectConv(const ConvGroup &group);
 
 /// Emits one sample of the group at the builder's insertion point.

@@ -5,6 +5,9 @@
 #include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/TargetParser/Host.h"
 
@@ -119,10 +122,26 @@ struct EmitCpuDirectConvsPass
       std::optional<ConvGroup> group = matchConvGroup(kernel->ops);
       if (!group || !canEmitDirectConv(*group))
         continue;
-      if (auto buffers = sampleBuffers(*kernel, *group))
+      if (auto buffers = sampleBuffers(*kernel, *group)) {
         replaceByDirectConv(*kernel, *group, buffers->first, buffers->second,
                             tiling, convParallelIterations);
+        if (failed(approximateMath(function)))
+          return signalPassFailure();
+      }
     }
+  }
+
+  /// The vector acos and exp of a SphereConv's g(θ) as MLIR's polynomial
+  /// approximations (in vectors) instead of a libm call per lane: with them
+  /// the linear and sigmoid variants cost about what the cosine costs.
+  static LogicalResult approximateMath(func::FuncOp kernel) {
+    RewritePatternSet patterns(kernel.getContext());
+    populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+      return name == math::AcosOp::getOperationName() ||
+             name == math::AsinOp::getOperationName() ||
+             name == math::ExpOp::getOperationName();
+    });
+    return applyPatternsGreedily(kernel, std::move(patterns));
   }
 };
 

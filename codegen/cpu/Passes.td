@@ -17,7 +17,8 @@ def EmitCpuDirectConvs : Pass<"nsl-emit-cpu-direct-convs", "::mlir::ModuleOp"> {
     is a convolution group (codegen/common/ConvGroup.h) that the direct
     emitter handles — a plain, DNS or UNS `nsl.sim_conv2d` (its mask loaded,
     or `γ·P + I` of a fused `nsl.predicted_similarity`, or computed by a
-    fused cosine SphereConv predictor) or a cosine `nsl.sphere_conv2d`, then
+    fused cosine SphereConv predictor) or an `nsl.sphere_conv2d` of any variant (g(θ) in the epilogue, its acos
+    and exp as MLIR's vector polynomial approximations), then
     the epilogue (bias, inference batch norm, relu) — gets its ops replaced
     by scf + vector loops on the kernel's buffers (codegen/cpu/DirectConv.h).
     Work on the weights alone (norms, a fused predictor's packing) and the zero borders of the

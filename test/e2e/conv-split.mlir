@@ -3,7 +3,8 @@
 // compute what the reference interpreter computes, at batch 1, with odd
 // sizes, stride 2, dilation 2, partial pixel and channel blocks, chunks of
 // unequal size and empty ones, on 1, 2 and 3 threads: plain + BN + relu,
-// SphereConv, DNS with a fused predictor, UNS.
+// SphereConv (cosine, linear + relu, sigmoid), DNS with a fused predictor,
+// UNS.
 // RUN: nslc %s -o %t.default | FileCheck %s --check-prefix=WROTE
 // RUN: nsl-run check %t.default --seed 1 --threads 1 | FileCheck %s
 // RUN: nsl-run check %t.default --seed 2 --threads 2 | FileCheck %s
@@ -43,6 +44,8 @@ func.func @forward(
     %gv: tensor<24xf32> {nsl.name = "bn.running_var", nsl.role = "buffer"},
     %wb: tensor<16x24x3x3xf32> {nsl.name = "b.weight", nsl.role = "parameter"},
     %ws: tensor<8x16x3x3xf32> {nsl.name = "s.weight", nsl.role = "parameter"},
+    %wl: tensor<8x8x3x3xf32> {nsl.name = "l.weight", nsl.role = "parameter"},
+    %wg: tensor<8x8x3x3xf32> {nsl.name = "g.weight", nsl.role = "parameter"},
     %pd: tensor<9x8x3x3xf32> {nsl.name = "d.predictor.weight", nsl.role = "parameter"},
     %gd: tensor<1xf32> {nsl.name = "d.gamma", nsl.role = "parameter"},
     %wd: tensor<12x8x3x3xf32> {nsl.name = "d.weight", nsl.role = "parameter"},
@@ -62,9 +65,15 @@ func.func @forward(
   %b = nsl.sim_conv2d identity %ar, %wb
       {padding = array<i64: 2, 2>, dilation = array<i64: 2, 2>}
       : tensor<1x24x5x7xf32>, tensor<16x24x3x3xf32> -> tensor<1x16x5x7xf32>
-  // Cosine SphereConv.
-  %s = nsl.sphere_conv2d cosine %b, %ws {padding = array<i64: 1, 1>}
+  // Cosine SphereConv, then the linear and sigmoid variants (g(θ) in the
+  // epilogue) with relu.
+  %sc = nsl.sphere_conv2d cosine %b, %ws {padding = array<i64: 1, 1>}
       : tensor<1x16x5x7xf32>, tensor<8x16x3x3xf32> -> tensor<1x8x5x7xf32>
+  %sl = nsl.sphere_conv2d linear %sc, %wl {padding = array<i64: 1, 1>}
+      : tensor<1x8x5x7xf32>, tensor<8x8x3x3xf32> -> tensor<1x8x5x7xf32>
+  %slr = nsl.relu %sl : tensor<1x8x5x7xf32>
+  %s = nsl.sphere_conv2d sigmoid %slr, %wg {padding = array<i64: 1, 1>, sigmoid_k = 0.3 : f32}
+      : tensor<1x8x5x7xf32>, tensor<8x8x3x3xf32> -> tensor<1x8x5x7xf32>
   // DNS with its cosine predictor fused.
   %pdm = nsl.sphere_conv2d cosine %s, %pd {padding = array<i64: 1, 1>}
       : tensor<1x8x5x7xf32>, tensor<9x8x3x3xf32> -> tensor<1x9x5x7xf32>
