@@ -127,6 +127,16 @@ Json launch(const char *kernel, std::initializer_list<int64_t> buffers,
   return l;
 }
 
+/// The format, target and kernel library of a CPU artifact's manifest.
+void cpuManifestHeader(Json &m) {
+  m["format"] = "nsl-artifact";
+  m["version"] = 1;
+  m["target"] = "cpu-x86_64";
+  m["kernels"]["library"] = "kernels.so";
+  m["kernels"]["abi"] = "nsl-cpu-1";
+  m["kernels"]["dependencies"] = Json::array({"libc.so.6"});
+}
+
 std::string tensorValues(const Tensor &t) {
   Json values = Json::array();
   for (int64_t i = 0; i < t.numel(); ++i)
@@ -211,12 +221,7 @@ TestArtifact mlpArtifact(const std::string &reluBody) {
   a.weights["__constant_0"] = randomTensor({batch, classes}, 3);
 
   Json &m = a.manifest;
-  m["format"] = "nsl-artifact";
-  m["version"] = 1;
-  m["target"] = "cpu-x86_64";
-  m["kernels"]["library"] = "kernels.so";
-  m["kernels"]["abi"] = "nsl-cpu-1";
-  m["kernels"]["dependencies"] = Json::array({"libc.so.6"});
+  cpuManifestHeader(m);
   Json &buffers = m["buffers"] = Json::array();
   const int64_t io = batch * classes * 4;
   buffers.push_back(buffer(0, "f32", shape({batch, features}),
@@ -321,12 +326,7 @@ void nsl_step(void *const *b, int64_t begin, int64_t end) {
 )c";
   a.weights["w"] = randomTensor({preparedSize}, 21);
   Json &m = a.manifest;
-  m["format"] = "nsl-artifact";
-  m["version"] = 1;
-  m["target"] = "cpu-x86_64";
-  m["kernels"]["library"] = "kernels.so";
-  m["kernels"]["abi"] = "nsl-cpu-1";
-  m["kernels"]["dependencies"] = Json::array({"libc.so.6"});
+  cpuManifestHeader(m);
   const int64_t bytes = preparedSize * 4;
   Json &buffers = m["buffers"] = Json::array();
   // 0 w, 1 prepared (arena), 2 x, 3 w, 4 w@prepared, 5 y (arena), 6 w,
