@@ -124,10 +124,17 @@ DirectConvShape shapeOf(const ConvGroup &group, ArrayRef<int64_t> in,
   // The requested block when it divides O; otherwise the largest divisor of
   // O up to what the accumulator registers hold: O = 9 or 81 (a predictor)
   // still gets full blocks.
-  int64_t limit = s.o % tiling.outputChannels == 0
-                      ? tiling.outputChannels
-                      : std::max(tiling.outputChannels,
-                                 registerBudget(s.lanes) / s.pixelVectors);
+  // A row shorter than the requested pixel vectors keeps the requested
+  // number of accumulators with more output channels (7×7 and 14×14 layers:
+  // 16 channels × 1 vector instead of 8 × 1).
+  int64_t requested = tiling.outputChannels *
+                      std::max<int64_t>(tiling.pixelVectors, 1) /
+                      s.pixelVectors;
+  requested = std::min(requested, registerBudget(s.lanes) / s.pixelVectors);
+  int64_t limit =
+      s.o % requested == 0
+          ? requested
+          : std::max(requested, registerBudget(s.lanes) / s.pixelVectors);
   s.channelsPerBlock = 1;
   for (int64_t candidate = std::min(limit, s.o); candidate >= 1; --candidate)
     if (s.o % candidate == 0) {

@@ -35,7 +35,9 @@ struct DirectConvTiling {
   /// Lanes of one vector (16 for AVX-512, 8 for AVX2).
   int64_t vectorWidth = 16;
   /// Output channels per register block when it divides O; otherwise the
-  /// largest divisor of O that the accumulator registers hold.
+  /// largest divisor of O that the accumulator registers hold. A row too
+  /// short for `pixelVectors` vectors gets proportionally more channels (the
+  /// same number of accumulators).
   int64_t outputChannels = 8;
   /// Vectors of output pixels per register block.
   int64_t pixelVectors = 2;

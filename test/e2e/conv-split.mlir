@@ -12,12 +12,12 @@
 // Four iterations: the DNS and UNS layers (per-pixel taps) in 4 chunks of
 // their 5 rows, of 2, 2, 1 and 0 rows; the plain layers in 3 channel blocks
 // × 2 row chunks.
-// RUN: nslc %s --conv-parallel-iterations=4 --conv-output-channels=8 -o %t.four > /dev/null
+// RUN: nslc %s --conv-parallel-iterations=4 --conv-output-channels=8 --conv-pixel-vectors=1 -o %t.four > /dev/null
 // RUN: nsl-run check %t.four --seed 4 --threads 2 | FileCheck %s
 // RUN: nsl-run check %t.four --seed 5 --threads 3 | FileCheck %s
 // 64 iterations: the first layer in its 3 blocks of 8 output channels × 5
 // rows (15 iterations).
-// RUN: nslc %s --conv-parallel-iterations=64 --conv-output-channels=8 -o %t.many > /dev/null
+// RUN: nslc %s --conv-parallel-iterations=64 --conv-output-channels=8 --conv-pixel-vectors=1 -o %t.many > /dev/null
 // RUN: FileCheck %s --check-prefix=MANY --input-file %t.many/manifest.json
 // RUN: nsl-run check %t.many --seed 6 --threads 2 | FileCheck %s
 // RUN: nsl-run check %t.many --seed 7 --threads 3 | FileCheck %s
