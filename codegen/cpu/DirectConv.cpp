@@ -104,6 +104,11 @@ struct DirectConvShape {
   int64_t taps() const { return kh * kw; }
 };
 
+/// The dimensions of a tensor or memref value.
+ArrayRef<int64_t> dims(Value value) {
+  return cast<ShapedType>(value.getType()).getShape();
+}
+
 /// From the shapes of the input, the weight and the output (only their
 /// dimensions after the batch are read).
 DirectConvShape shapeOf(const ConvGroup &group, ArrayRef<int64_t> in,
@@ -681,10 +686,8 @@ DirectConvSplit
 mlir::nsl::chooseDirectConvSplit(const ConvGroup &group, int64_t samples,
                                  int64_t iterations,
                                  const DirectConvTiling &tiling) {
-  auto shape = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
-  DirectConvShape s =
-      shapeOf(group, shape(group.input()), shape(group.weight()),
-              shape(group.result), tiling);
+  DirectConvShape s = shapeOf(group, dims(group.input()), dims(group.weight()),
+                              dims(group.result), tiling);
   DirectConvSplit split;
   int64_t wanted = (iterations + samples - 1) / std::max<int64_t>(samples, 1);
   if (wanted <= 1)
@@ -709,8 +712,7 @@ void mlir::nsl::emitDirectConv(OpBuilder &b, Location loc,
                                const DirectConvTiling &tiling,
                                const DirectConvSplit &split, Value chunk) {
   DirectConvBuffers d = buffersOf(group, buffers, output);
-  auto shape = [](Value v) { return cast<MemRefType>(v.getType()).getShape(); };
   DirectConvShape s =
-      shapeOf(group, shape(d.input), shape(d.weight), shape(output), tiling);
+      shapeOf(group, dims(d.input), dims(d.weight), dims(output), tiling);
   DirectConvEmitter(b, loc, sampleLoop, group, d, s, split).emit(chunk);
 }

@@ -45,12 +45,12 @@ sampleBuffers(const OutlinedKernel &kernel, const ConvGroup &group) {
   return std::make_pair(buffers, kernel.destinationOf(group.result));
 }
 
-/// Makes the kernel's loop run over samples × `chunks`: iteration i is
-/// chunk i mod chunks of sample i / chunks. Returns the chunk index.
-Value splitSampleLoop(const OutlinedKernel &kernel, int64_t chunks) {
+/// Makes the kernel's loop over `samples` run over samples × `chunks`:
+/// iteration i is chunk i mod chunks of sample i / chunks. Returns the
+/// chunk index.
+Value splitSampleLoop(const OutlinedKernel &kernel, int64_t samples,
+                      int64_t chunks) {
   scf::ForOp loop = kernel.loop;
-  auto extent =
-      kernel.function->getAttrOfType<IntegerAttr>("nsl.parallel_extent");
   OpBuilder b = OpBuilder::atBlockBegin(loop.getBody());
   Location loc = loop.getLoc();
   Value iv = loop.getInductionVar();
@@ -60,9 +60,8 @@ Value splitSampleLoop(const OutlinedKernel &kernel, int64_t chunks) {
   iv.replaceAllUsesExcept(sample,
                           SmallPtrSet<Operation *, 2>{sample.getDefiningOp(),
                                                       chunk.getDefiningOp()});
-  kernel.function->setAttr(
-      "nsl.parallel_extent",
-      b.getI64IntegerAttr((extent ? extent.getInt() : 1) * chunks));
+  kernel.function->setAttr("nsl.parallel_extent",
+                           b.getI64IntegerAttr(samples * chunks));
   return chunk;
 }
 
@@ -75,11 +74,12 @@ void replaceByDirectConv(const OutlinedKernel &kernel, const ConvGroup &group,
   Operation *store = *group.result.user_begin();
   auto extent =
       kernel.function->getAttrOfType<IntegerAttr>("nsl.parallel_extent");
-  DirectConvSplit split = chooseDirectConvSplit(
-      group, extent ? extent.getInt() : 1, iterations, tiling);
+  int64_t samples = extent ? extent.getInt() : 1;
+  DirectConvSplit split =
+      chooseDirectConvSplit(group, samples, iterations, tiling);
   Value chunk;
   if (split.chunks() > 1)
-    chunk = splitSampleLoop(kernel, split.chunks());
+    chunk = splitSampleLoop(kernel, samples, split.chunks());
   OpBuilder b(kernel.ops.front());
   emitDirectConv(b, group.conv->getLoc(), group, buffers, output, kernel.loop,
                  tiling, split, chunk);

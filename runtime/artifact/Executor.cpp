@@ -95,11 +95,13 @@ Executor::run(const std::string &entryName,
   return runLocked(entry, arguments);
 }
 
-std::map<std::string, Tensor>
+const std::map<std::string, Tensor> &
 Executor::preparedArguments(const EntryPoint &entry,
-                            const std::map<std::string, Tensor> &given) {
+                            const std::map<std::string, Tensor> &given,
+                            std::map<std::string, Tensor> &forThisCall) {
+  static const std::map<std::string, Tensor> none;
   if (entry.preparedBy.empty())
-    return {};
+    return none;
   const EntryPoint &prepare = artifact_->entryPoint(entry.preparedBy);
   auto byName = [&](std::vector<Tensor> results) {
     std::map<std::string, Tensor> named;
@@ -113,19 +115,20 @@ Executor::preparedArguments(const EntryPoint &entry,
     if (auto found = given.find(argument.name); found != given.end())
       givenWeights.emplace(argument.name, found->second);
   if (!givenWeights.empty())
-    return byName(runLocked(prepare, givenWeights));
-  auto cached = prepared_.find(prepare.name);
-  if (cached == prepared_.end() || cached->second.stateVersion != stateVersion_)
-    prepared_[prepare.name] = {stateVersion_, byName(runLocked(prepare, {}))};
-  return prepared_[prepare.name].results;
+    return forThisCall = byName(runLocked(prepare, givenWeights));
+  auto [cached, first] = prepared_.try_emplace(prepare.name);
+  if (first || cached->second.stateVersion != stateVersion_)
+    cached->second = {stateVersion_, byName(runLocked(prepare, {}))};
+  return cached->second.results;
 }
 
 std::vector<Tensor>
 Executor::runLocked(const EntryPoint &entry,
                     const std::map<std::string, Tensor> &arguments) {
-  std::map<std::string, Tensor> prepared = preparedArguments(entry, arguments);
+  std::map<std::string, Tensor> forThisCall;
   std::vector<const Tensor *> tensors =
-      bindArguments(entry, arguments, state_, prepared);
+      bindArguments(entry, arguments, state_,
+                    preparedArguments(entry, arguments, forThisCall));
   std::vector<Tensor> results;
   lastTiming_ = {};
   try {

@@ -91,10 +91,12 @@ private:
                                 const std::map<std::string, Tensor> &given);
   /// The results, by name, of the prepare entry point of `entry` (none if
   /// it has none): for the caller's weights where `given` holds any of its
-  /// arguments, else for the model's state, computed once per state.
-  std::map<std::string, Tensor>
+  /// arguments (kept in `forThisCall`), else for the model's state, computed
+  /// once per state and kept in prepared_.
+  const std::map<std::string, Tensor> &
   preparedArguments(const EntryPoint &entry,
-                    const std::map<std::string, Tensor> &given);
+                    const std::map<std::string, Tensor> &given,
+                    std::map<std::string, Tensor> &forThisCall);
   /// The results named after an argument with a default that the caller
   /// left out are that argument's new value (train_step's updates).
   void keepNewState(const EntryPoint &entry,
