@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <utility>
 
 namespace nsl::support {
 namespace {
@@ -29,16 +30,15 @@ constexpr size_t kMagicSize = 6;
 
 struct DTypeInfo {
   const char *name;  // ours: "f32", ...
-  const char *descr; // NumPy's little-endian type string
+  const char *descr; // NumPy's type string as written: little-endian or,
+                     // for single bytes, byte-order-free '|'
   size_t size;
   bool isFloat;
 };
 
 const DTypeInfo kDTypes[] = {
-    {"f32", "<f4", 4, true},
-    {"f64", "<f8", 8, true},
-    {"i64", "<i8", 8, false},
-    {"i32", "<i4", 4, false},
+    {"f32", "<f4", 4, true},  {"f64", "<f8", 8, true}, {"i64", "<i8", 8, false},
+    {"i32", "<i4", 4, false}, {"u8", "|u1", 1, false},
 };
 
 const DTypeInfo *findByName(const std::string &name) {
@@ -49,8 +49,10 @@ const DTypeInfo *findByName(const std::string &name) {
 }
 
 const DTypeInfo *findByDescr(const std::string &descr) {
+  // A byte has no byte order: NumPy writes '|u1', but '<u1' is valid too.
+  std::string canonical = descr == "<u1" ? "|u1" : descr;
   for (const DTypeInfo &info : kDTypes)
-    if (descr == info.descr)
+    if (canonical == info.descr)
       return &info;
   return nullptr;
 }
@@ -181,6 +183,8 @@ void appendLittleEndian(std::string &out, uint64_t v, size_t size) {
 
 double decode(const DTypeInfo &type, const unsigned char *p) {
   uint64_t bits = readLittleEndian(p, type.size);
+  if (type.size == 1)
+    return static_cast<double>(bits);
   if (type.size == 4) {
     uint32_t b32 = static_cast<uint32_t>(bits);
     if (type.isFloat) {
@@ -204,6 +208,16 @@ double decode(const DTypeInfo &type, const unsigned char *p) {
 
 // Integers beyond 2^53 do not survive the double storage of NpyArray.
 constexpr double kMaxExactInteger = 9007199254740992.0;
+
+/// The integers an integer dtype of `size` bytes holds, as far as doubles
+/// hold them exactly.
+std::pair<double, double> exactIntegerRange(size_t size) {
+  if (size == 1)
+    return {0.0, 255.0};
+  if (size == 4)
+    return {-2147483648.0, 2147483647.0};
+  return {-kMaxExactInteger, kMaxExactInteger};
+}
 
 } // namespace
 
@@ -239,7 +253,7 @@ NpyArray parseNpy(const std::string &bytes, const std::string &name) {
   const DTypeInfo *type = findByDescr(descr);
   if (!type)
     fail(name, "unsupported dtype '" + descr +
-                   "' (supported: little-endian <f4, <f8, <i8, <i4)");
+                   "' (supported: little-endian <f4, <f8, <i8, <i4, and |u1)");
   array.dtype = type->name;
 
   size_t count = 1;
@@ -283,7 +297,7 @@ std::string encodeNpy(const NpyArray &array, const std::string &name) {
   const DTypeInfo *type = findByName(array.dtype);
   if (!type)
     fail(name, "cannot write dtype '" + array.dtype +
-                   "' (supported: f32, f64, i64, i32)");
+                   "' (supported: f32, f64, i64, i32, u8)");
   size_t count = 1;
   for (int64_t d : array.shape) {
     if (d < 0)
@@ -324,8 +338,7 @@ std::string encodeNpy(const NpyArray &array, const std::string &name) {
       appendLittleEndian(out, bits, type->size);
       continue;
     }
-    double low = type->size == 4 ? -2147483648.0 : -kMaxExactInteger;
-    double high = type->size == 4 ? 2147483647.0 : kMaxExactInteger;
+    auto [low, high] = exactIntegerRange(type->size);
     if (!(std::trunc(v) == v && v >= low && v <= high))
       fail(name, "element " + std::to_string(i) + " (" + std::to_string(v) +
                      ") is not an integer representable as " + array.dtype);

@@ -3,10 +3,11 @@
 //
 // Reads and writes NumPy's .npy format so that tests and tools can exchange
 // tensors with PyTorch/NumPy scripts. Reading accepts format versions 1.0 and
-// 2.0 with little-endian float32, float64, int64 and int32 data in C order;
-// writing produces version 1.0 (what every NumPy reads). Values travel as
-// doubles, which hold every float32 and int32 exactly, and int64 values up to
-// 2^53 in magnitude (larger ones are rejected rather than silently rounded).
+// 2.0 with little-endian float32, float64, int64 and int32 data and uint8
+// ('|u1': the pixels of image data sets) in C order; writing produces
+// version 1.0 (what every NumPy reads). Values travel as doubles, which hold
+// every float32, int32 and uint8 exactly, and int64 values up to 2^53 in
+// magnitude (larger ones are rejected rather than silently rounded).
 // Depends on the C++ standard library only.
 //
 //===----------------------------------------------------------------------===//
@@ -28,9 +29,9 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-/// A dense C-order array. `dtype` is "f32", "f64", "i64" or "i32"; `values`
-/// holds the elements in row-major order (an empty shape is a scalar with one
-/// element).
+/// A dense C-order array. `dtype` is "f32", "f64", "i64", "i32" or "u8";
+/// `values` holds the elements in row-major order (an empty shape is a scalar
+/// with one element).
 struct NpyArray {
   std::string dtype = "f32";
   std::vector<int64_t> shape;
