@@ -140,7 +140,7 @@ private:
 /// weights.safetensors of the model; false after reporting an error.
 bool writeWeights(StringRef folder, const CompiledModel &model,
                   const std::vector<ConstantBuffer> &constants,
-                  const WeightSource &source,
+                  const WeightSource &source, json &inputNormalization,
                   llvm::function_ref<void(const std::string &)> error) {
   try {
     WeightCollector collector(model.graphs.front(), source);
@@ -150,6 +150,19 @@ bool writeWeights(StringRef folder, const CompiledModel &model,
     ModuleOp module = model.module;
     if (auto trainStep = module.lookupSymbol<func::FuncOp>("train_step"))
       addOptimizerState(trainStep, collector.weightFile(), weights);
+    // A checkpoint of nsl-run fit says how its inputs were normalised; the
+    // manifest keeps that for inference (docs/artifact.md).
+    if (const rt::SafetensorsFile *file = collector.weightFile()) {
+      auto it = file->metadata.find("nsl.input_normalization");
+      if (it != file->metadata.end()) {
+        inputNormalization = json::parse(it->second, nullptr, false);
+        if (inputNormalization.is_discarded() ||
+            !inputNormalization.is_object())
+          throw rt::Error(source.weightsPath +
+                          ": metadata 'nsl.input_normalization' is not a "
+                          "JSON object");
+      }
+    }
     SmallString<256> path(folder);
     llvm::sys::path::append(path, "weights.safetensors");
     rt::writeSafetensors(std::string(path), weights,
@@ -193,8 +206,9 @@ mlir::nsl::writeArtifact(StringRef folder, const CompiledModel &model,
   FailureOr<Schedules> schedules = planSchedules(
       model.module, model.entries, kernels.info,
       kernels.completeLaunch ? LaunchCompleter(completer) : LaunchCompleter());
-  if (failed(schedules) ||
-      !writeWeights(folder, model, schedules->constants, weights, error))
+  json inputNormalization;
+  if (failed(schedules) || !writeWeights(folder, model, schedules->constants,
+                                         weights, inputNormalization, error))
     return failure();
   json manifest{{"format", "nsl-artifact"},
                 {"version", 1},
@@ -204,6 +218,8 @@ mlir::nsl::writeArtifact(StringRef folder, const CompiledModel &model,
                 {"arena_bytes", schedules->arenaBytes},
                 {"entry_points", std::move(schedules->entryPoints)},
                 {"tuning", kernels.tuning}};
+  if (!inputNormalization.is_null())
+    manifest["input_normalization"] = std::move(inputNormalization);
   auto inFolder = [&](const std::string &file) {
     SmallString<256> path(folder);
     llvm::sys::path::append(path, file);

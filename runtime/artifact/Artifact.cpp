@@ -490,6 +490,35 @@ std::optional<std::string> targetProblem(const std::string &target,
   return std::nullopt;
 }
 
+/// "input_normalization": {"input": NAME, "mean": [...], "std": [...]}, of
+/// an input of `forward` whose channels (dimension 1) they match.
+void parseInputNormalization(const JsonView &value, Manifest &manifest) {
+  value.expectObject();
+  manifest.normalizedInput = value["input"].asString();
+  for (const JsonView &m : value["mean"].elements())
+    manifest.normalizationMean.push_back(m.asNumber());
+  for (const JsonView &s : value["std"].elements()) {
+    manifest.normalizationStd.push_back(s.asNumber());
+    if (!(manifest.normalizationStd.back() > 0))
+      throw Error("input_normalization: std values must be positive");
+  }
+  const EntryPoint *forward = manifest.findEntryPoint("forward");
+  const Binding *input = nullptr;
+  if (forward)
+    for (const Binding &argument : forward->arguments)
+      if (argument.name == manifest.normalizedInput && argument.role == "input")
+        input = &argument;
+  size_t channels = manifest.normalizationMean.size();
+  if (!input || input->shape.size() < 2 || channels == 0 ||
+      manifest.normalizationStd.size() != channels ||
+      input->shape[1] != static_cast<int64_t>(channels))
+    throw Error("input_normalization: expected per-channel mean and std of "
+                "an input of forward, got " +
+                std::to_string(channels) + " means and " +
+                std::to_string(manifest.normalizationStd.size()) +
+                " stds for '" + manifest.normalizedInput + "'");
+}
+
 Manifest parseManifest(std::string_view text, const std::string &sourceName,
                        const HostFeatures *host) {
   nlohmann::json document;
@@ -503,6 +532,9 @@ Manifest parseManifest(std::string_view text, const std::string &sourceName,
     // Moved, not copied: the tuning choices are kept as they are.
     if (auto tuning = document.find("tuning"); tuning != document.end())
       manifest.tuning = std::move(*tuning);
+    if (std::optional<JsonView> normalization =
+            JsonView(document).find("input_normalization"))
+      parseInputNormalization(*normalization, manifest);
     return manifest;
   } catch (const JsonError &e) {
     throw Error(sourceName + ": " + e.what());

@@ -90,6 +90,11 @@ struct Manifest {
   int64_t arenaBytes = 0;
   std::vector<EntryPoint> entryPoints;
   nlohmann::json tuning; // Null when absent.
+  /// How the training data were normalised (nsl-run fit's checkpoint,
+  /// compiled with nslc --weights): the input and per-channel mean and
+  /// std; `input` empty when absent.
+  std::string normalizedInput;
+  std::vector<double> normalizationMean, normalizationStd;
 
   /// The entry point with this name, or null.
   const EntryPoint *findEntryPoint(const std::string &name) const;

@@ -150,6 +150,24 @@ Executor::runLocked(const EntryPoint &entry,
   return results;
 }
 
+void Executor::setState(const std::map<std::string, Tensor> &values) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Everything is checked before anything changes.
+  for (const auto &[name, tensor] : values) {
+    auto it = state_.find(name);
+    if (it == state_.end())
+      throw Error("the model has no parameter, buffer or optimizer state '" +
+                  name + "'");
+    if (tensor.dtype() != it->second.dtype() ||
+        tensor.shape() != it->second.shape())
+      throw Error("'" + name + "' is " + it->second.typeString() +
+                  " in the model, but the new value is " + tensor.typeString());
+  }
+  for (const auto &[name, tensor] : values)
+    state_[name] = tensor.clone();
+  ++stateVersion_;
+}
+
 void Executor::keepNewState(const EntryPoint &entry,
                             const std::map<std::string, Tensor> &given,
                             const std::vector<Tensor> &results) {

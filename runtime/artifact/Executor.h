@@ -59,6 +59,8 @@ public:
   virtual int threads() const = 0;
   /// The current parameters, buffers and optimizer state (Model::weights).
   const std::map<std::string, Tensor> &state() const { return state_; }
+  /// See Model::setWeights.
+  void setState(const std::map<std::string, Tensor> &values);
 
   /// See Model::run.
   std::vector<Tensor> run(const std::string &entry,

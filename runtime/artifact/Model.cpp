@@ -63,6 +63,19 @@ const std::map<std::string, Tensor> &Model::weights() const {
   return impl_->executor->state();
 }
 
+void Model::setWeights(const std::map<std::string, Tensor> &values) {
+  impl_->executor->setState(values);
+}
+
+std::optional<InputNormalization> Model::inputNormalization() const {
+  const Manifest &manifest = impl_->artifact().manifest();
+  if (manifest.normalizedInput.empty())
+    return std::nullopt;
+  return InputNormalization{manifest.normalizedInput,
+                            manifest.normalizationMean,
+                            manifest.normalizationStd};
+}
+
 std::vector<Tensor> Model::run(const std::string &entry,
                                const std::map<std::string, Tensor> &arguments) {
   return impl_->executor->run(entry, arguments);

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,14 @@ struct EntryPointInfo {
   std::vector<TensorInfo> results;   // In return order.
 };
 
+/// How an input is normalised per channel, (x - mean[c]) / std[c], before
+/// the model sees it: the training data's statistics, recorded by nsl-run
+/// fit and kept by nslc --weights.
+struct InputNormalization {
+  std::string input;
+  std::vector<double> mean, std;
+};
+
 /// The wall time of one kernel launch.
 struct LaunchTiming {
   size_t launch = 0; // Index in the schedule.
@@ -85,6 +94,13 @@ public:
   /// those of weights.safetensors, updated by every run that returns new
   /// values for them (train_step).
   const std::map<std::string, Tensor> &weights() const;
+  /// Replaces some of the weights (a checkpoint's, to resume training):
+  /// every name must be one of weights() with the same dtype and shape;
+  /// throws Error, changing nothing, if one is not. The values are copied.
+  void setWeights(const std::map<std::string, Tensor> &values);
+  /// The normalisation the model was trained with, if its artifact records
+  /// one (manifest "input_normalization").
+  std::optional<InputNormalization> inputNormalization() const;
 
   /// Runs an entry point. `arguments` maps argument names to tensors of
   /// exactly the declared dtype and shape; parameters and buffers left out

@@ -202,6 +202,27 @@ const ManifestCase manifestCases[] = {
      "result of entry point 'forward'"},
     {"not an object", [](Json &m) { m = Json::array({1}); },
      "expected a JSON object at the top level"},
+    {"input_normalization of an unknown input",
+     [](Json &m) {
+       m["input_normalization"] = {
+           {"input", "y"}, {"mean", Json::array({0.5})}, {"std", {0.25}}};
+     },
+     "input_normalization: expected per-channel mean and std of an input of "
+     "forward, got 1 means and 1 stds for 'y'"},
+    {"input_normalization of another channel count",
+     [](Json &m) {
+       m["input_normalization"] = {{"input", "x"},
+                                   {"mean", Json::array({0.5, 0.5})},
+                                   {"std", Json::array({1, 1})}};
+     },
+     "got 2 means and 2 stds for 'x'"},
+    {"input_normalization with a zero std",
+     [](Json &m) {
+       m["input_normalization"] = {{"input", "x"},
+                                   {"mean", Json::array({0.5})},
+                                   {"std", Json::array({0})}};
+     },
+     "input_normalization: std values must be positive"},
 };
 
 TEST(ManifestTest, EveryBadFieldHasItsMessage) {

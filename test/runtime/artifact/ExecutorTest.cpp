@@ -387,6 +387,59 @@ TEST(PreparedArgumentsTest, PreparedOncePerStateAndPerGivenWeights) {
       "weights by entry point 'prepare_forward'; give the weights instead");
 }
 
+TEST_F(ModelTest, SetWeightsReplacesTheStateOrNothing) {
+  Model model = load(1);
+  Tensor x = randomTensor({batch, features}, 18);
+  Tensor bias = randomTensor({classes}, 19);
+  Tensor weight = randomTensor({classes, features}, 20);
+  model.setWeights({{"fc.bias", bias}, {"fc.weight", weight}});
+  // Copied: changing the caller's tensor later changes nothing.
+  bias.data<float>()[0] += 1.0f;
+  auto expected = expectedMlp(x, weight, model.weights().at("fc.bias"),
+                              model.weights().at("__constant_0"));
+  EXPECT_LE(
+      relativeError(model.run("forward", {{"x", x}})[0], expected["output0"]),
+      1e-6);
+  EXPECT_NE(model.weights().at("fc.bias").data<float>()[0],
+            bias.data<float>()[0]);
+
+  // A bad entry changes nothing, not even the good entries before it.
+  Tensor before = model.weights().at("fc.bias").clone();
+  EXPECT_CONTAINS(errorOf([&] {
+                    model.setWeights({{"fc.bias", randomTensor({classes}, 21)},
+                                      {"fc.weights", weight}});
+                  }),
+                  "the model has no parameter, buffer or optimizer state "
+                  "'fc.weights'");
+  EXPECT_CONTAINS(
+      errorOf([&] { model.setWeights({{"fc.bias", randomTensor({3}, 22)}}); }),
+      "'fc.bias' is f32[5] in the model, but the new value is f32[3]");
+  const Tensor &after = model.weights().at("fc.bias");
+  EXPECT_EQ(
+      std::vector<float>(after.data<float>(), after.data<float>() + classes),
+      std::vector<float>(before.data<float>(), before.data<float>() + classes));
+}
+
+TEST_F(ModelTest, InputNormalizationComesFromTheManifest) {
+  EXPECT_FALSE(load(1).inputNormalization().has_value());
+  TestArtifact a = mlpArtifact();
+  a.manifest["input_normalization"] = {{"input", "x"},
+                                       {"mean", nlohmann::json::array({0.25})},
+                                       {"std", nlohmann::json::array({2.0})}};
+  // The MLP's x is [4, 8]: 8 "channels" would be needed.
+  EXPECT_CONTAINS(errorOf([&] { Model::load(a.write()); }),
+                  "got 1 means and 1 stds for 'x'");
+  std::vector<double> mean(features, 0.25), stddev(features, 2.0);
+  a.manifest["input_normalization"]["mean"] = mean;
+  a.manifest["input_normalization"]["std"] = stddev;
+  std::optional<InputNormalization> n =
+      Model::load(a.write()).inputNormalization();
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->input, "x");
+  EXPECT_EQ(n->mean, mean);
+  EXPECT_EQ(n->std, stddev);
+}
+
 TEST_F(ModelTest, ModelsMove) {
   Model a = load(2);
   Model b = std::move(a);
