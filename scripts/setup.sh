@@ -6,9 +6,9 @@ set -euo pipefail
 packages=(
   cmake ninja-build ccache clang-22 libomp-22-dev clang-format-22 clang-tidy-22
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  libgtest-dev libgmock-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev zlib1g-dev
   python3 python3-numpy python3-torch python3-torchvision libtorch-dev
-  libopenblas0-openmp
+  libopenblas0-openmp python3-matplotlib dataset-fashion-mnist
 )
 
 missing=()

@@ -6,6 +6,8 @@
 // (one line "nsl-run: error: ...").
 //
 //===----------------------------------------------------------------------===//
+#include "tools/nsl-run/Commands.h"
+
 #include "runtime/artifact/Model.h"
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/reference/Graph.h"
@@ -43,6 +45,9 @@ commands:
                artifact's graph.json) on the same arguments and compare
   bench ART    time runs of an entry point
   train ART    run train_step repeatedly on one batch (needs nslc --train)
+  fit ART      train on a data set: epochs, schedules, evaluation,
+               checkpoints, resumption (needs nslc --train)
+  evaluate ART the loss and accuracy of a classifier on a data set
 
 Run 'nsl-run <command> --help' for the options of a command.
 )";
@@ -143,11 +148,11 @@ options:
   -h, --help             show this help
 )";
 
-/// Parses the command line of `command`, which takes one artifact folder.
-CommandLine parseCommandLine(const std::vector<std::string> &args,
-                             const std::string &command,
-                             const std::set<std::string> &known,
-                             const std::set<std::string> &flags = {}) {
+} // namespace
+
+CommandLine nsl::tools::parseArtifactCommandLine(
+    const std::vector<std::string> &args, const std::string &command,
+    const std::set<std::string> &known, const std::set<std::string> &flags) {
   CommandLine cl =
       nsl::support::parseCommandLine(args, "nsl-run", command, known, flags);
   if (!cl.help && cl.positional.size() != 1)
@@ -156,6 +161,8 @@ CommandLine parseCommandLine(const std::vector<std::string> &args,
                      command + " --help')");
   return cl;
 }
+
+namespace {
 
 /// The model and entry point a command works on, with its arguments.
 struct Session {
@@ -280,10 +287,10 @@ double millisecondsSince(Clock::time_point start) {
 }
 
 int runCommand(const std::vector<std::string> &args) {
-  CommandLine cl =
-      parseCommandLine(args, "run",
-                       {"--entry", "--input", "--seed", "--num-classes",
-                        "--threads", "--output-dir", "--device"});
+  CommandLine cl = nsl::tools::parseArtifactCommandLine(
+      args, "run",
+      {"--entry", "--input", "--seed", "--num-classes", "--threads",
+       "--output-dir", "--device"});
   if (cl.help) {
     std::cout << runUsage << argumentHelp;
     return 0;
@@ -311,10 +318,10 @@ int runCommand(const std::vector<std::string> &args) {
 }
 
 int checkCommand(const std::vector<std::string> &args) {
-  CommandLine cl =
-      parseCommandLine(args, "check",
-                       {"--entry", "--input", "--seed", "--num-classes",
-                        "--tolerance", "--atol", "--threads", "--device"});
+  CommandLine cl = nsl::tools::parseArtifactCommandLine(
+      args, "check",
+      {"--entry", "--input", "--seed", "--num-classes", "--tolerance", "--atol",
+       "--threads", "--device"});
   if (cl.help) {
     std::cout << checkUsage << argumentHelp;
     return 0;
@@ -419,11 +426,11 @@ double median(std::vector<double> values) {
 }
 
 int benchCommand(const std::vector<std::string> &args) {
-  CommandLine cl =
-      parseCommandLine(args, "bench",
-                       {"--entry", "--warmup", "--repeats", "--threads",
-                        "--device", "--input", "--seed", "--num-classes"},
-                       {"--profile"});
+  CommandLine cl = nsl::tools::parseArtifactCommandLine(
+      args, "bench",
+      {"--entry", "--warmup", "--repeats", "--threads", "--device", "--input",
+       "--seed", "--num-classes"},
+      {"--profile"});
   if (cl.help) {
     std::cout << benchUsage << argumentHelp;
     return 0;
@@ -478,9 +485,10 @@ int benchCommand(const std::vector<std::string> &args) {
 }
 
 int trainCommand(const std::vector<std::string> &args) {
-  CommandLine cl = parseCommandLine(args, "train",
-                                    {"--steps", "--lr", "--input", "--seed",
-                                     "--num-classes", "--threads", "--save"});
+  CommandLine cl = nsl::tools::parseArtifactCommandLine(
+      args, "train",
+      {"--steps", "--lr", "--input", "--seed", "--num-classes", "--threads",
+       "--save"});
   if (cl.help) {
     std::cout << trainUsage << argumentHelp;
     return 0;
@@ -542,5 +550,7 @@ int main(int argc, char **argv) {
                                {{"run", runCommand},
                                 {"check", checkCommand},
                                 {"bench", benchCommand},
-                                {"train", trainCommand}});
+                                {"train", trainCommand},
+                                {"fit", nsl::tools::fitCommand},
+                                {"evaluate", nsl::tools::evaluateCommand}});
 }
