@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
-# The main job: sets up, builds, then takes a model end to end on the CPU —
-# the optimised nsl IR, compilation to an artifact (nslc), a run with its
-# outputs and time (nsl-run run), the check against the reference
-# interpreter (nsl-run check) and a benchmark (nsl-run bench).
-# Usage: scripts/run-default.sh [MODEL.mlir]   (default: examples/dynamic_nsn.mlir)
-#        scripts/run-default.sh MODEL.pt NxCxHxW [NxCxHxW…]   (a TorchScript model
-#        and the shapes of its inputs)
+# The main job. Sets up and builds, then, without arguments, trains a small
+# static NSN (nsl.small_cnn with diagonal similarities) on Fashion-MNIST
+# with compiled code end to end:
+#   the model in PyTorch (the nsl package) → TorchScript → nslc --train →
+#   nsl-run fit (3 epochs, checkpoints, metrics) → the plot of its curves →
+#   nslc --weights CHECKPOINT (the inference artifact) → nsl-run check
+#   (against the reference interpreter) → nsl-run evaluate (test accuracy of
+#   the inference artifact) → the checkpoint loaded into the PyTorch model
+#   with load_state_dict(strict=True).
+# The outputs stay in $NSL_MAIN_JOB_DIR (default build/main-job).
+#
+# With a model, it takes that model through compile, run, check and bench:
+#   scripts/run-default.sh MODEL.mlir
+#   scripts/run-default.sh MODEL.pt NxCxHxW [NxCxHxW…]   (a TorchScript model
+#                                                         and its input shapes)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${NSL_BUILD_DIR:-$root/build}
-model=${1:-$root/examples/dynamic_nsn.mlir}
+python=/usr/bin/python3 # Debian's, with PyTorch (python3-torch).
+
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" >/dev/null
+
+if [ $# -eq 0 ]; then
+  exec "$root/scripts/train-fashion-mnist.sh"
+fi
+
+model=$1
 [ -f "$model" ] || { echo "run-default: error: no model file '$model'" >&2; exit 2; }
 model=$(cd "$(dirname "$model")" && pwd)/$(basename "$model")
 shapes=()
@@ -18,9 +35,6 @@ if [[ "$model" == *.pt ]]; then
   [ $# -gt 0 ] || { echo "run-default: error: a .pt model needs its input shapes, e.g. $0 model.pt 1x1x28x28" >&2; exit 2; }
   for shape in "$@"; do shapes+=(--input-shape "$shape"); done
 fi
-
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

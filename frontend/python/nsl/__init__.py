@@ -6,9 +6,9 @@ TorchScript graphs with one ``nsl::<op>`` node per NSL op, ready for the
 ``nslc`` compiler. The math is DESIGN.md §1.
 """
 
-from . import models, ops
+from . import checkpoint, models, ops
 from .convert import to_dynamic_nsn, to_static_nsn
-from .models import paper_cifar_net
+from .models import paper_cifar_net, small_cnn
 from .nn import (
     DynamicSimConv2d,
     SharedPredictor,
@@ -25,9 +25,11 @@ __all__ = [
     "SimLinear",
     "SphereConv2d",
     "SphereNetPredictor",
+    "checkpoint",
     "models",
     "ops",
     "paper_cifar_net",
+    "small_cnn",
     "to_dynamic_nsn",
     "to_static_nsn",
 ]

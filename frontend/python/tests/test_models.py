@@ -36,3 +36,21 @@ class PaperCifarNetTest(TestCase):
         self.assertTrue(torch.allclose(scripted(x), model(x)))
         self.assertTrue(
             any(isinstance(m, nsl.SimConv2d) for m in model.modules()))
+
+
+class SmallCnnTest(TestCase):
+    def test_layers_and_logits(self):
+        model = nsl.small_cnn().eval()
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+        self.assertEqual([c.out_channels for c in convs], [16, 32, 64])
+        self.assertEqual(
+            sum(isinstance(m, nn.MaxPool2d) for m in model.modules()), 2)
+        for size in (28, 32):
+            y = model(torch.randn(3, 1, size, size))
+            self.assertEqual(tuple(y.shape), (3, 10))
+
+    def test_scripts_as_a_static_nsn(self):
+        torch.manual_seed(0)
+        model = nsl.to_static_nsn(nsl.small_cnn(), "diagonal").eval()
+        x = torch.randn(2, 1, 28, 28)
+        self.assertTrue(torch.allclose(torch.jit.script(model)(x), model(x)))
