@@ -105,6 +105,25 @@ def make_model(variant, network):
     return model
 
 
+def compare_trained(fresh, trained, path, steps):
+    """Loads nsl-run fit's model.safetensors into `fresh` (an untrained
+    model of the same architecture) with load_state_dict(strict=True) and
+    compares it with `trained`, which PyTorch trained: returns the largest
+    relative error (L2 per tensor) of the floating-point state and whether
+    every num_batches_tracked equals the steps taken."""
+    nsl.checkpoint.load_into(fresh, path, strict=True)
+    worst, counted = 0.0, True
+    theirs = trained.state_dict()
+    for name, value in fresh.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            counted &= int(value) == steps == int(theirs[name])
+            continue
+        diff = (value.double() - theirs[name].double()).norm()
+        scale = theirs[name].double().norm()
+        worst = max(worst, float(diff / scale) if scale > 0 else float(diff))
+    return worst, counted
+
+
 def pytorch_losses(model, images, labels, order, batch, steps, mean, std):
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), **SGD)
@@ -181,9 +200,9 @@ def main():
     for variant in args.variants.split(","):
         model = make_model(variant, args.network)
         ours = our_losses(args, variant, model, count, mean, std)
-        theirs = pytorch_losses(make_model(variant, args.network), images,
-                                labels, order, args.batch, args.steps, mean,
-                                std)
+        trained = make_model(variant, args.network)
+        theirs = pytorch_losses(trained, images, labels, order, args.batch,
+                                args.steps, mean, std)
         if len(ours) != args.steps:
             print(f"{variant}: FAILED: nsl-run fit made {len(ours)} steps, "
                   f"expected {args.steps}")
@@ -200,6 +219,18 @@ def main():
               f"largest relative difference in the first {held} steps "
               f"{errors[worst]:.2e} at step {worst + 1}"
               f"  {'ok' if ok else 'FAILED'}")
+        if args.network == "smooth":
+            state_error, counted = compare_trained(
+                make_model(variant, args.network), trained,
+                os.path.join(args.work_dir, variant, "fit",
+                             "model.safetensors"), args.steps)
+            state_ok = state_error <= args.tolerance and counted
+            failures += not state_ok
+            print(f"  model.safetensors in PyTorch (load_state_dict strict): "
+                  f"largest relative difference from PyTorch's trained "
+                  f"state {state_error:.2e}, num_batches_tracked "
+                  f"{'= ' + str(args.steps) if counted else 'WRONG'}"
+                  f"  {'ok' if state_ok else 'FAILED'}")
         if args.network == "paper" or args.show_float64:
             twin = make_model(variant, args.network).double()
             torch.set_default_dtype(torch.float64)
