@@ -17,14 +17,14 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${NSL_BUILD_DIR:-$root/build}
-python=/usr/bin/python3 # Debian's, with PyTorch (python3-torch).
 
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" >/dev/null
-
 if [ $# -eq 0 ]; then
+  # Only the tools the job runs (scripts/test.sh builds everything).
+  "$root/scripts/build.sh" nslc nsl-run >/dev/null
   exec "$root/scripts/train-fashion-mnist.sh"
 fi
+"$root/scripts/build.sh" nslc nsl-run nsl-opt nsl-import >/dev/null
 
 model=$1
 [ -f "$model" ] || { echo "run-default: error: no model file '$model'" >&2; exit 2; }
