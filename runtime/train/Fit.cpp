@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -269,6 +270,16 @@ void Fitter::trainStep(const data::Batch &batch, MetricsLog &metrics,
   double seconds = secondsSince(start);
   double loss = *results[0].data<float>();
   int64_t correct = *results[1].data<int64_t>();
+  // Diverged: the weights are no longer worth saving; the last checkpoint
+  // stays as it was.
+  if (!std::isfinite(loss))
+    throw std::runtime_error(
+        "the loss is " + std::to_string(loss) + " at step " +
+        std::to_string(at.step + 1) + " (epoch " +
+        std::to_string(at.epoch + 1) + ", batch " +
+        std::to_string(batch.index) +
+        "): training diverged; lower --lr or add --warmup-steps (the last "
+        "checkpoint, if any, is kept)");
   ++at.step;
   ++stepsThisProcess;
   secondsThisProcess += seconds;

@@ -15,6 +15,7 @@
 // RUN: not nsl-run fit %t/train.nslm --data %t/data --mean 0.5 2>&1 | FileCheck %s --check-prefix=MEANSTD
 // RUN: not nsl-run fit %t/train.nslm --data %t/data --mean 0.5,0.5 --std 1,1 --output-dir %t/o6 2>&1 | FileCheck %s --check-prefix=NORMCHANNELS
 // RUN: not nsl-run fit %t/train.nslm --data %t/data --resume --output-dir %t/none 2>&1 | FileCheck %s --check-prefix=NOTHING
+// RUN: not nsl-run fit %t/train.nslm --data %t/data --lr 1e30 --output-dir %t/diverged 2>&1 | FileCheck %s --check-prefix=DIVERGED
 //
 // A finished run's folder is not trained over, and a resumed run must keep
 // the options that fix its trajectory.
@@ -39,6 +40,7 @@
 // MEANSTD: nsl-run: error: --mean and --std go together
 // NORMCHANNELS: nsl-run: error: {{.*}}normali{{.*}}
 // NOTHING: nsl-run: error: nothing to resume: no {{.*}}none/checkpoint.safetensors
+// DIVERGED: nsl-run: error: the loss is {{.*}} at step {{[0-9]+}} (epoch 1, batch {{[0-9]+}}): training diverged; lower --lr or add --warmup-steps (the last checkpoint, if any, is kept)
 // EXISTS: nsl-run: error: {{.*}}run/checkpoint.safetensors exists already; continue it with --resume, or choose another --output-dir
 // SEED: nsl-run: error: cannot resume {{.*}}run/checkpoint.safetensors: its seed is '1', this run's is '2' (resume with the options of the interrupted run)
 // CORRUPT: nsl-run: error: {{.*}}run/checkpoint.safetensors
