@@ -71,6 +71,7 @@ options:
                          epochs.csv)
   --progress P           auto (default), terminal, lines or quiet
   --threads T            threads running the kernels (default 0: all)
+  --device D             cpu (default) or cuda (a cuda-sm_XY artifact)
   --loader-threads N     threads assembling batches (default 1)
   --kill-after-steps N   testing: SIGKILL itself after N steps
   --terminate-after-steps N
@@ -96,6 +97,8 @@ options:
   --std S[,S...]         the manifest's
   --no-normalize         no normalisation, even if the manifest has one
   --threads T            threads running the kernels (default 0)
+  --device D             cpu (default) or cuda (a cuda-sm_XY artifact on
+                         GPU 0)
   -h, --help             show this help
 )";
 
@@ -144,6 +147,10 @@ ModelOptions modelOptions(const CommandLine &cl) {
   ModelOptions options;
   options.threads =
       static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
+  options.device = cl.option("--device").value_or("cpu");
+  if (options.device != "cpu" && options.device != "cuda")
+    throw UsageError("invalid --device '" + options.device +
+                     "': expected cpu or cuda");
   return options;
 }
 
@@ -292,7 +299,8 @@ int fitCommand(const std::vector<std::string> &args) {
 
 int evaluateCommand(const std::vector<std::string> &args) {
   CommandLine cl = parseArtifactCommandLine(
-      args, "evaluate", {"--data", "--split", "--mean", "--std", "--threads"},
+      args, "evaluate",
+      {"--data", "--split", "--mean", "--std", "--threads", "--device"},
       {"--no-normalize"});
   if (cl.help) {
     std::cout << evaluateUsage;
