@@ -84,10 +84,14 @@ def widened(largest):
 
 
 def call(cmd, log=None):
-    with open(log, "a") if log else open(os.devnull, "w") as out:
-        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+    if log:
+        with open(log, "a") as out:
+            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+    else:
+        result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        tail = open(log).read()[-3000:] if log else ""
+        tail = (open(log).read() if log else result.stdout + result.stderr)[
+            -3000:]
         sys.exit(f"results: `{' '.join(cmd)}` failed ({result.returncode})"
                  f"\n{tail}")
 
@@ -290,7 +294,7 @@ def main():
         write_section(args.write, "results", text)
         plot = os.path.join(os.path.dirname(os.path.abspath(args.write)),
                             "results-curves.png")
-        folders = [os.path.join(args.work_dir, v, f"seed{seeds[0]}")
+        folders = [os.path.join(args.work_dir, v, f"seed{seeds[0]}", "fit")
                    for v in args.variants]
         call([sys.executable, os.path.join(ROOT, "scripts",
                                            "plot-metrics.py")] + folders +
