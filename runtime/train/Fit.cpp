@@ -98,7 +98,8 @@ private:
   void prepare();
   std::map<std::string, std::string> configuration() const;
   void restore(const runtime::SafetensorsFile &checkpoint);
-  void saveCheckpoint(const MetricsLog *metrics);
+  /// Flushes the metrics and writes the checkpoint of where the run stands.
+  void saveCheckpoint(MetricsLog &metrics);
   bool runEpoch(MetricsLog &metrics, ProgressDisplay &progress);
   void trainStep(const data::Batch &batch, MetricsLog &metrics,
                  ProgressDisplay &progress);
@@ -183,7 +184,8 @@ std::string inputNormalizationJson(const data::Normalization &n,
   return value.dump();
 }
 
-void Fitter::saveCheckpoint(const MetricsLog *metrics) {
+void Fitter::saveCheckpoint(MetricsLog &metrics) {
+  metricsSizes = metrics.sizes();
   std::map<std::string, Tensor> tensors = model.weights();
   for (const auto &[name, tensor] : stateDict(model, at.step))
     tensors.emplace(name, tensor); // num_batches_tracked
@@ -195,7 +197,7 @@ void Fitter::saveCheckpoint(const MetricsLog *metrics) {
       {"nsl.fit.epoch_sums",
        exact(at.epochLossSum) + " " + std::to_string(at.epochCorrect) + " " +
            std::to_string(at.epochSeen) + " " + exact(at.epochSeconds)},
-      {"nsl.fit.metrics_sizes", metrics ? metricsSizes : ""}};
+      {"nsl.fit.metrics_sizes", metricsSizes}};
   for (const auto &[key, value] : configuration())
     meta["nsl.fit.config." + key] = value;
   if (!loaderOptions.normalization.empty())
@@ -327,8 +329,7 @@ bool Fitter::runEpoch(MetricsLog &metrics, ProgressDisplay &progress) {
         stepsThisProcess == options.terminateAfterSteps)
       std::raise(SIGTERM);
     if (int signal = stopSignal) {
-      metricsSizes = metrics.sizes();
-      saveCheckpoint(&metrics);
+      saveCheckpoint(metrics);
       result.interruptedBy = signal;
       progress.message("interrupted by signal " + std::to_string(signal) +
                        " at step " + std::to_string(at.step) + ": saved " +
@@ -355,8 +356,7 @@ bool Fitter::runEpoch(MetricsLog &metrics, ProgressDisplay &progress) {
   progress.epochDone(m);
   result.epochs.push_back(m);
   at = Position{at.epoch + 1, 0, at.step, 0, 0, 0, 0};
-  metricsSizes = metrics.sizes();
-  saveCheckpoint(&metrics);
+  saveCheckpoint(metrics);
   return true;
 }
 

@@ -143,17 +143,6 @@ data::Normalization givenNormalization(const CommandLine &cl) {
   return n;
 }
 
-ModelOptions modelOptions(const CommandLine &cl) {
-  ModelOptions options;
-  options.threads =
-      static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
-  options.device = cl.option("--device").value_or("cpu");
-  if (options.device != "cpu" && options.device != "cuda")
-    throw UsageError("invalid --device '" + options.device +
-                     "': expected cpu or cuda");
-  return options;
-}
-
 std::string requiredData(const CommandLine &cl, const char *command) {
   std::optional<std::string> data = cl.option("--data");
   if (!data)

@@ -150,6 +150,17 @@ options:
 
 } // namespace
 
+ModelOptions nsl::tools::modelOptions(const CommandLine &cl) {
+  ModelOptions options;
+  options.threads =
+      static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
+  options.device = cl.option("--device").value_or("cpu");
+  if (options.device != "cpu" && options.device != "cuda")
+    throw UsageError("invalid --device '" + options.device +
+                     "': expected cpu or cuda");
+  return options;
+}
+
 CommandLine nsl::tools::parseArtifactCommandLine(
     const std::vector<std::string> &args, const std::string &command,
     const std::set<std::string> &known, const std::set<std::string> &flags) {
@@ -177,14 +188,8 @@ struct Session {
 
 Session openSession(const CommandLine &cl, bool needGraph,
                     bool profile = false) {
-  ModelOptions options;
-  options.threads =
-      static_cast<int>(integerOption(cl, "--threads", 0, 0, 4096));
+  ModelOptions options = nsl::tools::modelOptions(cl);
   options.profile = profile;
-  options.device = cl.option("--device").value_or("cpu");
-  if (options.device != "cpu" && options.device != "cuda")
-    throw UsageError("invalid --device '" + options.device +
-                     "': expected cpu or cuda");
   std::string path = cl.positional[0];
   Session s{path, Model::load(path, options), nullptr, std::nullopt, {}, {}, 0,
             0};
