@@ -154,12 +154,103 @@ multiclass NSL_Binary<string mnemonic, string summaryText, string formula,
 // The table
 //===----------------------------------------------------------------------===//
 
+// Binary rows. The importer passes the named TorchScript arguments as `x`
+// and `y` ("aten::rsub(other, self)"; `self` and `other` when unnamed); an
+// `alpha` argument scales `y`.
 defm NSL_Add : NSL_Binary<"add", "elementwise sum", "x + y", ["1", "1"],
                           ["aten::add", "aten::add_"], [Commutative]>;
+defm NSL_Sub : NSL_Binary<"sub", "elementwise difference", "x - y",
+                          ["1", "-1"],
+                          ["aten::sub", "aten::sub_", "aten::rsub(other, self)"]>;
 defm NSL_Mul : NSL_Binary<"mul", "elementwise product", "x * y", ["y", "x"],
                           ["aten::mul", "aten::mul_"], [Commutative]>;
+defm NSL_Div : NSL_Binary<"div", "elementwise quotient", "x / y",
+                          ["1 / y", "-x / (y * y)"],
+                          ["aten::div", "aten::div_"]>;
+// As torch.pow: no gradient by an exponent of 0, none by the exponent where
+// the base is 0 and the exponent is not negative.
+defm NSL_Pow : NSL_Binary<"pow", "elementwise power", "x ** y",
+                          ["select(y == 0, 0, y * x ** (y - 1))",
+                           "select(x == 0, select(y >= 0, 0, out * log(x)), "
+                           "out * log(x))"],
+                          ["aten::pow(self, exponent)",
+                           "aten::pow_(self, exponent)"]>;
+// torch.clamp_min and clamp_max; a bound equal to `x` passes the gradient
+// to `x`, as torch.clamp does.
+defm NSL_ClampMin : NSL_Binary<"clamp_min", "lower bound (torch.clamp_min)",
+                               "max(x, y)",
+                               ["select(x >= y, 1, 0)", "select(x >= y, 0, 1)"],
+                               ["aten::clamp_min(self, min)",
+                                "aten::clamp_min_(self, min)"]>;
+defm NSL_ClampMax : NSL_Binary<"clamp_max", "upper bound (torch.clamp_max)",
+                               "min(x, y)",
+                               ["select(x <= y, 1, 0)", "select(x <= y, 0, 1)"],
+                               ["aten::clamp_max(self, max)",
+                                "aten::clamp_max_(self, max)"]>;
+defm NSL_LeakyRelu : NSL_Binary<"leaky_relu",
+                                "leaky ReLU with slope `y` below zero",
+                                "select(x > 0, x, x * y)",
+                                ["select(x > 0, 1, y)", "select(x > 0, 0, x)"],
+                                ["aten::leaky_relu(self, negative_slope)",
+                                 "aten::leaky_relu_(self, negative_slope)"]>;
+// torch.nn.functional.elu with scale and input_scale 1 (the importer
+// refuses others).
+defm NSL_Elu : NSL_Binary<"elu", "exponential linear unit with alpha `y`",
+                          "select(x > 0, x, y * (exp(x) - 1))",
+                          ["select(x > 0, 1, y * exp(x))",
+                           "select(x > 0, 0, exp(x) - 1)"]>;
+
+// Unary rows.
+defm NSL_Neg : NSL_Unary<"neg", "negation", "-x", "-1",
+                         ["aten::neg", "aten::neg_"]>;
+defm NSL_Abs : NSL_Unary<"abs", "absolute value", "abs(x)",
+                         "select(x > 0, 1, select(x < 0, -1, 0))",
+                         ["aten::abs", "aten::abs_"]>;
+defm NSL_Reciprocal : NSL_Unary<"reciprocal", "reciprocal", "1 / x",
+                                "-out * out",
+                                ["aten::reciprocal", "aten::reciprocal_"]>;
+defm NSL_Sqrt : NSL_Unary<"sqrt", "square root", "sqrt(x)", "0.5 / out",
+                          ["aten::sqrt", "aten::sqrt_"]>;
+defm NSL_Rsqrt : NSL_Unary<"rsqrt", "reciprocal square root", "rsqrt(x)",
+                           "-0.5 * out * out * out",
+                           ["aten::rsqrt", "aten::rsqrt_"]>;
+defm NSL_Exp : NSL_Unary<"exp", "exponential", "exp(x)", "out",
+                         ["aten::exp", "aten::exp_"]>;
+defm NSL_Log : NSL_Unary<"log", "natural logarithm", "log(x)", "1 / x",
+                         ["aten::log", "aten::log_"]>;
+defm NSL_Tanh : NSL_Unary<"tanh", "hyperbolic tangent", "tanh(x)",
+                          "1 - out * out", ["aten::tanh", "aten::tanh_"]>;
 defm NSL_Sigmoid : NSL_Unary<"sigmoid", "logistic sigmoid", "1 / (1 + exp(-x))",
                              "out * (1 - out)",
                              ["aten::sigmoid", "aten::sigmoid_"]>;
+defm NSL_Silu : NSL_Unary<"silu", "x · sigmoid(x) (SiLU, swish)",
+                          "x / (1 + exp(-x))",
+                          "1 / (1 + exp(-x)) * (1 + x * (1 - 1 / (1 + exp(-x))))",
+                          ["aten::silu", "aten::silu_"]>;
+// torch.nn.functional.gelu(approximate='none'); the importer maps the
+// approximate form to gelu_tanh.
+defm NSL_Gelu : NSL_Unary<"gelu", "Gaussian error linear unit (exact)",
+                          "0.5 * x * (1 + erf(x * 0.7071067811865476))",
+                          "0.5 * (1 + erf(x * 0.7071067811865476)) + "
+                          "x * exp(-0.5 * x * x) * 0.3989422804014327">;
+defm NSL_GeluTanh : NSL_Unary<"gelu_tanh",
+                              "Gaussian error linear unit (tanh approximation)",
+                              "0.5 * x * (1 + tanh(0.7978845608028654 * "
+                              "(x + 0.044715 * x * x * x)))",
+                              "0.5 * (1 + tanh(0.7978845608028654 * (x + "
+                              "0.044715 * x * x * x))) + 0.5 * x * (1 - "
+                              "tanh(0.7978845608028654 * (x + 0.044715 * x * "
+                              "x * x)) * tanh(0.7978845608028654 * (x + "
+                              "0.044715 * x * x * x))) * 0.7978845608028654 * "
+                              "(1 + 0.134145 * x * x)">;
+// The derivatives at the kinks are PyTorch's.
+defm NSL_Hardswish : NSL_Unary<"hardswish", "x · hardsigmoid(x)",
+                               "x * min(max(x + 3, 0), 6) / 6",
+                               "select(x < -3, 0, select(x <= 3, x / 3 + 0.5, 1))",
+                               ["aten::hardswish", "aten::hardswish_"]>;
+defm NSL_Hardsigmoid : NSL_Unary<"hardsigmoid", "min(max(x + 3, 0), 6) / 6",
+                                 "min(max(x + 3, 0), 6) / 6",
+                                 "select(x > -3, select(x < 3, 1 / 6, 0), 0)",
+                                 ["aten::hardsigmoid", "aten::hardsigmoid_"]>;
 
 #endif // NSL_ELEMENTWISE_TD

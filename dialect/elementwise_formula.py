@@ -168,17 +168,34 @@ def lowering_functions(rows, banner):
     return "\n".join(lines) + "\n"
 
 
+def torch_op(text, arity, where):
+    """("aten::rsub", ["other", "self"]) from "aten::rsub(other, self)"; the
+    arguments default to `self` (and `other`)."""
+    name, _, rest = text.partition("(")
+    names = ([n.strip() for n in rest.rstrip(")").split(",")] if rest
+             else ["self", "other"][:arity])
+    if len(names) != arity or not all(n.isidentifier() for n in names):
+        sys.exit(f"{where}: torch op '{text}' must name {arity} argument(s)")
+    return name, names
+
+
 def import_table(rows, banner):
-    """(TorchScript op, nsl op, arity) for the importer (built at build time)."""
+    """(TorchScript op, its arguments as x and y, nsl op) for the importer
+    (built at build time)."""
     lines = [f"// {banner}",
-             "// The TorchScript ops each elementwise row imports from.",
+             "// The TorchScript ops each elementwise row imports from, and the",
+             "// schema arguments that become its `x` (and `y`).",
              "struct ElementwiseTorchOp {",
              "  const char *torch, *nsl;",
              "  int arity;",
+             "  const char *arguments[2];",
              "};",
              "static const ElementwiseTorchOp elementwiseTorchOps[] = {"]
     for op in rows:
-        for torch in op.torch_ops:
-            lines.append(f'    {{"{torch}", "nsl.{op.name}", {len(op.operands)}}},')
+        for text in op.torch_ops:
+            name, names = torch_op(text, len(op.operands), f"nsl.{op.name}")
+            arguments = ", ".join(f'"{n}"' for n in names + [""][:2 - len(names)])
+            lines.append(f'    {{"{name}", "nsl.{op.name}", {len(op.operands)}, '
+                         f"{{{arguments}}}}},")
     lines.append("};")
     return "\n".join(lines) + "\n"

@@ -179,10 +179,22 @@ private:
   void linear(jit::Node *node);
   void flatten(jit::Node *node);
   void reshape(jit::Node *node);
-  /// An elementwise row (dialect/NSLElementwise.td) from the node's `self`
-  /// (and `other`, a tensor or a number) operands.
-  void elementwise(jit::Node *node, const char *op, int arity);
+  /// An elementwise row (dialect/NSLElementwise.td) from the node's
+  /// `arguments` (tensors or numbers; `alpha` scales the second), or, when
+  /// all of them are numbers, the scalar arithmetic of shape code.
+  void elementwise(jit::Node *node, const char *op,
+                   llvm::ArrayRef<const char *> arguments);
+  /// The nsl elementwise op `op` on `operands`, broadcast.
+  mlir::Value elementwiseOp(jit::Node *node, llvm::StringRef op,
+                            mlir::ValueRange operands);
   mlir::Value tensorOrNumber(jit::Node *node, const jit::Value *value);
+  mlir::Value number(jit::Node *node, double value);
+  /// clamp, hardtanh and relu6: clamp_min, then clamp_max, where given.
+  void clamp(jit::Node *node);
+  /// gelu: the exact or the tanh row, as `approximate` says.
+  void gelu(jit::Node *node);
+  /// elu with scale and input_scale 1.
+  void elu(jit::Node *node);
   void simConv(jit::Node *node);
   void sphereConv(jit::Node *node);
   void patchNorm(jit::Node *node);

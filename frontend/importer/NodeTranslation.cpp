@@ -88,7 +88,8 @@ const char *const kSupportedKinds =
     "aten::max_pool2d, aten::avg_pool2d, aten::adaptive_avg_pool2d (output "
     "1), aten::linear (also addmm/matmul/mm with W.t()), "
     "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
-    "aten::cross_entropy_loss (mean)";
+    "aten::cross_entropy_loss (mean), aten::clamp/clip/hardtanh/relu6, "
+    "aten::gelu, aten::elu (scale 1)";
 
 /// kSupportedKinds and the elementwise rows' TorchScript ops.
 std::string supportedKinds() {
@@ -329,43 +330,159 @@ void Importer::reshape(jit::Node *node) {
   setTensor(node, build<mlir::nsl::FlattenOp>(node, x));
 }
 
+Value Importer::number(jit::Node *node, double value) {
+  // A Python number: a rank-0 constant (f32).
+  auto type = RankedTensorType::get({}, builder.getF32Type());
+  return arith::ConstantOp::create(
+      builder, locationOf(context, node),
+      DenseElementsAttr::get(type, static_cast<float>(value)));
+}
+
 Value Importer::tensorOrNumber(jit::Node *node, const jit::Value *value) {
   if (tensors.count(value))
     return tensors[value];
   auto known = scalar(value);
   if (!known || !(known->isDouble() || known->isInt() || known->isBool()))
     return tensor(node, value); // Reports the operand.
-  // A Python number operand: a rank-0 constant (f32).
-  auto type = RankedTensorType::get({}, builder.getF32Type());
-  float number = static_cast<float>(known->toScalar().toDouble());
-  return arith::ConstantOp::create(builder, locationOf(context, node),
-                                   DenseElementsAttr::get(type, number));
+  return number(node, known->toScalar().toDouble());
 }
 
-void Importer::elementwise(jit::Node *node, const char *op, int arity) {
-  SmallVector<Value> operands = {tensor(node, input(node, "self"))};
-  if (arity == 2) {
-    operands.push_back(tensorOrNumber(node, input(node, "other")));
-    // aten::add and aten::sub scale `other` by `alpha`.
-    if (node->schema().argumentIndexWithName("alpha") &&
-        real(node, input(node, "alpha")) != 1.0)
-      fail(node, kindOf(node) + " is supported with alpha 1 only");
-  }
+Value Importer::elementwiseOp(jit::Node *node, StringRef op,
+                              ValueRange operands) {
   SmallVector<Type> types;
   {
     DiagnosticCollector diagnostics(context);
-    SmallVector<Type> operandTypes(ValueRange(operands).getTypes());
+    SmallVector<Type> operandTypes(operands.getTypes());
     if (failed(mlir::nsl::inferBroadcastType(locationOf(context, node),
                                              operandTypes, types)))
-      fail(node, "the " + kindOf(node) +
-                     " node does not fit the nsl "
-                     "dialect's " +
-                     op + ": " + diagnostics.joined());
+      fail(node, "the " + kindOf(node) + " node does not fit the nsl " +
+                     "dialect's " + op.str() + ": " + diagnostics.joined());
   }
   OperationState state(locationOf(context, node), op);
   state.addOperands(operands);
   state.addTypes(types);
-  setTensor(node, builder.create(state)->getResult(0));
+  return builder.create(state)->getResult(0);
+}
+
+/// Scalar arithmetic on two known numbers (shape code: `x.size(1) * 2`),
+/// with Python's types: int op int stays an int, except true division.
+static std::optional<c10::IValue>
+scalarArithmetic(StringRef op, const c10::IValue &a, const c10::IValue &b) {
+  auto isNumber = [](const c10::IValue &v) {
+    return v.isInt() || v.isDouble() || v.isBool();
+  };
+  if (!isNumber(a) || !isNumber(b))
+    return std::nullopt;
+  if (!a.isDouble() && !b.isDouble() && op != "nsl.div" && op != "nsl.pow") {
+    int64_t x = a.toScalar().toLong(), y = b.toScalar().toLong();
+    if (op == "nsl.add")
+      return c10::IValue(x + y);
+    if (op == "nsl.sub")
+      return c10::IValue(x - y);
+    if (op == "nsl.mul")
+      return c10::IValue(x * y);
+  }
+  double x = a.toScalar().toDouble(), y = b.toScalar().toDouble();
+  if (op == "nsl.add")
+    return c10::IValue(x + y);
+  if (op == "nsl.sub")
+    return c10::IValue(x - y);
+  if (op == "nsl.mul")
+    return c10::IValue(x * y);
+  if (op == "nsl.div")
+    return c10::IValue(x / y);
+  return std::nullopt;
+}
+
+void Importer::elementwise(jit::Node *node, const char *op,
+                           ArrayRef<const char *> arguments) {
+  const c10::FunctionSchema &schema = node->schema();
+  if (schema.argumentIndexWithName("rounding_mode")) {
+    auto mode = scalar(input(node, "rounding_mode"));
+    if (!mode || !mode->isNone())
+      fail(node, kindOf(node) + " with a rounding_mode is not supported");
+  }
+  SmallVector<const jit::Value *> values;
+  if (schema.argumentIndexWithName(arguments[0])) {
+    for (const char *argument : arguments)
+      values.push_back(input(node, argument));
+  } else {
+    // The overloads on numbers (aten::mul.int(int a, int b)): shape code.
+    values.assign(node->inputs().begin(), node->inputs().end());
+  }
+  bool anyTensor = llvm::any_of(
+      values, [&](const jit::Value *v) { return tensors.count(v) > 0; });
+  if (!anyTensor && values.size() == 2) {
+    // Shape code on numbers, evaluated here.
+    auto a = scalar(values[0]), b = scalar(values[1]);
+    if (a && b)
+      if (auto result = scalarArithmetic(op, *a, *b)) {
+        if (schema.argumentIndexWithName("alpha") &&
+            real(node, input(node, "alpha")) != 1.0)
+          fail(node, kindOf(node) + " of numbers with alpha is not supported");
+        scalars[node->output(0)] = *result;
+        return;
+      }
+  }
+  if (!anyTensor)
+    fail(node, kindOf(node) + " is supported on tensors (or a tensor and a "
+                              "number) only");
+  SmallVector<Value> operands;
+  for (const jit::Value *value : values)
+    operands.push_back(tensorOrNumber(node, value));
+  // aten::add, aten::sub and aten::rsub scale their second operand by alpha.
+  if (schema.argumentIndexWithName("alpha")) {
+    double alpha = real(node, input(node, "alpha"));
+    if (alpha != 1.0)
+      operands[1] =
+          elementwiseOp(node, "nsl.mul", {operands[1], number(node, alpha)});
+  }
+  setTensor(node, elementwiseOp(node, op, operands));
+}
+
+void Importer::clamp(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  std::string kind = kindOf(node);
+  auto bound = [&](const char *name, double byDefault) -> Value {
+    if (kind.rfind("aten::relu6", 0) == 0)
+      return number(node, byDefault);
+    const jit::Value *value = input(node, name);
+    if (auto known = scalar(value); known && known->isNone())
+      return Value();
+    return tensorOrNumber(node, value);
+  };
+  bool hardtanh = kind.rfind("aten::hardtanh", 0) == 0;
+  Value low = bound(hardtanh ? "min_val" : "min", 0.0);
+  Value high = bound(hardtanh ? "max_val" : "max", 6.0);
+  if (!low && !high)
+    fail(node, kind + " needs a min or a max");
+  if (low)
+    x = elementwiseOp(node, "nsl.clamp_min", {x, low});
+  if (high)
+    x = elementwiseOp(node, "nsl.clamp_max", {x, high});
+  setTensor(node, x);
+}
+
+void Importer::gelu(jit::Node *node) {
+  std::string approximate = string(node, input(node, "approximate"));
+  if (approximate != "none" && approximate != "tanh")
+    fail(node, "gelu's approximate='" + approximate +
+                   "' is not supported ('none' or 'tanh')");
+  setTensor(node,
+            elementwiseOp(node,
+                          approximate == "none" ? "nsl.gelu" : "nsl.gelu_tanh",
+                          {tensor(node, input(node, "self"))}));
+}
+
+void Importer::elu(jit::Node *node) {
+  if (real(node, input(node, "scale")) != 1.0 ||
+      real(node, input(node, "input_scale")) != 1.0)
+    fail(node, kindOf(node) +
+                   " is supported with scale 1 and input_scale 1 only "
+                   "(F.elu; not selu or celu)");
+  setTensor(node, elementwiseOp(node, "nsl.elu",
+                                {tensor(node, input(node, "self")),
+                                 tensorOrNumber(node, input(node, "alpha"))}));
 }
 
 void Importer::simConv(jit::Node *node) {
@@ -616,8 +733,17 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     t["aten::reshape"] = &Importer::reshape;
     for (const ElementwiseTorchOp &row : elementwiseTorchOps)
       t[row.torch] = [row](Importer &self, jit::Node *node) {
-        self.elementwise(node, row.nsl, row.arity);
+        self.elementwise(node, row.nsl,
+                         ArrayRef<const char *>(row.arguments, row.arity));
       };
+    for (const char *kind :
+         {"aten::clamp", "aten::clamp_", "aten::clip", "aten::clip_",
+          "aten::hardtanh", "aten::hardtanh_", "aten::relu6", "aten::relu6_"})
+      t[kind] = &Importer::clamp;
+    t["aten::gelu"] = &Importer::gelu;
+    t["aten::gelu_"] = &Importer::gelu;
+    t["aten::elu"] = &Importer::elu;
+    t["aten::elu_"] = &Importer::elu;
     t["aten::dropout"] = dropout;
     t["aten::dropout_"] = dropout;
     t["aten::contiguous"] = identity;

@@ -65,6 +65,24 @@
 // RUN: nsl-run run %t/elementwise.traced.nslm --input x=%t/elementwise.x.npy --output-dir %t/elementwise.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/elementwise.traced.out/output.npy %t/elementwise.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// Every activation: relu6/hardtanh/clamp as clamp_min + clamp_max, silu,
+// hardswish, hardsigmoid, gelu (exact and tanh), elu, leaky_relu, in place.
+// RUN: nslc %t/activations.pt --input-shape 2x3x8x8 -o %t/activations.nslm > /dev/null
+// RUN: nsl-run run %t/activations.nslm --input x=%t/activations.x.npy --output-dir %t/activations.out > /dev/null
+// RUN: %python %S/compare.py %t/activations.out/output.npy %t/activations.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/activations.traced.pt --input-shape 2x3x8x8 -o %t/activations.traced.nslm > /dev/null
+// RUN: nsl-run run %t/activations.traced.nslm --input x=%t/activations.x.npy --output-dir %t/activations.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/activations.traced.out/output.npy %t/activations.out0.npy | FileCheck %s --check-prefix=CLOSE
+
+// Arithmetic with tensors and numbers on either side (rsub, sub with alpha,
+// div, pow, sqrt, rsqrt, exp, log, reciprocal, neg, abs) and shape arithmetic.
+// RUN: nslc %t/arithmetic.pt --input-shape 2x3x8x8 -o %t/arithmetic.nslm > /dev/null
+// RUN: nsl-run run %t/arithmetic.nslm --input x=%t/arithmetic.x.npy --output-dir %t/arithmetic.out > /dev/null
+// RUN: %python %S/compare.py %t/arithmetic.out/output.npy %t/arithmetic.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/arithmetic.traced.pt --input-shape 2x3x8x8 -o %t/arithmetic.traced.nslm > /dev/null
+// RUN: nsl-run run %t/arithmetic.traced.nslm --input x=%t/arithmetic.x.npy --output-dir %t/arithmetic.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/arithmetic.traced.out/output.npy %t/arithmetic.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
 // dropout and a DNS SimLinear head.
 // RUN: nslc %t/residual.pt --input-shape 2x4x8x8 -o %t/residual.nslm > /dev/null

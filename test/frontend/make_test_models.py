@@ -88,6 +88,53 @@ class Elementwise(nn.Module):
         return y.add_(self.scale).sigmoid_()
 
 
+class Activations(nn.Module):
+    """Every activation the importer maps, scripted and traced: the
+    in-place forms, hardtanh/relu6/clamp as clamp_min + clamp_max, gelu's
+    two forms, elu, leaky_relu with its slope."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = F.relu6(self.bn(self.conv(x)) * 4.0)
+        y = F.hardtanh(y - 3.0, -2.0, 2.5)
+        a = F.silu(y) + F.hardswish(y * 2.0) + F.hardsigmoid(y * 2.0)
+        b = F.gelu(y) - F.gelu(y, approximate="tanh") * 0.5
+        c = F.elu(y, 0.7) + F.leaky_relu(y, 0.2)
+        d = torch.clamp(y, min=-1.0, max=1.5) + torch.clamp_min(y, 0.5)
+        e = torch.tanh(y).clamp_max(0.25) + torch.sigmoid(y)
+        y = a + b + c + d + e
+        F.leaky_relu_(y, 0.1)
+        F.hardtanh_(y, -1.0, 3.0)
+        return y.clamp_(max=2.75)
+
+
+class Arithmetic(nn.Module):
+    """Binary and unary arithmetic with tensors and numbers on either side
+    (1 - x is aten::rsub, x - y * 2 is aten::sub with alpha in traces),
+    and shape arithmetic on ints folded by the importer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.scale = nn.Parameter(torch.empty(4, 1, 1))
+
+    def forward(self, x):
+        y = self.conv(x)
+        p = torch.exp(y) + 0.5  # positive
+        z = (1.0 - y) / p + torch.sub(y, self.scale, alpha=2.0)
+        z = z + torch.sqrt(p) - torch.rsqrt(p) + torch.log(p)
+        z = z + p ** 0.5 + torch.pow(y, 2) + torch.reciprocal(p)
+        z = z - (-y).abs() + torch.neg(self.scale) / 3
+        z = z * 0.25 + torch.pow(p, self.scale)
+        z.div_(2.0)
+        n = z.size(1) * z.size(2) * z.size(3)
+        return z.view(z.size(0), n)
+
+
 class Erfinv(nn.Module):
     """torch.erfinv has no nsl op."""
 
@@ -97,6 +144,19 @@ class Erfinv(nn.Module):
 
     def forward(self, x):
         return torch.erfinv(self.conv(x))
+
+
+class UnsupportedArithmetic(nn.Module):
+    """Floor division and selu (elu with a scale) have no nsl row."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = torch.div(y, 2.0, rounding_mode="floor")
+        return z + torch.ops.aten.elu(y, 1.0, 2.0, 1.0)
 
 
 class DataDependent(nn.Module):
@@ -119,7 +179,10 @@ MODELS = {
     "two_inputs": (TwoInputs, [(1, 2, 4, 4), (1, 2, 4, 4)], True),
     "legacy_linear": (LegacyLinear, [(2, 2, 4, 4)], True),
     "elementwise": (Elementwise, [(2, 3, 8, 8)], True),
+    "activations": (Activations, [(2, 3, 8, 8)], True),
+    "arithmetic": (Arithmetic, [(2, 3, 8, 8)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
+    "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
 }
 

@@ -23,12 +23,16 @@ def main():
     parser.add_argument("--ptxas", required=True)
     parser.add_argument("--arch", default="sm_90")
     parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--match", metavar="REGEX",
+                        help="only the functions whose names match")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     kernels = 0
     for model in args.models:
         for function in functions(model):
+            if args.match and not re.search(args.match, function):
+                continue
             name = os.path.splitext(os.path.basename(model))[0] + "." + function
             out = os.path.join(args.work_dir, name + ".nslm")
             compiled = subprocess.run(

@@ -341,34 +341,30 @@ std::vector<GradCase> buildCases() {
     AddGrads r = addVJP(c["a"], c["b"], c["gy"]);
     return std::vector<Tensor>{r.lhs, r.rhs};
   };
-  // The elementwise rows' VJPs: a broadcast operand's gradient sums over
-  // the dimensions it was stretched along.
-  struct Broadcast {
-    const char *name, *row;
-    Shape a, b;
-  };
-  for (const Broadcast &bc :
-       {Broadcast{"add_broadcast", "add", {2, 3, 4, 5}, {3, 1, 1}},
-        Broadcast{"mul_broadcast", "mul", {2, 3, 4, 5}, {1, 3, 1, 5}},
-        Broadcast{"mul_scalar", "mul", {}, {2, 3, 5}}}) {
-    GradCase &c = add(bc.name, bc.row);
-    c.input("a", rng.tensor(bc.a), true).input("b", rng.tensor(bc.b), true);
-    upstream(c, broadcastShapes(bc.a, bc.b, bc.row));
-    c.reference = [row = bc.row](const GradCase &c) {
-      return elementwiseVJP(*findElementwiseRow(row), {c["a"], c["b"]}, c["gy"],
-                            {0, 1});
-    };
-  }
-  GradCase &sig = add("sigmoid", "sigmoid");
-  Tensor sigInput = rng.tensor({2, 3, 4, 5});
-  for (double &v : sigInput.data)
-    v *= 4;
-  sig.input("x", sigInput, true);
-  upstream(sig, {2, 3, 4, 5});
-  sig.reference = [](const GradCase &c) {
-    return elementwiseVJP(*findElementwiseRow("sigmoid"), {c["x"]}, c["gy"],
-                          {0});
-  };
+  // Every elementwise row's VJP: a broadcast operand's gradient sums over
+  // the dimensions it was stretched along. A number operand in PyTorch
+  // (leaky_relu's slope, elu's alpha) is not differentiated.
+  for (const ElementwiseRow &row : elementwiseRows())
+    for (const ElementwiseCase &shapes : elementwiseCases(row.name)) {
+      GradCase &c =
+          add(std::string("elementwise_") + row.name + shapes.tag, row.name);
+      bool number = std::string(row.name) == "leaky_relu" ||
+                    std::string(row.name) == "elu";
+      c.input("a", elementwiseOperand(rng, row.name, 0, shapes.a), true);
+      if (row.arity == 2)
+        c.input("b", elementwiseOperand(rng, row.name, 1, shapes.b), !number);
+      upstream(c, row.arity == 2 ? broadcastShapes(shapes.a, shapes.b, row.name)
+                                 : shapes.a);
+      c.reference = [&row, number](const GradCase &c) {
+        std::vector<Tensor> operands = {c["a"]};
+        if (row.arity == 2)
+          operands.push_back(c["b"]);
+        std::vector<int64_t> wrt = {0};
+        if (row.arity == 2 && !number)
+          wrt.push_back(1);
+        return elementwiseVJP(row, operands, c["gy"], wrt);
+      };
+    }
   GradCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}), true);
   upstream(flat, {3, 40});

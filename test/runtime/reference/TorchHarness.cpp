@@ -6,11 +6,16 @@
 
 #include "test/runtime/reference/TorchHarness.h"
 
+#include "runtime/reference/Elementwise.h"
+
+#include <array>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -81,6 +86,50 @@ Tensor Random::positive(Shape shape) {
   Tensor t = tensor(std::move(shape));
   for (double &v : t.data)
     v = static_cast<float>(0.25 + std::fabs(v));
+  return t;
+}
+
+std::vector<ElementwiseCase> elementwiseCases(const std::string &row) {
+  const ElementwiseRow *found = findElementwiseRow(row);
+  if (!found || found->arity == 1)
+    return {{"", {2, 3, 4, 5}, {}}};
+  if (row == "leaky_relu" || row == "elu")
+    return {{"_scalar", {2, 3, 4, 5}, {}}};
+  return {{"", {2, 3, 5}, {2, 3, 5}},
+          {"_channel", {2, 3, 4, 5}, {3, 1, 1}},
+          {"_scalar", {2, 3, 5}, {}},
+          {"_leading", {2, 3, 4, 5}, {1, 3, 1, 5}}};
+}
+
+Tensor elementwiseOperand(Random &rng, const std::string &row, int k,
+                          const Shape &shape) {
+  static const std::map<std::string, std::array<const char *, 2>> domains = {
+      {"div", {"", "positive"}},
+      {"pow", {"positive", ""}},
+      {"reciprocal", {"positive"}},
+      {"sqrt", {"positive"}},
+      {"rsqrt", {"positive"}},
+      {"log", {"positive"}},
+      {"exp", {"wide"}},
+      {"tanh", {"wide"}},
+      {"sigmoid", {"wide"}},
+      {"silu", {"wide"}},
+      {"gelu", {"wide"}},
+      {"gelu_tanh", {"wide"}},
+      {"hardswish", {"wide"}},
+      {"hardsigmoid", {"wide"}},
+      {"elu", {"wide", ""}},
+      {"leaky_relu", {"wide", ""}},
+      {"clamp_min", {"wide", ""}},
+      {"clamp_max", {"wide", ""}}};
+  Tensor t = rng.tensor(shape);
+  auto it = domains.find(row);
+  std::string domain =
+      it == domains.end() || !it->second[k] ? "" : it->second[k];
+  for (double &v : t.data)
+    v = domain == "wide"       ? v * 4 // exact in float: a power of two
+        : domain == "positive" ? static_cast<float>(std::fabs(v) + 0.5)
+                               : v;
   return t;
 }
 

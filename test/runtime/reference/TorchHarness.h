@@ -63,6 +63,22 @@ private:
   std::uniform_real_distribution<double> dist{-1.0, 1.0};
 };
 
+/// The operand shapes an elementwise row is compared on: equal shapes, a
+/// per-channel operand, a rank-0 one, a leading size-1 dimension (binary);
+/// one shape (unary). A row whose second operand is a number in PyTorch
+/// (leaky_relu's slope, elu's alpha) gets the rank-0 case only.
+struct ElementwiseCase {
+  std::string tag;
+  Shape a, b;
+};
+std::vector<ElementwiseCase> elementwiseCases(const std::string &row);
+
+/// Operand `k` of the row `row`, drawn where the row is defined and
+/// interesting (as test/e2e/generate.py): spread over [−4, 4] for kinks and
+/// tails, |v| + 0.5 for logarithms, roots, divisors and bases.
+Tensor elementwiseOperand(Random &rng, const std::string &row, int k,
+                          const Shape &shape);
+
 /// Stride 2, padding 0/1/2, dilation 2, batch 1, odd and non-square sizes,
 /// channel counts not divisible by 8, a 1-wide kernel.
 const std::vector<Geometry> &torchGeometries();

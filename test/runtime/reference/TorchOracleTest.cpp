@@ -273,34 +273,22 @@ std::vector<OracleCase> buildCases() {
   sum.reference = [](const OracleCase &c) {
     return std::vector<Tensor>{nsl::reference::add(c["a"], c["b"])};
   };
-  // The elementwise rows (Elementwise.h), broadcast as in PyTorch: a
-  // per-channel operand, a rank-0 one, a leading size-1 dimension.
-  struct Broadcast {
-    const char *name, *row;
-    Shape a, b;
-  };
-  for (const Broadcast &bc :
-       {Broadcast{"add_broadcast", "add", {2, 3, 4, 5}, {3, 1, 1}},
-        Broadcast{"mul_broadcast", "mul", {2, 3, 4, 5}, {1, 3, 1, 5}},
-        Broadcast{"mul_scalar", "mul", {}, {2, 3, 5}}}) {
-    OracleCase &c = add(bc.name, bc.row);
-    c.input("a", rng.tensor(bc.a)).input("b", rng.tensor(bc.b));
-    c.reference = [row = bc.row](const OracleCase &c) {
-      return std::vector<Tensor>{
-          elementwise(*findElementwiseRow(row), {c["a"], c["b"]})};
-    };
-  }
-  // A unary row: inputs spread over [-4, 4] so both tails of the sigmoid
-  // are exercised.
-  OracleCase &sig = add("sigmoid", "sigmoid");
-  Tensor sigInput = rng.tensor({2, 3, 4, 5});
-  for (double &v : sigInput.data)
-    v *= 4;
-  sig.input("x", sigInput);
-  sig.reference = [](const OracleCase &c) {
-    return std::vector<Tensor>{
-        elementwise(*findElementwiseRow("sigmoid"), {c["x"]})};
-  };
+  // Every elementwise row (Elementwise.h), broadcast as in PyTorch: a row
+  // torch_oracle.py does not know fails.
+  for (const ElementwiseRow &row : elementwiseRows())
+    for (const ElementwiseCase &shapes : elementwiseCases(row.name)) {
+      OracleCase &c =
+          add(std::string("elementwise_") + row.name + shapes.tag, row.name);
+      c.input("a", elementwiseOperand(rng, row.name, 0, shapes.a));
+      if (row.arity == 2)
+        c.input("b", elementwiseOperand(rng, row.name, 1, shapes.b));
+      c.reference = [&row](const OracleCase &c) {
+        std::vector<Tensor> operands = {c["a"]};
+        if (row.arity == 2)
+          operands.push_back(c["b"]);
+        return std::vector<Tensor>{elementwise(row, operands)};
+      };
+    }
   OracleCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}));
   flat.reference = [](const OracleCase &c) {

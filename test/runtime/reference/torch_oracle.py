@@ -269,9 +269,6 @@ OPS = {
     ],
     "global_avg_pool2d": lambda t, a: [F.adaptive_avg_pool2d(t["x"], 1)],
     "linear": lambda t, a: [F.linear(t["x"], t["w"], t.get("b"))],
-    "add": lambda t, a: [t["a"] + t["b"]],
-    "mul": lambda t, a: [t["a"] * t["b"]],
-    "sigmoid": lambda t, a: [torch.sigmoid(t["x"])],
     "flatten": lambda t, a: [torch.flatten(t["x"], 1)],
     "cross_entropy": lambda t, a: [
         F.cross_entropy(
@@ -279,6 +276,39 @@ OPS = {
         )
     ],
 }
+
+
+# The elementwise rows (dialect/NSLElementwise.td) as PyTorch computes them;
+# operands `a` (and `b`). leaky_relu's slope and elu's alpha are numbers in
+# PyTorch: `b` is rank 0 there.
+ELEMENTWISE = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": torch.pow,
+    "clamp_min": lambda a, b: torch.clamp(a, min=b),
+    "clamp_max": lambda a, b: torch.clamp(a, max=b),
+    "leaky_relu": lambda a, b: F.leaky_relu(a, float(b)),
+    "elu": lambda a, b: F.elu(a, float(b)),
+    "neg": torch.neg,
+    "abs": torch.abs,
+    "reciprocal": torch.reciprocal,
+    "sqrt": torch.sqrt,
+    "rsqrt": torch.rsqrt,
+    "exp": torch.exp,
+    "log": torch.log,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "silu": F.silu,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda a: F.gelu(a, approximate="tanh"),
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+}
+for _name, _f in ELEMENTWISE.items():
+    OPS[_name] = (lambda f: lambda t, a: [f(t["a"], t["b"]) if "b" in t
+                                          else f(t["a"])])(_f)
 
 
 def write_numpy_files(directory):
