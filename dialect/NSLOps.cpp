@@ -266,13 +266,24 @@ LogicalResult checkResults(const Diagnoser &d, TypeRange actual,
 
 template <typename Adaptor>
 LogicalResult checkConvInputs(const Diagnoser &d, Adaptor adaptor,
-                              SmallVectorImpl<int64_t> &outputSize) {
+                              SmallVectorImpl<int64_t> &outputSize,
+                              int64_t groups = 1) {
   if (failed(checkRank(d, adaptor.getInput(), "input", 4, "[N, C, H, W]")) ||
-      failed(checkRank(d, adaptor.getWeight(), "weight", 4, "[O, C, kh, kw]")))
+      failed(
+          checkRank(d, adaptor.getWeight(), "weight", 4,
+                    groups == 1 ? "[O, C, kh, kw]" : "[O, C/groups, kh, kw]")))
     return failure();
   ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
   ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
-  if (weight[1] != input[1])
+  if (groups > 1 && input[1] % groups != 0)
+    return d.fail("groups = ", groups, " must divide the ", input[1],
+                  " input channels");
+  if (groups > 1 && weight[1] * groups != input[1])
+    return d.fail("weight ", str(weight), " expects ", weight[1], " × ", groups,
+                  " groups = ", weight[1] * groups,
+                  " input channels but the input ", str(input), " has ",
+                  input[1]);
+  if (groups == 1 && weight[1] != input[1])
     return d.fail("weight ", str(weight), " expects ", weight[1],
                   " input channels but the input ", str(input), " has ",
                   input[1]);
@@ -283,10 +294,18 @@ LogicalResult checkConvInputs(const Diagnoser &d, Adaptor adaptor,
 LogicalResult check(const Diagnoser &d, SimConv2dOp::Adaptor adaptor,
                     SmallVectorImpl<Type> &types) {
   SmallVector<int64_t> out;
-  if (failed(checkConvInputs(d, adaptor, out)))
+  int64_t groups = adaptor.getGroups();
+  if (groups < 1)
+    return d.fail("groups must be positive, got ", groups);
+  if (failed(checkConvInputs(d, adaptor, out, groups)))
     return failure();
   ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
   ArrayRef<int64_t> weight = shapeOf(adaptor.getWeight());
+  if (groups > 1 && weight[0] % groups != 0)
+    return d.fail("groups = ", groups, " must divide the ", weight[0],
+                  " output channels");
+  if (groups > 1 && adaptor.getDynamic())
+    return d.fail("a dynamic similarity needs groups = 1, got ", groups);
   std::optional<DynamicFrame> frame;
   if (adaptor.getDynamic())
     frame = DynamicFrame{input[0], out[0], out[1]};

@@ -71,6 +71,13 @@ def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [DeclareOpInterfaceMethods<NSL_PerSam
     weights); with the `dynamic` keyword `M_p` is given per sample and output
     position, usually by `nsl.predicted_similarity`. With `identity` the op
     is a plain convolution.
+
+    With `groups = G` (a grouped convolution; depthwise when `G = C`) the
+    channels split into `G` consecutive groups: `weight: [O, C/G, kh, kw]`,
+    and output channel `o` reads only the input channels of its group
+    `⌊o·G/O⌋`, `c = ⌊o·G/O⌋·C/G + c'`. `M` acts on the taps, so every group
+    shares the layer's `M` (the static structures, folded per tap, apply to
+    grouped layers unchanged); dynamic similarities need `G = 1`.
   }], NSL_SimilarityDoc, [{
 
     Example (a DNS layer, 3×3 kernel, padding 1):
@@ -88,7 +95,8 @@ def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [DeclareOpInterfaceMethods<NSL_PerSam
                             NSL_StructureAttr:$structure,
                             UnitAttr:$dynamic,
                             DefaultValuedAttr<F32Attr, "0.0f">:$alpha),
-                       NSL_WindowAttrs);
+                       NSL_WindowAttrs,
+                       (ins DefaultValuedAttr<I64Attr, "1">:$groups));
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = [{
     $structure (`dynamic` $dynamic^)? $input `,` $weight

@@ -30,7 +30,7 @@ struct FoldConvSimilarity : OpRewritePattern<SimConv2dOp> {
     rewriter.replaceOpWithNewOp<SimConv2dOp>(
         op, op.getType(), op.getInput(), folded, ValueRange(), op.getBias(),
         Structure::Identity, /*dynamic=*/false, /*alpha=*/APFloat(0.0f),
-        op.getStride(), op.getPadding(), op.getDilation());
+        op.getStride(), op.getPadding(), op.getDilation(), op.getGroups());
     return success();
   }
 };

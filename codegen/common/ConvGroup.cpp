@@ -126,7 +126,7 @@ static std::optional<ConvKind> kindOf(Operation *op) {
   if (isa<SphereConv2dOp>(op))
     return ConvKind::Sphere;
   auto sim = dyn_cast<SimConv2dOp>(op);
-  if (!sim)
+  if (!sim || sim.getGroups() != 1) // grouped: the generic lowering
     return std::nullopt;
   Structure structure = sim.getStructure();
   if (!sim.getDynamic())

@@ -386,6 +386,61 @@ Value greater(OpBuilder &b, Location l, Value x, double bound) {
 // sim_conv2d
 //===----------------------------------------------------------------------===//
 
+/// The gradients of a grouped plain convolution (G groups; the verifier
+/// keeps dynamic similarities to G = 1): with Og = O/G, Cg = C/G and
+/// output channel o = ⌊c/Cg⌋·Og + o' of input channel c's group,
+///   ∂X[n,c,iy,ix] = Σ_{o',t} Gu[n,o,·]·W[o, c mod Cg, t],
+///   ∂W[o,c',t]    = Σ_{n,p} G[n,o,p]·Xp[n, ⌊o/Og⌋·Cg + c', window(p,t)].
+Grads groupedConvGradients(LoweringBuilder &g, SimConv2dVJPOp op,
+                           const ConvWindow &w, int64_t groups) {
+  Value x = op.getInput(), weight = op.getWeight(), gOut = op.getGradOutput();
+  ArrayRef<int64_t> ws = shapeOf(weight);
+  int64_t perGroup = ws[0] / groups, channels = ws[1];
+  int64_t biasIndex = 2 + static_cast<int64_t>(op.getSimilarity().size());
+  SmallVector<Value> grads;
+  for (int64_t index : op.getWrt()) {
+    if (index == 0) {
+      // Loops (n, c, iy, ix, o', ky, kx) over Gu [N, G, Og, Hu, Wu] and
+      // W [G, Og, Cg, kh, kw].
+      Value gu = upsample(g, gOut, w);
+      ArrayRef<int64_t> us = shapeOf(gu);
+      Value gu5 = g.expand(gu, {us[0], groups, perGroup, us[2], us[3]},
+                           {{0}, {1, 2}, {3}, {4}});
+      Value w5 = g.expand(weight, {groups, perGroup, channels, ws[2], ws[3]},
+                          {{0, 1}, {2}, {3}, {4}});
+      AffineExpr group = g.d(1).floorDiv(channels);
+      grads.push_back(g.generic(
+          g.filled(shapeOf(x), 0.0), {gu5, w5},
+          {g.map(7, {g.d(0), group, g.d(4), transposedIndex(g, w, 2, 5, 0),
+                     transposedIndex(g, w, 3, 6, 1)}),
+           g.map(7, {group, g.d(4), g.d(1) % channels, g.d(5), g.d(6)}),
+           g.dims(7, {0, 1, 2, 3})},
+          {kParallel, kParallel, kParallel, kParallel, kReduction, kReduction,
+           kReduction},
+          sumOfProducts));
+    } else if (index == 1) {
+      // Loops (o, c', ky, kx, n, y, x).
+      Value xp = g.padSpatial(x, w.padding, 0.0);
+      AffineMap input =
+          g.map(7, {g.d(4), g.d(0).floorDiv(perGroup) * channels + g.d(1),
+                    g.d(5) * w.stride[0] + g.d(2) * w.dilation[0],
+                    g.d(6) * w.stride[1] + g.d(3) * w.dilation[1]});
+      grads.push_back(
+          g.generic(g.filled(ws, 0.0), {gOut, xp},
+                    {g.dims(7, {4, 0, 5, 6}), input, g.dims(7, {0, 1, 2, 3})},
+                    {kParallel, kParallel, kParallel, kParallel, kReduction,
+                     kReduction, kReduction},
+                    sumOfProducts));
+    } else if (index == biasIndex && op.getBias()) {
+      grads.push_back(biasGradient(g, gOut));
+    } else {
+      return op.emitError("no gradient of operand ")
+             << index << " of a grouped convolution";
+    }
+  }
+  return grads;
+}
+
 Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
   Structure structure = op.getStructure();
   bool dynamic = op.getDynamic();
@@ -399,6 +454,8 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
   ArrayRef<int64_t> ws = shapeOf(weight);
   ConvWindow w = makeWindow(x, ws.drop_front(2), op.getStride(),
                             op.getPadding(), op.getDilation());
+  if (int64_t groups = static_cast<int64_t>(op.getGroups()); groups != 1)
+    return groupedConvGradients(g, op, w, groups);
   ValueRange sim = op.getSimilarity();
   double alpha = op.getAlpha().convertToDouble();
   int64_t k = w.taps();

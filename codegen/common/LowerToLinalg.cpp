@@ -202,11 +202,33 @@ Value mixedConvolution(LoweringBuilder &g, Value xp, Value w, Value mixing,
                    });
 }
 
+/// A grouped convolution: output channel o reads the Cg = C/G input
+/// channels of its group, c = ⌊o/Og⌋·Cg + c'. Loops (n, o, y, x, c', ky, kx).
+Value groupedConvolution(LoweringBuilder &g, Value xp, Value w,
+                         ArrayRef<int64_t> resultShape,
+                         ArrayRef<int64_t> stride, ArrayRef<int64_t> dilation,
+                         int64_t groups) {
+  ArrayRef<int64_t> ws = shapeOf(w);
+  int64_t perGroup = ws[0] / groups, channels = ws[1];
+  AffineMap input =
+      g.map(7, {g.d(0), g.d(1).floorDiv(perGroup) * channels + g.d(4),
+                g.d(2) * stride[0] + g.d(5) * dilation[0],
+                g.d(3) * stride[1] + g.d(6) * dilation[1]});
+  return g.generic(g.filled(resultShape, 0.0), {xp, w},
+                   {input, g.dims(7, {1, 4, 5, 6}), g.dims(7, {0, 1, 2, 3})},
+                   {kParallel, kParallel, kParallel, kParallel, kReduction,
+                    kReduction, kReduction},
+                   [](OpBuilder &b, Location l, ValueRange a) {
+                     return addf(b, l, a[2], mulf(b, l, a[0], a[1]));
+                   });
+}
+
 Value lowerSimConv2d(LoweringBuilder &g, SimConv2dOp op) {
   ArrayRef<int64_t> shape = op.getType().getShape();
   Value w = op.getWeight();
   Value xp = g.padSpatial(op.getInput(), op.getPadding(), 0.0);
   Structure structure = op.getStructure();
+  int64_t groups = static_cast<int64_t>(op.getGroups());
   Value y;
   if (!op.getDynamic()) {
     if (structure != Structure::Identity) {
@@ -216,7 +238,10 @@ Value lowerSimConv2d(LoweringBuilder &g, SimConv2dOp op) {
       w = foldSimilarity(g, fold);
       fold.erase();
     }
-    y = convolution(g, xp, w, shape, op.getStride(), op.getDilation());
+    y = groups == 1
+            ? convolution(g, xp, w, shape, op.getStride(), op.getDilation())
+            : groupedConvolution(g, xp, w, shape, op.getStride(),
+                                 op.getDilation(), groups);
   } else {
     ValueRange sim = op.getSimilarity();
     Value mask = sim.back();

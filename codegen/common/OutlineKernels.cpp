@@ -158,8 +158,10 @@ std::optional<Split> outputChannelSplit(ArrayRef<Operation *> group,
     return pieces(sphere.getWeight(), perChannel, sphere.getGradOutput(),
                   sphere);
   }
+  // A grouped convolution's output channels read different input channels:
+  // it stays whole.
   auto vjp = dyn_cast<SimConv2dVJPOp>(only);
-  if (!vjp)
+  if (!vjp || vjp.getGroups() != 1)
     return std::nullopt;
   int64_t biasIndex = 2 + static_cast<int64_t>(vjp.getSimilarity().size());
   if (!llvm::all_of(vjp.getWrt(), [&](int64_t i) {

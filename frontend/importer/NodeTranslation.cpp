@@ -84,7 +84,7 @@ ArrayRef<int64_t> shapeOf(Value value) {
 const char *const kSupportedKinds =
     "nsl::sim_conv2d, nsl::sphere_conv2d, nsl::patch_norm, "
     "nsl::predicted_similarity, nsl::sim_linear, aten::conv2d, "
-    "aten::_convolution (groups 1), aten::batch_norm (eval), aten::relu, "
+    "aten::_convolution (grouped too), aten::batch_norm (eval), aten::relu, "
     "aten::max_pool2d, aten::avg_pool2d, aten::adaptive_avg_pool2d (output "
     "1), aten::linear (also addmm/matmul/mm with W.t()), "
     "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
@@ -210,8 +210,7 @@ Value Importer::build(jit::Node *node, Args &&...args) {
 //===----------------------------------------------------------------------===//
 
 void Importer::convolution(jit::Node *node) {
-  if (integer(node, input(node, "groups")) != 1)
-    fail(node, "grouped convolutions are not supported (groups must be 1)");
+  int64_t groups = integer(node, input(node, "groups"));
   if (node->kind() == c10::aten::_convolution &&
       boolean(node, input(node, "transposed")))
     fail(node, "transposed convolutions are not supported");
@@ -226,7 +225,7 @@ void Importer::convolution(jit::Node *node) {
                       mlir::nsl::Structure::Identity, false, APFloat(0.0f),
                       ints(node, input(node, "stride"), 2),
                       ints(node, input(node, "padding"), 2),
-                      ints(node, input(node, "dilation"), 2)));
+                      ints(node, input(node, "dilation"), 2), groups));
 }
 
 void Importer::batchNorm(jit::Node *node) {

@@ -239,10 +239,12 @@ std::vector<Tensor> staticSimilarityVJP(const Similarity &sim, int64_t taps,
 
 SimConv2dGrads simConv2dVJP(const Tensor &x, const Tensor &w,
                             const Similarity &sim, const Tensor *bias,
-                            const Window &window, const Tensor &gradOutput) {
+                            const Window &window, const Tensor &gradOutput,
+                            int64_t groups) {
   const char *op = "sim_conv2d VJP";
-  Geometry g = checkSimConv2d(op, x, w, sim, bias, window);
+  Geometry g = checkSimConv2d(op, x, w, sim, bias, window, groups);
   const int64_t outputs = w.dim(0), k = g.taps(), row = g.c * k;
+  const int64_t rowG = row / groups, perGroup = outputs / groups;
   checkUpstream(op, gradOutput, {g.n, outputs, g.ho, g.wo}, "(N, O, Ho, Wo)");
 
   SimConv2dGrads grads;
@@ -271,9 +273,10 @@ SimConv2dGrads simConv2dVJP(const Tensor &x, const Tensor &w,
             gradOutput.data[(n * outputs + o) * g.positions() + p];
         if (bias)
           grads.bias->data[o] += gy;
-        for (int64_t i = 0; i < row; ++i) {
-          grads.weight.data[o * row + i] += gy * mixed[i];
-          dmixed[i] += gy * w.data[o * row + i];
+        const int64_t offset = (o / perGroup) * rowG;
+        for (int64_t i = 0; i < rowG; ++i) {
+          grads.weight.data[o * rowG + i] += gy * mixed[offset + i];
+          dmixed[offset + i] += gy * w.data[o * rowG + i];
         }
       }
       // ∂X_p[c,s] = Σ_t ∂mixed[c,t]·M_p[t,s]; ∂M_p[t,s] = Σ_c

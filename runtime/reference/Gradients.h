@@ -65,9 +65,11 @@ struct SimConv2dGrads {
 ///       dynamic operand gets ∂M_p at its sample and position (DNS: the
 ///       diagonal t = s only);
 ///   ∂bias[o] = Σ_{n,p} G[n,o,p].
+/// With groups G the sums over c run over the group of o (simConv2d).
 SimConv2dGrads simConv2dVJP(const Tensor &x, const Tensor &w,
                             const Similarity &sim, const Tensor *bias,
-                            const Window &window, const Tensor &gradOutput);
+                            const Window &window, const Tensor &gradOutput,
+                            int64_t groups = 1);
 
 struct SphereConv2dGrads {
   Tensor input;                 // [N,C,H,W]

@@ -89,7 +89,7 @@ ComputeTable convolutionComputes() {
          return {simConv2d(c.operand("input"), c.operand("weight"),
                            c.similarity(c.flag("dynamic")),
                            c.optionalOperand("bias"),
-                           c.checkedWindow(c.window()))};
+                           c.checkedWindow(c.window()), c.integer("groups"))};
        }},
       {"sphere_conv2d",
        [](const NodeContext &c) -> std::vector<Tensor> {
@@ -248,7 +248,8 @@ ComputeTable convolutionVJPComputes() {
          SimConv2dGrads g = simConv2dVJP(
              c.operand("input"), c.operand("weight"),
              c.similarity(c.flag("dynamic")), c.optionalOperand("bias"),
-             c.checkedWindow(c.window()), c.operand("grad_output"));
+             c.checkedWindow(c.window()), c.operand("grad_output"),
+             c.integer("groups"));
          Grads all = {std::move(g.input), std::move(g.weight)};
          for (Tensor &t : g.similarity)
            all.push_back(std::move(t));

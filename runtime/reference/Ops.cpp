@@ -389,14 +389,20 @@ static Tensor normalize(const char *op, const Tensor &x, const Tensor &weight,
 
 Geometry checkSimConv2d(const char *op, const Tensor &x, const Tensor &w,
                         const Similarity &sim, const Tensor *bias,
-                        const Window &window) {
+                        const Window &window, int64_t groups) {
   checkRank(op, "input", x, 4, "(N, C, H, W)");
-  checkRank(op, "weight", w, 4, "(O, C, kh, kw)");
-  if (w.dim(1) != x.dim(1))
+  checkRank(op, "weight", w, 4, "(O, C/groups, kh, kw)");
+  if (groups < 1 || x.dim(1) % groups != 0 || w.dim(0) % groups != 0)
+    fail(op, "groups = " + std::to_string(groups) +
+                 " must be positive and divide the input channels (" +
+                 std::to_string(x.dim(1)) + ") and the output channels (" +
+                 std::to_string(w.dim(0)) + ")");
+  if (w.dim(1) * groups != x.dim(1))
     fail(op, "weight " + shapeToString(w.shape) + " must have " +
-                 std::to_string(x.dim(1)) +
-                 " input channels to match the input " +
-                 shapeToString(x.shape));
+                 std::to_string(x.dim(1) / groups) +
+                 " input channels per group to match the input " +
+                 shapeToString(x.shape) + " in " + std::to_string(groups) +
+                 " group(s)");
   Geometry g = makeGeometry(op, x, w.dim(2), w.dim(3), window);
   checkOptionalBias(op, bias, w.dim(0));
   checkSimilarity(op, sim, g.taps(), &g);
@@ -631,10 +637,12 @@ Tensor staticSimilarityMatrix(const Similarity &sim, int64_t taps) {
 }
 
 Tensor simConv2d(const Tensor &x, const Tensor &w, const Similarity &sim,
-                 const Tensor *bias, const Window &window) {
+                 const Tensor *bias, const Window &window, int64_t groups) {
   const char *op = "sim_conv2d";
-  Geometry g = checkSimConv2d(op, x, w, sim, bias, window);
+  Geometry g = checkSimConv2d(op, x, w, sim, bias, window, groups);
   const int64_t outputs = w.dim(0), taps = g.taps(), row = g.c * taps;
+  // A group's weights and mixed patch: rowG values from group(o)·rowG.
+  const int64_t rowG = row / groups, perGroup = outputs / groups;
 
   Tensor y({g.n, outputs, g.ho, g.wo});
   std::vector<double> patch, m, mixed(static_cast<size_t>(row));
@@ -649,8 +657,9 @@ Tensor simConv2d(const Tensor &x, const Tensor &w, const Similarity &sim,
       mixGroups(patch.data(), row, m, taps, mixed.data());
       for (int64_t o = 0; o < outputs; ++o) {
         double sum = bias ? bias->data[o] : 0.0;
-        for (int64_t i = 0; i < row; ++i)
-          sum += w.data[o * row + i] * mixed[i];
+        const double *group = mixed.data() + (o / perGroup) * rowG;
+        for (int64_t i = 0; i < rowG; ++i)
+          sum += w.data[o * rowG + i] * group[i];
         y.data[(n * outputs + o) * g.positions() + p] = sum;
       }
     }

@@ -53,10 +53,11 @@ struct Similarity {
 Tensor staticSimilarityMatrix(const Similarity &sim, int64_t taps);
 
 /// Y[n,o,p] = Σ_c Σ_t Σ_s W[o,c,t]·M[t,s]·X_p[c,s] (+ bias[o]);
-/// x [N,C,H,W], w [O,C,kh,kw], bias [O] or nullptr. Dynamic M uses M_p of
-/// sample n at output position p.
+/// x [N,C,H,W], w [O,C/groups,kh,kw], bias [O] or nullptr. Dynamic M uses
+/// M_p of sample n at output position p. With groups G, output channel o
+/// sums over the C/G input channels of its group ⌊o·G/O⌋ only.
 Tensor simConv2d(const Tensor &x, const Tensor &w, const Similarity &sim,
-                 const Tensor *bias, const Window &window);
+                 const Tensor *bias, const Window &window, int64_t groups = 1);
 
 enum class SphereVariant { Cosine, Linear, Sigmoid, LearnedSigmoid };
 const char *sphereVariantName(SphereVariant v);

@@ -95,7 +95,7 @@ std::vector<double> multiplyRows(const std::vector<double> &rows,
 
 Geometry checkSimConv2d(const char *op, const Tensor &x, const Tensor &w,
                         const Similarity &sim, const Tensor *bias,
-                        const Window &window);
+                        const Window &window, int64_t groups = 1);
 Geometry checkSphereConv2d(const char *op, const Tensor &x, const Tensor &w,
                            const Tensor *kParam, const SphereOptions &options,
                            const Window &window);

@@ -17,6 +17,46 @@ func.func @conv_weight_rank(%x: tensor<1x3x8x8xf32>, %w: tensor<4x27xf32>) {
 
 // -----
 
+func.func @conv_groups_channels(%x: tensor<1x6x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{weight [4, 2, 3, 3] expects 2 × 2 groups = 4 input channels but the input [1, 6, 8, 8] has 6}}
+  %0 = nsl.sim_conv2d identity %x, %w {groups = 2} : tensor<1x6x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups_input(%x: tensor<1x6x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{groups = 4 must divide the 6 input channels}}
+  %0 = nsl.sim_conv2d identity %x, %w {groups = 4} : tensor<1x6x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups_output(%x: tensor<1x6x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{groups = 3 must divide the 4 output channels}}
+  %0 = nsl.sim_conv2d identity %x, %w {groups = 3} : tensor<1x6x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups_zero(%x: tensor<1x6x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{groups must be positive, got 0}}
+  %0 = nsl.sim_conv2d identity %x, %w {groups = 0} : tensor<1x6x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups_dynamic(%x: tensor<1x4x8x8xf32>, %w: tensor<4x2x3x3xf32>, %m: tensor<1x9x6x6xf32>) {
+  // expected-error @+1 {{a dynamic similarity needs groups = 1, got 2}}
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x6x6xf32>) {groups = 2} : tensor<1x4x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
 func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
   // expected-error @+1 {{weight [4, 2, 3, 3] expects 2 input channels but the input [1, 3, 8, 8] has 3}}
   %0 = nsl.sim_conv2d identity %x, %w : tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>

@@ -34,6 +34,20 @@ func.func @sim_conv2d_structures(
   return %r : tensor<2x4x5x4xf32>
 }
 
+// CHECK-LABEL: func.func @sim_conv2d_grouped
+func.func @sim_conv2d_grouped(%x: tensor<2x6x8x8xf32>, %w: tensor<4x3x3x3xf32>,
+                              %dw: tensor<6x1x3x3xf32>, %m: tensor<9xf32>)
+    -> (tensor<2x4x6x6xf32>, tensor<2x6x8x8xf32>) {
+  // CHECK: nsl.sim_conv2d diagonal %{{.*}}, %{{.*}} similarity(%{{.*}} : tensor<9xf32>) {groups = 2 : i64} : tensor<2x6x8x8xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x6xf32>
+  %0 = nsl.sim_conv2d diagonal %x, %w similarity(%m : tensor<9xf32>) {groups = 2}
+      : tensor<2x6x8x8xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x6x6xf32>
+  // Depthwise.
+  // CHECK: nsl.sim_conv2d identity %{{.*}}, %{{.*}} {groups = 6 : i64, padding = array<i64: 1, 1>}
+  %1 = nsl.sim_conv2d identity %x, %dw {groups = 6, padding = array<i64: 1, 1>}
+      : tensor<2x6x8x8xf32>, tensor<6x1x3x3xf32> -> tensor<2x6x8x8xf32>
+  return %0, %1 : tensor<2x4x6x6xf32>, tensor<2x6x8x8xf32>
+}
+
 // CHECK-LABEL: func.func @sim_conv2d_dynamic
 func.func @sim_conv2d_dynamic(
     %x: tensor<1x5x8x8xf32>, %w: tensor<6x5x3x3xf32>, %dns: tensor<1x9x4x4xf32>,

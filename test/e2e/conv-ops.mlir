@@ -15,28 +15,40 @@
 // RUN: nsl-run check %t.identity_wide --seed 104 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function identity_wide_dilated --seed 5 -o %t.identity_wide_dilated > /dev/null
 // RUN: nsl-run check %t.identity_wide_dilated --seed 105 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_diagonal --seed 6 -o %t.static_diagonal > /dev/null
-// RUN: nsl-run check %t.static_diagonal --seed 106 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_full --seed 7 -o %t.static_full > /dev/null
-// RUN: nsl-run check %t.static_full --seed 107 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_cholesky --seed 8 -o %t.static_cholesky > /dev/null
-// RUN: nsl-run check %t.static_cholesky --seed 108 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_shape_masked_full --seed 9 -o %t.static_shape_masked_full > /dev/null
-// RUN: nsl-run check %t.static_shape_masked_full --seed 109 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function static_shape_masked_diag --seed 10 -o %t.static_shape_masked_diag > /dev/null
-// RUN: nsl-run check %t.static_shape_masked_diag --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_dns --seed 11 -o %t.dynamic_dns > /dev/null
-// RUN: nsl-run check %t.dynamic_dns --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_dns_stride2 --seed 12 -o %t.dynamic_dns_stride2 > /dev/null
-// RUN: nsl-run check %t.dynamic_dns_stride2 --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_uns --seed 13 -o %t.dynamic_uns > /dev/null
-// RUN: nsl-run check %t.dynamic_uns --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_uns_stride2 --seed 14 -o %t.dynamic_uns_stride2 > /dev/null
-// RUN: nsl-run check %t.dynamic_uns_stride2 --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_shape_masked_diag --seed 15 -o %t.dynamic_shape_masked_diag > /dev/null
-// RUN: nsl-run check %t.dynamic_shape_masked_diag --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dynamic_shape_masked_full --seed 16 -o %t.dynamic_shape_masked_full > /dev/null
-// RUN: nsl-run check %t.dynamic_shape_masked_full --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function grouped --seed 6 -o %t.grouped > /dev/null
+// RUN: nsl-run check %t.grouped --seed 106 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function grouped_stride2_dilation2 --seed 7 -o %t.grouped_stride2_dilation2 > /dev/null
+// RUN: nsl-run check %t.grouped_stride2_dilation2 --seed 107 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function depthwise --seed 8 -o %t.depthwise > /dev/null
+// RUN: nsl-run check %t.depthwise --seed 108 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function depthwise_multiplier2_stride2 --seed 9 -o %t.depthwise_multiplier2_stride2 > /dev/null
+// RUN: nsl-run check %t.depthwise_multiplier2_stride2 --seed 109 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function grouped_static_full --seed 10 -o %t.grouped_static_full > /dev/null
+// RUN: nsl-run check %t.grouped_static_full --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function depthwise_static_diagonal --seed 11 -o %t.depthwise_static_diagonal > /dev/null
+// RUN: nsl-run check %t.depthwise_static_diagonal --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_diagonal --seed 12 -o %t.static_diagonal > /dev/null
+// RUN: nsl-run check %t.static_diagonal --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_full --seed 13 -o %t.static_full > /dev/null
+// RUN: nsl-run check %t.static_full --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_cholesky --seed 14 -o %t.static_cholesky > /dev/null
+// RUN: nsl-run check %t.static_cholesky --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_shape_masked_full --seed 15 -o %t.static_shape_masked_full > /dev/null
+// RUN: nsl-run check %t.static_shape_masked_full --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function static_shape_masked_diag --seed 16 -o %t.static_shape_masked_diag > /dev/null
+// RUN: nsl-run check %t.static_shape_masked_diag --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_dns --seed 17 -o %t.dynamic_dns > /dev/null
+// RUN: nsl-run check %t.dynamic_dns --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_dns_stride2 --seed 18 -o %t.dynamic_dns_stride2 > /dev/null
+// RUN: nsl-run check %t.dynamic_dns_stride2 --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_uns --seed 19 -o %t.dynamic_uns > /dev/null
+// RUN: nsl-run check %t.dynamic_uns --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_uns_stride2 --seed 20 -o %t.dynamic_uns_stride2 > /dev/null
+// RUN: nsl-run check %t.dynamic_uns_stride2 --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_shape_masked_diag --seed 21 -o %t.dynamic_shape_masked_diag > /dev/null
+// RUN: nsl-run check %t.dynamic_shape_masked_diag --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_shape_masked_full --seed 22 -o %t.dynamic_shape_masked_full > /dev/null
+// RUN: nsl-run check %t.dynamic_shape_masked_full --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @identity_odd(
@@ -87,6 +99,58 @@ func.func @identity_wide_dilated(
     -> (tensor<1x10x11x33xf32>) {
   %y = nsl.sim_conv2d identity %x, %w {padding = array<i64: 2, 0>, dilation = array<i64: 2, 2>} : tensor<1x3x9x37xf32>, tensor<10x3x2x3xf32> -> tensor<1x10x11x33xf32>
   return %y : tensor<1x10x11x33xf32>
+}
+
+func.func @grouped(
+    %x: tensor<2x6x9x7xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %b: tensor<4xf32> {nsl.name = "b", nsl.role = "parameter"})
+    -> (tensor<2x4x9x7xf32>) {
+  %y = nsl.sim_conv2d identity %x, %w bias(%b : tensor<4xf32>) {padding = array<i64: 1, 1>, groups = 2} : tensor<2x6x9x7xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x9x7xf32>
+  return %y : tensor<2x4x9x7xf32>
+}
+
+func.func @grouped_stride2_dilation2(
+    %x: tensor<1x9x11x10xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<6x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"})
+    -> (tensor<1x6x6x5xf32>) {
+  %y = nsl.sim_conv2d identity %x, %w {stride = array<i64: 2, 2>, padding = array<i64: 2, 2>, dilation = array<i64: 2, 2>, groups = 3} : tensor<1x9x11x10xf32>, tensor<6x3x3x3xf32> -> tensor<1x6x6x5xf32>
+  return %y : tensor<1x6x6x5xf32>
+}
+
+func.func @depthwise(
+    %x: tensor<2x5x8x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<5x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"})
+    -> (tensor<2x5x8x9xf32>) {
+  %y = nsl.sim_conv2d identity %x, %w {padding = array<i64: 1, 1>, groups = 5} : tensor<2x5x8x9xf32>, tensor<5x1x3x3xf32> -> tensor<2x5x8x9xf32>
+  return %y : tensor<2x5x8x9xf32>
+}
+
+func.func @depthwise_multiplier2_stride2(
+    %x: tensor<1x4x9x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<8x1x5x5xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %b: tensor<8xf32> {nsl.name = "b", nsl.role = "parameter"})
+    -> (tensor<1x8x5x5xf32>) {
+  %y = nsl.sim_conv2d identity %x, %w bias(%b : tensor<8xf32>) {stride = array<i64: 2, 2>, padding = array<i64: 2, 2>, groups = 4} : tensor<1x4x9x9xf32>, tensor<8x1x5x5xf32> -> tensor<1x8x5x5xf32>
+  return %y : tensor<1x8x5x5xf32>
+}
+
+func.func @grouped_static_full(
+    %x: tensor<2x6x7x7xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<6x2x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<9x9xf32> {nsl.name = "m", nsl.role = "parameter"})
+    -> (tensor<2x6x7x7xf32>) {
+  %y = nsl.sim_conv2d full %x, %w similarity(%m : tensor<9x9xf32>) {padding = array<i64: 1, 1>, groups = 3} : tensor<2x6x7x7xf32>, tensor<6x2x3x3xf32> -> tensor<2x6x7x7xf32>
+  return %y : tensor<2x6x7x7xf32>
+}
+
+func.func @depthwise_static_diagonal(
+    %x: tensor<1x4x8x8xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<9xf32> {nsl.name = "m", nsl.role = "parameter"})
+    -> (tensor<1x4x8x8xf32>) {
+  %y = nsl.sim_conv2d diagonal %x, %w similarity(%m : tensor<9xf32>) {padding = array<i64: 1, 1>, groups = 4} : tensor<1x4x8x8xf32>, tensor<4x1x3x3xf32> -> tensor<1x4x8x8xf32>
+  return %y : tensor<1x4x8x8xf32>
 }
 
 func.func @static_diagonal(

@@ -63,10 +63,10 @@ def attr_dict(parts):
 
 def conv_case(name, n, c, h, w, o, kh, kw, stride=(1, 1), padding=(0, 0),
               dilation=(1, 1), structure="identity", dynamic=False,
-              r_full=True, bias=False, alpha=None):
+              r_full=True, bias=False, alpha=None, groups=1):
     case = Case(name)
     x = case.arg("x", [n, c, h, w], "input")
-    wt = case.arg("w", [o, c, kh, kw])
+    wt = case.arg("w", [o, c // groups, kh, kw])
     ho = out_size(h, kh, stride[0], padding[0], dilation[0])
     wo = out_size(w, kw, stride[1], padding[1], dilation[1])
     k = kh * kw
@@ -94,8 +94,10 @@ def conv_case(name, n, c, h, w, o, kh, kw, stride=(1, 1), padding=(0, 0),
     parts = window_attrs(stride, padding, dilation)
     if alpha is not None:
         parts.append(f"alpha = {alpha} : f32")
+    if groups != 1:
+        parts.append(f"groups = {groups}")
     text += attr_dict(parts)
-    text += f" : {ty([n, c, h, w])}, {ty([o, c, kh, kw])} -> {ty([n, o, ho, wo])}"
+    text += f" : {ty([n, c, h, w])}, {ty([o, c // groups, kh, kw])} -> {ty([n, o, ho, wo])}"
     case.body.append(text)
     case.results.append(("%y", [n, o, ho, wo], "f32"))
     return case
@@ -137,6 +139,13 @@ def conv_cases():
         # Rows of two full vectors and a partial one; 7 output channels.
         conv_case("identity_wide", 2, 5, 5, 40, 7, 3, 3, padding=(1, 1), bias=True),
         conv_case("identity_wide_dilated", 1, 3, 9, 37, 10, 2, 3, padding=(2, 0), dilation=(2, 2)),
+        # Grouped and depthwise (groups = C), plain and static.
+        conv_case("grouped", 2, 6, 9, 7, 4, 3, 3, padding=(1, 1), groups=2, bias=True),
+        conv_case("grouped_stride2_dilation2", 1, 9, 11, 10, 6, 3, 3, stride=(2, 2), padding=(2, 2), dilation=(2, 2), groups=3),
+        conv_case("depthwise", 2, 5, 8, 9, 5, 3, 3, padding=(1, 1), groups=5),
+        conv_case("depthwise_multiplier2_stride2", 1, 4, 9, 9, 8, 5, 5, stride=(2, 2), padding=(2, 2), groups=4, bias=True),
+        conv_case("grouped_static_full", 2, 6, 7, 7, 6, 3, 3, padding=(1, 1), structure="full", groups=3),
+        conv_case("depthwise_static_diagonal", 1, 4, 8, 8, 4, 3, 3, padding=(1, 1), structure="diagonal", groups=4),
         conv_case("static_diagonal", 2, 3, 8, 8, 5, 3, 3, padding=(1, 1), structure="diagonal", bias=True),
         conv_case("static_full", 1, 7, 7, 7, 4, 3, 3, stride=(2, 2), structure="full"),
         conv_case("static_cholesky", 2, 3, 9, 9, 5, 3, 3, padding=(1, 1), dilation=(2, 2), structure="cholesky"),
@@ -306,12 +315,12 @@ def vjp_case(name, operands, op, head, grad_shape, wrt, attrs=(), tail="",
 
 def conv_vjp_case(name, n, c, h, w, o, kh, kw, wrt, stride=(1, 1),
                   padding=(0, 0), dilation=(1, 1), structure="identity",
-                  bias=False):
+                  bias=False, groups=1):
     ho = out_size(h, kh, stride[0], padding[0], dilation[0])
     wo = out_size(w, kw, stride[1], padding[1], dilation[1])
     k = kh * kw
     operands = [("x", [n, c, h, w], "input", "f32"),
-                ("w", [o, c, kh, kw], "parameter", "f32")]
+                ("w", [o, c // groups, kh, kw], "parameter", "f32")]
     head = f"{structure}{'' if structure == 'identity' else ' dynamic'} %x, %w"
     if structure != "identity":
         channels = k if structure == "diagonal" else k * k
@@ -320,9 +329,11 @@ def conv_vjp_case(name, n, c, h, w, o, kh, kw, wrt, stride=(1, 1),
     if bias:
         operands.append(("b", [o], "parameter", "f32"))
         head += f" bias(%b : {ty([o])})"
+    attrs = window_attrs(stride, padding, dilation)
+    if groups != 1:
+        attrs.append(f"groups = {groups}")
     return vjp_case(name, operands, "sim_conv2d_vjp", head, [n, o, ho, wo], wrt,
-                    window_attrs(stride, padding, dilation),
-                    f"{ty([n, c, h, w])}, {ty([o, c, kh, kw])}")
+                    attrs, f"{ty([n, c, h, w])}, {ty([o, c // groups, kh, kw])}")
 
 
 def sphere_vjp_case(name, variant, n, c, h, w, o, kh, kw, wrt, stride=(1, 1),
@@ -369,6 +380,10 @@ def grad_conv_cases():
     return [
         # Plain convolutions: odd sizes, stride 2, padding 0/1, dilation 2.
         conv_vjp_case("conv_vjp_all", 2, 3, 9, 7, 5, 3, 3, [0, 1, 2], padding=(1, 1), bias=True),
+        conv_vjp_case("conv_vjp_grouped", 2, 6, 9, 7, 4, 3, 3, [0, 1, 2], padding=(1, 1), bias=True, groups=2),
+        conv_vjp_case("conv_vjp_grouped_stride2_dilation2", 1, 9, 13, 12, 6, 3, 3, [0, 1], stride=(2, 2), padding=(1, 1), dilation=(2, 2), groups=3),
+        conv_vjp_case("conv_vjp_depthwise", 2, 5, 8, 9, 5, 3, 3, [0, 1], padding=(1, 1), groups=5),
+        conv_vjp_case("conv_vjp_depthwise_multiplier2", 1, 4, 9, 9, 8, 5, 5, [0, 1], stride=(2, 2), padding=(2, 2), groups=4),
         conv_vjp_case("conv_vjp_input_only", 1, 5, 11, 10, 7, 3, 3, [0], stride=(2, 2), padding=(1, 1)),
         conv_vjp_case("conv_vjp_weight_only", 2, 13, 10, 9, 3, 3, 3, [1], dilation=(2, 2), padding=(2, 2)),
         conv_vjp_case("conv_vjp_rect_bias", 3, 4, 8, 9, 6, 2, 3, [1, 2], stride=(1, 2), padding=(1, 0), bias=True),

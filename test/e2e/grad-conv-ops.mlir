@@ -5,72 +5,80 @@
 
 // RUN: nslc %s --function conv_vjp_all --seed 0 -o %t.conv_vjp_all > /dev/null
 // RUN: nsl-run check %t.conv_vjp_all --seed 100 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function conv_vjp_input_only --seed 1 -o %t.conv_vjp_input_only > /dev/null
-// RUN: nsl-run check %t.conv_vjp_input_only --seed 101 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function conv_vjp_weight_only --seed 2 -o %t.conv_vjp_weight_only > /dev/null
-// RUN: nsl-run check %t.conv_vjp_weight_only --seed 102 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function conv_vjp_rect_bias --seed 3 -o %t.conv_vjp_rect_bias > /dev/null
-// RUN: nsl-run check %t.conv_vjp_rect_bias --seed 103 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function conv_vjp_stride2_dilation2 --seed 4 -o %t.conv_vjp_stride2_dilation2 > /dev/null
-// RUN: nsl-run check %t.conv_vjp_stride2_dilation2 --seed 104 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function conv_vjp_wide --seed 5 -o %t.conv_vjp_wide > /dev/null
-// RUN: nsl-run check %t.conv_vjp_wide --seed 105 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dns_vjp_all --seed 6 -o %t.dns_vjp_all > /dev/null
-// RUN: nsl-run check %t.dns_vjp_all --seed 106 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dns_vjp_stride2 --seed 7 -o %t.dns_vjp_stride2 > /dev/null
-// RUN: nsl-run check %t.dns_vjp_stride2 --seed 107 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dns_vjp_mask_only --seed 8 -o %t.dns_vjp_mask_only > /dev/null
-// RUN: nsl-run check %t.dns_vjp_mask_only --seed 108 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dns_vjp_weight_only --seed 9 -o %t.dns_vjp_weight_only > /dev/null
-// RUN: nsl-run check %t.dns_vjp_weight_only --seed 109 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function uns_vjp_all --seed 10 -o %t.uns_vjp_all > /dev/null
-// RUN: nsl-run check %t.uns_vjp_all --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function uns_vjp_stride2_bias --seed 11 -o %t.uns_vjp_stride2_bias > /dev/null
-// RUN: nsl-run check %t.uns_vjp_stride2_bias --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function uns_vjp_input_only --seed 12 -o %t.uns_vjp_input_only > /dev/null
-// RUN: nsl-run check %t.uns_vjp_input_only --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_cosine_vjp --seed 13 -o %t.sphere_cosine_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_cosine_vjp --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_cosine_input_only_vjp --seed 14 -o %t.sphere_cosine_input_only_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_cosine_input_only_vjp --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_cosine_input_only_x --seed 15 -o %t.sphere_cosine_input_only_x > /dev/null
-// RUN: nsl-run check %t.sphere_cosine_input_only_x --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_linear_vjp --seed 16 -o %t.sphere_linear_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_linear_vjp --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_linear_weight_only --seed 17 -o %t.sphere_linear_weight_only > /dev/null
-// RUN: nsl-run check %t.sphere_linear_weight_only --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_sigmoid_vjp --seed 18 -o %t.sphere_sigmoid_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_sigmoid_vjp --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_learned_sigmoid_vjp --seed 19 -o %t.sphere_learned_sigmoid_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_learned_sigmoid_vjp --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_learned_sigmoid_k_only --seed 20 -o %t.sphere_learned_sigmoid_k_only > /dev/null
-// RUN: nsl-run check %t.sphere_learned_sigmoid_k_only --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function patch_norm_vjp --seed 21 -o %t.patch_norm_vjp > /dev/null
-// RUN: nsl-run check %t.patch_norm_vjp --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function predicted_diagonal_vjp --seed 22 -o %t.predicted_diagonal_vjp > /dev/null
-// RUN: nsl-run check %t.predicted_diagonal_vjp --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function predicted_full_vjp --seed 23 -o %t.predicted_full_vjp > /dev/null
-// RUN: nsl-run check %t.predicted_full_vjp --seed 123 --tolerance 1e-4 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_diagonal_vjp --seed 24 -o %t.fold_diagonal_vjp > /dev/null
-// RUN: nsl-run check %t.fold_diagonal_vjp --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_full_vjp --seed 25 -o %t.fold_full_vjp > /dev/null
-// RUN: nsl-run check %t.fold_full_vjp --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_full_similarity_only --seed 26 -o %t.fold_full_similarity_only > /dev/null
-// RUN: nsl-run check %t.fold_full_similarity_only --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_cholesky_vjp --seed 27 -o %t.fold_cholesky_vjp > /dev/null
-// RUN: nsl-run check %t.fold_cholesky_vjp --seed 127 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_shape_masked_vjp --seed 28 -o %t.fold_shape_masked_vjp > /dev/null
-// RUN: nsl-run check %t.fold_shape_masked_vjp --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_shape_masked_diag_vjp --seed 29 -o %t.fold_shape_masked_diag_vjp > /dev/null
-// RUN: nsl-run check %t.fold_shape_masked_diag_vjp --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_full_vjp --seed 30 -o %t.fold_linear_full_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_full_vjp --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_cholesky_vjp --seed 31 -o %t.fold_linear_cholesky_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_cholesky_vjp --seed 131 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_shape_masked_vjp --seed 32 -o %t.fold_linear_shape_masked_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_shape_masked_vjp --seed 132 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_diagonal_vjp --seed 33 -o %t.fold_linear_diagonal_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_diagonal_vjp --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_grouped --seed 1 -o %t.conv_vjp_grouped > /dev/null
+// RUN: nsl-run check %t.conv_vjp_grouped --seed 101 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_grouped_stride2_dilation2 --seed 2 -o %t.conv_vjp_grouped_stride2_dilation2 > /dev/null
+// RUN: nsl-run check %t.conv_vjp_grouped_stride2_dilation2 --seed 102 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_depthwise --seed 3 -o %t.conv_vjp_depthwise > /dev/null
+// RUN: nsl-run check %t.conv_vjp_depthwise --seed 103 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_depthwise_multiplier2 --seed 4 -o %t.conv_vjp_depthwise_multiplier2 > /dev/null
+// RUN: nsl-run check %t.conv_vjp_depthwise_multiplier2 --seed 104 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_input_only --seed 5 -o %t.conv_vjp_input_only > /dev/null
+// RUN: nsl-run check %t.conv_vjp_input_only --seed 105 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_weight_only --seed 6 -o %t.conv_vjp_weight_only > /dev/null
+// RUN: nsl-run check %t.conv_vjp_weight_only --seed 106 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_rect_bias --seed 7 -o %t.conv_vjp_rect_bias > /dev/null
+// RUN: nsl-run check %t.conv_vjp_rect_bias --seed 107 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_stride2_dilation2 --seed 8 -o %t.conv_vjp_stride2_dilation2 > /dev/null
+// RUN: nsl-run check %t.conv_vjp_stride2_dilation2 --seed 108 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function conv_vjp_wide --seed 9 -o %t.conv_vjp_wide > /dev/null
+// RUN: nsl-run check %t.conv_vjp_wide --seed 109 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_all --seed 10 -o %t.dns_vjp_all > /dev/null
+// RUN: nsl-run check %t.dns_vjp_all --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_stride2 --seed 11 -o %t.dns_vjp_stride2 > /dev/null
+// RUN: nsl-run check %t.dns_vjp_stride2 --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_mask_only --seed 12 -o %t.dns_vjp_mask_only > /dev/null
+// RUN: nsl-run check %t.dns_vjp_mask_only --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_weight_only --seed 13 -o %t.dns_vjp_weight_only > /dev/null
+// RUN: nsl-run check %t.dns_vjp_weight_only --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_all --seed 14 -o %t.uns_vjp_all > /dev/null
+// RUN: nsl-run check %t.uns_vjp_all --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_stride2_bias --seed 15 -o %t.uns_vjp_stride2_bias > /dev/null
+// RUN: nsl-run check %t.uns_vjp_stride2_bias --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_input_only --seed 16 -o %t.uns_vjp_input_only > /dev/null
+// RUN: nsl-run check %t.uns_vjp_input_only --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_cosine_vjp --seed 17 -o %t.sphere_cosine_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_cosine_vjp --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_cosine_input_only_vjp --seed 18 -o %t.sphere_cosine_input_only_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_cosine_input_only_vjp --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_cosine_input_only_x --seed 19 -o %t.sphere_cosine_input_only_x > /dev/null
+// RUN: nsl-run check %t.sphere_cosine_input_only_x --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_linear_vjp --seed 20 -o %t.sphere_linear_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_linear_vjp --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_linear_weight_only --seed 21 -o %t.sphere_linear_weight_only > /dev/null
+// RUN: nsl-run check %t.sphere_linear_weight_only --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_sigmoid_vjp --seed 22 -o %t.sphere_sigmoid_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_sigmoid_vjp --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_learned_sigmoid_vjp --seed 23 -o %t.sphere_learned_sigmoid_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_learned_sigmoid_vjp --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_learned_sigmoid_k_only --seed 24 -o %t.sphere_learned_sigmoid_k_only > /dev/null
+// RUN: nsl-run check %t.sphere_learned_sigmoid_k_only --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function patch_norm_vjp --seed 25 -o %t.patch_norm_vjp > /dev/null
+// RUN: nsl-run check %t.patch_norm_vjp --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function predicted_diagonal_vjp --seed 26 -o %t.predicted_diagonal_vjp > /dev/null
+// RUN: nsl-run check %t.predicted_diagonal_vjp --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function predicted_full_vjp --seed 27 -o %t.predicted_full_vjp > /dev/null
+// RUN: nsl-run check %t.predicted_full_vjp --seed 127 --tolerance 1e-4 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_diagonal_vjp --seed 28 -o %t.fold_diagonal_vjp > /dev/null
+// RUN: nsl-run check %t.fold_diagonal_vjp --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_full_vjp --seed 29 -o %t.fold_full_vjp > /dev/null
+// RUN: nsl-run check %t.fold_full_vjp --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_full_similarity_only --seed 30 -o %t.fold_full_similarity_only > /dev/null
+// RUN: nsl-run check %t.fold_full_similarity_only --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_cholesky_vjp --seed 31 -o %t.fold_cholesky_vjp > /dev/null
+// RUN: nsl-run check %t.fold_cholesky_vjp --seed 131 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_shape_masked_vjp --seed 32 -o %t.fold_shape_masked_vjp > /dev/null
+// RUN: nsl-run check %t.fold_shape_masked_vjp --seed 132 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_shape_masked_diag_vjp --seed 33 -o %t.fold_shape_masked_diag_vjp > /dev/null
+// RUN: nsl-run check %t.fold_shape_masked_diag_vjp --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_full_vjp --seed 34 -o %t.fold_linear_full_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_full_vjp --seed 134 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_cholesky_vjp --seed 35 -o %t.fold_linear_cholesky_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_cholesky_vjp --seed 135 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_shape_masked_vjp --seed 36 -o %t.fold_linear_shape_masked_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_shape_masked_vjp --seed 136 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_diagonal_vjp --seed 37 -o %t.fold_linear_diagonal_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_diagonal_vjp --seed 137 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @conv_vjp_all(
@@ -81,6 +89,43 @@ func.func @conv_vjp_all(
     -> (tensor<2x3x9x7xf32>, tensor<5x3x3x3xf32>, tensor<5xf32>) {
   %res:3 = nsl.sim_conv2d_vjp identity %x, %w bias(%b : tensor<5xf32>) grad(%gy : tensor<2x5x9x7xf32>) wrt [0, 1, 2] {padding = array<i64: 1, 1>} : tensor<2x3x9x7xf32>, tensor<5x3x3x3xf32> -> tensor<2x3x9x7xf32>, tensor<5x3x3x3xf32>, tensor<5xf32>
   return %res#0, %res#1, %res#2 : tensor<2x3x9x7xf32>, tensor<5x3x3x3xf32>, tensor<5xf32>
+}
+
+func.func @conv_vjp_grouped(
+    %x: tensor<2x6x9x7xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %b: tensor<4xf32> {nsl.name = "b", nsl.role = "parameter"},
+    %gy: tensor<2x4x9x7xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x6x9x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) {
+  %res:3 = nsl.sim_conv2d_vjp identity %x, %w bias(%b : tensor<4xf32>) grad(%gy : tensor<2x4x9x7xf32>) wrt [0, 1, 2] {padding = array<i64: 1, 1>, groups = 2} : tensor<2x6x9x7xf32>, tensor<4x3x3x3xf32> -> tensor<2x6x9x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>
+  return %res#0, %res#1, %res#2 : tensor<2x6x9x7xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>
+}
+
+func.func @conv_vjp_grouped_stride2_dilation2(
+    %x: tensor<1x9x13x12xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<6x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %gy: tensor<1x6x6x5xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x9x13x12xf32>, tensor<6x3x3x3xf32>) {
+  %res:2 = nsl.sim_conv2d_vjp identity %x, %w grad(%gy : tensor<1x6x6x5xf32>) wrt [0, 1] {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 2, 2>, groups = 3} : tensor<1x9x13x12xf32>, tensor<6x3x3x3xf32> -> tensor<1x9x13x12xf32>, tensor<6x3x3x3xf32>
+  return %res#0, %res#1 : tensor<1x9x13x12xf32>, tensor<6x3x3x3xf32>
+}
+
+func.func @conv_vjp_depthwise(
+    %x: tensor<2x5x8x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<5x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %gy: tensor<2x5x8x9xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x5x8x9xf32>, tensor<5x1x3x3xf32>) {
+  %res:2 = nsl.sim_conv2d_vjp identity %x, %w grad(%gy : tensor<2x5x8x9xf32>) wrt [0, 1] {padding = array<i64: 1, 1>, groups = 5} : tensor<2x5x8x9xf32>, tensor<5x1x3x3xf32> -> tensor<2x5x8x9xf32>, tensor<5x1x3x3xf32>
+  return %res#0, %res#1 : tensor<2x5x8x9xf32>, tensor<5x1x3x3xf32>
+}
+
+func.func @conv_vjp_depthwise_multiplier2(
+    %x: tensor<1x4x9x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<8x1x5x5xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %gy: tensor<1x8x5x5xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x4x9x9xf32>, tensor<8x1x5x5xf32>) {
+  %res:2 = nsl.sim_conv2d_vjp identity %x, %w grad(%gy : tensor<1x8x5x5xf32>) wrt [0, 1] {stride = array<i64: 2, 2>, padding = array<i64: 2, 2>, groups = 4} : tensor<1x4x9x9xf32>, tensor<8x1x5x5xf32> -> tensor<1x4x9x9xf32>, tensor<8x1x5x5xf32>
+  return %res#0, %res#1 : tensor<1x4x9x9xf32>, tensor<8x1x5x5xf32>
 }
 
 func.func @conv_vjp_input_only(

@@ -11,6 +11,9 @@
 // RUN: nsl-run check %t.dns --seed 5 --threads 2 | FileCheck %s
 // RUN: nslc %nsl_src/examples/dynamic_uns.mlir -o %t.uns > /dev/null
 // RUN: nsl-run check %t.uns --seed 6 --threads 3 | FileCheck %s --check-prefixes=CHECK,UNS
+// RUN: nslc %nsl_src/examples/mobile_nsn.mlir -o %t.mobile > /dev/null
+// RUN: nsl-run check %t.mobile --seed 7 --threads 1 | FileCheck %s
+// RUN: nsl-run check %t.mobile --seed 7 --threads 3 | FileCheck %s
 // Other code generation choices compute the same.
 // RUN: nslc %nsl_src/examples/plain_cnn.mlir --direct-conv=0 --fuse-epilogues=0 -o %t.plain.generic > /dev/null
 // RUN: nsl-run check %t.plain.generic --seed 8 --threads 2 | FileCheck %s

@@ -26,6 +26,15 @@
 // RUN: FileCheck %s --check-prefix=TRAIN < %t.dynamic.log
 // RUN: awk '/^step 1:/ {first = $4} /^step 30:/ {last = $4} END {exit !(last + 0 < first + 0)}' %t.dynamic.log
 
+// Grouped and depthwise convolutions (a static DNS layer with 4 groups),
+// the clamp rows as ReLU6, hardswish, silu, hardsigmoid and a broadcast mul.
+// RUN: nslc %nsl_src/examples/mobile_nsn.mlir --train --return-gradients --momentum 0.9 --seed 1 -o %t.mobile > /dev/null
+// RUN: nsl-run check %t.mobile --entry train_step --seed 2 --tolerance 1e-4 --atol 1e-6 | FileCheck %s --check-prefix=OK
+// RUN: nsl-run check %t.mobile --entry eval --seed 2 | FileCheck %s --check-prefix=OK
+// RUN: nsl-run train %t.mobile --steps 30 --lr 0.05 --seed 4 > %t.mobile.log
+// RUN: FileCheck %s --check-prefix=TRAIN < %t.mobile.log
+// RUN: awk '/^step 1:/ {first = $4} /^step 30:/ {last = $4} END {exit !(last + 0 < first + 0)}' %t.mobile.log
+
 // The CPU's gradient vector loops at the AVX2 width (8 lanes, 12
 // accumulators) compute the same gradients.
 // RUN: nslc %nsl_src/examples/dynamic_nsn.mlir --train --return-gradients --vector-width 8 --seed 1 -o %t.dynamic8 > /dev/null

@@ -83,6 +83,14 @@
 // RUN: nsl-run run %t/arithmetic.traced.nslm --input x=%t/arithmetic.x.npy --output-dir %t/arithmetic.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/arithmetic.traced.out/output.npy %t/arithmetic.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// Grouped and depthwise convolutions (MobileNetV2, ResNeXt, a squeeze-and-excitation gate).
+// RUN: nslc %t/grouped_blocks.pt --input-shape 2x8x9x9 -o %t/grouped_blocks.nslm > /dev/null
+// RUN: nsl-run run %t/grouped_blocks.nslm --input x=%t/grouped_blocks.x.npy --output-dir %t/grouped_blocks.out > /dev/null
+// RUN: %python %S/compare.py %t/grouped_blocks.out/output.npy %t/grouped_blocks.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/grouped_blocks.traced.pt --input-shape 2x8x9x9 -o %t/grouped_blocks.traced.nslm > /dev/null
+// RUN: nsl-run run %t/grouped_blocks.traced.nslm --input x=%t/grouped_blocks.x.npy --output-dir %t/grouped_blocks.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/grouped_blocks.traced.out/output.npy %t/grouped_blocks.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
 // dropout and a DNS SimLinear head.
 // RUN: nslc %t/residual.pt --input-shape 2x4x8x8 -o %t/residual.nslm > /dev/null

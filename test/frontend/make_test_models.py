@@ -135,6 +135,34 @@ class Arithmetic(nn.Module):
         return z.view(z.size(0), n)
 
 
+class GroupedBlocks(nn.Module):
+    """Grouped and depthwise convolutions as torchvision uses them: a
+    MobileNetV2 inverted residual (1×1 expand, 3×3 depthwise, 1×1 project,
+    ReLU6), a ResNeXt 3×3 with 4 groups, a strided depthwise 5×5 with a
+    channel multiplier, and a squeeze-and-excitation gate (MobileNetV3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Sequential(nn.Conv2d(8, 24, 1, bias=False),
+                                    nn.BatchNorm2d(24), nn.ReLU6(inplace=True))
+        self.depthwise = nn.Sequential(
+            nn.Conv2d(24, 24, 3, padding=1, groups=24, bias=False),
+            nn.BatchNorm2d(24), nn.ReLU6(inplace=True))
+        self.project = nn.Sequential(nn.Conv2d(24, 8, 1, bias=False),
+                                     nn.BatchNorm2d(8))
+        self.grouped = nn.Conv2d(8, 12, 3, padding=1, groups=4)
+        self.strided = nn.Conv2d(12, 24, 5, stride=2, padding=2, groups=12)
+        self.squeeze = nn.Conv2d(24, 6, 1)
+        self.excite = nn.Conv2d(6, 24, 1)
+
+    def forward(self, x):
+        y = x + self.project(self.depthwise(self.expand(x)))
+        y = F.hardswish(self.strided(F.relu(self.grouped(y))))
+        s = F.adaptive_avg_pool2d(y, 1)
+        s = F.hardsigmoid(self.excite(F.relu(self.squeeze(s))))
+        return y * s
+
+
 class Erfinv(nn.Module):
     """torch.erfinv has no nsl op."""
 
@@ -181,6 +209,7 @@ MODELS = {
     "elementwise": (Elementwise, [(2, 3, 8, 8)], True),
     "activations": (Activations, [(2, 3, 8, 8)], True),
     "arithmetic": (Arithmetic, [(2, 3, 8, 8)], True),
+    "grouped_blocks": (GroupedBlocks, [(2, 8, 9, 9)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),

@@ -2,7 +2,7 @@
 // Every kernel of every forward model of the end-to-end tests and of
 // examples/ assembles with `ptxas -arch=sm_90 -v` without spills (the
 // script prints the registers of each).
-// RUN: rm -rf %t && %python %S/ptxas_check.py --nslc nslc --ptxas %ptxas --arch sm_90 --work-dir %t %nsl_src/test/e2e/conv-ops.mlir %nsl_src/test/e2e/other-ops.mlir %nsl_src/test/e2e/sphere-ops.mlir %nsl_src/examples/plain_cnn.mlir %nsl_src/examples/static_nsn.mlir %nsl_src/examples/dynamic_nsn.mlir %nsl_src/examples/dynamic_uns.mlir %nsl_src/examples/shared_predictor.mlir | FileCheck %s
+// RUN: rm -rf %t && %python %S/ptxas_check.py --nslc nslc --ptxas %ptxas --arch sm_90 --work-dir %t %nsl_src/test/e2e/conv-ops.mlir %nsl_src/test/e2e/other-ops.mlir %nsl_src/test/e2e/sphere-ops.mlir %nsl_src/examples/plain_cnn.mlir %nsl_src/examples/static_nsn.mlir %nsl_src/examples/dynamic_nsn.mlir %nsl_src/examples/dynamic_uns.mlir %nsl_src/examples/shared_predictor.mlir %nsl_src/examples/mobile_nsn.mlir | FileCheck %s
 // The elementwise rows: every forward case, and each VJP with broadcasting.
 // Left out: elu's VJP by x and a broadcast alpha at once, where ptxas spills
 // 4 bytes (at 32 registers); imported models never differentiate alpha

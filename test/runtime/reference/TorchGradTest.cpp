@@ -86,6 +86,18 @@ std::vector<GradCase> buildCases() {
     conv.attr("structure", "identity").attr("dynamic", "0").attr("alpha", 0.0);
     upstream(conv, out);
     conv.reference = simConvReference(g.window);
+    // Depthwise with a channel multiplier of 2: F.conv2d(groups=C).
+    GradCase &dw = add("conv2d_depthwise" + tag, "conv2d");
+    dw.input("x", rng.tensor({g.n, g.c, g.h, g.w}), true)
+        .input("w", rng.tensor({2 * g.c, 1, g.kh, g.kw}), true)
+        .input("b", rng.tensor({2 * g.c}), true)
+        .window(g.window)
+        .attr("groups", std::to_string(g.c));
+    upstream(dw, {g.n, 2 * g.c, g.ho(), g.wo()});
+    dw.reference = [window = g.window, groups = g.c](const GradCase &c) {
+      return convGrads(simConv2dVJP(c["x"], c["w"], Similarity{}, c.find("b"),
+                                    window, c["gy"], groups));
+    };
     // DNS: torchvision deform_conv2d with zero offsets and mask = m.
     GradCase &d = add("dns_deform_conv2d" + tag, "deform_conv2d");
     convInputs(d, g, gi != 1);

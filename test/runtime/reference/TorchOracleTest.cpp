@@ -273,6 +273,21 @@ std::vector<OracleCase> buildCases() {
   sum.reference = [](const OracleCase &c) {
     return std::vector<Tensor>{nsl::reference::add(c["a"], c["b"])};
   };
+  // Grouped and depthwise convolutions: F.conv2d(groups=G).
+  for (size_t gi = 0; gi < geometries.size(); ++gi) {
+    const Geometry &g = geometries[gi];
+    const int64_t groups = g.c; // depthwise, times a multiplier of 2
+    OracleCase &c = add("conv2d_depthwise_g" + std::to_string(gi), "conv2d");
+    c.input("x", rng.tensor({g.n, g.c, g.h, g.w}))
+        .input("w", rng.tensor({2 * g.c, 1, g.kh, g.kw}))
+        .input("b", rng.tensor({2 * g.c}))
+        .window(g.window)
+        .attr("groups", std::to_string(groups));
+    c.reference = [window = g.window, groups](const OracleCase &c) {
+      return std::vector<Tensor>{
+          simConv2d(c["x"], c["w"], Similarity{}, c.find("b"), window, groups)};
+    };
+  }
   // Every elementwise row (Elementwise.h), broadcast as in PyTorch: a row
   // torch_oracle.py does not know fails.
   for (const ElementwiseRow &row : elementwiseRows())

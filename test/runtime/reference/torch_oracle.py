@@ -246,7 +246,10 @@ def batch_norm_train(t, a):
 
 
 OPS = {
-    "conv2d": lambda t, a: [F.conv2d(t["x"], t["w"], t.get("b"), **window(a))],
+    "conv2d": lambda t, a: [
+        F.conv2d(t["x"], t["w"], t.get("b"), **window(a),
+                 groups=int(a.get("groups", "1")))
+    ],
     "folded_conv2d": folded_conv2d,
     "fold_similarity": fold_similarity,
     "deform_conv2d": deform_conv2d,
