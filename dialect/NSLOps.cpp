@@ -583,6 +583,36 @@ LogicalResult check(const Diagnoser &d, FlattenOp::Adaptor adaptor,
   return success();
 }
 
+LogicalResult check(const Diagnoser &d, ConcatOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  ValueRange inputs = adaptor.getInputs();
+  if (inputs.empty())
+    return d.fail("needs at least one input");
+  SmallVector<int64_t> result(shapeOf(inputs.front()));
+  int64_t rank = static_cast<int64_t>(result.size());
+  int64_t dim = static_cast<int64_t>(adaptor.getDim());
+  if (rank < 2)
+    return d.fail("inputs must have a batch dimension and at least one more, "
+                  "got ",
+                  str(result));
+  if (dim < 1 || dim >= rank)
+    return d.fail("dim must be a dimension after the batch, 1 to ", rank - 1,
+                  ", got ", dim);
+  for (auto [index, input] : llvm::enumerate(inputs.drop_front())) {
+    ArrayRef<int64_t> shape = shapeOf(input);
+    bool fits = static_cast<int64_t>(shape.size()) == rank;
+    for (int64_t i = 0; fits && i < rank; ++i)
+      fits = i == dim || shape[i] == result[i];
+    if (!fits)
+      return d.fail("input #", index + 1, " ", str(shape),
+                    " must have the shape of input #0 ",
+                    str(shapeOf(inputs.front())), " but along dim ", dim);
+    result[dim] += shape[dim];
+  }
+  types.push_back(f32Tensor(inputs.front().getContext(), result));
+  return success();
+}
+
 LogicalResult check(const Diagnoser &d, SoftmaxCrossEntropyOp::Adaptor adaptor,
                     SmallVectorImpl<Type> &types) {
   if (failed(checkRank(d, adaptor.getLogits(), "logits", 2, "[N, C]")))
@@ -826,6 +856,7 @@ NSL_CHECKED_OP(AvgPool2dOp)
 NSL_CHECKED_OP(GlobalAvgPool2dOp)
 NSL_CHECKED_OP(LinearOp)
 NSL_CHECKED_OP(FlattenOp)
+NSL_CHECKED_OP(ConcatOp)
 NSL_CHECKED_OP(SoftmaxCrossEntropyOp)
 NSL_CHECKED_OP(L1PenaltyOp)
 NSL_CHECKED_OP(OrthogonalityPenaltyOp)
@@ -849,6 +880,7 @@ NSL_VJP_OP(MaxPool2d)
 NSL_VJP_OP(AvgPool2d)
 NSL_VJP_OP(GlobalAvgPool2d)
 NSL_VJP_OP(Flatten)
+NSL_VJP_OP(Concat)
 NSL_VJP_OP(SoftmaxCrossEntropy)
 NSL_VJP_OP(L1Penalty)
 NSL_VJP_OP(OrthogonalityPenalty)

@@ -367,6 +367,23 @@ def NSL_FlattenOp : NSL_Op<"flatten", [NSL_PerSampleOpInterface, DeclareOpInterf
   let hasFolder = 1;
 }
 
+def NSL_ConcatOp : NSL_Op<"concat", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = "concatenation along a dimension after the batch";
+  let description = [{
+    `torch.cat(inputs, dim)`: the inputs, of equal rank (≥ 2) and equal sizes
+    but along `dim`, one after the other along `dim`. `dim` is at least 1:
+    the batch dimension is the runtime's to split.
+
+    ```mlir
+    %y = nsl.concat %a, %b {dim = 1}
+        : tensor<2x3x8x8xf32>, tensor<2x5x8x8xf32> -> tensor<2x8x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<NSL_Tensor>:$inputs, I64Attr:$dim);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type($inputs) `->` type($result)";
+}
+
 def NSL_SoftmaxCrossEntropyOp : NSL_Op<"softmax_cross_entropy", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "mean cross-entropy of softmax(logits) with label smoothing";
   let description = [{

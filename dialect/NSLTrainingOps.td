@@ -166,6 +166,14 @@ def NSL_FlattenVJPOp
   }];
 }
 
+def NSL_ConcatVJPOp
+    : NSL_VJPOp<"concat_vjp", NSL_ConcatOp, (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
+  let assemblyFormat = [{
+    $inputs `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
+    attr-dict `:` type($inputs) `->` type($grads)
+  }];
+}
+
 def NSL_SoftmaxCrossEntropyVJPOp
     : NSL_VJPOp<"softmax_cross_entropy_vjp", NSL_SoftmaxCrossEntropyOp,
                 (ins NSL_Tensor:$grad_output)> {

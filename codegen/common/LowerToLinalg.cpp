@@ -728,6 +728,25 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op,
         return one(linearLayer(g, o.getInput(), o.getWeight(), o.getBias(),
                                o.getType().getShape()));
       })
+      .Case([&](ConcatOp o) {
+        // Each input into its slice of one result.
+        ArrayRef<int64_t> shape = o.getType().getShape();
+        int64_t dim = static_cast<int64_t>(o.getDim()), offset = 0;
+        Value result = g.empty(shape);
+        for (Value input : o.getInputs()) {
+          ArrayRef<int64_t> in = shapeOf(input);
+          SmallVector<OpFoldResult> offsets, sizes, strides;
+          for (int64_t i = 0; i < static_cast<int64_t>(in.size()); ++i) {
+            offsets.push_back(g.b.getIndexAttr(i == dim ? offset : 0));
+            sizes.push_back(g.b.getIndexAttr(in[i]));
+            strides.push_back(g.b.getIndexAttr(1));
+          }
+          result = tensor::InsertSliceOp::create(g.b, g.loc, input, result,
+                                                 offsets, sizes, strides);
+          offset += in[dim];
+        }
+        return one(result);
+      })
       .Case([&](FlattenOp o) {
         ArrayRef<int64_t> in = shapeOf(o.getInput());
         ReassociationIndices rest;

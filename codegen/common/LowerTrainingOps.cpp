@@ -700,6 +700,29 @@ mlir::nsl::lowering::lowerTrainingOp(LoweringBuilder &g, Operation *op) {
       .Case([&](GlobalAvgPool2dVJPOp o) {
         return one(lowerGlobalAvgPool2dVJP(g, o));
       })
+      .Case([&](ConcatVJPOp o) {
+        // ∂input_i: the slice of the upstream gradient at input i's offset.
+        int64_t dim = static_cast<int64_t>(o.getDim());
+        SmallVector<int64_t> offsets;
+        int64_t offset = 0;
+        for (Value input : o.getInputs()) {
+          offsets.push_back(offset);
+          offset += shapeOf(input)[dim];
+        }
+        SmallVector<Value> grads;
+        for (int64_t index : o.getWrt()) {
+          ArrayRef<int64_t> in = shapeOf(o.getInputs()[index]);
+          SmallVector<OpFoldResult> at, sizes, strides;
+          for (int64_t i = 0; i < static_cast<int64_t>(in.size()); ++i) {
+            at.push_back(g.b.getIndexAttr(i == dim ? offsets[index] : 0));
+            sizes.push_back(g.b.getIndexAttr(in[i]));
+            strides.push_back(g.b.getIndexAttr(1));
+          }
+          grads.push_back(tensor::ExtractSliceOp::create(
+              g.b, g.loc, g.f32(in), o.getGradOutput(), at, sizes, strides));
+        }
+        return Result(grads);
+      })
       .Case([&](FlattenVJPOp o) {
         ArrayRef<int64_t> in = shapeOf(o.getInput());
         if (in.size() == 2)

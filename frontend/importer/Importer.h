@@ -191,6 +191,8 @@ private:
   mlir::Value number(jit::Node *node, double value);
   /// clamp, hardtanh and relu6: clamp_min, then clamp_max, where given.
   void clamp(jit::Node *node);
+  /// aten::cat along a dimension after the batch.
+  void concat(jit::Node *node);
   /// gelu: the exact or the tanh row, as `approximate` says.
   void gelu(jit::Node *node);
   /// elu with scale and input_scale 1.

@@ -89,7 +89,7 @@ const char *const kSupportedKinds =
     "1), aten::linear (also addmm/matmul/mm with W.t()), "
     "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
     "aten::cross_entropy_loss (mean), aten::clamp/clip/hardtanh/relu6, "
-    "aten::gelu, aten::elu (scale 1)";
+    "aten::gelu, aten::elu (scale 1), aten::cat (not along the batch)";
 
 /// kSupportedKinds and the elementwise rows' TorchScript ops.
 std::string supportedKinds() {
@@ -462,6 +462,24 @@ void Importer::clamp(jit::Node *node) {
   setTensor(node, x);
 }
 
+void Importer::concat(jit::Node *node) {
+  SmallVector<Value> inputs = tensorList(node, input(node, "tensors"));
+  if (inputs.empty())
+    fail(node, "aten::cat of an empty list");
+  int64_t rank = static_cast<int64_t>(shapeOf(inputs.front()).size());
+  int64_t dim = integer(node, input(node, "dim"));
+  if (dim < 0)
+    dim += rank;
+  if (dim == 0)
+    fail(node, "aten::cat along the batch dimension is not supported (the "
+               "batch is the runtime's to split)");
+  if (inputs.size() == 1) {
+    setTensor(node, inputs.front());
+    return;
+  }
+  setTensor(node, build<mlir::nsl::ConcatOp>(node, ValueRange(inputs), dim));
+}
+
 void Importer::gelu(jit::Node *node) {
   std::string approximate = string(node, input(node, "approximate"));
   if (approximate != "none" && approximate != "tanh")
@@ -739,6 +757,8 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
          {"aten::clamp", "aten::clamp_", "aten::clip", "aten::clip_",
           "aten::hardtanh", "aten::hardtanh_", "aten::relu6", "aten::relu6_"})
       t[kind] = &Importer::clamp;
+    t["aten::cat"] = &Importer::concat;
+    t["aten::concat"] = &Importer::concat;
     t["aten::gelu"] = &Importer::gelu;
     t["aten::gelu_"] = &Importer::gelu;
     t["aten::elu"] = &Importer::elu;

@@ -740,6 +740,31 @@ Tensor flattenVJP(const Tensor &x, const Tensor &gradOutput) {
   return Tensor(x.shape, gradOutput.data);
 }
 
+std::vector<Tensor> concatVJP(const std::vector<Tensor> &inputs, int64_t dim,
+                              const Tensor &gradOutput) {
+  const char *op = "concat VJP";
+  Shape shape = concatShape(op, inputs, dim);
+  checkUpstream(op, gradOutput, shape, "(the concatenation's shape)");
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d)
+    outer *= shape[d];
+  for (int64_t d = dim + 1; d < static_cast<int64_t>(shape.size()); ++d)
+    inner *= shape[d];
+  std::vector<Tensor> grads;
+  int64_t offset = 0;
+  for (const Tensor &x : inputs) {
+    Tensor g(x.shape);
+    const int64_t block = x.dim(dim) * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < block; ++i)
+        g.data[o * block + i] =
+            gradOutput.data[(o * shape[dim] + offset) * inner + i];
+    offset += x.dim(dim);
+    grads.push_back(std::move(g));
+  }
+  return grads;
+}
+
 Tensor softmaxCrossEntropyVJP(const Tensor &logits, const Tensor &labels,
                               double labelSmoothing, const Tensor &gradLoss) {
   const char *op = "softmax_cross_entropy VJP";

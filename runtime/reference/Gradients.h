@@ -177,6 +177,10 @@ struct AddGrads {
 AddGrads addVJP(const Tensor &a, const Tensor &b, const Tensor &gradOutput);
 /// Reshapes G [N, F] back to x's shape.
 Tensor flattenVJP(const Tensor &x, const Tensor &gradOutput);
+
+/// The slices of the upstream gradient, one per input of concat.
+std::vector<Tensor> concatVJP(const std::vector<Tensor> &inputs, int64_t dim,
+                              const Tensor &gradOutput);
 /// ∂logits[n,c] = g/N·(softmax(z_n)[c] − (1−ε)·1[c = label_n] − ε/C) for the
 /// rank-0 upstream gradient g of the mean loss. Labels get no gradient.
 Tensor softmaxCrossEntropyVJP(const Tensor &logits, const Tensor &labels,

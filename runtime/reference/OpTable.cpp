@@ -178,6 +178,10 @@ ComputeTable layerComputes() {
        [](const NodeContext &c) -> std::vector<Tensor> {
          return {flatten(c.operand("input"))};
        }},
+      {"concat",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {concat(c.variadicOperand("inputs"), c.integer("dim"))};
+       }},
       {"softmax_cross_entropy",
        [](const NodeContext &c) -> std::vector<Tensor> {
          return {softmaxCrossEntropy(c.operand("logits"), c.operand("labels"),
@@ -357,6 +361,15 @@ ComputeTable layerVJPComputes() {
        [](const NodeContext &c) -> std::vector<Tensor> {
          return c.select(
              {flattenVJP(c.operand("input"), c.operand("grad_output"))});
+       }},
+      {"concat_vjp",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         std::vector<Tensor> grads =
+             concatVJP(c.variadicOperand("inputs"), c.integer("dim"),
+                       c.operand("grad_output"));
+         return c.select(std::vector<std::optional<Tensor>>(
+             std::make_move_iterator(grads.begin()),
+             std::make_move_iterator(grads.end())));
        }},
       {"softmax_cross_entropy_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {

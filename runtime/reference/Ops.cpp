@@ -942,6 +942,52 @@ Tensor flatten(const Tensor &x) {
   return Tensor({x.dim(0), features}, x.data, x.dtype);
 }
 
+namespace detail {
+Shape concatShape(const char *op, const std::vector<Tensor> &inputs,
+                  int64_t dim) {
+  if (inputs.empty())
+    fail(op, "needs at least one input");
+  Shape result = inputs.front().shape;
+  const int64_t rank = static_cast<int64_t>(result.size());
+  if (rank < 2 || dim < 1 || dim >= rank)
+    fail(op, "dim " + std::to_string(dim) +
+                 " must be after the batch dimension of inputs of rank >= 2 "
+                 "(shape " +
+                 shapeToString(result) + ")");
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const Shape &shape = inputs[i].shape;
+    bool fits = static_cast<int64_t>(shape.size()) == rank;
+    for (int64_t d = 0; fits && d < rank; ++d)
+      fits = d == dim || shape[d] == result[d];
+    if (!fits)
+      fail(op, "input " + std::to_string(i) + " " + shapeToString(shape) +
+                   " must have the shape of input 0 " +
+                   shapeToString(inputs.front().shape) + " but along dim " +
+                   std::to_string(dim));
+    result[dim] += shape[dim];
+  }
+  return result;
+}
+} // namespace detail
+
+Tensor concat(const std::vector<Tensor> &inputs, int64_t dim) {
+  Tensor y(concatShape("concat", inputs, dim));
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d)
+    outer *= y.dim(d);
+  for (int64_t d = dim + 1; d < y.rank(); ++d)
+    inner *= y.dim(d);
+  int64_t offset = 0; // along dim
+  for (const Tensor &x : inputs) {
+    const int64_t block = x.dim(dim) * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < block; ++i)
+        y.data[(o * y.dim(dim) + offset) * inner + i] = x.data[o * block + i];
+    offset += x.dim(dim);
+  }
+  return y;
+}
+
 Tensor softmaxCrossEntropy(const Tensor &logits, const Tensor &labels,
                            double labelSmoothing) {
   checkCrossEntropy("softmax_cross_entropy", logits, labels, labelSmoothing);

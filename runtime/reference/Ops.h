@@ -129,6 +129,10 @@ Tensor linear(const Tensor &x, const Tensor &w, const Tensor *bias);
 Tensor add(const Tensor &a, const Tensor &b);
 /// [N, d1, d2, …] → [N, d1·d2·…].
 Tensor flatten(const Tensor &x);
+
+/// torch.cat(inputs, dim): equal ranks ≥ 2, equal sizes but along `dim`,
+/// 1 ≤ dim < rank.
+Tensor concat(const std::vector<Tensor> &inputs, int64_t dim);
 /// Mean over the batch of PyTorch's cross-entropy with label smoothing ε:
 /// (1−ε)·(−log p[label]) + ε·mean_c(−log p[c]). logits [N,C] f32, labels [N]
 /// i64 in [0, C). Returns a rank-0 tensor.

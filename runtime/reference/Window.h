@@ -93,6 +93,10 @@ std::vector<double> multiplyRows(const std::vector<double> &rows,
 // Operand checks of whole ops (the forward function and its VJP alike)
 //===----------------------------------------------------------------------===//
 
+/// The result shape of concat(inputs, dim), or ReferenceError.
+Shape concatShape(const char *op, const std::vector<Tensor> &inputs,
+                  int64_t dim);
+
 Geometry checkSimConv2d(const char *op, const Tensor &x, const Tensor &w,
                         const Similarity &sim, const Tensor *bias,
                         const Window &window, int64_t groups = 1);

@@ -57,6 +57,30 @@ func.func @conv_groups_dynamic(%x: tensor<1x4x8x8xf32>, %w: tensor<4x2x3x3xf32>,
 
 // -----
 
+func.func @concat_batch(%a: tensor<2x3x4x4xf32>, %b: tensor<2x3x4x4xf32>) {
+  // expected-error @+1 {{dim must be a dimension after the batch, 1 to 3, got 0}}
+  %0 = nsl.concat %a, %b {dim = 0} : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32> -> tensor<4x3x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @concat_shapes(%a: tensor<2x3x4x4xf32>, %b: tensor<2x3x5x4xf32>) {
+  // expected-error @+1 {{input #1 [2, 3, 5, 4] must have the shape of input #0 [2, 3, 4, 4] but along dim 1}}
+  %0 = nsl.concat %a, %b {dim = 1} : tensor<2x3x4x4xf32>, tensor<2x3x5x4xf32> -> tensor<2x6x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @concat_result(%a: tensor<2x3x4x4xf32>, %b: tensor<2x2x4x4xf32>) {
+  // expected-error @+1 {{result #0 must be 'tensor<2x5x4x4xf32>', got 'tensor<2x6x4x4xf32>'}}
+  %0 = nsl.concat %a, %b {dim = 1} : tensor<2x3x4x4xf32>, tensor<2x2x4x4xf32> -> tensor<2x6x4x4xf32>
+  return
+}
+
+// -----
+
 func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
   // expected-error @+1 {{weight [4, 2, 3, 3] expects 2 input channels but the input [1, 3, 8, 8] has 3}}
   %0 = nsl.sim_conv2d identity %x, %w : tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>

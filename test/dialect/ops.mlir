@@ -48,6 +48,13 @@ func.func @sim_conv2d_grouped(%x: tensor<2x6x8x8xf32>, %w: tensor<4x3x3x3xf32>,
   return %0, %1 : tensor<2x4x6x6xf32>, tensor<2x6x8x8xf32>
 }
 
+// CHECK-LABEL: func.func @concat
+func.func @concat(%a: tensor<2x3x4x4xf32>, %b: tensor<2x5x4x4xf32>) -> tensor<2x8x4x4xf32> {
+  // CHECK: nsl.concat %{{.*}}, %{{.*}} {dim = 1 : i64} : tensor<2x3x4x4xf32>, tensor<2x5x4x4xf32> -> tensor<2x8x4x4xf32>
+  %0 = nsl.concat %a, %b {dim = 1} : tensor<2x3x4x4xf32>, tensor<2x5x4x4xf32> -> tensor<2x8x4x4xf32>
+  return %0 : tensor<2x8x4x4xf32>
+}
+
 // CHECK-LABEL: func.func @sim_conv2d_dynamic
 func.func @sim_conv2d_dynamic(
     %x: tensor<1x5x8x8xf32>, %w: tensor<6x5x3x3xf32>, %dns: tensor<1x9x4x4xf32>,

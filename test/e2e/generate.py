@@ -247,6 +247,19 @@ def other_cases():
                          "%1 = nsl.add %0, %z : tensor<2x3x5x5xf32>",
                          "%y = nsl.flatten %1 : tensor<2x3x5x5xf32> -> tensor<2x75xf32>"],
                         [("%y", [2, 75], "f32")]))
+    # Concatenation along channels (a conv's output and the input, as in
+    # DenseNet), along a spatial dimension, and of 2-D features.
+    cases.append(simple("concat_channels", [("x", [2, 3, 5, 6], "input"), ("w", [4, 3, 3, 3], "parameter")],
+                        ["%0 = nsl.sim_conv2d identity %x, %w {padding = array<i64: 1, 1>} : tensor<2x3x5x6xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x5x6xf32>",
+                         "%1 = nsl.relu %0 : tensor<2x4x5x6xf32>",
+                         "%y = nsl.concat %x, %1, %x {dim = 1} : tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x3x5x6xf32> -> tensor<2x10x5x6xf32>"],
+                        [("%y", [2, 10, 5, 6], "f32")]))
+    cases.append(simple("concat_width", [("x", [1, 3, 5, 6], "input"), ("z", [1, 3, 5, 2], "input")],
+                        ["%y = nsl.concat %x, %z {dim = 3} : tensor<1x3x5x6xf32>, tensor<1x3x5x2xf32> -> tensor<1x3x5x8xf32>"],
+                        [("%y", [1, 3, 5, 8], "f32")]))
+    cases.append(simple("concat_features", [("x", [3, 4], "input"), ("z", [3, 7], "input")],
+                        ["%y = nsl.concat %x, %z {dim = 1} : tensor<3x4xf32>, tensor<3x7xf32> -> tensor<3x11xf32>"],
+                        [("%y", [3, 11], "f32")]))
     cases.append(simple("max_pool", [("x", [2, 3, 9, 8], "input")],
                         ["%y = nsl.max_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 2, 1>} : tensor<2x3x9x8xf32> -> tensor<2x3x4x4xf32>"],
                         [("%y", [2, 3, 4, 4], "f32")]))
@@ -467,6 +480,12 @@ def grad_other_cases():
     cases.append(vjp_case("global_avg_pool_vjp", [("x", [3, 11, 5, 7], "input", f)], "global_avg_pool2d_vjp", "%x", [3, 11, 1, 1], [0],
                           (), ty([3, 11, 5, 7])))
     cases.append(vjp_case("flatten_vjp", [("x", [2, 3, 5, 5], "input", f)], "flatten_vjp", "%x", [2, 75], [0], (), ty([2, 3, 5, 5])))
+    concat_operands = [("a", [2, 3, 5, 6], "input", f), ("b", [2, 4, 5, 6], "input", f), ("c", [2, 1, 5, 6], "input", f)]
+    for wrt in ([0, 1, 2], [1], [0, 2]):
+        cases.append(vjp_case(f"concat_vjp_{''.join(map(str, wrt))}", concat_operands, "concat_vjp", "%a, %b, %c", [2, 8, 5, 6], wrt,
+                              ["dim = 1"], ", ".join(ty(s) for _, s, _, _ in concat_operands)))
+    cases.append(vjp_case("concat_vjp_width", [("a", [1, 3, 5, 6], "input", f), ("b", [1, 3, 5, 2], "input", f)], "concat_vjp", "%a, %b",
+                          [1, 3, 5, 8], [0, 1], ["dim = 3"], f"{ty([1, 3, 5, 6])}, {ty([1, 3, 5, 2])}"))
     # Cross-entropy with and without label smoothing (rank-0 upstream).
     for smoothing in ["0.0", "0.1"]:
         cases.append(vjp_case(f"cross_entropy_vjp_{smoothing.replace('.', '_')}",

@@ -27,44 +27,52 @@
 // RUN: nsl-run check %t.global_avg_pool_vjp --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function flatten_vjp --seed 11 -o %t.flatten_vjp > /dev/null
 // RUN: nsl-run check %t.flatten_vjp --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_vjp_0_0 --seed 12 -o %t.cross_entropy_vjp_0_0 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_vjp_0_0 --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_vjp_0_1 --seed 13 -o %t.cross_entropy_vjp_0_1 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_vjp_0_1 --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function l1_penalty --seed 14 -o %t.l1_penalty > /dev/null
-// RUN: nsl-run check %t.l1_penalty --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function orthogonality_penalty --seed 15 -o %t.orthogonality_penalty > /dev/null
-// RUN: nsl-run check %t.orthogonality_penalty --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function orthogonality_penalty_linear --seed 16 -o %t.orthogonality_penalty_linear > /dev/null
-// RUN: nsl-run check %t.orthogonality_penalty_linear --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function l1_penalty_vjp --seed 17 -o %t.l1_penalty_vjp > /dev/null
-// RUN: nsl-run check %t.l1_penalty_vjp --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function orthogonality_penalty_vjp --seed 18 -o %t.orthogonality_penalty_vjp > /dev/null
-// RUN: nsl-run check %t.orthogonality_penalty_vjp --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function orthogonality_penalty_vjp_linear --seed 19 -o %t.orthogonality_penalty_vjp_linear > /dev/null
-// RUN: nsl-run check %t.orthogonality_penalty_vjp_linear --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function count_correct --seed 20 -o %t.count_correct > /dev/null
-// RUN: nsl-run check %t.count_correct --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function loss_grad_count --seed 21 -o %t.loss_grad_count > /dev/null
-// RUN: nsl-run check %t.loss_grad_count --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sgd_plain --seed 22 -o %t.sgd_plain > /dev/null
-// RUN: nsl-run check %t.sgd_plain --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sgd_momentum_dampening --seed 23 -o %t.sgd_momentum_dampening > /dev/null
-// RUN: nsl-run check %t.sgd_momentum_dampening --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sgd_nesterov --seed 24 -o %t.sgd_nesterov > /dev/null
-// RUN: nsl-run check %t.sgd_nesterov --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sgd_weight_decay --seed 25 -o %t.sgd_weight_decay > /dev/null
-// RUN: nsl-run check %t.sgd_weight_decay --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sgd_weight_decay_no_momentum --seed 26 -o %t.sgd_weight_decay_no_momentum > /dev/null
-// RUN: nsl-run check %t.sgd_weight_decay_no_momentum --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function adam_plain --seed 27 -o %t.adam_plain > /dev/null
-// RUN: nsl-run check %t.adam_plain --seed 127 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function adam_amsgrad --seed 28 -o %t.adam_amsgrad > /dev/null
-// RUN: nsl-run check %t.adam_amsgrad --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function adam_weight_decay --seed 29 -o %t.adam_weight_decay > /dev/null
-// RUN: nsl-run check %t.adam_weight_decay --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function adam_amsgrad_weight_decay --seed 30 -o %t.adam_amsgrad_weight_decay > /dev/null
-// RUN: nsl-run check %t.adam_amsgrad_weight_decay --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_vjp_012 --seed 12 -o %t.concat_vjp_012 > /dev/null
+// RUN: nsl-run check %t.concat_vjp_012 --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_vjp_1 --seed 13 -o %t.concat_vjp_1 > /dev/null
+// RUN: nsl-run check %t.concat_vjp_1 --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_vjp_02 --seed 14 -o %t.concat_vjp_02 > /dev/null
+// RUN: nsl-run check %t.concat_vjp_02 --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_vjp_width --seed 15 -o %t.concat_vjp_width > /dev/null
+// RUN: nsl-run check %t.concat_vjp_width --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_vjp_0_0 --seed 16 -o %t.cross_entropy_vjp_0_0 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_vjp_0_0 --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_vjp_0_1 --seed 17 -o %t.cross_entropy_vjp_0_1 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_vjp_0_1 --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function l1_penalty --seed 18 -o %t.l1_penalty > /dev/null
+// RUN: nsl-run check %t.l1_penalty --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function orthogonality_penalty --seed 19 -o %t.orthogonality_penalty > /dev/null
+// RUN: nsl-run check %t.orthogonality_penalty --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function orthogonality_penalty_linear --seed 20 -o %t.orthogonality_penalty_linear > /dev/null
+// RUN: nsl-run check %t.orthogonality_penalty_linear --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function l1_penalty_vjp --seed 21 -o %t.l1_penalty_vjp > /dev/null
+// RUN: nsl-run check %t.l1_penalty_vjp --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function orthogonality_penalty_vjp --seed 22 -o %t.orthogonality_penalty_vjp > /dev/null
+// RUN: nsl-run check %t.orthogonality_penalty_vjp --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function orthogonality_penalty_vjp_linear --seed 23 -o %t.orthogonality_penalty_vjp_linear > /dev/null
+// RUN: nsl-run check %t.orthogonality_penalty_vjp_linear --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function count_correct --seed 24 -o %t.count_correct > /dev/null
+// RUN: nsl-run check %t.count_correct --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function loss_grad_count --seed 25 -o %t.loss_grad_count > /dev/null
+// RUN: nsl-run check %t.loss_grad_count --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sgd_plain --seed 26 -o %t.sgd_plain > /dev/null
+// RUN: nsl-run check %t.sgd_plain --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sgd_momentum_dampening --seed 27 -o %t.sgd_momentum_dampening > /dev/null
+// RUN: nsl-run check %t.sgd_momentum_dampening --seed 127 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sgd_nesterov --seed 28 -o %t.sgd_nesterov > /dev/null
+// RUN: nsl-run check %t.sgd_nesterov --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sgd_weight_decay --seed 29 -o %t.sgd_weight_decay > /dev/null
+// RUN: nsl-run check %t.sgd_weight_decay --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sgd_weight_decay_no_momentum --seed 30 -o %t.sgd_weight_decay_no_momentum > /dev/null
+// RUN: nsl-run check %t.sgd_weight_decay_no_momentum --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adam_plain --seed 31 -o %t.adam_plain > /dev/null
+// RUN: nsl-run check %t.adam_plain --seed 131 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adam_amsgrad --seed 32 -o %t.adam_amsgrad > /dev/null
+// RUN: nsl-run check %t.adam_amsgrad --seed 132 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adam_weight_decay --seed 33 -o %t.adam_weight_decay > /dev/null
+// RUN: nsl-run check %t.adam_weight_decay --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adam_amsgrad_weight_decay --seed 34 -o %t.adam_amsgrad_weight_decay > /dev/null
+// RUN: nsl-run check %t.adam_amsgrad_weight_decay --seed 134 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @linear_vjp_bias(
@@ -174,6 +182,45 @@ func.func @flatten_vjp(
     -> (tensor<2x3x5x5xf32>) {
   %res = nsl.flatten_vjp %x grad(%gy : tensor<2x75xf32>) wrt [0] : tensor<2x3x5x5xf32> -> tensor<2x3x5x5xf32>
   return %res : tensor<2x3x5x5xf32>
+}
+
+func.func @concat_vjp_012(
+    %a: tensor<2x3x5x6xf32> {nsl.name = "a", nsl.role = "input"},
+    %b: tensor<2x4x5x6xf32> {nsl.name = "b", nsl.role = "input"},
+    %c: tensor<2x1x5x6xf32> {nsl.name = "c", nsl.role = "input"},
+    %gy: tensor<2x8x5x6xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x1x5x6xf32>) {
+  %res:3 = nsl.concat_vjp %a, %b, %c grad(%gy : tensor<2x8x5x6xf32>) wrt [0, 1, 2] {dim = 1} : tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x1x5x6xf32> -> tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x1x5x6xf32>
+  return %res#0, %res#1, %res#2 : tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x1x5x6xf32>
+}
+
+func.func @concat_vjp_1(
+    %a: tensor<2x3x5x6xf32> {nsl.name = "a", nsl.role = "input"},
+    %b: tensor<2x4x5x6xf32> {nsl.name = "b", nsl.role = "input"},
+    %c: tensor<2x1x5x6xf32> {nsl.name = "c", nsl.role = "input"},
+    %gy: tensor<2x8x5x6xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x4x5x6xf32>) {
+  %res = nsl.concat_vjp %a, %b, %c grad(%gy : tensor<2x8x5x6xf32>) wrt [1] {dim = 1} : tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x1x5x6xf32> -> tensor<2x4x5x6xf32>
+  return %res : tensor<2x4x5x6xf32>
+}
+
+func.func @concat_vjp_02(
+    %a: tensor<2x3x5x6xf32> {nsl.name = "a", nsl.role = "input"},
+    %b: tensor<2x4x5x6xf32> {nsl.name = "b", nsl.role = "input"},
+    %c: tensor<2x1x5x6xf32> {nsl.name = "c", nsl.role = "input"},
+    %gy: tensor<2x8x5x6xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x5x6xf32>, tensor<2x1x5x6xf32>) {
+  %res:2 = nsl.concat_vjp %a, %b, %c grad(%gy : tensor<2x8x5x6xf32>) wrt [0, 2] {dim = 1} : tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x1x5x6xf32> -> tensor<2x3x5x6xf32>, tensor<2x1x5x6xf32>
+  return %res#0, %res#1 : tensor<2x3x5x6xf32>, tensor<2x1x5x6xf32>
+}
+
+func.func @concat_vjp_width(
+    %a: tensor<1x3x5x6xf32> {nsl.name = "a", nsl.role = "input"},
+    %b: tensor<1x3x5x2xf32> {nsl.name = "b", nsl.role = "input"},
+    %gy: tensor<1x3x5x8xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x3x5x6xf32>, tensor<1x3x5x2xf32>) {
+  %res:2 = nsl.concat_vjp %a, %b grad(%gy : tensor<1x3x5x8xf32>) wrt [0, 1] {dim = 3} : tensor<1x3x5x6xf32>, tensor<1x3x5x2xf32> -> tensor<1x3x5x6xf32>, tensor<1x3x5x2xf32>
+  return %res#0, %res#1 : tensor<1x3x5x6xf32>, tensor<1x3x5x2xf32>
 }
 
 func.func @cross_entropy_vjp_0_0(

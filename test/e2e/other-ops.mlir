@@ -43,18 +43,24 @@
 // RUN: nsl-run check %t.fused_predictor_dns_input_only --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function relu_add_flatten --seed 19 -o %t.relu_add_flatten > /dev/null
 // RUN: nsl-run check %t.relu_add_flatten --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function max_pool --seed 20 -o %t.max_pool > /dev/null
-// RUN: nsl-run check %t.max_pool --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_include_pad --seed 21 -o %t.avg_pool_include_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_include_pad --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function avg_pool_exclude_pad --seed 22 -o %t.avg_pool_exclude_pad > /dev/null
-// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function global_pool_linear --seed 23 -o %t.global_pool_linear > /dev/null
-// RUN: nsl-run check %t.global_pool_linear --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_0 --seed 24 -o %t.cross_entropy_0_0 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_0 --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function cross_entropy_0_1 --seed 25 -o %t.cross_entropy_0_1 > /dev/null
-// RUN: nsl-run check %t.cross_entropy_0_1 --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_channels --seed 20 -o %t.concat_channels > /dev/null
+// RUN: nsl-run check %t.concat_channels --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_width --seed 21 -o %t.concat_width > /dev/null
+// RUN: nsl-run check %t.concat_width --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function concat_features --seed 22 -o %t.concat_features > /dev/null
+// RUN: nsl-run check %t.concat_features --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool --seed 23 -o %t.max_pool > /dev/null
+// RUN: nsl-run check %t.max_pool --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_include_pad --seed 24 -o %t.avg_pool_include_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_include_pad --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_exclude_pad --seed 25 -o %t.avg_pool_exclude_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_exclude_pad --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function global_pool_linear --seed 26 -o %t.global_pool_linear > /dev/null
+// RUN: nsl-run check %t.global_pool_linear --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_0 --seed 27 -o %t.cross_entropy_0_0 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_0 --seed 127 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function cross_entropy_0_1 --seed 28 -o %t.cross_entropy_0_1 > /dev/null
+// RUN: nsl-run check %t.cross_entropy_0_1 --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @patch_norm(
@@ -269,6 +275,32 @@ func.func @relu_add_flatten(
   %1 = nsl.add %0, %z : tensor<2x3x5x5xf32>
   %y = nsl.flatten %1 : tensor<2x3x5x5xf32> -> tensor<2x75xf32>
   return %y : tensor<2x75xf32>
+}
+
+func.func @concat_channels(
+    %x: tensor<2x3x5x6xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"})
+    -> (tensor<2x10x5x6xf32>) {
+  %0 = nsl.sim_conv2d identity %x, %w {padding = array<i64: 1, 1>} : tensor<2x3x5x6xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x5x6xf32>
+  %1 = nsl.relu %0 : tensor<2x4x5x6xf32>
+  %y = nsl.concat %x, %1, %x {dim = 1} : tensor<2x3x5x6xf32>, tensor<2x4x5x6xf32>, tensor<2x3x5x6xf32> -> tensor<2x10x5x6xf32>
+  return %y : tensor<2x10x5x6xf32>
+}
+
+func.func @concat_width(
+    %x: tensor<1x3x5x6xf32> {nsl.name = "x", nsl.role = "input"},
+    %z: tensor<1x3x5x2xf32> {nsl.name = "z", nsl.role = "input"})
+    -> (tensor<1x3x5x8xf32>) {
+  %y = nsl.concat %x, %z {dim = 3} : tensor<1x3x5x6xf32>, tensor<1x3x5x2xf32> -> tensor<1x3x5x8xf32>
+  return %y : tensor<1x3x5x8xf32>
+}
+
+func.func @concat_features(
+    %x: tensor<3x4xf32> {nsl.name = "x", nsl.role = "input"},
+    %z: tensor<3x7xf32> {nsl.name = "z", nsl.role = "input"})
+    -> (tensor<3x11xf32>) {
+  %y = nsl.concat %x, %z {dim = 1} : tensor<3x4xf32>, tensor<3x7xf32> -> tensor<3x11xf32>
+  return %y : tensor<3x11xf32>
 }
 
 func.func @max_pool(

@@ -91,6 +91,14 @@
 // RUN: nsl-run run %t/grouped_blocks.traced.nslm --input x=%t/grouped_blocks.x.npy --output-dir %t/grouped_blocks.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/grouped_blocks.traced.out/output.npy %t/grouped_blocks.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// torch.cat: a SqueezeNet fire module and a DenseNet layer.
+// RUN: nslc %t/concatenation.pt --input-shape 2x4x7x6 -o %t/concatenation.nslm > /dev/null
+// RUN: nsl-run run %t/concatenation.nslm --input x=%t/concatenation.x.npy --output-dir %t/concatenation.out > /dev/null
+// RUN: %python %S/compare.py %t/concatenation.out/output.npy %t/concatenation.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/concatenation.traced.pt --input-shape 2x4x7x6 -o %t/concatenation.traced.nslm > /dev/null
+// RUN: nsl-run run %t/concatenation.traced.nslm --input x=%t/concatenation.x.npy --output-dir %t/concatenation.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/concatenation.traced.out/output.npy %t/concatenation.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
 // dropout and a DNS SimLinear head.
 // RUN: nslc %t/residual.pt --input-shape 2x4x8x8 -o %t/residual.nslm > /dev/null

@@ -163,6 +163,26 @@ class GroupedBlocks(nn.Module):
         return y * s
 
 
+class Concatenation(nn.Module):
+    """torch.cat as torchvision uses it: a SqueezeNet fire module (1×1 and
+    3×3 expansions side by side) and a DenseNet layer (the input and the
+    new features, dim given negative)."""
+
+    def __init__(self):
+        super().__init__()
+        self.squeeze = nn.Conv2d(4, 3, 1)
+        self.expand1 = nn.Conv2d(3, 4, 1)
+        self.expand3 = nn.Conv2d(3, 4, 3, padding=1)
+        self.dense = nn.Sequential(nn.BatchNorm2d(12), nn.ReLU(),
+                                   nn.Conv2d(12, 5, 3, padding=1))
+
+    def forward(self, x):
+        s = F.relu(self.squeeze(x))
+        f = torch.cat([F.relu(self.expand1(s)), F.relu(self.expand3(s))], 1)
+        d = torch.cat([x, f], dim=1)
+        return torch.cat((d, self.dense(d)), -3)
+
+
 class Erfinv(nn.Module):
     """torch.erfinv has no nsl op."""
 
@@ -210,6 +230,7 @@ MODELS = {
     "activations": (Activations, [(2, 3, 8, 8)], True),
     "arithmetic": (Arithmetic, [(2, 3, 8, 8)], True),
     "grouped_blocks": (GroupedBlocks, [(2, 8, 9, 9)], True),
+    "concatenation": (Concatenation, [(2, 4, 7, 6)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),

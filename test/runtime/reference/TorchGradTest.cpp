@@ -377,6 +377,20 @@ std::vector<GradCase> buildCases() {
         return elementwiseVJP(row, operands, c["gy"], wrt);
       };
     }
+  for (int64_t dim : {1, 3}) {
+    GradCase &c = add("concat_dim" + std::to_string(dim), "concat");
+    Shape a{2, 3, 4, 5}, b = a, out = a;
+    b[dim] = 2;
+    out[dim] = 2 * a[dim] + 2;
+    c.input("a", rng.tensor(a), true)
+        .input("b", rng.tensor(b), true)
+        .input("c", rng.tensor(a), true);
+    c.attr("dim", std::to_string(dim));
+    upstream(c, out);
+    c.reference = [dim](const GradCase &c) {
+      return concatVJP({c["a"], c["b"], c["c"]}, dim, c["gy"]);
+    };
+  }
   GradCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}), true);
   upstream(flat, {3, 40});

@@ -304,6 +304,19 @@ std::vector<OracleCase> buildCases() {
         return std::vector<Tensor>{elementwise(row, operands)};
       };
     }
+  // torch.cat along channels and along the width (inputs in name order).
+  for (int64_t dim : {1, 3}) {
+    OracleCase &c = add("concat_dim" + std::to_string(dim), "concat");
+    Shape a{2, 3, 4, 5}, b = a;
+    b[dim] = 2;
+    c.input("a", rng.tensor(a))
+        .input("b", rng.tensor(b))
+        .input("c", rng.tensor(a));
+    c.attr("dim", std::to_string(dim));
+    c.reference = [dim](const OracleCase &c) {
+      return std::vector<Tensor>{concat({c["a"], c["b"], c["c"]}, dim)};
+    };
+  }
   OracleCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}));
   flat.reference = [](const OracleCase &c) {

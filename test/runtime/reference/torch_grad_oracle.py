@@ -136,6 +136,7 @@ for _name in [
     "global_avg_pool2d",
     "linear",
     "flatten",
+    "concat",
     "cross_entropy",
 ]:
     OPS[_name] = first_output(_name)

@@ -273,6 +273,9 @@ OPS = {
     "global_avg_pool2d": lambda t, a: [F.adaptive_avg_pool2d(t["x"], 1)],
     "linear": lambda t, a: [F.linear(t["x"], t["w"], t.get("b"))],
     "flatten": lambda t, a: [torch.flatten(t["x"], 1)],
+    "concat": lambda t, a: [
+        torch.cat([t[k] for k in sorted(t) if k != "gy"], int(a["dim"]))
+    ],
     "cross_entropy": lambda t, a: [
         F.cross_entropy(
             t["logits"], t["labels"], label_smoothing=float(a["label_smoothing"])
