@@ -176,6 +176,7 @@ private:
   void batchNorm(jit::Node *node);
   void pool(jit::Node *node);
   void adaptiveAvgPool(jit::Node *node);
+  void mean(jit::Node *node);
   void linear(jit::Node *node);
   void flatten(jit::Node *node);
   void reshape(jit::Node *node);

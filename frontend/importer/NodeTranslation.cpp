@@ -86,7 +86,8 @@ const char *const kSupportedKinds =
     "nsl::predicted_similarity, nsl::sim_linear, aten::conv2d, "
     "aten::_convolution (grouped too), aten::batch_norm (eval), aten::relu, "
     "aten::max_pool2d, aten::avg_pool2d, aten::adaptive_avg_pool2d (output "
-    "1), aten::linear (also addmm/matmul/mm with W.t()), "
+    "1 or dividing the input), aten::mean (over H and W), aten::linear (also "
+    "addmm/matmul/mm with W.t()), "
     "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
     "aten::cross_entropy_loss (mean), aten::clamp/clip/hardtanh/relu6, "
     "aten::gelu, aten::elu (scale 1), aten::cat (not along the batch)";
@@ -272,11 +273,51 @@ void Importer::pool(jit::Node *node) {
 }
 
 void Importer::adaptiveAvgPool(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  ArrayRef<int64_t> shape = shapeOf(x);
   SmallVector<int64_t> size = ints(node, input(node, "output_size"), 2);
-  if (size[0] != 1 || size[1] != 1)
-    fail(node, "adaptive_avg_pool2d is supported with output size 1 only");
-  setTensor(node, build<mlir::nsl::GlobalAvgPool2dOp>(
-                      node, tensor(node, input(node, "self"))));
+  if (shape.size() != 4)
+    fail(node, "adaptive_avg_pool2d is supported on [N, C, H, W] inputs");
+  if (size[0] == 1 && size[1] == 1) {
+    setTensor(node, build<mlir::nsl::GlobalAvgPool2dOp>(node, x));
+    return;
+  }
+  // Windows of equal size: an average pool (the input size itself: x).
+  if (shape[2] % size[0] != 0 || shape[3] % size[1] != 0)
+    fail(node, "adaptive_avg_pool2d from " + shapeToString(shape) + " to " +
+                   std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+                   " is not supported: the output size must be 1 or divide "
+                   "the input size");
+  if (shape[2] == size[0] && shape[3] == size[1]) {
+    setTensor(node, x);
+    return;
+  }
+  SmallVector<int64_t> kernel = {shape[2] / size[0], shape[3] / size[1]};
+  setTensor(node,
+            build<mlir::nsl::AvgPool2dOp>(node, x, kernel, kernel,
+                                          SmallVector<int64_t>{0, 0}, true));
+}
+
+/// aten::mean over the spatial dimensions of [N, C, H, W] (mnasnet's
+/// x.mean([2, 3])): the global average pool, flattened unless keepdim.
+void Importer::mean(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  ArrayRef<int64_t> shape = shapeOf(x);
+  auto dtype = scalar(input(node, "dtype"));
+  if (!dtype || !dtype->isNone())
+    fail(node, "aten::mean with a dtype is not supported");
+  SmallVector<int64_t> dims = ints(node, input(node, "dim"));
+  for (int64_t &d : dims)
+    if (d < 0)
+      d += static_cast<int64_t>(shape.size());
+  llvm::sort(dims);
+  if (shape.size() != 4 || dims != SmallVector<int64_t>{2, 3})
+    fail(node, "aten::mean is supported over the spatial dimensions [2, 3] "
+               "of an [N, C, H, W] tensor only");
+  Value pooled = build<mlir::nsl::GlobalAvgPool2dOp>(node, x);
+  if (!boolean(node, input(node, "keepdim")))
+    pooled = build<mlir::nsl::FlattenOp>(node, pooled);
+  setTensor(node, pooled);
 }
 
 void Importer::linear(jit::Node *node) {
@@ -669,6 +710,15 @@ void Importer::scalarOp(jit::Node *node) {
     if (!lhsNone && !rhsNone)
       fail(node, "identity comparison of two non-None values is not supported");
     result = (kind == c10::aten::__is__) == (lhsNone && rhsNone);
+  } else if (kind == c10::aten::__contains__) {
+    // `mode in ["batch", "row"]` on constants (torchvision's checks).
+    c10::IValue list = operand(0), element = operand(1);
+    if (!list.isList())
+      fail(node, "`in` on a value the importer cannot evaluate");
+    bool found = false;
+    for (const c10::IValue &item : list.toListRef())
+      found = found || compareConstants(item, element) == 0;
+    result = found;
   } else if (kind == c10::aten::__not__) {
     result = !boolean(node, node->input(0));
   } else if (kind == c10::aten::__and__ || kind == c10::aten::__or__) {
@@ -738,6 +788,7 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     t["aten::max_pool2d"] = &Importer::pool;
     t["aten::avg_pool2d"] = &Importer::pool;
     t["aten::adaptive_avg_pool2d"] = &Importer::adaptiveAvgPool;
+    t["aten::mean"] = &Importer::mean;
     t["aten::linear"] = &Importer::linear;
     t["aten::cross_entropy_loss"] = &Importer::crossEntropy;
     t["aten::t"] = &Importer::transpose;
@@ -776,8 +827,8 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     for (const char *kind :
          {"aten::dim", "aten::size", "aten::len", "aten::__is__",
           "aten::__isnot__", "aten::__not__", "aten::__and__", "aten::__or__",
-          "aten::eq", "aten::ne", "aten::lt", "aten::le", "aten::gt",
-          "aten::ge"})
+          "aten::__contains__", "aten::eq", "aten::ne", "aten::lt", "aten::le",
+          "aten::gt", "aten::ge"})
       t[kind] = &Importer::scalarOp;
     t["prim::If"] = &Importer::ifNode;
     // Traced graphs turn sizes into tensors and back (x.size(0) in view).
@@ -788,8 +839,10 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
                              "aten::ScalarImplicit"})
       t[kind] = passScalar;
     // Evaluated on demand (scalar()), or plumbing with nothing to build.
-    for (const char *kind : {"prim::ListConstruct", "prim::TupleConstruct",
-                             "aten::warn", "aten::format"})
+    // prim::Uninitialized stands for the value of a branch that raises.
+    for (const char *kind :
+         {"prim::ListConstruct", "prim::TupleConstruct", "aten::warn",
+          "aten::format", "prim::Uninitialized"})
       t[kind] = nothing;
     return t;
   }();

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import torch
+import torchvision
 from torch import nn
 from torch.nn import functional as F
 
@@ -183,6 +184,25 @@ class Concatenation(nn.Module):
         return torch.cat((d, self.dense(d)), -3)
 
 
+class Pooling(nn.Module):
+    """Adaptive average pooling to a size dividing the input (and to the
+    input's own size), x.mean([2, 3]) (MNASNet) with and without keepdim,
+    and torchvision's StochasticDepth in eval mode (its scripted checks use
+    `mode in [...]`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.drop = torchvision.ops.StochasticDepth(0.2, "row")
+
+    def forward(self, x):
+        y = self.drop(self.conv(x))
+        a = F.adaptive_avg_pool2d(y, (3, 2)) + F.adaptive_avg_pool2d(y, 1)
+        a = F.adaptive_avg_pool2d(a, (3, 2)) * 2.0
+        m = y.mean([2, 3]) * y.mean((-1, -2), keepdim=True).flatten(1)
+        return torch.cat([torch.flatten(a, 1), m], 1)
+
+
 class Erfinv(nn.Module):
     """torch.erfinv has no nsl op."""
 
@@ -231,6 +251,7 @@ MODELS = {
     "arithmetic": (Arithmetic, [(2, 3, 8, 8)], True),
     "grouped_blocks": (GroupedBlocks, [(2, 8, 9, 9)], True),
     "concatenation": (Concatenation, [(2, 4, 7, 6)], True),
+    "pooling": (Pooling, [(2, 3, 6, 8)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
