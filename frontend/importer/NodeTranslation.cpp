@@ -85,7 +85,8 @@ const char *const kSupportedKinds =
     "nsl::sim_conv2d, nsl::sphere_conv2d, nsl::patch_norm, "
     "nsl::predicted_similarity, nsl::sim_linear, aten::conv2d, "
     "aten::_convolution (grouped too), aten::batch_norm (eval), aten::relu, "
-    "aten::max_pool2d, aten::avg_pool2d, aten::adaptive_avg_pool2d (output "
+    "aten::max_pool2d, aten::avg_pool2d (ceil_mode where it changes no size), "
+    "aten::adaptive_avg_pool2d (output "
     "1 or dividing the input), aten::mean (over H and W), aten::linear (also "
     "addmm/matmul/mm with W.t()), "
     "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
@@ -256,12 +257,33 @@ void Importer::pool(jit::Node *node) {
   else if (stride.size() == 1)
     stride.assign(2, stride[0]);
   SmallVector<int64_t> padding = ints(node, input(node, "padding"), 2);
-  if (boolean(node, input(node, "ceil_mode")))
-    fail(node, "ceil_mode=True is not supported");
+  SmallVector<int64_t> dilation = node->kind() == c10::aten::max_pool2d
+                                      ? ints(node, input(node, "dilation"), 2)
+                                      : SmallVector<int64_t>{1, 1};
+  if (boolean(node, input(node, "ceil_mode"))) {
+    // ceil_mode changes nothing when no window would start past the floor
+    // mode's last one (PyTorch's sizes; a window starting in the bottom or
+    // right padding is dropped).
+    ArrayRef<int64_t> shape = shapeOf(x);
+    for (int i = 0; i < 2; ++i) {
+      int64_t span =
+          shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1;
+      int64_t floorSize = span / stride[i] + 1;
+      int64_t ceilSize = (span + stride[i] - 1) / stride[i] + 1;
+      if ((ceilSize - 1) * stride[i] >= shape[2 + i] + padding[i])
+        --ceilSize;
+      if (ceilSize != floorSize)
+        fail(node,
+             "ceil_mode=True with a partial last window is not "
+             "supported (here " +
+                 shapeToString(shape) + " gives " + std::to_string(ceilSize) +
+                 " outputs along " + (i == 0 ? "the height" : "the width") +
+                 " where floor mode gives " + std::to_string(floorSize) + ")");
+    }
+  }
   if (node->kind() == c10::aten::max_pool2d) {
-    setTensor(node, build<mlir::nsl::MaxPool2dOp>(
-                        node, x, kernel, stride, padding,
-                        ints(node, input(node, "dilation"), 2)));
+    setTensor(node, build<mlir::nsl::MaxPool2dOp>(node, x, kernel, stride,
+                                                  padding, dilation));
     return;
   }
   auto divisor = scalar(input(node, "divisor_override"));

@@ -200,7 +200,10 @@ class Pooling(nn.Module):
         a = F.adaptive_avg_pool2d(y, (3, 2)) + F.adaptive_avg_pool2d(y, 1)
         a = F.adaptive_avg_pool2d(a, (3, 2)) * 2.0
         m = y.mean([2, 3]) * y.mean((-1, -2), keepdim=True).flatten(1)
-        return torch.cat([torch.flatten(a, 1), m], 1)
+        # ceil_mode where no window is partial (SqueezeNet's pools).
+        c = F.max_pool2d(y, 2, 2, ceil_mode=True) + F.avg_pool2d(
+            y, 2, ceil_mode=True)
+        return torch.cat([torch.flatten(a, 1), m, torch.flatten(c, 1)], 1)
 
 
 class Erfinv(nn.Module):
@@ -225,6 +228,13 @@ class UnsupportedArithmetic(nn.Module):
         y = self.conv(x)
         z = torch.div(y, 2.0, rounding_mode="floor")
         return z + torch.ops.aten.elu(y, 1.0, 2.0, 1.0)
+
+
+class PartialCeilPool(nn.Module):
+    """ceil_mode with a partial last window (GoogLeNet's pools)."""
+
+    def forward(self, x):
+        return F.max_pool2d(x, 3, 2, ceil_mode=True)
 
 
 class DataDependent(nn.Module):
@@ -254,6 +264,7 @@ MODELS = {
     "pooling": (Pooling, [(2, 3, 6, 8)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
+    "partial_ceil_pool": (PartialCeilPool, [(1, 2, 6, 6)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
 }
 
