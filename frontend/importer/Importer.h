@@ -177,6 +177,8 @@ private:
   void pool(jit::Node *node);
   void adaptiveAvgPool(jit::Node *node);
   void mean(jit::Node *node);
+  /// aten::append to a tensor list built in the graph.
+  void append(jit::Node *node);
   void linear(jit::Node *node);
   void flatten(jit::Node *node);
   void reshape(jit::Node *node);
@@ -217,6 +219,10 @@ private:
   std::unique_ptr<mlir::Block> body;
   StateDictBinding stateDict;
   std::unordered_map<const jit::Value *, mlir::Value> tensors;
+  /// Tensor lists grown by aten::append (DenseNet's features): the
+  /// elements so far, in order.
+  std::unordered_map<const jit::Value *, std::vector<const jit::Value *>>
+      appended;
   std::unordered_map<const jit::Value *, c10::IValue> scalars;
   /// Transposed 2-D weights (aten::t), built only as the weight of a
   /// linear layer: x @ W.t() (+ b) is nsl.linear(x, W, b).

@@ -171,6 +171,12 @@ Value Importer::optionalTensor(jit::Node *node, const jit::Value *value) {
 
 SmallVector<Value> Importer::tensorList(jit::Node *node,
                                         const jit::Value *value) {
+  if (auto it = appended.find(value); it != appended.end()) {
+    SmallVector<Value> values;
+    for (const jit::Value *element : it->second)
+      values.push_back(tensor(node, element));
+    return values;
+  }
   if (value->node()->kind() != c10::prim::ListConstruct)
     fail(node,
          "a tensor list must be built in the graph (prim::ListConstruct)");
@@ -543,6 +549,19 @@ void Importer::concat(jit::Node *node) {
   setTensor(node, build<mlir::nsl::ConcatOp>(node, ValueRange(inputs), dim));
 }
 
+void Importer::append(jit::Node *node) {
+  const jit::Value *list = node->input(0);
+  if (!appended.count(list)) {
+    if (list->node()->kind() != c10::prim::ListConstruct)
+      fail(node, "aten::append to a list not built in the graph "
+                 "(prim::ListConstruct) is not supported");
+    auto inputs = list->node()->inputs();
+    appended[list].assign(inputs.begin(), inputs.end());
+  }
+  tensor(node, node->input(1)); // a tensor the importer computed
+  appended[list].push_back(node->input(1));
+}
+
 void Importer::gelu(jit::Node *node) {
   std::string approximate = string(node, input(node, "approximate"));
   if (approximate != "none" && approximate != "tanh")
@@ -831,6 +850,7 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
           "aten::hardtanh", "aten::hardtanh_", "aten::relu6", "aten::relu6_"})
       t[kind] = &Importer::clamp;
     t["aten::cat"] = &Importer::concat;
+    t["aten::append"] = &Importer::append;
     t["aten::concat"] = &Importer::concat;
     t["aten::gelu"] = &Importer::gelu;
     t["aten::gelu_"] = &Importer::gelu;

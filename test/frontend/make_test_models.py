@@ -166,8 +166,9 @@ class GroupedBlocks(nn.Module):
 
 class Concatenation(nn.Module):
     """torch.cat as torchvision uses it: a SqueezeNet fire module (1×1 and
-    3×3 expansions side by side) and a DenseNet layer (the input and the
-    new features, dim given negative)."""
+    3×3 expansions side by side), a DenseNet layer (the input and the new
+    features, dim given negative) and a dense block's list of features
+    grown by append."""
 
     def __init__(self):
         super().__init__()
@@ -176,12 +177,19 @@ class Concatenation(nn.Module):
         self.expand3 = nn.Conv2d(3, 4, 3, padding=1)
         self.dense = nn.Sequential(nn.BatchNorm2d(12), nn.ReLU(),
                                    nn.Conv2d(12, 5, 3, padding=1))
+        self.block = nn.ModuleList([nn.Conv2d(17 + 2 * i, 2, 1)
+                                    for i in range(2)])
 
     def forward(self, x):
         s = F.relu(self.squeeze(x))
         f = torch.cat([F.relu(self.expand1(s)), F.relu(self.expand3(s))], 1)
         d = torch.cat([x, f], dim=1)
-        return torch.cat((d, self.dense(d)), -3)
+        d = torch.cat((d, self.dense(d)), -3)
+        # A dense block as torchvision writes it: a list grown by append.
+        features = [d]
+        for layer in self.block:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
 
 
 class Pooling(nn.Module):
