@@ -441,25 +441,22 @@ scalarArithmetic(StringRef op, const c10::IValue &a, const c10::IValue &b) {
   };
   if (!isNumber(a) || !isNumber(b))
     return std::nullopt;
-  if (!a.isDouble() && !b.isDouble() && op != "nsl.div" && op != "nsl.pow") {
-    int64_t x = a.toScalar().toLong(), y = b.toScalar().toLong();
+  // The same operators on ints and on doubles.
+  auto apply = [&](auto x, auto y) -> std::optional<c10::IValue> {
     if (op == "nsl.add")
       return c10::IValue(x + y);
     if (op == "nsl.sub")
       return c10::IValue(x - y);
     if (op == "nsl.mul")
       return c10::IValue(x * y);
-  }
+    return std::nullopt;
+  };
+  if (!a.isDouble() && !b.isDouble() && op != "nsl.div")
+    return apply(a.toScalar().toLong(), b.toScalar().toLong());
   double x = a.toScalar().toDouble(), y = b.toScalar().toDouble();
-  if (op == "nsl.add")
-    return c10::IValue(x + y);
-  if (op == "nsl.sub")
-    return c10::IValue(x - y);
-  if (op == "nsl.mul")
-    return c10::IValue(x * y);
   if (op == "nsl.div")
     return c10::IValue(x / y);
-  return std::nullopt;
+  return apply(x, y);
 }
 
 void Importer::elementwise(jit::Node *node, const char *op,

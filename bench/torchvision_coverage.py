@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Imports torchvision's classification models with nslc and compares them
+with eager PyTorch: the coverage table of docs/import.md.
+
+Each model gets random weights and randomised batch-norm statistics and
+affine parameters (running mean and bias from U(-0.5, 0.5), running
+variance and weight from U(0.5, 1.5)), is scripted and traced, compiled by
+`nslc --input-shape 2x3xSxS`, run by `nsl-run run` on a random batch of 2,
+and compared with the eager output (relative error ||y - r|| / ||r||).
+Prints one Markdown row per model and size.
+
+    /usr/bin/python3 bench/torchvision_coverage.py [--models a,b] [--sizes 64,224]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = ("resnet18,resnet50,resnext50_32x4d,wide_resnet50_2,vgg11_bn,alexnet,"
+          "squeezenet1_1,densenet121,googlenet,mobilenet_v2,mobilenet_v3_small,"
+          "shufflenet_v2_x1_0,mnasnet1_0,efficientnet_b0,regnet_x_400mf,"
+          "convnext_tiny")
+
+
+def randomized(name):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)().eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            if key.endswith("num_batches_tracked"):
+                continue
+            v = torch.rand(t.shape, generator=g)
+            if key.endswith("running_var") or (key.endswith(".weight")
+                                               and t.dim() == 1):
+                t.copy_(0.5 + v)
+            elif key.endswith("running_mean") or key.endswith(".bias"):
+                t.copy_(v - 0.5)
+    return model, g
+
+
+def first_error(text):
+    line = next((l for l in text.splitlines() if "error" in l), text.strip())
+    line = re.sub(r"^nslc: error: '[^']*': ", "", line)
+    line = re.sub(r"^\S+:\d+:\d+: ", "", line)
+    line = re.sub(r"; the importer supports.*", "", line)
+    return re.sub(r"unsupported TorchScript node '([^']+)'", r"`\1`", line)
+
+
+def check(args, work, name, size):
+    model, g = randomized(name)
+    x = torch.randn(2, 3, size, size, generator=g)
+    with torch.no_grad():
+        expected = model(x).numpy().astype(np.float64)
+    np.save(os.path.join(work, "x.npy"), x.numpy())
+    archives = {"traced": torch.jit.trace(model, x)}
+    try:
+        archives["scripted"] = torch.jit.script(model)
+    except Exception as error:  # torchvision code TorchScript cannot compile
+        archives["scripted"] = str(error).splitlines()[0]
+    cells, errors, seconds = {}, [], []
+    for kind, archive in archives.items():
+        if isinstance(archive, str):
+            cells[kind] = "no (torch.jit.script: " + archive + ")"
+            continue
+        pt, nslm = (os.path.join(work, f"{kind}.{e}") for e in ("pt", "nslm"))
+        torch.jit.save(archive, pt)
+        start = time.perf_counter()
+        compiled = subprocess.run(
+            [os.path.join(args.build, "bin", "nslc"), pt, "--input-shape",
+             f"2x3x{size}x{size}", "-o", nslm], capture_output=True, text=True)
+        if compiled.returncode != 0:
+            cells[kind] = "no: " + first_error(compiled.stderr)
+            continue
+        seconds.append(time.perf_counter() - start)
+        out = os.path.join(work, kind + ".out")
+        subprocess.run([os.path.join(args.build, "bin", "nsl-run"), "run", nslm,
+                        "--input", "x=" + os.path.join(work, "x.npy"),
+                        "--output-dir", out], check=True, capture_output=True)
+        y = np.load(os.path.join(out, "output.npy")).astype(np.float64)
+        error = np.linalg.norm(y - expected) / np.linalg.norm(expected)
+        errors.append(error)
+        cells[kind] = "matches" if error <= 1e-5 else f"differs ({error:.2g})"
+    scripted, traced = cells["scripted"], cells["traced"]
+    if scripted == traced and scripted.startswith("no"):
+        traced = "same"
+    return (f"| {name} | 3×{size}×{size} | {scripted} | {traced} | "
+            f"{max(errors):.2g} | {max(seconds):.0f} |" if errors else
+            f"| {name} | 3×{size}×{size} | {scripted} | {traced} |  |  |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--models", default=MODELS)
+    parser.add_argument("--sizes", default="64,224")
+    args = parser.parse_args()
+    for tool in ("nslc", "nsl-run"):
+        if not os.path.exists(os.path.join(args.build, "bin", tool)):
+            sys.exit(f"torchvision_coverage: no {tool} in {args.build}/bin "
+                     "(scripts/build.sh nslc nsl-run)")
+    print("| model | input | scripted | traced | relative error | nslc s |")
+    print("|---|---|---|---|---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        for name in args.models.split(","):
+            with tempfile.TemporaryDirectory() as work:
+                print(check(args, work, name, size), flush=True)
+
+
+if __name__ == "__main__":
+    main()
