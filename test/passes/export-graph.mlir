@@ -49,6 +49,7 @@
 // CHECK-NEXT:         1
 // CHECK-NEXT:       ],
 // CHECK-NEXT:       "dynamic": false,
+// CHECK-NEXT:       "groups": 1,
 // CHECK-NEXT:       "padding": [
 // CHECK-NEXT:         1,
 // CHECK-NEXT:         1

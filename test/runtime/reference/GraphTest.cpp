@@ -98,7 +98,8 @@ const char *cnnGraph = R"json({
     {"op": "sim_conv2d",
      "operands": {"input": 0, "weight": 1, "similarity": [], "bias": 2},
      "attributes": {"structure": "identity", "dynamic": false, "stride": [1, 1],
-                    "padding": [1, 1], "dilation": [1, 1], "alpha": 0.0},
+                    "padding": [1, 1], "dilation": [1, 1], "alpha": 0.0,
+                    "groups": 1},
      "results": [{"value": 10, "dtype": "f32", "shape": [2, 4, 8, 8]}]},
     {"op": "batch_norm",
      "operands": {"input": 10, "weight": 3, "bias": 4, "running_mean": 5, "running_var": 6},
@@ -143,7 +144,8 @@ const char *dnsGraph = R"json({
      "results": [{"value": 5, "dtype": "f32", "shape": [2, 9, 4, 4]}]},
     {"op": "sim_conv2d", "operands": {"input": 0, "weight": 3, "similarity": [5]},
      "attributes": {"structure": "diagonal", "dynamic": true, "stride": [2, 2],
-                    "padding": [1, 1], "dilation": [1, 1], "alpha": 0.0},
+                    "padding": [1, 1], "dilation": [1, 1], "alpha": 0.0,
+                    "groups": 1},
      "results": [{"value": 6, "dtype": "f32", "shape": [2, 5, 4, 4]}]}
   ],
   "outputs": [{"value": 6, "name": "y"}, {"value": 5, "name": "mask"}]
@@ -166,12 +168,14 @@ const char *foldGraph = R"json({
     {"op": "sim_conv2d",
      "operands": {"input": 0, "weight": 10, "similarity": [], "bias": 2},
      "attributes": {"structure": "identity", "dynamic": false, "stride": [1, 1],
-                    "padding": [0, 0], "dilation": [2, 2], "alpha": 0.0},
+                    "padding": [0, 0], "dilation": [2, 2], "alpha": 0.0,
+                    "groups": 1},
      "results": [{"value": 11, "dtype": "f32", "shape": [2, 4, 3, 3]}]},
     {"op": "sim_conv2d",
      "operands": {"input": 0, "weight": 1, "similarity": [SIMILARITY_IDS], "bias": 2},
      "attributes": {"structure": "STRUCTURE", "dynamic": false, "stride": [1, 1],
-                    "padding": [0, 0], "dilation": [2, 2], "alpha": 0.0},
+                    "padding": [0, 0], "dilation": [2, 2], "alpha": 0.0,
+                    "groups": 1},
      "results": [{"value": 12, "dtype": "f32", "shape": [2, 4, 3, 3]}]}
   ],
   "outputs": [{"value": 11, "name": "folded"}, {"value": 12, "name": "structured"}]
@@ -506,8 +510,8 @@ TEST(GraphValidation, LoadErrors) {
     const char *message;
   };
   const Case cases[] = {
-      {"unknown op", [](Json &d) { node(d, 2)["op"] = "gelu"; },
-       "graph.json: node 2 (gelu): unknown op 'gelu' (known ops: constant, "
+      {"unknown op", [](Json &d) { node(d, 2)["op"] = "erfinv"; },
+       "graph.json: node 2 (erfinv): unknown op 'erfinv' (known ops: constant, "
        "sim_conv2d, "},
       {"op not a string", [](Json &d) { node(d, 2)["op"] = 3; },
        "graph.json: node 2: expected a string at 'nodes[2].op', got 3"},
@@ -586,7 +590,7 @@ TEST(GraphValidation, LoadErrors) {
       {"unknown attribute",
        [](Json &d) { node(d, 0)["attributes"]["strides"] = 1; },
        "node 0 (sim_conv2d): unknown attribute 'strides' (sim_conv2d takes "
-       "structure, dynamic, alpha, stride, padding, dilation)"},
+       "structure, dynamic, alpha, stride, padding, dilation, groups)"},
       {"attribute on an op without attributes",
        [](Json &d) { node(d, 2)["attributes"]["inplace"] = true; },
        "node 2 (relu): unknown attribute 'inplace' (relu has no attributes)"},

@@ -167,6 +167,7 @@ Builder dnsVJP(std::vector<int64_t> wrt) {
                             {"stride", ints({2, 2})},
                             {"padding", ints({1, 0})},
                             {"dilation", ints({1, 1})},
+                            {"groups", 1},
                             {"wrt", ints(wrt)}});
   b.outputs(b.node("sim_conv2d_vjp", std::move(operands), std::move(attributes),
                    f32s(shapes)));
