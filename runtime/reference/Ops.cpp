@@ -400,9 +400,9 @@ Geometry checkSimConv2d(const char *op, const Tensor &x, const Tensor &w,
   if (w.dim(1) * groups != x.dim(1))
     fail(op, "weight " + shapeToString(w.shape) + " must have " +
                  std::to_string(x.dim(1) / groups) + " input channels" +
-                 (groups == 1 ? std::string()
-                              : " per group (" + std::to_string(groups) +
-                                    " groups)") +
+                 (groups == 1
+                      ? std::string()
+                      : " per group (" + std::to_string(groups) + " groups)") +
                  " to match the input " + shapeToString(x.shape));
   Geometry g = makeGeometry(op, x, w.dim(2), w.dim(3), window);
   checkOptionalBias(op, bias, w.dim(0));
