@@ -40,15 +40,17 @@ std::string shapeToString(ArrayRef<int64_t> shape) {
   return text.empty() ? "scalar" : text;
 }
 
+/// An int, a float or a bool.
+bool isNumber(const c10::IValue &v) {
+  return v.isInt() || v.isDouble() || v.isBool();
+}
+
 /// Negative, zero or positive as `a` is less than, equal to or greater than
 /// `b`: two ints, floats or bools, or two strings; nothing otherwise.
 std::optional<int> compareConstants(const c10::IValue &a,
                                     const c10::IValue &b) {
   if (a.isString() && b.isString())
     return a.toStringRef().compare(b.toStringRef());
-  auto isNumber = [](const c10::IValue &v) {
-    return v.isInt() || v.isDouble() || v.isBool();
-  };
   if (!isNumber(a) || !isNumber(b))
     return std::nullopt;
   auto number = [](const c10::IValue &v) {
@@ -436,9 +438,6 @@ Value Importer::elementwiseOp(jit::Node *node, StringRef op,
 /// with Python's types: int op int stays an int, except true division.
 static std::optional<c10::IValue>
 scalarArithmetic(StringRef op, const c10::IValue &a, const c10::IValue &b) {
-  auto isNumber = [](const c10::IValue &v) {
-    return v.isInt() || v.isDouble() || v.isBool();
-  };
   if (!isNumber(a) || !isNumber(b))
     return std::nullopt;
   // The same operators on ints and on doubles.

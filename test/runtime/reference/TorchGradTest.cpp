@@ -360,8 +360,7 @@ std::vector<GradCase> buildCases() {
     for (const ElementwiseCase &shapes : elementwiseCases(row.name)) {
       GradCase &c =
           add(std::string("elementwise_") + row.name + shapes.tag, row.name);
-      bool number = std::string(row.name) == "leaky_relu" ||
-                    std::string(row.name) == "elu";
+      bool number = elementwiseNumberOperand(row.name);
       c.input("a", elementwiseOperand(rng, row.name, 0, shapes.a), true);
       if (row.arity == 2)
         c.input("b", elementwiseOperand(rng, row.name, 1, shapes.b), !number);

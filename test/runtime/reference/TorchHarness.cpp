@@ -89,11 +89,15 @@ Tensor Random::positive(Shape shape) {
   return t;
 }
 
+bool elementwiseNumberOperand(const std::string &row) {
+  return row == "leaky_relu" || row == "elu";
+}
+
 std::vector<ElementwiseCase> elementwiseCases(const std::string &row) {
   const ElementwiseRow *found = findElementwiseRow(row);
   if (!found || found->arity == 1)
     return {{"", {2, 3, 4, 5}, {}}};
-  if (row == "leaky_relu" || row == "elu")
+  if (elementwiseNumberOperand(row))
     return {{"_scalar", {2, 3, 4, 5}, {}}};
   return {{"", {2, 3, 5}, {2, 3, 5}},
           {"_channel", {2, 3, 4, 5}, {3, 1, 1}},

@@ -73,6 +73,10 @@ struct ElementwiseCase {
 };
 std::vector<ElementwiseCase> elementwiseCases(const std::string &row);
 
+/// Whether the row's second operand is a Python number in PyTorch
+/// (leaky_relu's slope, elu's alpha): rank 0 and not differentiated.
+bool elementwiseNumberOperand(const std::string &row);
+
 /// Operand `k` of the row `row`, drawn where the row is defined and
 /// interesting (as test/e2e/generate.py): spread over [−4, 4] for kinks and
 /// tails, |v| + 0.5 for logarithms, roots, divisors and bases.
