@@ -764,6 +764,8 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op,
           return *lowered;
         if (auto lowered = lowerTrainingOp(g, op))
           return *lowered;
+        if (auto lowered = lowerLayoutOp(g, op))
+          return *lowered;
         return op->emitError() << "no lowering to linalg for this op";
       });
 }

@@ -23,7 +23,7 @@
 // ARITH: nsl-import: error: {{.*}}unsupported_arithmetic.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: aten::div with a rounding_mode is not supported
 // ARITH-NEXT: nsl-import: error: {{.*}}: aten::elu is supported with scale 1 and input_scale 1 only (F.elu; not selu or celu)
 // CEIL: nsl-import: error: {{.*}}partial_ceil_pool.pt: {{.*}}: ceil_mode=True with a partial last window is not supported (here 1x2x6x6 gives 3 outputs along the height where floor mode gives 2)
-// DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: unsupported TorchScript node 'aten::sum'
+// DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: argument '%{{[0-9]+}}' of aten::gt must be a constant (it is made by aten::sum); data-dependent values are not supported
 // DATA-NEXT: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: data-dependent control flow (prim::If on a value computed from tensor data) is not supported
 // CORRUPT: nsl-import: error: {{.*}}corrupt.pt: cannot load '{{.*}}corrupt.pt' as TorchScript: PytorchStreamReader failed reading zip archive
 // NSLC-CORRUPT: nslc: error: '{{.*}}corrupt.pt': cannot load
