@@ -140,4 +140,5 @@ class TorchScriptTest(TestCase):
         (node,) = [n for n in graph.nodes() if n.kind() == "nsl::sim_conv2d"]
         inputs = list(node.inputs())
         self.assertEqual([constant(v) for v in inputs[4:]],
-                         ["shape_masked", False, [2, 2], [1, 0], [1, 1], 0.25])
+                         ["shape_masked", False, [2, 2], [1, 0], [1, 1], 0.25,
+                          1])
