@@ -391,6 +391,12 @@ class TrainingTest(TestCase):
             "UNS": nsl.to_dynamic_nsn(models.PlainCNN(), "full",
                                       gamma_init=0.1),
             "SimLinear head": models.SimLinearHead("full"),
+            "static grouped and depthwise": nsl.to_static_nsn(
+                models.GroupedCNN(), "full"),
+            "DNS grouped and depthwise": nsl.to_dynamic_nsn(
+                models.GroupedCNN(), "diagonal", gamma_init=0.1),
+            "UNS grouped and depthwise": nsl.to_dynamic_nsn(
+                models.GroupedCNN(), "full", gamma_init=0.1),
         }
         for name, model in cases.items():
             with self.subTest(model=name):
