@@ -499,7 +499,8 @@ void Importer::simConv(jit::Node *node) {
                 APFloat(static_cast<float>(real(node, input(node, "alpha")))),
                 ints(node, input(node, "stride"), 2),
                 ints(node, input(node, "padding"), 2),
-                ints(node, input(node, "dilation"), 2)));
+                ints(node, input(node, "dilation"), 2),
+                integer(node, input(node, "groups"))));
 }
 
 void Importer::sphereConv(jit::Node *node) {

@@ -91,6 +91,14 @@
 // RUN: nsl-run run %t/grouped_blocks.traced.nslm --input x=%t/grouped_blocks.x.npy --output-dir %t/grouped_blocks.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/grouped_blocks.traced.out/output.npy %t/grouped_blocks.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// Static NSL layers with groups: a depthwise (full M) and a grouped (diagonal M) SimConv2d.
+// RUN: nslc %t/grouped_nsn.pt --input-shape 2x4x8x8 -o %t/grouped_nsn.nslm > /dev/null
+// RUN: nsl-run run %t/grouped_nsn.nslm --input x=%t/grouped_nsn.x.npy --output-dir %t/grouped_nsn.out > /dev/null
+// RUN: %python %S/compare.py %t/grouped_nsn.out/output.npy %t/grouped_nsn.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/grouped_nsn.traced.pt --input-shape 2x4x8x8 -o %t/grouped_nsn.traced.nslm > /dev/null
+// RUN: nsl-run run %t/grouped_nsn.traced.nslm --input x=%t/grouped_nsn.x.npy --output-dir %t/grouped_nsn.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/grouped_nsn.traced.out/output.npy %t/grouped_nsn.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // torch.cat: a SqueezeNet fire module and a DenseNet layer.
 // RUN: nslc %t/concatenation.pt --input-shape 2x4x7x6 -o %t/concatenation.nslm > /dev/null
 // RUN: nsl-run run %t/concatenation.nslm --input x=%t/concatenation.x.npy --output-dir %t/concatenation.out > /dev/null

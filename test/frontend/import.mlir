@@ -18,6 +18,8 @@
 // RUN: nsl-import %t/legacy_linear.pt --input-shape 2x2x4x4 | FileCheck %s --check-prefix=LEGACY
 // RUN: nsl-import %t/legacy_linear.traced.pt --input-shape 2x2x4x4 | FileCheck %s --check-prefix=LEGACY
 // RUN: nsl-import %t/residual.traced.pt --input-shape 2x4x8x8 | FileCheck %s --check-prefix=RESIDUAL
+// RUN: nsl-import %t/grouped_nsn.pt --input-shape 2x4x8x8 | FileCheck %s --check-prefix=GROUPED
+// RUN: nsl-import %t/grouped_nsn.traced.pt --input-shape 2x4x8x8 | FileCheck %s --check-prefix=GROUPED
 // The output verifies and round-trips through nsl-opt.
 // RUN: nsl-opt %t/plain_cnn.traced.mlir | FileCheck %s --check-prefix=CNN
 
@@ -102,3 +104,11 @@
 // RESIDUAL: nsl.add
 // RESIDUAL: nsl.flatten {{.*}} : tensor<2x4x4x4xf32> -> tensor<2x64xf32>
 // RESIDUAL-NEXT: nsl.sim_linear diagonal {{.*}} {group_size = 8 : i64}
+
+// Static NSL layers with groups (nsl.SimConv2d(groups=...)): nsl::sim_conv2d's
+// groups becomes the op's groups attribute.
+// GROUPED-LABEL: func.func @forward(
+// GROUPED-SAME: {nsl.name = "depthwise.similarity", nsl.role = "parameter"}
+// GROUPED: nsl.sim_conv2d full %arg0, {{.*}} similarity({{.*}} : tensor<9x9xf32>) {groups = 4 : i64, padding = array<i64: 1, 1>} : tensor<2x4x8x8xf32>, tensor<8x1x3x3xf32> -> tensor<2x8x8x8xf32>
+// GROUPED: nsl.batch_norm
+// GROUPED: nsl.sim_conv2d diagonal {{.*}} similarity({{.*}} : tensor<9xf32>) bias({{.*}} : tensor<6xf32>) {groups = 2 : i64, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>} : tensor<2x8x8x8xf32>, tensor<6x4x3x3xf32> -> tensor<2x6x4x4xf32>

@@ -43,6 +43,23 @@ class ResidualBlock(nn.Module):
         return self.head(h)
 
 
+class GroupedNsn(nn.Module):
+    """Static NSL layers with groups: a depthwise 3×3 with a channel
+    multiplier of 2 (full M), batch norm, relu, and a strided 3×3 with two
+    groups (diagonal M); every group shares its layer's M."""
+
+    def __init__(self):
+        super().__init__()
+        self.depthwise = nsl.SimConv2d(4, 8, 3, padding=1, groups=4,
+                                       bias=False, structure="full")
+        self.bn = nn.BatchNorm2d(8)
+        self.grouped = nsl.SimConv2d(8, 6, 3, stride=2, padding=1, groups=2,
+                                     structure="diagonal")
+
+    def forward(self, x):
+        return self.grouped(F.relu(self.bn(self.depthwise(x))))
+
+
 class TwoInputs(nn.Module):
     """Two inputs and a tuple output."""
 
@@ -268,6 +285,7 @@ MODELS = {
     "activations": (Activations, [(2, 3, 8, 8)], True),
     "arithmetic": (Arithmetic, [(2, 3, 8, 8)], True),
     "grouped_blocks": (GroupedBlocks, [(2, 8, 9, 9)], True),
+    "grouped_nsn": (GroupedNsn, [(2, 4, 8, 8)], True),
     "concatenation": (Concatenation, [(2, 4, 7, 6)], True),
     "pooling": (Pooling, [(2, 3, 6, 8)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
