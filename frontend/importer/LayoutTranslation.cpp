@@ -362,12 +362,27 @@ void Importer::reduction(jit::Node *node) {
     setTensor(node, keep ? pooled : build<mlir::nsl::FlattenOp>(node, pooled));
     return;
   }
-  if (kind == "aten::sum")
+  if (kind == "aten::sum") {
     setTensor(node, build<mlir::nsl::ReduceSumOp>(node, x, dims, keep));
-  else if (kind == "aten::mean")
+    return;
+  }
+  if (kind == "aten::mean") {
     setTensor(node, build<mlir::nsl::ReduceMeanOp>(node, x, dims, keep));
-  else
-    setTensor(node, build<mlir::nsl::ReduceMaxOp>(node, x, dims, keep));
+    return;
+  }
+  // max, min (values; the indices of max(x, dim) are not computed), amax,
+  // amin; a minimum is −max(−x).
+  if (node->schema().argumentIndexWithName("other"))
+    fail(node, kindOf(node) + " of two tensors is not supported; use "
+                              "torch.clamp or a reduction over dimensions");
+  if (node->outputs().size() > 1 && node->output(1)->hasUses())
+    fail(node, "the indices of " + kindOf(node) +
+                   "(x, dim) are not supported (only its values)");
+  bool minimum = kind == "aten::min" || kind == "aten::amin";
+  if (minimum)
+    x = elementwiseOp(node, "nsl.neg", {x});
+  Value y = build<mlir::nsl::ReduceMaxOp>(node, x, dims, keep);
+  setTensor(node, minimum ? elementwiseOp(node, "nsl.neg", {y}) : y);
 }
 
 void Importer::norm(jit::Node *node) {
@@ -548,7 +563,8 @@ void Importer::addLayoutHandlers(std::unordered_map<std::string, Handler> &t) {
   t["prim::ListUnpack"] = &Importer::listUnpack;
   t["prim::TupleUnpack"] = &Importer::listUnpack;
   t["aten::__getitem__"] = &Importer::getItem;
-  for (const char *kind : {"aten::sum", "aten::mean", "aten::amax"})
+  for (const char *kind : {"aten::sum", "aten::mean", "aten::amax",
+                           "aten::amin", "aten::max", "aten::min"})
     t[kind] = &Importer::reduction;
   for (const char *kind :
        {"aten::norm", "aten::linalg_vector_norm", "aten::frobenius_norm"})

@@ -75,7 +75,7 @@ const char *const kSupportedKinds =
     "aten::_convolution (grouped too), aten::batch_norm (eval), aten::relu, "
     "aten::max_pool2d, aten::avg_pool2d (ceil_mode where it changes no size), "
     "aten::adaptive_avg_pool2d (output 1 or dividing the input), "
-    "aten::sum/mean/amax/norm (over dimensions, keepdim), "
+    "aten::sum/mean/amax/amin/max/min/norm (over dimensions, keepdim), "
     "aten::softmax/log_softmax, aten::layer_norm, "
     "aten::linear/matmul/mm/bmm/addmm (any rank, broadcasting), "
     "aten::view/reshape/flatten/squeeze/unsqueeze, aten::permute/transpose/t, "
