@@ -304,8 +304,6 @@ LogicalResult check(const Diagnoser &d, SimConv2dOp::Adaptor adaptor,
   if (groups > 1 && weight[0] % groups != 0)
     return d.fail("groups = ", groups, " must divide the ", weight[0],
                   " output channels");
-  if (groups > 1 && adaptor.getDynamic())
-    return d.fail("a dynamic similarity needs groups = 1, got ", groups);
   std::optional<DynamicFrame> frame;
   if (adaptor.getDynamic())
     frame = DynamicFrame{input[0], out[0], out[1]};

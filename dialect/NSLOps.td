@@ -77,7 +77,8 @@ def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [DeclareOpInterfaceMethods<NSL_PerSam
     and output channel `o` reads only the input channels of its group
     `⌊o·G/O⌋`, `c = ⌊o·G/O⌋·C/G + c'`. `M` acts on the taps, so every group
     shares the layer's `M` (the static structures, folded per tap, apply to
-    grouped layers unchanged); dynamic similarities need `G = 1`.
+    grouped layers unchanged), and a dynamic `M_p` is shared by all groups
+    at position `p`.
   }], NSL_SimilarityDoc, [{
 
     Example (a DNS layer, 3×3 kernel, padding 1):

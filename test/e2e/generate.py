@@ -157,6 +157,11 @@ def conv_cases():
         conv_case("dynamic_uns_stride2", 1, 4, 8, 9, 3, 2, 3, stride=(2, 2), structure="full", dynamic=True, bias=True),
         conv_case("dynamic_shape_masked_diag", 2, 3, 6, 6, 4, 3, 3, padding=(1, 1), structure="shape_masked", dynamic=True, r_full=False),
         conv_case("dynamic_shape_masked_full", 1, 3, 6, 7, 4, 2, 2, structure="shape_masked", dynamic=True, alpha=-0.2),
+        # Grouped and depthwise dynamic layers: every group shares M_p.
+        conv_case("dynamic_dns_grouped", 2, 6, 7, 8, 4, 3, 3, padding=(1, 1), structure="diagonal", dynamic=True, bias=True, groups=2),
+        conv_case("dynamic_dns_depthwise_stride2", 1, 4, 9, 9, 8, 3, 3, stride=(2, 2), padding=(2, 2), dilation=(2, 2), structure="diagonal", dynamic=True, groups=4),
+        conv_case("dynamic_uns_depthwise", 2, 3, 6, 7, 3, 3, 3, padding=(1, 1), structure="full", dynamic=True, groups=3),
+        conv_case("dynamic_shape_masked_grouped", 1, 4, 6, 6, 6, 2, 2, structure="shape_masked", dynamic=True, alpha=-0.2, groups=2),
     ]
 
 
@@ -405,6 +410,12 @@ def grad_conv_cases():
         # Dynamic DNS (diagonal) and UNS (full).
         conv_vjp_case("dns_vjp_all", 2, 5, 9, 9, 7, 3, 3, [0, 1, 2, 3], padding=(1, 1), structure="diagonal", bias=True),
         conv_vjp_case("dns_vjp_stride2", 1, 3, 10, 9, 5, 3, 3, [0, 2], stride=(2, 2), padding=(1, 1), dilation=(2, 2), structure="diagonal"),
+        # Grouped and depthwise dynamic layers (the linalg path with the
+        # group in its maps).
+        conv_vjp_case("dns_vjp_grouped", 2, 6, 7, 8, 4, 3, 3, [0, 1, 2, 3], padding=(1, 1), structure="diagonal", bias=True, groups=2),
+        conv_vjp_case("dns_vjp_depthwise_stride2", 1, 4, 9, 9, 8, 3, 3, [0, 1, 2], stride=(2, 2), padding=(2, 2), dilation=(2, 2), structure="diagonal", groups=4),
+        conv_vjp_case("uns_vjp_depthwise", 2, 3, 6, 7, 3, 3, 3, [0, 1, 2], padding=(1, 1), structure="full", groups=3),
+        conv_vjp_case("uns_vjp_grouped_stride2", 1, 4, 8, 9, 6, 2, 3, [0, 1, 2], stride=(2, 2), structure="full", groups=2),
         conv_vjp_case("dns_vjp_mask_only", 2, 3, 7, 8, 4, 3, 3, [2], structure="diagonal"),
         conv_vjp_case("dns_vjp_weight_only", 1, 4, 8, 7, 5, 2, 3, [1], padding=(1, 1), structure="diagonal"),
         conv_vjp_case("uns_vjp_all", 2, 3, 7, 7, 5, 3, 3, [0, 1, 2], padding=(1, 1), structure="full"),
