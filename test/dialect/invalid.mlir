@@ -49,14 +49,6 @@ func.func @conv_groups_zero(%x: tensor<1x6x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
 
 // -----
 
-func.func @conv_groups_dynamic(%x: tensor<1x4x8x8xf32>, %w: tensor<4x2x3x3xf32>, %m: tensor<1x9x6x6xf32>) {
-  // expected-error @+1 {{a dynamic similarity needs groups = 1, got 2}}
-  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x6x6xf32>) {groups = 2} : tensor<1x4x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
-  return
-}
-
-// -----
-
 func.func @reshape_count(%x: tensor<2x8x4x4xf32>) {
   // expected-error @+1 {{'nsl.reshape' op shape [2, 8, 4, 5] holds 320 elements but the input [2, 8, 4, 4] holds 256}}
   %0 = nsl.reshape %x {shape = array<i64: 2, 8, 4, 5>} : tensor<2x8x4x4xf32> -> tensor<2x8x4x5xf32>
