@@ -168,6 +168,8 @@ private:
   [[noreturn]] void fail(const jit::Node *node, const std::string &message);
   void translateBlock(jit::Block *block);
   void translateNode(jit::Node *node);
+  /// " (inputs: Tensor 2x3x8x8, int)" for an error about `node`.
+  std::string inputTypes(const jit::Node *node);
   jit::Value *input(jit::Node *node, const char *name);
   mlir::Value tensor(jit::Node *node, const jit::Value *value);
   mlir::Value optionalTensor(jit::Node *node, const jit::Value *value);
@@ -280,6 +282,12 @@ private:
       attributes;
   /// One error per node kind; nodes fed by a failed node are skipped.
   std::set<std::string> reportedKinds;
+  /// For --report: every failed node (its kind, then its message), the
+  /// nodes translated and those skipped as consequences.
+  std::vector<std::pair<std::string, std::string>> failures;
+  size_t translatedNodes = 0, skippedNodes = 0;
+  /// The report of TorchImportResult::report.
+  std::string report() const;
   std::unordered_set<const jit::Value *> poisoned;
   std::vector<std::string> errors;
 };

@@ -57,7 +57,10 @@ Value Importer::reshapeTo(jit::Node *node, Value x,
   if (ShapedType::getNumElements(target) != count || target.empty())
     fail(node, "cannot reshape " + shapeToString(shape) + " (" +
                    std::to_string(count) + " elements) to " +
-                   listToString(target));
+                   listToString(target) +
+                   "; if the model was traced, its graph keeps the sizes it "
+                   "was traced with: trace it with the --input-shape given "
+                   "here (the batch included), or script it");
   if (ArrayRef<int64_t>(target) == shape)
     return x;
   // [N, …] → [N, F]: the flatten a classifier head reads.

@@ -13,6 +13,7 @@
 #include "dialect/NSLOps.h"
 
 #include <cmath>
+#include <map>
 
 using namespace mlir;
 
@@ -783,6 +784,20 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
   return table;
 }
 
+std::string Importer::inputTypes(const jit::Node *node) {
+  // " (inputs: Tensor 2x3x8x8, int 1)": the shapes of the tensors computed
+  // so far, the TorchScript type of the rest.
+  std::string text;
+  for (const jit::Value *value : node->inputs()) {
+    text += text.empty() ? " (inputs: " : ", ";
+    if (auto it = tensors.find(value); it != tensors.end())
+      text += "Tensor " + shapeToString(shapeOf(it->second));
+    else
+      text += value->type()->annotation_str();
+  }
+  return text.empty() ? text : text + ")";
+}
+
 void Importer::translateNode(jit::Node *node) {
   const auto &table = handlers();
   std::string kind = kindOf(node);
@@ -800,8 +815,9 @@ void Importer::translateNode(jit::Node *node) {
   if (node->kind() == c10::prim::Loop)
     fail(node, "loops (prim::Loop) are not supported: the importer "
                "builds a static, straight-line graph");
-  fail(node, "unsupported TorchScript node '" + kindOf(node) +
-                 "'; the importer supports " + supportedKinds());
+  fail(node, "unsupported TorchScript node '" + kindOf(node) + "'" +
+                 inputTypes(node) + "; the importer supports " +
+                 supportedKinds());
 }
 
 void Importer::translateBlock(jit::Block *block) {
@@ -815,22 +831,60 @@ void Importer::translateBlock(jit::Block *block) {
         errors.push_back(describeLocation(node) + ": " + kDataDependent);
       for (const jit::Value *out : node->outputs())
         poisoned.insert(out);
+      ++skippedNodes;
       continue;
     }
     try {
       translateNode(node);
+      ++translatedNodes;
     } catch (const ImportError &error) {
       // One message per distinct node kind; a node whose operands could not
       // be translated is a consequence, not another error.
       for (const jit::Value *out : node->outputs())
         poisoned.insert(out);
       std::string kind = kindOf(node);
+      failures.emplace_back(kind, error.message);
       if (reportedKinds.insert(kind).second)
         errors.push_back(error.message);
       if (node->kind() == c10::prim::If || node->kind() == c10::prim::Loop)
         throw; // what follows depends on an unknown branch
     }
   }
+}
+
+std::string Importer::report() const {
+  // The failures by kind, in the order each kind first failed.
+  std::vector<std::string> kinds;
+  std::map<std::string, std::vector<std::string>> messages;
+  for (const auto &[kind, message] : failures) {
+    if (!messages.count(kind))
+      kinds.push_back(kind);
+    messages[kind].push_back(message);
+  }
+  size_t total = translatedNodes + failures.size() + skippedNodes;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (failures.empty()) {
+    os << "all " << total << " nodes of forward can be imported\n";
+    return text;
+  }
+  os << failures.size() << " of " << total << " nodes of forward cannot be "
+     << "imported (" << kinds.size() << " kind"
+     << (kinds.size() == 1 ? "" : "s") << ")";
+  if (skippedNodes)
+    os << "; " << skippedNodes << " more depend on them";
+  os << "\n";
+  // The list of supported kinds once, at the end, not after every node.
+  const std::string hint = "; the importer supports ";
+  for (const std::string &kind : kinds) {
+    const std::vector<std::string> &at = messages[kind];
+    os << "  " << kind << ": " << at.size() << " node"
+       << (at.size() == 1 ? "" : "s") << "\n";
+    for (const std::string &message : at)
+      os << "    " << message.substr(0, message.find(hint)) << "\n";
+  }
+  os << "the importer supports " << supportedKinds() << "\n";
+  return text;
 }
 
 } // namespace nsl::frontend::importer
