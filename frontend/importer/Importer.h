@@ -286,6 +286,9 @@ private:
   /// nodes translated and those skipped as consequences.
   std::vector<std::pair<std::string, std::string>> failures;
   size_t translatedNodes = 0, skippedNodes = 0;
+  /// The source locations of the dropout layers with p > 0 (identity in
+  /// the imported eval graph), for the module attribute `nsl.dropout`.
+  std::vector<std::string> dropouts;
   /// The report of TorchImportResult::report.
   std::string report() const;
   std::unordered_set<const jit::Value *> poisoned;

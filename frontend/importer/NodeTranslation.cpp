@@ -705,6 +705,12 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
       if (self.boolean(node, self.input(node, "train")))
         self.fail(node, "dropout in training mode is not supported: import "
                         "a model in eval mode");
+      // Identity here; nslc --train refuses it (nsl.dropout) rather than
+      // train without its masks.
+      if (self.real(node, self.input(node, "p")) > 0.0)
+        self.dropouts.push_back(
+            describeLocation(node) + " (p = " +
+            std::to_string(self.real(node, self.input(node, "p"))) + ")");
       self.setTensor(node, self.tensor(node, node->input(0)));
     };
     auto nothing = [](Importer &, jit::Node *) {};
