@@ -5,7 +5,7 @@
 // RUN: not nsl-import %t/erfinv.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=ERFINV
 // RUN: not nslc %t/erfinv.pt --input-shape 1x1x5x5 -o %t/erfinv.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-ERFINV
 // RUN: not nsl-import %t/unsupported_arithmetic.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=ARITH
-// RUN: not nsl-import %t/partial_ceil_pool.pt --input-shape 1x2x6x6 2>&1 | FileCheck %s --check-prefix=CEIL
+// RUN: not nsl-import %t/adaptive_max_indices.pt --input-shape 1x2x5x5 2>&1 | FileCheck %s --check-prefix=INDICES
 // RUN: not nsl-import %t/data_dependent.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=DATA
 // RUN: not nsl-import %t/corrupt.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=CORRUPT
 // RUN: not nslc %t/corrupt.pt --input-shape 1x1x5x5 -o %t/corrupt.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-CORRUPT
@@ -22,7 +22,8 @@
 // NSLC-ERFINV: nslc: error: '{{.*}}erfinv.pt': {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::erfinv'
 // ARITH: nsl-import: error: {{.*}}unsupported_arithmetic.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: aten::div with a rounding_mode is not supported
 // ARITH-NEXT: nsl-import: error: {{.*}}: aten::elu is supported with scale 1 and input_scale 1 only (F.elu; not selu or celu)
-// CEIL: nsl-import: error: {{.*}}partial_ceil_pool.pt: {{.*}}: ceil_mode=True with a partial last window is not supported (here 1x2x6x6 gives 3 outputs along the height where floor mode gives 2)
+// INDICES: nsl-import: error: {{.*}}adaptive_max_indices.pt: {{.*}}functional.py:{{[0-9]+}}:{{[0-9]+}}: aten::adaptive_max_pool2d's indices (its second result) are not supported: use only the pooled values (return_indices=False)
+// INDICES-NOT: error
 // DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: unsupported TorchScript node 'aten::sum'
 // DATA-NEXT: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: data-dependent control flow (prim::If on a value computed from tensor data) is not supported
 // CORRUPT: nsl-import: error: {{.*}}corrupt.pt: cannot load '{{.*}}corrupt.pt' as TorchScript: PytorchStreamReader failed reading zip archive

@@ -18,6 +18,8 @@
 // RUN: nsl-import %t/legacy_linear.pt --input-shape 2x2x4x4 | FileCheck %s --check-prefix=LEGACY
 // RUN: nsl-import %t/legacy_linear.traced.pt --input-shape 2x2x4x4 | FileCheck %s --check-prefix=LEGACY
 // RUN: nsl-import %t/residual.traced.pt --input-shape 2x4x8x8 | FileCheck %s --check-prefix=RESIDUAL
+// RUN: nsl-import %t/partial_pools.pt --input-shape 2x3x10x11 | FileCheck %s --check-prefix=POOLS
+// RUN: nsl-import %t/partial_pools.traced.pt --input-shape 2x3x10x11 | FileCheck %s --check-prefix=POOLS
 // The output verifies and round-trips through nsl-opt.
 // RUN: nsl-opt %t/plain_cnn.traced.mlir | FileCheck %s --check-prefix=CNN
 
@@ -102,3 +104,16 @@
 // RESIDUAL: nsl.add
 // RESIDUAL: nsl.flatten {{.*}} : tensor<2x4x4x4xf32> -> tensor<2x64xf32>
 // RESIDUAL-NEXT: nsl.sim_linear diagonal {{.*}} {group_size = 8 : i64}
+
+// ceil_mode (PyTorch's sizes, partial last windows); adaptive pools to any
+// size (1x1 max too); the values of adaptive_max_pool2d(return_indices=True)
+// (scripted: through prim::TupleUnpack).
+// POOLS: %[[Y:.*]] = nsl.sim_conv2d identity
+// POOLS: %[[P:.*]] = nsl.max_pool2d %[[Y]] {ceil_mode = true, kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>} : tensor<2x4x10x11xf32> -> tensor<2x4x5x5xf32>
+// POOLS: nsl.avg_pool2d %[[Y]] {ceil_mode = true, kernel_size = array<i64: 3, 3>, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>} : tensor<2x4x10x11xf32> -> tensor<2x4x6x6xf32>
+// POOLS: nsl.avg_pool2d %[[Y]] {ceil_mode = true, count_include_pad = false, kernel_size = array<i64: 2, 2>, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>} : tensor<2x4x10x11xf32> -> tensor<2x4x6x6xf32>
+// POOLS: nsl.adaptive_max_pool2d %[[P]] {output_size = array<i64: 2, 3>} : tensor<2x4x5x5xf32> -> tensor<2x4x2x3xf32>
+// POOLS: nsl.adaptive_avg_pool2d %[[P]] {output_size = array<i64: 7, 7>} : tensor<2x4x5x5xf32> -> tensor<2x4x7x7xf32>
+// POOLS: nsl.adaptive_max_pool2d %[[Y]] {output_size = array<i64: 5, 3>} : tensor<2x4x10x11xf32> -> tensor<2x4x5x3xf32>
+// POOLS: nsl.adaptive_max_pool2d %[[P]] {output_size = array<i64: 1, 1>} : tensor<2x4x5x5xf32> -> tensor<2x4x1x1xf32>
+// POOLS: nsl.adaptive_avg_pool2d %[[Y]] {output_size = array<i64: 3, 4>} : tensor<2x4x10x11xf32> -> tensor<2x4x3x4xf32>

@@ -238,11 +238,41 @@ class UnsupportedArithmetic(nn.Module):
         return z + torch.ops.aten.elu(y, 1.0, 2.0, 1.0)
 
 
-class PartialCeilPool(nn.Module):
-    """ceil_mode with a partial last window (GoogLeNet's pools)."""
+class PartialPools(nn.Module):
+    """ceil_mode with partial last windows (GoogLeNet's 3x3/2 max pools),
+    average pooling in ceil mode with and without count_include_pad,
+    adaptive average and max pooling to sizes that do not divide the input
+    or exceed it (VGG and AlexNet at small inputs), and the values of
+    adaptive_max_pool2d with return_indices=True."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.adaptive = nn.AdaptiveAvgPool2d((7, 7))
+        self.adaptive_max = nn.AdaptiveMaxPool2d((5, 3))
 
     def forward(self, x):
-        return F.max_pool2d(x, 3, 2, ceil_mode=True)
+        y = self.conv(x)  # 10x11
+        p = self.pool(y)  # 5x5 (floor mode: 4x5)
+        a = F.avg_pool2d(y, 3, 2, 1, ceil_mode=True)  # 6x6 (floor: 5x6)
+        b = F.avg_pool2d(y, 2, 2, 1, ceil_mode=True, count_include_pad=False)
+        values, _ = F.adaptive_max_pool2d(p, (2, 3), return_indices=True)
+        return torch.cat([
+            torch.flatten(p, 1), torch.flatten(a, 1), torch.flatten(b, 1),
+            torch.flatten(self.adaptive(p), 1),
+            torch.flatten(self.adaptive_max(y), 1),
+            torch.flatten(F.adaptive_max_pool2d(p, 1), 1),
+            torch.flatten(F.adaptive_avg_pool2d(y, (3, 4)), 1),
+            torch.flatten(values, 1)], 1)
+
+
+class AdaptiveMaxIndices(nn.Module):
+    """Uses adaptive_max_pool2d's indices."""
+
+    def forward(self, x):
+        values, indices = F.adaptive_max_pool2d(x, (2, 2), return_indices=True)
+        return values + indices.float()
 
 
 class DataDependent(nn.Module):
@@ -272,7 +302,8 @@ MODELS = {
     "pooling": (Pooling, [(2, 3, 6, 8)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
-    "partial_ceil_pool": (PartialCeilPool, [(1, 2, 6, 6)], False),
+    "partial_pools": (PartialPools, [(2, 3, 10, 11)], True),
+    "adaptive_max_indices": (AdaptiveMaxIndices, [(1, 2, 5, 5)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
 }
 
