@@ -117,6 +117,12 @@
 // RUN: nsl-run run %t/partial_pools.traced.nslm --input x=%t/partial_pools.x.npy --output-dir %t/partial_pools.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/partial_pools.traced.out/output.npy %t/partial_pools.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// GoogLeNet's scripted pattern: the input keeps its name x though inlining
+// renames it; a returned tuple with a None: the tensors are the outputs.
+// RUN: nslc %t/optional_outputs.pt --input-shape 2x3x6x7 -o %t/optional_outputs.nslm > /dev/null
+// RUN: nsl-run run %t/optional_outputs.nslm --input x=%t/optional_outputs.x.npy --output-dir %t/optional_outputs.out > /dev/null
+// RUN: %python %S/compare.py %t/optional_outputs.out/output.npy %t/optional_outputs.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
 // dropout and a DNS SimLinear head.
 // RUN: nslc %t/residual.pt --input-shape 2x4x8x8 -o %t/residual.nslm > /dev/null

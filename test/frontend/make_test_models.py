@@ -5,13 +5,16 @@ Usage: make_test_models.py --out DIR
 
 For each NAME it writes DIR/NAME.pt (scripted), DIR/NAME.traced.pt (traced,
 where tracing applies), DIR/NAME.x.npy (the seeded input) and
-DIR/NAME.out.npy (the eager output). Models the importer must refuse are
-scripted only, and DIR/corrupt.pt is not a TorchScript file at all.
+DIR/NAME.outK.npy (the eager outputs that are tensors). Models the importer
+must refuse, and models tracing cannot record (a None output), are scripted
+only; DIR/corrupt.pt is not a TorchScript file at all.
 """
 
 import argparse
 import os
 import sys
+
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -275,6 +278,28 @@ class AdaptiveMaxIndices(nn.Module):
         return values + indices.float()
 
 
+class OptionalOutputs(nn.Module):
+    """GoogLeNet's scripted forward in miniature: an input transform that is
+    the identity (inlined, it gives the input its result's name, y.1) and a
+    returned tuple whose Optional element is None in eval mode (the
+    auxiliary outputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def _transform_input(self, x):
+        return x
+
+    def forward(self, x) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        y = self._transform_input(x)
+        y = F.relu(self.conv(y))
+        aux: Optional[torch.Tensor] = None
+        if self.training:
+            aux = y.mean()
+        return y, aux
+
+
 class DataDependent(nn.Module):
     """A branch on tensor data."""
 
@@ -304,6 +329,7 @@ MODELS = {
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
     "partial_pools": (PartialPools, [(2, 3, 10, 11)], True),
     "adaptive_max_indices": (AdaptiveMaxIndices, [(1, 2, 5, 5)], False),
+    "optional_outputs": (OptionalOutputs, [(2, 3, 6, 7)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
 }
 
@@ -330,14 +356,16 @@ def main():
         inputs = tuple(torch.randn(s, generator=generator) for s in shapes)
         path = os.path.join(args.out, name)
         torch.jit.save(torch.jit.script(model), path + ".pt")
-        if not trace:
-            continue
         with torch.no_grad():
             output = model(*inputs)
-        torch.jit.save(torch.jit.trace(model, inputs), path + ".traced.pt")
+        if trace:
+            torch.jit.save(torch.jit.trace(model, inputs), path + ".traced.pt")
         for label, tensor in zip("xyz", inputs):
             np.save(f"{path}.{label}.npy", tensor.numpy())
+        # The outputs the importer keeps: the tensors (a returned None is
+        # left out).
         outputs = output if isinstance(output, tuple) else (output,)
+        outputs = [tensor for tensor in outputs if tensor is not None]
         for index, tensor in enumerate(outputs):
             np.save(f"{path}.out{index}.npy", tensor.numpy())
     with open(os.path.join(args.out, "corrupt.pt"), "wb") as f:
