@@ -15,6 +15,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 #include <optional>
@@ -89,11 +90,14 @@ LogicalResult checkShape(const Diagnoser &d, Value value, StringRef name,
 }
 
 /// Checks a window's attributes against a [N, C, H, W] input and computes the
-/// output size [Ho, Wo].
+/// output size [Ho, Wo]: PyTorch's, ⌊(H + 2p − span) / s⌋ + 1, or for a
+/// pooling op's `ceilMode` rounded up, less a last window that would start at
+/// or past H + p.
 LogicalResult checkWindow(const Diagnoser &d, ArrayRef<int64_t> inputShape,
                           ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
                           ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation,
-                          SmallVectorImpl<int64_t> &outputSize) {
+                          SmallVectorImpl<int64_t> &outputSize,
+                          bool ceilMode = false) {
   struct Named {
     StringRef name;
     ArrayRef<int64_t> values;
@@ -114,12 +118,18 @@ LogicalResult checkWindow(const Diagnoser &d, ArrayRef<int64_t> inputShape,
   for (int i = 0; i < 2; ++i) {
     int64_t span = dilation[i] * (kernel[i] - 1) + 1;
     int64_t padded = inputShape[2 + i] + 2 * padding[i];
-    if (span > padded)
+    int64_t size =
+        llvm::divideFloorSigned(padded - span + (ceilMode ? stride[i] - 1 : 0),
+                                stride[i]) +
+        1;
+    if (ceilMode && (size - 1) * stride[i] >= inputShape[2 + i] + padding[i])
+      --size;
+    if (size < 1)
       return d.fail("the ", kernel[0], "x", kernel[1], " window (dilation ",
                     str(dilation), ", padding ", str(padding),
-                    ") does not fit the ", inputShape[2], "x", inputShape[3],
-                    " input");
-    outputSize.push_back((padded - span) / stride[i] + 1);
+                    ceilMode ? ", ceil_mode" : "", ") does not fit the ",
+                    inputShape[2], "x", inputShape[3], " input");
+    outputSize.push_back(size);
   }
   return success();
 }
@@ -514,7 +524,8 @@ LogicalResult check(const Diagnoser &d, MaxPool2dOp::Adaptor adaptor,
   ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
   SmallVector<int64_t> out;
   if (failed(checkWindow(d, input, adaptor.getKernelSize(), adaptor.getStride(),
-                         adaptor.getPadding(), adaptor.getDilation(), out)) ||
+                         adaptor.getPadding(), adaptor.getDilation(), out,
+                         adaptor.getCeilMode())) ||
       failed(
           checkPoolPadding(d, adaptor.getKernelSize(), adaptor.getPadding())))
     return failure();
@@ -531,7 +542,8 @@ LogicalResult check(const Diagnoser &d, AvgPool2dOp::Adaptor adaptor,
   SmallVector<int64_t> out;
   int64_t unit[] = {1, 1};
   if (failed(checkWindow(d, input, adaptor.getKernelSize(), adaptor.getStride(),
-                         adaptor.getPadding(), unit, out)) ||
+                         adaptor.getPadding(), unit, out,
+                         adaptor.getCeilMode())) ||
       failed(
           checkPoolPadding(d, adaptor.getKernelSize(), adaptor.getPadding())))
     return failure();
@@ -548,6 +560,36 @@ LogicalResult check(const Diagnoser &d, GlobalAvgPool2dOp::Adaptor adaptor,
   types.push_back(
       f32Tensor(adaptor.getInput().getContext(), {input[0], input[1], 1, 1}));
   return success();
+}
+
+/// An adaptive pool: [N, C, H, W] → [N, C, Ho, Wo] for any output size ≥ 1.
+LogicalResult checkAdaptivePool(const Diagnoser &d, Value input,
+                                ArrayRef<int64_t> outputSize,
+                                SmallVectorImpl<Type> &types) {
+  if (failed(checkRank(d, input, "input", 4, "[N, C, H, W]")))
+    return failure();
+  if (outputSize.size() != 2)
+    return d.fail("output size must have 2 values [height, width], got ",
+                  str(outputSize));
+  if (llvm::any_of(outputSize, [](int64_t v) { return v < 1; }))
+    return d.fail("output size values must be at least 1, got ",
+                  str(outputSize));
+  ArrayRef<int64_t> shape = shapeOf(input);
+  types.push_back(f32Tensor(
+      input.getContext(), {shape[0], shape[1], outputSize[0], outputSize[1]}));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, AdaptiveAvgPool2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  return checkAdaptivePool(d, adaptor.getInput(), adaptor.getOutputSize(),
+                           types);
+}
+
+LogicalResult check(const Diagnoser &d, AdaptiveMaxPool2dOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  return checkAdaptivePool(d, adaptor.getInput(), adaptor.getOutputSize(),
+                           types);
 }
 
 LogicalResult check(const Diagnoser &d, LinearOp::Adaptor adaptor,
@@ -949,6 +991,8 @@ NSL_CHECKED_OP(BatchNormTrainOp)
 NSL_CHECKED_OP(MaxPool2dOp)
 NSL_CHECKED_OP(AvgPool2dOp)
 NSL_CHECKED_OP(GlobalAvgPool2dOp)
+NSL_CHECKED_OP(AdaptiveAvgPool2dOp)
+NSL_CHECKED_OP(AdaptiveMaxPool2dOp)
 NSL_CHECKED_OP(LinearOp)
 NSL_CHECKED_OP(FlattenOp)
 NSL_CHECKED_OP(ConcatOp)
@@ -980,6 +1024,8 @@ NSL_VJP_OP(BatchNormTrain)
 NSL_VJP_OP(MaxPool2d)
 NSL_VJP_OP(AvgPool2d)
 NSL_VJP_OP(GlobalAvgPool2d)
+NSL_VJP_OP(AdaptiveAvgPool2d)
+NSL_VJP_OP(AdaptiveMaxPool2d)
 NSL_VJP_OP(Flatten)
 NSL_VJP_OP(Concat)
 NSL_VJP_OP(Slice)

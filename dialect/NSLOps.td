@@ -304,10 +304,15 @@ def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [NSL_PerSampleOpInterface, DeclareOpI
 
     over the window (`kernel_size`, `stride`, `padding`, `dilation`); padded
     positions count as −∞, as in PyTorch (padding at most half the
-    kernel). `[N, C, H, W]` → `[N, C, Ho, Wo]`.
+    kernel). `[N, C, H, W]` → `[N, C, Ho, Wo]` with
+    `Ho = ⌊(H + 2·ph − dh·(kh − 1) − 1) / sh⌋ + 1`; with `ceil_mode` (PyTorch's)
+    the division rounds up, less one when the last window would start at or
+    past `H + ph`, and a partial last window takes the maximum of the pixels
+    it covers.
   }];
   let arguments = !con((ins NSL_Tensor:$input, NSL_PairAttr:$kernel_size),
-                       NSL_WindowAttrs);
+                       NSL_WindowAttrs,
+                       (ins DefaultValuedAttr<BoolAttr, "false">:$ceil_mode));
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
@@ -315,16 +320,20 @@ def NSL_MaxPool2dOp : NSL_Op<"max_pool2d", [NSL_PerSampleOpInterface, DeclareOpI
 def NSL_AvgPool2dOp : NSL_Op<"avg_pool2d", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "2-D average pooling";
   let description = [{
-        Y[n,c,p] = Σ_t X_p[n,c,t] / count
+        Y[n,c,p] = Σ_t X_p[n,c,t] / count_p
 
-    `count` is `kh·kw` with `count_include_pad` (PyTorch's default), else the
-    number of taps inside the image. Padding is at most half the kernel;
-    dilation is 1.
+    Padding is at most half the kernel; dilation is 1; the output size as
+    `nsl.max_pool2d`'s (`ceil_mode` included). `count_p` is PyTorch's
+    divisor: with `count_include_pad` (PyTorch's default) the taps of the
+    window inside the padded input `[−ph, H + ph) × [−pw, W + pw)` — `kh·kw`
+    but for a partial last window of `ceil_mode` — else the taps inside the
+    image.
   }];
   let arguments = (ins NSL_Tensor:$input, NSL_PairAttr:$kernel_size,
                        DefaultValuedAttr<NSL_PairAttr, "{1, 1}">:$stride,
                        DefaultValuedAttr<NSL_PairAttr, "{0, 0}">:$padding,
-                       DefaultValuedAttr<BoolAttr, "true">:$count_include_pad);
+                       DefaultValuedAttr<BoolAttr, "true">:$count_include_pad,
+                       DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
@@ -336,6 +345,40 @@ def NSL_GlobalAvgPool2dOp : NSL_Op<"global_avg_pool2d", [NSL_PerSampleOpInterfac
     (PyTorch's `adaptive_avg_pool2d(x, 1)`).
   }];
   let arguments = (ins NSL_Tensor:$input);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+defvar NSL_AdaptiveWindowsDoc = [{
+    `[N, C, H, W]` → `[N, C, Ho, Wo]` for `output_size = [Ho, Wo]`, any
+    sizes ≥ 1 (larger than the input too), with PyTorch's windows: output row
+    `i` pools the input rows `[⌊i·H/Ho⌋, ⌈(i+1)·H/Ho⌉)` (likewise the
+    columns), so windows may differ in size and overlap.
+}];
+
+def NSL_AdaptiveAvgPool2dOp : NSL_Op<"adaptive_avg_pool2d", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = "2-D average pooling to a given output size";
+  let description = !strconcat([{
+        Y[n,c,i,j] = Σ_{y ∈ rows(i), x ∈ cols(j)} X[n,c,y,x] / (|rows(i)|·|cols(j)|)
+
+  }], NSL_AdaptiveWindowsDoc, [{
+    PyTorch's `adaptive_avg_pool2d`; output `[1, 1]` is
+    `nsl.global_avg_pool2d`.
+  }]);
+  let arguments = (ins NSL_Tensor:$input, NSL_PairAttr:$output_size);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def NSL_AdaptiveMaxPool2dOp : NSL_Op<"adaptive_max_pool2d", [NSL_PerSampleOpInterface, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = "2-D max pooling to a given output size";
+  let description = !strconcat([{
+        Y[n,c,i,j] = max_{y ∈ rows(i), x ∈ cols(j)} X[n,c,y,x]
+
+  }], NSL_AdaptiveWindowsDoc, [{
+    The values of PyTorch's `adaptive_max_pool2d` (not its indices).
+  }]);
+  let arguments = (ins NSL_Tensor:$input, NSL_PairAttr:$output_size);
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }

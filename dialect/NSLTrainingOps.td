@@ -158,6 +158,24 @@ def NSL_GlobalAvgPool2dVJPOp
   }];
 }
 
+def NSL_AdaptiveAvgPool2dVJPOp
+    : NSL_VJPOp<"adaptive_avg_pool2d_vjp", NSL_AdaptiveAvgPool2dOp,
+                (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
+  let assemblyFormat = [{
+    $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
+    attr-dict `:` type($input) `->` type($grads)
+  }];
+}
+
+def NSL_AdaptiveMaxPool2dVJPOp
+    : NSL_VJPOp<"adaptive_max_pool2d_vjp", NSL_AdaptiveMaxPool2dOp,
+                (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
+  let assemblyFormat = [{
+    $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
+    attr-dict `:` type($input) `->` type($grads)
+  }];
+}
+
 def NSL_FlattenVJPOp
     : NSL_VJPOp<"flatten_vjp", NSL_FlattenOp, (ins NSL_Tensor:$grad_output), [NSL_PerSampleOpInterface]> {
   let assemblyFormat = [{

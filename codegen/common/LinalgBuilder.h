@@ -78,15 +78,33 @@ public:
 
   /// Pads the spatial dimensions (2, 3) of an NCHW tensor on both sides.
   Value padSpatial(Value x, ArrayRef<int64_t> padding, double value) {
-    if (padding[0] == 0 && padding[1] == 0)
+    return padSpatial(x, padding, padding, b.getF32FloatAttr(value));
+  }
+  /// Pads the spatial dimensions (2, 3) of an NCHW tensor with `low`/`high`
+  /// elements of `value` (of the tensor's element type).
+  Value padSpatial(Value x, ArrayRef<int64_t> low, ArrayRef<int64_t> high,
+                   TypedAttr value) {
+    if (low[0] == 0 && low[1] == 0 && high[0] == 0 && high[1] == 0)
       return x;
-    ArrayRef<int64_t> shape = shapeOf(x);
-    SmallVector<OpFoldResult> low = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                     b.getIndexAttr(padding[0]),
-                                     b.getIndexAttr(padding[1])};
-    RankedTensorType type = f32({shape[0], shape[1], shape[2] + 2 * padding[0],
-                                 shape[3] + 2 * padding[1]});
-    return tensor::PadOp::create(b, loc, type, x, low, low, constant(value));
+    auto type = cast<RankedTensorType>(x.getType());
+    ArrayRef<int64_t> s = type.getShape();
+    auto attrs = [&](ArrayRef<int64_t> v) {
+      return SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                                       b.getIndexAttr(v[0]),
+                                       b.getIndexAttr(v[1])};
+    };
+    auto padded = RankedTensorType::get(
+        {s[0], s[1], s[2] + low[0] + high[0], s[3] + low[1] + high[1]},
+        type.getElementType());
+    Value scalar = arith::ConstantOp::create(b, loc, value);
+    return tensor::PadOp::create(b, loc, padded, x, attrs(low), attrs(high),
+                                 scalar);
+  }
+  /// A constant i32 tensor of `shape` holding `values`.
+  Value i32Constant(ArrayRef<int64_t> shape, ArrayRef<int32_t> values) {
+    auto type = RankedTensorType::get(shape, b.getI32Type());
+    return arith::ConstantOp::create(b, loc,
+                                     DenseElementsAttr::get(type, values));
   }
 
   /// A linalg.generic with one output.
@@ -133,6 +151,19 @@ inline Value divf(OpBuilder &b, Location l, Value x, Value y) {
 }
 inline Value cstf(OpBuilder &b, Location l, double v) {
   return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
+}
+inline Value select(OpBuilder &b, Location l, Value c, Value x, Value y) {
+  return arith::SelectOp::create(b, l, c, x, y);
+}
+inline Value andi(OpBuilder &b, Location l, Value x, Value y) {
+  return arith::AndIOp::create(b, l, x, y);
+}
+/// The index of loop dimension `dim`, and an index constant.
+inline Value idx(OpBuilder &b, Location l, unsigned dim) {
+  return linalg::IndexOp::create(b, l, dim);
+}
+inline Value cidx(OpBuilder &b, Location l, int64_t v) {
+  return arith::ConstantIndexOp::create(b, l, v);
 }
 /// 1.0 where the two loop indices are equal, else 0.0.
 inline Value kronecker(OpBuilder &b, Location l, unsigned i, unsigned j) {
@@ -210,11 +241,49 @@ Value preciseSum(LoweringBuilder &g, ArrayRef<int64_t> shape, ValueRange inputs,
                  Body term, bool widenInputs = true);
 
 /// x [N, C, Ho, Wo] divided by the element count of each average-pooling
-/// window (PyTorch's count_include_pad rule), constants at compile time.
+/// window (PyTorch's divisor, ceil mode's partial windows included),
+/// constants at compile time.
 Value divideByPoolCounts(LoweringBuilder &g, Value x,
                          ArrayRef<int64_t> inputShape, ArrayRef<int64_t> kernel,
                          ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
                          bool countIncludePad);
+/// How far ceil mode's partial last windows of an output of `outShape` reach
+/// past the input padded by `padding` on both sides, [bottom, right] (zero
+/// in floor mode): the extra padding that keeps every window in bounds.
+SmallVector<int64_t, 2>
+windowOverhang(ArrayRef<int64_t> inputShape, ArrayRef<int64_t> outShape,
+               ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+               ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation);
+
+/// The windows of an adaptive pool from `in` to `out` along one dimension
+/// (PyTorch's: [⌊i·in/out⌋, ⌈(i+1)·in/out⌉) for output i). Swapping `in`
+/// and `out` gives, for each input index, the outputs whose windows hold it.
+struct AdaptiveWindows {
+  SmallVector<int32_t> begin, length;
+  int64_t maxLength = 0;
+  /// Whether every window has maxLength elements (no mask needed).
+  bool uniform = true;
+};
+AdaptiveWindows adaptiveWindows(int64_t in, int64_t out);
+/// x [N, C, Ho, Wo] divided by the element counts of the adaptive average
+/// pool's windows from an input of `inputShape`.
+Value divideByAdaptiveCounts(LoweringBuilder &g, Value x,
+                             ArrayRef<int64_t> inputShape);
+/// The body of adaptiveLoops: the operands' values at the tap, whether the
+/// tap lies in its window (i1; null where every tap does), the outputs'
+/// values; returns the outputs' new values.
+using AdaptiveBody = function_ref<SmallVector<Value>(
+    OpBuilder &, Location, ValueRange, Value, ValueRange)>;
+/// The loops (n, c, i, j, a, b) of an adaptive pool from `operands`
+/// [N, C, H, W] (padded past their end with `padValues`, one each) to the
+/// shape of `inits`: output (i, j) reads (⌊i·H/Ho⌋ + a, ⌊j·W/Wo⌋ + b) for a,
+/// b below the largest window, `body` accumulating into the inits.
+SmallVector<Value> adaptiveLoops(LoweringBuilder &g, ValueRange operands,
+                                 ArrayRef<TypedAttr> padValues,
+                                 ValueRange inits, AdaptiveBody body);
+/// The max (or sum) of each window of an adaptive pool to `outShape`.
+Value adaptivePool(LoweringBuilder &g, Value input, ArrayRef<int64_t> outShape,
+                   bool max);
 
 //===----------------------------------------------------------------------===//
 // The lowerings of the training ops (NSLTrainingOps.td).

@@ -420,9 +420,6 @@ Value biasGradient(LoweringBuilder &g, Value gOut) {
                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
 }
 
-Value select(OpBuilder &b, Location l, Value cond, Value x, Value y) {
-  return arith::SelectOp::create(b, l, cond, x, y);
-}
 Value greater(OpBuilder &b, Location l, Value x, double bound) {
   return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x,
                                cstf(b, l, bound));

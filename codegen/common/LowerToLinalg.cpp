@@ -552,12 +552,17 @@ SmallVector<Value> lowerBatchNormTrain(LoweringBuilder &g,
           update(op.getRunningVar(), squares, 1.0 / (count - 1.0))};
 }
 
-/// Max or sum over a window; loops (n, c, y, x, ky, kx).
+/// Max or sum over a window; loops (n, c, y, x, ky, kx). Ceil mode's partial
+/// last windows read the padding value past the padded input too.
 Value pool(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
            ArrayRef<int64_t> padding, ArrayRef<int64_t> stride,
            ArrayRef<int64_t> dilation, ArrayRef<int64_t> outShape, bool max) {
   double identity = max ? -std::numeric_limits<double>::infinity() : 0.0;
-  Value xp = g.padSpatial(input, padding, identity);
+  SmallVector<int64_t, 2> high = windowOverhang(
+      shapeOf(input), outShape, kernel, stride, padding, dilation);
+  for (int i = 0; i < 2; ++i)
+    high[i] += padding[i];
+  Value xp = g.padSpatial(input, padding, high, g.b.getF32FloatAttr(identity));
   return g.generic(
       g.filled(outShape, identity), {xp, g.empty({kernel[0], kernel[1]})},
       {windowMap(g, 6, 0, 1, 2, 3, 4, 5, stride, dilation), g.dims(6, {4, 5}),
@@ -570,6 +575,20 @@ Value pool(LoweringBuilder &g, Value input, ArrayRef<int64_t> kernel,
       });
 }
 
+/// x [N, C, Ho, Wo] divided by a compile-time divisor per output position
+/// ([Ho·Wo], row-major).
+Value divideSpatially(LoweringBuilder &g, Value x, ArrayRef<float> divisor) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  Value divisors = arith::ConstantOp::create(
+      g.b, g.loc, DenseElementsAttr::get(g.f32({shape[2], shape[3]}), divisor));
+  return g.generic(g.empty(shape), {x, divisors},
+                   {g.identity(4), g.dims(4, {2, 3}), g.identity(4)},
+                   SmallVector<IteratorType>(4, kParallel),
+                   [](OpBuilder &b, Location l, ValueRange a) {
+                     return divf(b, l, a[0], a[1]);
+                   });
+}
+
 } // namespace
 
 Value mlir::nsl::lowering::divideByPoolCounts(LoweringBuilder &g, Value x,
@@ -579,32 +598,131 @@ Value mlir::nsl::lowering::divideByPoolCounts(LoweringBuilder &g, Value x,
                                               ArrayRef<int64_t> padding,
                                               bool countIncludePad) {
   ArrayRef<int64_t> shape = shapeOf(x);
-  // The divisor of each output position is known at compile time.
+  // PyTorch's AvgPool2d divisor: the window clipped to the padded input
+  // [−p, size + p), then (without count_include_pad) to the image.
+  auto taps = [&](int64_t pos, int i) {
+    int64_t size = inputShape[2 + i];
+    int64_t start = pos * stride[i] - padding[i];
+    int64_t end = std::min<int64_t>(start + kernel[i], size + padding[i]);
+    if (countIncludePad)
+      return end - start;
+    return std::min(end, size) - std::max<int64_t>(start, 0);
+  };
   SmallVector<float> divisor;
   for (int64_t y = 0; y < shape[2]; ++y)
-    for (int64_t x = 0; x < shape[3]; ++x) {
-      if (countIncludePad) {
-        divisor.push_back(static_cast<float>(kernel[0] * kernel[1]));
-        continue;
-      }
-      auto inside = [&](int64_t pos, int i, int64_t size) {
-        int64_t first = pos * stride[i] - padding[i];
-        int64_t begin = std::max<int64_t>(first, 0);
-        int64_t end = std::min<int64_t>(first + kernel[i], size);
-        return end - begin;
-      };
-      divisor.push_back(static_cast<float>(inside(y, 0, inputShape[2]) *
-                                           inside(x, 1, inputShape[3])));
-    }
-  Value divisors = arith::ConstantOp::create(
-      g.b, g.loc,
-      DenseElementsAttr::get(g.f32({shape[2], shape[3]}), ArrayRef(divisor)));
-  return g.generic(g.empty(shape), {x, divisors},
-                   {g.identity(4), g.dims(4, {2, 3}), g.identity(4)},
-                   SmallVector<IteratorType>(4, kParallel),
-                   [](OpBuilder &b, Location l, ValueRange a) {
-                     return divf(b, l, a[0], a[1]);
-                   });
+    for (int64_t x = 0; x < shape[3]; ++x)
+      divisor.push_back(static_cast<float>(taps(y, 0) * taps(x, 1)));
+  return divideSpatially(g, x, divisor);
+}
+
+SmallVector<int64_t, 2> mlir::nsl::lowering::windowOverhang(
+    ArrayRef<int64_t> inputShape, ArrayRef<int64_t> outShape,
+    ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+    ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation) {
+  SmallVector<int64_t, 2> overhang;
+  for (int i = 0; i < 2; ++i) {
+    int64_t reach =
+        (outShape[2 + i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1;
+    overhang.push_back(
+        std::max<int64_t>(0, reach - (inputShape[2 + i] + 2 * padding[i])));
+  }
+  return overhang;
+}
+
+AdaptiveWindows mlir::nsl::lowering::adaptiveWindows(int64_t in, int64_t out) {
+  AdaptiveWindows windows;
+  for (int64_t i = 0; i < out; ++i) {
+    int64_t begin = i * in / out, end = ((i + 1) * in + out - 1) / out;
+    windows.begin.push_back(static_cast<int32_t>(begin));
+    windows.length.push_back(static_cast<int32_t>(end - begin));
+    windows.maxLength = std::max(windows.maxLength, end - begin);
+  }
+  windows.uniform = llvm::all_of(windows.length, [&](int32_t length) {
+    return length == windows.maxLength;
+  });
+  return windows;
+}
+
+Value mlir::nsl::lowering::divideByAdaptiveCounts(
+    LoweringBuilder &g, Value x, ArrayRef<int64_t> inputShape) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  AdaptiveWindows rows = adaptiveWindows(inputShape[2], shape[2]);
+  AdaptiveWindows cols = adaptiveWindows(inputShape[3], shape[3]);
+  SmallVector<float> divisor;
+  for (int32_t height : rows.length)
+    for (int32_t width : cols.length)
+      divisor.push_back(static_cast<float>(height * width));
+  return divideSpatially(g, x, divisor);
+}
+
+SmallVector<Value>
+mlir::nsl::lowering::adaptiveLoops(LoweringBuilder &g, ValueRange operands,
+                                   ArrayRef<TypedAttr> padValues,
+                                   ValueRange inits, AdaptiveBody body) {
+  ArrayRef<int64_t> in = shapeOf(operands.front());
+  ArrayRef<int64_t> out = shapeOf(inits.front());
+  AdaptiveWindows windows[2] = {adaptiveWindows(in[2], out[2]),
+                                adaptiveWindows(in[3], out[3])};
+  int64_t none[] = {0, 0}, high[2];
+  SmallVector<AffineExpr> access = {g.d(0), g.d(1)};
+  for (int i = 0; i < 2; ++i) {
+    // The last window reaches furthest; masked taps past the input read
+    // padding.
+    int64_t reach = windows[i].begin.back() + windows[i].maxLength;
+    high[i] = std::max<int64_t>(0, reach - in[2 + i]);
+    access.push_back((g.d(2 + i) * in[2 + i]).floorDiv(out[2 + i]) +
+                     g.d(4 + i));
+  }
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  for (auto [operand, pad] : llvm::zip_equal(operands, padValues)) {
+    inputs.push_back(g.padSpatial(operand, none, high, pad));
+    maps.push_back(g.map(6, access));
+  }
+  // The window lengths along the dimensions where they differ.
+  SmallVector<unsigned> masked;
+  for (unsigned i = 0; i < 2; ++i) {
+    if (windows[i].uniform)
+      continue;
+    masked.push_back(i);
+    inputs.push_back(g.i32Constant({out[2 + i]}, windows[i].length));
+    maps.push_back(g.dims(6, {2 + i}));
+  }
+  inputs.push_back(g.empty({windows[0].maxLength, windows[1].maxLength}));
+  maps.push_back(g.dims(6, {4, 5}));
+  maps.append(inits.size(), g.dims(6, {0, 1, 2, 3}));
+  size_t count = operands.size();
+  auto op = linalg::GenericOp::create(
+      g.b, g.loc, inits.getTypes(), inputs, inits, maps,
+      {kParallel, kParallel, kParallel, kParallel, kReduction, kReduction},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value inside;
+        for (size_t k = 0; k < masked.size(); ++k) {
+          Value offset = arith::IndexCastOp::create(b, l, b.getI32Type(),
+                                                    idx(b, l, 4 + masked[k]));
+          Value below = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                              offset, a[count + k]);
+          inside = inside ? andi(b, l, inside, below) : below;
+        }
+        linalg::YieldOp::create(
+            b, l,
+            body(b, l, a.take_front(count), inside, a.take_back(inits.size())));
+      });
+  return SmallVector<Value>(op.getResults());
+}
+
+Value mlir::nsl::lowering::adaptivePool(LoweringBuilder &g, Value input,
+                                        ArrayRef<int64_t> outShape, bool max) {
+  double identity = max ? -std::numeric_limits<double>::infinity() : 0.0;
+  TypedAttr pad = g.b.getF32FloatAttr(identity);
+  return adaptiveLoops(
+      g, input, pad, g.filled(outShape, identity),
+      [&](OpBuilder &b, Location l, ValueRange x, Value inside,
+          ValueRange acc) -> SmallVector<Value> {
+        Value next = max ? arith::MaximumFOp::create(b, l, acc[0], x[0])
+                         : addf(b, l, acc[0], x[0]);
+        return {inside ? select(b, l, inside, next, acc[0]) : next};
+      })[0];
 }
 
 namespace {
@@ -734,6 +852,15 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op,
       .Case([&](AvgPool2dOp o) { return one(lowerAvgPool2d(g, o)); })
       .Case(
           [&](GlobalAvgPool2dOp o) { return one(lowerGlobalAvgPool2d(g, o)); })
+      .Case([&](AdaptiveAvgPool2dOp o) {
+        Value sum = adaptivePool(g, o.getInput(), o.getType().getShape(),
+                                 /*max=*/false);
+        return one(divideByAdaptiveCounts(g, sum, shapeOf(o.getInput())));
+      })
+      .Case([&](AdaptiveMaxPool2dOp o) {
+        return one(adaptivePool(g, o.getInput(), o.getType().getShape(),
+                                /*max=*/true));
+      })
       .Case([&](LinearOp o) {
         return one(linearLayer(g, o.getInput(), o.getWeight(), o.getBias(),
                                o.getType().getShape()));

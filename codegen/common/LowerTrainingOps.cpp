@@ -59,44 +59,11 @@ SmallVector<IteratorType> parallel(unsigned rank) {
   return SmallVector<IteratorType>(rank, kParallel);
 }
 
-Value idx(OpBuilder &b, Location l, unsigned dim) {
-  return linalg::IndexOp::create(b, l, dim);
-}
-Value cidx(OpBuilder &b, Location l, int64_t v) {
-  return arith::ConstantIndexOp::create(b, l, v);
-}
 Value cmpf(OpBuilder &b, Location l, arith::CmpFPredicate p, Value x, Value y) {
   return arith::CmpFOp::create(b, l, p, x, y);
 }
-Value select(OpBuilder &b, Location l, Value c, Value x, Value y) {
-  return arith::SelectOp::create(b, l, c, x, y);
-}
-Value andi(OpBuilder &b, Location l, Value x, Value y) {
-  return arith::AndIOp::create(b, l, x, y);
-}
 Value ori(OpBuilder &b, Location l, Value x, Value y) {
   return arith::OrIOp::create(b, l, x, y);
-}
-
-/// Pads the spatial dimensions (2, 3) of an NCHW tensor with `low`/`high`
-/// elements of `value` (of the tensor's element type).
-Value padSpatial(LoweringBuilder &g, Value x, ArrayRef<int64_t> low,
-                 ArrayRef<int64_t> high, TypedAttr value) {
-  if (low[0] == 0 && low[1] == 0 && high[0] == 0 && high[1] == 0)
-    return x;
-  auto type = cast<RankedTensorType>(x.getType());
-  ArrayRef<int64_t> s = type.getShape();
-  auto attrs = [&](ArrayRef<int64_t> v) {
-    return SmallVector<OpFoldResult>{g.b.getIndexAttr(0), g.b.getIndexAttr(0),
-                                     g.b.getIndexAttr(v[0]),
-                                     g.b.getIndexAttr(v[1])};
-  };
-  auto padded = RankedTensorType::get(
-      {s[0], s[1], s[2] + low[0] + high[0], s[3] + low[1] + high[1]},
-      type.getElementType());
-  Value scalar = arith::ConstantOp::create(g.b, g.loc, value);
-  return tensor::PadOp::create(g.b, g.loc, padded, x, attrs(low), attrs(high),
-                               scalar);
 }
 
 /// Σ over every element of term(x) → rank 0.
@@ -257,11 +224,11 @@ Value gatherWindows(LoweringBuilder &g, Value share, Value argmax,
     strided |= s != 1;
   }
   SmallVector<Value> inputs = {
-      padSpatial(g, share, low, high, g.b.getF32FloatAttr(0.0))};
+      g.padSpatial(share, low, high, g.b.getF32FloatAttr(0.0))};
   SmallVector<AffineMap> maps = {g.map(6, access)};
   if (argmax) {
     inputs.push_back(
-        padSpatial(g, argmax, low, high, g.b.getI32IntegerAttr(-1)));
+        g.padSpatial(argmax, low, high, g.b.getI32IntegerAttr(-1)));
     maps.push_back(g.map(6, access));
   }
   inputs.push_back(g.empty({kernel[0], kernel[1]}));
@@ -312,8 +279,12 @@ Value lowerMaxPool2dVJP(LoweringBuilder &g, MaxPool2dVJPOp op) {
                     padding = op.getPadding(), dilation = op.getDilation();
   // The window's arg-max tap, as the reference (PyTorch's CPU kernel): the
   // first pixel in the image, then a later one only if strictly greater or
-  // NaN; padding never wins. Loops (n, c, y, x, ky, kx).
-  Value xp = g.padSpatial(x, padding, 0.0);
+  // NaN; padding (and ceil mode's overhang) never wins. Loops
+  // (n, c, y, x, ky, kx).
+  SmallVector<int64_t, 2> overhang =
+      windowOverhang(in, out, kernel, stride, padding, dilation);
+  int64_t high[] = {padding[0] + overhang[0], padding[1] + overhang[1]};
+  Value xp = g.padSpatial(x, padding, high, g.b.getF32FloatAttr(0.0));
   SmallVector<Value> inits = {
       g.filled(out, -std::numeric_limits<double>::infinity()),
       filledWith(g, out, g.b.getI32IntegerAttr(-1))};
@@ -332,7 +303,7 @@ Value lowerMaxPool2dVJP(LoweringBuilder &g, MaxPool2dVJPOp op) {
                 ori(b, l, cmpf(b, l, arith::CmpFPredicate::OGT, v, bestValue),
                     cmpf(b, l, arith::CmpFPredicate::UNO, v, v)));
         for (int i = 0; i < 2; ++i) {
-          if (padding[i] == 0)
+          if (padding[i] == 0 && overhang[i] == 0)
             continue;
           // Padded coordinate y·s + ky·dl inside [p, p + size).
           Value pos = arith::AddIOp::create(
@@ -368,6 +339,73 @@ Value lowerAvgPool2dVJP(LoweringBuilder &g, AvgPool2dVJPOp op) {
                                    op.getCountIncludePad());
   int64_t unit[] = {1, 1};
   return gatherWindows(g, share, nullptr, in, kernel, stride, padding, unit);
+}
+
+/// The windows of an adaptive pool from [H, W] to [Ho, Wo] that hold input
+/// pixel y are those of the adaptive pool from Ho to H at output y, so the
+/// gradient is an adaptive sum pool of the upstream shares back to [H, W].
+Value lowerAdaptiveAvgPool2dVJP(LoweringBuilder &g, AdaptiveAvgPool2dVJPOp op) {
+  ArrayRef<int64_t> in = shapeOf(op.getInput());
+  Value share = divideByAdaptiveCounts(g, op.getGradOutput(), in);
+  return adaptivePool(g, share, in, /*max=*/false);
+}
+
+Value lowerAdaptiveMaxPool2dVJP(LoweringBuilder &g, AdaptiveMaxPool2dVJPOp op) {
+  Value x = op.getInput(), dy = op.getGradOutput();
+  ArrayRef<int64_t> in = shapeOf(x), out = shapeOf(dy);
+  // Each window's arg-max pixel (i32, y·W + x), as the reference: the first
+  // pixel of the window, then a later one only if strictly greater or NaN.
+  auto pixel = [&](OpBuilder &b, Location l, unsigned dim, int64_t size,
+                   int64_t outSize) {
+    // ⌊i·size/outSize⌋ + a of loop dimensions i = dim, a = dim + 2.
+    Value begin = arith::DivUIOp::create(
+        b, l, arith::MulIOp::create(b, l, idx(b, l, dim), cidx(b, l, size)),
+        cidx(b, l, outSize));
+    return arith::AddIOp::create(b, l, begin, idx(b, l, dim + 2));
+  };
+  SmallVector<Value> inits = {
+      g.filled(out, -std::numeric_limits<double>::infinity()),
+      filledWith(g, out, g.b.getI32IntegerAttr(-1))};
+  TypedAttr zero = g.b.getF32FloatAttr(0.0);
+  Value argmax = adaptiveLoops(
+      g, x, zero, inits,
+      [&](OpBuilder &b, Location l, ValueRange v, Value inside,
+          ValueRange best) -> SmallVector<Value> {
+        Value take =
+            ori(b, l,
+                arith::CmpIOp::create(
+                    b, l, arith::CmpIPredicate::slt, best[1],
+                    arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0))),
+                ori(b, l, cmpf(b, l, arith::CmpFPredicate::OGT, v[0], best[0]),
+                    cmpf(b, l, arith::CmpFPredicate::UNO, v[0], v[0])));
+        if (inside)
+          take = andi(b, l, take, inside);
+        Value at = arith::AddIOp::create(
+            b, l,
+            arith::MulIOp::create(b, l, pixel(b, l, 2, in[2], out[2]),
+                                  cidx(b, l, in[3])),
+            pixel(b, l, 3, in[3], out[3]));
+        at = arith::IndexCastOp::create(b, l, b.getI32Type(), at);
+        return {select(b, l, take, v[0], best[0]),
+                select(b, l, take, at, best[1])};
+      })[1];
+  // Back to [H, W] over the windows holding each pixel (as the average's
+  // VJP), taking the gradient of those whose arg-max is this pixel.
+  return adaptiveLoops(
+      g, {dy, argmax}, {g.b.getF32FloatAttr(0.0), g.b.getI32IntegerAttr(-1)},
+      g.filled(in, 0.0),
+      [&](OpBuilder &b, Location l, ValueRange v, Value inside,
+          ValueRange acc) -> SmallVector<Value> {
+        Value here = arith::AddIOp::create(
+            b, l, arith::MulIOp::create(b, l, idx(b, l, 2), cidx(b, l, in[3])),
+            idx(b, l, 3));
+        here = arith::IndexCastOp::create(b, l, b.getI32Type(), here);
+        Value take =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, v[1], here);
+        if (inside)
+          take = andi(b, l, take, inside);
+        return {select(b, l, take, addf(b, l, acc[0], v[0]), acc[0])};
+      })[0];
 }
 
 Value lowerGlobalAvgPool2dVJP(LoweringBuilder &g, GlobalAvgPool2dVJPOp op) {
@@ -697,6 +735,12 @@ mlir::nsl::lowering::lowerTrainingOp(LoweringBuilder &g, Operation *op) {
       })
       .Case([&](MaxPool2dVJPOp o) { return one(lowerMaxPool2dVJP(g, o)); })
       .Case([&](AvgPool2dVJPOp o) { return one(lowerAvgPool2dVJP(g, o)); })
+      .Case([&](AdaptiveAvgPool2dVJPOp o) {
+        return one(lowerAdaptiveAvgPool2dVJP(g, o));
+      })
+      .Case([&](AdaptiveMaxPool2dVJPOp o) {
+        return one(lowerAdaptiveMaxPool2dVJP(g, o));
+      })
       .Case([&](GlobalAvgPool2dVJPOp o) {
         return one(lowerGlobalAvgPool2dVJP(g, o));
       })

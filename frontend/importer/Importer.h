@@ -184,7 +184,12 @@ private:
   void convolution(jit::Node *node);
   void batchNorm(jit::Node *node);
   void pool(jit::Node *node);
-  void adaptiveAvgPool(jit::Node *node);
+  /// aten::adaptive_avg_pool2d and aten::adaptive_max_pool2d (its values;
+  /// the indices must be unused).
+  void adaptivePool(jit::Node *node);
+  /// prim::TupleIndex and prim::TupleUnpack of a tuple built in the graph
+  /// (prim::TupleConstruct): its elements.
+  void tupleElements(jit::Node *node);
   /// aten::append to a tensor list built in the graph.
   void append(jit::Node *node);
   /// An elementwise row (dialect/NSLElementwise.td) from the node's

@@ -266,6 +266,10 @@ void Importer::split(jit::Node *node) {
 
 void Importer::listUnpack(jit::Node *node) {
   const jit::Value *list = node->input(0);
+  if (list->node()->kind() == c10::prim::TupleConstruct) {
+    tupleElements(node);
+    return;
+  }
   if (auto it = tensorLists.find(list); it != tensorLists.end()) {
     if (it->second.size() != node->outputs().size())
       fail(node, "unpacking " + std::to_string(it->second.size()) +

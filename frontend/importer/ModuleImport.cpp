@@ -176,12 +176,18 @@ LogicalResult Importer::addInputs(jit::Graph &graph,
   }
   std::unordered_set<const jit::Value *> labels;
   findLabels(graph.block(), labels);
+  // The names of forward's schema: inlining may rename the graph's inputs
+  // (GoogLeNet's scripted x becomes x0.11).
+  const std::vector<c10::Argument> &arguments =
+      module.get_method("forward").function().getSchema().arguments();
   for (auto [index, in] : llvm::enumerate(graph.inputs().slice(1))) {
     bool isLabels = labels.count(in);
     auto type = RankedTensorType::get(options.inputShapes[index],
                                       isLabels ? Type(builder.getI64Type())
                                                : Type(builder.getF32Type()));
-    std::string name = in->debugName();
+    std::string name = arguments.size() == graph.inputs().size()
+                           ? arguments[index + 1].name()
+                           : in->debugName();
     // Traced graphs number their inputs ("x.1"): the user's name is first.
     name = name.substr(0, name.find('.'));
     tensors[in] =
@@ -216,6 +222,10 @@ void Importer::collectOutputs(const jit::Value *value,
       collectOutputs(element, outputs);
     return;
   }
+  // A None in a returned tuple (GoogLeNet's scripted auxiliary outputs in
+  // eval mode) has nothing to compute: it is left out.
+  if (auto known = scalar(value); known && known->isNone())
+    return;
   auto it = tensors.find(value);
   if (it == tensors.end())
     throw ImportError{"forward returns '%" + value->debugName() +

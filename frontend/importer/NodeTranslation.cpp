@@ -69,13 +69,45 @@ bool comparisonHolds(c10::Symbol kind, int order) {
   return order >= 0;
 }
 
+/// Whether `value` is used other than by packing it into a tuple of which
+/// only other elements are taken out again (prim::TupleIndex,
+/// prim::TupleUnpack), as scripted code keeps a result it ignores.
+bool usedBeyondTuples(const jit::Value *value) {
+  for (const jit::Use &use : value->uses()) {
+    const jit::Node *tuple = use.user;
+    if (tuple->kind() != c10::prim::TupleConstruct)
+      return true;
+    auto count = static_cast<int64_t>(tuple->inputs().size());
+    for (const jit::Use &taken : tuple->output()->uses()) {
+      const jit::Node *user = taken.user;
+      if (user->kind() == c10::prim::TupleUnpack) {
+        if (usedBeyondTuples(user->output(use.offset)))
+          return true;
+        continue;
+      }
+      if (user->kind() != c10::prim::TupleIndex)
+        return true;
+      auto index = jit::toIValue(user->input(1));
+      if (!index || !index->isInt())
+        return true;
+      int64_t at = index->toInt() < 0 ? index->toInt() + count : index->toInt();
+      if (at == static_cast<int64_t>(use.offset) &&
+          usedBeyondTuples(user->output()))
+        return true;
+    }
+  }
+  return false;
+}
+
 /// The kinds the translator knows, for the "supported instead" hint.
 const char *const kSupportedKinds =
     "nsl::sim_conv2d, nsl::sphere_conv2d, nsl::patch_norm, "
     "nsl::predicted_similarity, nsl::sim_linear, aten::conv2d, "
     "aten::_convolution (grouped too), aten::batch_norm (eval), aten::relu, "
-    "aten::max_pool2d, aten::avg_pool2d (ceil_mode where it changes no size), "
-    "aten::adaptive_avg_pool2d (output 1 or dividing the input), "
+    "aten::max_pool2d, aten::avg_pool2d (ceil_mode too; no "
+    "divisor_override), aten::adaptive_avg_pool2d, aten::adaptive_max_pool2d "
+    "(any output size; its values, not the indices), "
+    "prim::TupleIndex/TupleUnpack (of tuples built in the graph), "
     "aten::sum/mean/amax/amin/max/min/norm (over dimensions, keepdim), "
     "aten::softmax/log_softmax, aten::layer_norm, "
     "aten::linear/matmul/mm/bmm/addmm (any rank, broadcasting), "
@@ -245,64 +277,70 @@ void Importer::pool(jit::Node *node) {
   SmallVector<int64_t> dilation = node->kind() == c10::aten::max_pool2d
                                       ? ints(node, input(node, "dilation"), 2)
                                       : SmallVector<int64_t>{1, 1};
-  if (boolean(node, input(node, "ceil_mode"))) {
-    // ceil_mode changes nothing when no window would start past the floor
-    // mode's last one (PyTorch's sizes; a window starting in the bottom or
-    // right padding is dropped).
-    ArrayRef<int64_t> shape = shapeOf(x);
-    for (int i = 0; i < 2; ++i) {
-      int64_t span =
-          shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1;
-      int64_t floorSize = span / stride[i] + 1;
-      int64_t ceilSize = (span + stride[i] - 1) / stride[i] + 1;
-      if ((ceilSize - 1) * stride[i] >= shape[2 + i] + padding[i])
-        --ceilSize;
-      if (ceilSize != floorSize)
-        fail(node,
-             "ceil_mode=True with a partial last window is not "
-             "supported (here " +
-                 shapeToString(shape) + " gives " + std::to_string(ceilSize) +
-                 " outputs along " + (i == 0 ? "the height" : "the width") +
-                 " where floor mode gives " + std::to_string(floorSize) + ")");
-    }
-  }
+  bool ceilMode = boolean(node, input(node, "ceil_mode"));
   if (node->kind() == c10::aten::max_pool2d) {
     setTensor(node, build<mlir::nsl::MaxPool2dOp>(node, x, kernel, stride,
-                                                  padding, dilation));
+                                                  padding, dilation, ceilMode));
     return;
   }
   auto divisor = scalar(input(node, "divisor_override"));
   if (!divisor || !divisor->isNone())
     fail(node, "avg_pool2d's divisor_override is not supported");
-  setTensor(node, build<mlir::nsl::AvgPool2dOp>(
-                      node, x, kernel, stride, padding,
-                      boolean(node, input(node, "count_include_pad"))));
+  setTensor(node,
+            build<mlir::nsl::AvgPool2dOp>(
+                node, x, kernel, stride, padding,
+                boolean(node, input(node, "count_include_pad")), ceilMode));
 }
 
-void Importer::adaptiveAvgPool(jit::Node *node) {
+void Importer::adaptivePool(jit::Node *node) {
   Value x = tensor(node, input(node, "self"));
   ArrayRef<int64_t> shape = shapeOf(x);
-  SmallVector<int64_t> size = ints(node, input(node, "output_size"), 2);
+  bool max = node->kind() == c10::aten::adaptive_max_pool2d;
+  std::string kind = kindOf(node);
   if (shape.size() != 4)
-    fail(node, "adaptive_avg_pool2d is supported on [N, C, H, W] inputs");
-  if (size[0] == 1 && size[1] == 1) {
+    fail(node, kind + " is supported on [N, C, H, W] inputs");
+  if (max && usedBeyondTuples(node->output(1)))
+    fail(node, kind + "'s indices (its second result) are not supported: "
+                      "use only the pooled values (return_indices=False)");
+  SmallVector<int64_t> size = ints(node, input(node, "output_size"), 2);
+  if (size[0] == shape[2] && size[1] == shape[3]) {
+    setTensor(node, x); // every window is one pixel
+    return;
+  }
+  if (!max && size[0] == 1 && size[1] == 1) {
     setTensor(node, build<mlir::nsl::GlobalAvgPool2dOp>(node, x));
     return;
   }
-  // Windows of equal size: an average pool (the input size itself: x).
-  if (shape[2] % size[0] != 0 || shape[3] % size[1] != 0)
-    fail(node, "adaptive_avg_pool2d from " + shapeToString(shape) + " to " +
-                   std::to_string(size[0]) + "x" + std::to_string(size[1]) +
-                   " is not supported: the output size must be 1 or divide "
-                   "the input size");
-  if (shape[2] == size[0] && shape[3] == size[1]) {
-    setTensor(node, x);
+  if (max)
+    setTensor(node, build<mlir::nsl::AdaptiveMaxPool2dOp>(node, x, size));
+  else
+    setTensor(node, build<mlir::nsl::AdaptiveAvgPool2dOp>(node, x, size));
+}
+
+void Importer::tupleElements(jit::Node *node) {
+  const jit::Node *producer = node->input(0)->node();
+  if (producer->kind() != c10::prim::TupleConstruct)
+    fail(node, "only tuples built in the graph (prim::TupleConstruct) can "
+               "be indexed or unpacked");
+  auto bind = [&](jit::Value *result, const jit::Value *element) {
+    if (auto it = tensors.find(element); it != tensors.end())
+      tensors[result] = it->second;
+    else if (auto known = scalar(element))
+      scalars[result] = *known;
+    // Else left unknown (adaptive_max_pool2d's indices): a use fails there.
+  };
+  if (node->kind() == c10::prim::TupleUnpack) {
+    for (auto [index, output] : llvm::enumerate(node->outputs()))
+      bind(output, producer->input(index));
     return;
   }
-  SmallVector<int64_t> kernel = {shape[2] / size[0], shape[3] / size[1]};
-  setTensor(node,
-            build<mlir::nsl::AvgPool2dOp>(node, x, kernel, kernel,
-                                          SmallVector<int64_t>{0, 0}, true));
+  auto count = static_cast<int64_t>(producer->inputs().size());
+  int64_t index = integer(node, node->input(1));
+  if (index < 0)
+    index += count;
+  if (index < 0 || index >= count)
+    fail(node, "tuple index " + std::to_string(index) + " is out of range");
+  bind(node->output(0), producer->input(index));
 }
 
 Value Importer::number(jit::Node *node, double value) {
@@ -733,7 +771,9 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     t["aten::relu_"] = relu;
     t["aten::max_pool2d"] = &Importer::pool;
     t["aten::avg_pool2d"] = &Importer::pool;
-    t["aten::adaptive_avg_pool2d"] = &Importer::adaptiveAvgPool;
+    t["aten::adaptive_avg_pool2d"] = &Importer::adaptivePool;
+    t["aten::adaptive_max_pool2d"] = &Importer::adaptivePool;
+    t["prim::TupleIndex"] = &Importer::tupleElements;
     t["aten::cross_entropy_loss"] = &Importer::crossEntropy;
     for (const ElementwiseTorchOp &row : elementwiseTorchOps)
       t[row.torch] = [row](Importer &self, jit::Node *node) {

@@ -652,9 +652,11 @@ Tensor reluVJP(const Tensor &x, const Tensor &gradOutput) {
 }
 
 Tensor maxPool2dVJP(const Tensor &x, std::array<int64_t, 2> kernelSize,
-                    const Window &window, const Tensor &gradOutput) {
+                    const Window &window, const Tensor &gradOutput,
+                    bool ceilMode) {
   const char *op = "max_pool2d VJP";
-  Geometry g = makeGeometry(op, x, kernelSize[0], kernelSize[1], window);
+  Geometry g =
+      makeGeometry(op, x, kernelSize[0], kernelSize[1], window, ceilMode);
   checkPoolPadding(op, kernelSize, window);
   checkUpstream(op, gradOutput, {g.n, g.c, g.ho, g.wo}, "(N, C, Ho, Wo)");
   Tensor dx(x.shape);
@@ -684,18 +686,17 @@ Tensor maxPool2dVJP(const Tensor &x, std::array<int64_t, 2> kernelSize,
 
 Tensor avgPool2dVJP(const Tensor &x, std::array<int64_t, 2> kernelSize,
                     const Window &window, bool countIncludePad,
-                    const Tensor &gradOutput) {
+                    const Tensor &gradOutput, bool ceilMode) {
   const char *op = "avg_pool2d VJP";
-  Geometry g = checkAvgPool2d(op, x, kernelSize, window);
+  Geometry g = checkAvgPool2d(op, x, kernelSize, window, ceilMode);
   checkUpstream(op, gradOutput, {g.n, g.c, g.ho, g.wo}, "(N, C, Ho, Wo)");
   Tensor dx(x.shape);
   for (int64_t plane = 0; plane < g.n * g.c; ++plane)
     for (int64_t p = 0; p < g.positions(); ++p) {
-      int64_t inside = 0, iy, ix;
-      for (int64_t t = 0; t < g.taps(); ++t)
-        inside += g.source(p / g.wo, p % g.wo, t, iy, ix) ? 1 : 0;
-      const double share = gradOutput.data[plane * g.positions() + p] /
-                           double(countIncludePad ? g.taps() : inside);
+      int64_t iy, ix;
+      const double share =
+          gradOutput.data[plane * g.positions() + p] /
+          double(avgPoolDivisor(g, p / g.wo, p % g.wo, countIncludePad));
       for (int64_t t = 0; t < g.taps(); ++t)
         if (g.source(p / g.wo, p % g.wo, t, iy, ix))
           dx.data[(plane * g.h + iy) * g.w + ix] += share;
@@ -711,6 +712,62 @@ Tensor globalAvgPool2dVJP(const Tensor &x, const Tensor &gradOutput) {
   Tensor dx(x.shape);
   for (int64_t i = 0; i < x.numel(); ++i)
     dx.data[i] = gradOutput.data[i / size] / double(size);
+  return dx;
+}
+
+/// Calls `visit(plane, rows, cols, g)` for every output position of an
+/// adaptive pool with its upstream gradient g, after the checks.
+template <typename Visit>
+static void adaptivePoolVJP(const char *op, const Tensor &x,
+                            std::array<int64_t, 2> outputSize,
+                            const Tensor &gradOutput, Visit visit) {
+  checkAdaptivePool(op, x, outputSize);
+  const int64_t ho = outputSize[0], wo = outputSize[1];
+  checkUpstream(op, gradOutput, {x.dim(0), x.dim(1), ho, wo}, "(N, C, Ho, Wo)");
+  for (int64_t plane = 0; plane < x.dim(0) * x.dim(1); ++plane)
+    for (int64_t i = 0; i < ho; ++i)
+      for (int64_t j = 0; j < wo; ++j)
+        visit(plane, adaptiveWindow(i, x.dim(2), ho),
+              adaptiveWindow(j, x.dim(3), wo),
+              gradOutput.data[(plane * ho + i) * wo + j]);
+}
+
+Tensor adaptiveAvgPool2dVJP(const Tensor &x, std::array<int64_t, 2> outputSize,
+                            const Tensor &gradOutput) {
+  Tensor dx(x.shape);
+  adaptivePoolVJP(
+      "adaptive_avg_pool2d VJP", x, outputSize, gradOutput,
+      [&](int64_t plane, AdaptiveWindow rows, AdaptiveWindow cols, double g) {
+        const double share =
+            g / double((rows.end - rows.begin) * (cols.end - cols.begin));
+        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+          for (int64_t ix = cols.begin; ix < cols.end; ++ix)
+            dx.data[(plane * x.dim(2) + iy) * x.dim(3) + ix] += share;
+      });
+  return dx;
+}
+
+Tensor adaptiveMaxPool2dVJP(const Tensor &x, std::array<int64_t, 2> outputSize,
+                            const Tensor &gradOutput) {
+  Tensor dx(x.shape);
+  adaptivePoolVJP(
+      "adaptive_max_pool2d VJP", x, outputSize, gradOutput,
+      [&](int64_t plane, AdaptiveWindow rows, AdaptiveWindow cols, double g) {
+        // PyTorch's CPU kernel: the first pixel, then a later one only if
+        // strictly greater or NaN.
+        int64_t argmax =
+            (plane * x.dim(2) + rows.begin) * x.dim(3) + cols.begin;
+        double best = -std::numeric_limits<double>::infinity();
+        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+          for (int64_t ix = cols.begin; ix < cols.end; ++ix) {
+            const int64_t index = (plane * x.dim(2) + iy) * x.dim(3) + ix;
+            if (x.data[index] > best || std::isnan(x.data[index])) {
+              best = x.data[index];
+              argmax = index;
+            }
+          }
+        dx.data[argmax] += g;
+      });
   return dx;
 }
 

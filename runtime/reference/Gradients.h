@@ -165,11 +165,18 @@ BatchNormGrads batchNormTrainVJP(const Tensor &x, const Tensor &weight,
 
 Tensor reluVJP(const Tensor &x, const Tensor &gradOutput);
 Tensor maxPool2dVJP(const Tensor &x, std::array<int64_t, 2> kernelSize,
-                    const Window &window, const Tensor &gradOutput);
+                    const Window &window, const Tensor &gradOutput,
+                    bool ceilMode = false);
 Tensor avgPool2dVJP(const Tensor &x, std::array<int64_t, 2> kernelSize,
                     const Window &window, bool countIncludePad,
-                    const Tensor &gradOutput);
+                    const Tensor &gradOutput, bool ceilMode = false);
 Tensor globalAvgPool2dVJP(const Tensor &x, const Tensor &gradOutput);
+Tensor adaptiveAvgPool2dVJP(const Tensor &x, std::array<int64_t, 2> outputSize,
+                            const Tensor &gradOutput);
+/// The gradient of a window goes to its first maximal element in row-major
+/// order, a NaN winning as in max_pool2d (PyTorch's CPU kernel).
+Tensor adaptiveMaxPool2dVJP(const Tensor &x, std::array<int64_t, 2> outputSize,
+                            const Tensor &gradOutput);
 
 struct AddGrads {
   Tensor lhs, rhs;

@@ -166,21 +166,32 @@ ComputeTable layerComputes() {
        }},
       {"max_pool2d",
        [](const NodeContext &c) -> std::vector<Tensor> {
-         return {maxPool2d(c.operand("input"), c.pair("kernel_size"),
-                           c.checkedWindow(c.window(), c.pair("kernel_size")))};
+         bool ceil = c.flag("ceil_mode");
+         return {maxPool2d(
+             c.operand("input"), c.pair("kernel_size"),
+             c.checkedWindow(c.window(), c.pair("kernel_size"), ceil), ceil)};
        }},
       {"avg_pool2d",
        [](const NodeContext &c) -> std::vector<Tensor> {
          Window w; // average pooling has no dilation
          w.stride = c.pair("stride");
          w.padding = c.pair("padding");
+         bool ceil = c.flag("ceil_mode");
          return {avgPool2d(c.operand("input"), c.pair("kernel_size"),
-                           c.checkedWindow(w, c.pair("kernel_size")),
-                           c.flag("count_include_pad"))};
+                           c.checkedWindow(w, c.pair("kernel_size"), ceil),
+                           c.flag("count_include_pad"), ceil)};
        }},
       {"global_avg_pool2d",
        [](const NodeContext &c) -> std::vector<Tensor> {
          return {globalAvgPool2d(c.operand("input"))};
+       }},
+      {"adaptive_avg_pool2d",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {adaptiveAvgPool2d(c.operand("input"), c.checkedOutputSize())};
+       }},
+      {"adaptive_max_pool2d",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {adaptiveMaxPool2d(c.operand("input"), c.checkedOutputSize())};
        }},
       {"linear",
        [](const NodeContext &c) -> std::vector<Tensor> {
@@ -366,25 +377,39 @@ ComputeTable layerVJPComputes() {
        }},
       {"max_pool2d_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {
-         return c.select(
-             {maxPool2dVJP(c.operand("input"), c.pair("kernel_size"),
-                           c.checkedWindow(c.window(), c.pair("kernel_size")),
-                           c.operand("grad_output"))});
+         bool ceil = c.flag("ceil_mode");
+         return c.select({maxPool2dVJP(
+             c.operand("input"), c.pair("kernel_size"),
+             c.checkedWindow(c.window(), c.pair("kernel_size"), ceil),
+             c.operand("grad_output"), ceil)});
        }},
       {"avg_pool2d_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {
          Window w; // average pooling has no dilation
          w.stride = c.pair("stride");
          w.padding = c.pair("padding");
+         bool ceil = c.flag("ceil_mode");
          return c.select({avgPool2dVJP(
              c.operand("input"), c.pair("kernel_size"),
-             c.checkedWindow(w, c.pair("kernel_size")),
-             c.flag("count_include_pad"), c.operand("grad_output"))});
+             c.checkedWindow(w, c.pair("kernel_size"), ceil),
+             c.flag("count_include_pad"), c.operand("grad_output"), ceil)});
        }},
       {"global_avg_pool2d_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {
          return c.select({globalAvgPool2dVJP(c.operand("input"),
                                              c.operand("grad_output"))});
+       }},
+      {"adaptive_avg_pool2d_vjp",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return c.select(
+             {adaptiveAvgPool2dVJP(c.operand("input"), c.checkedOutputSize(),
+                                   c.operand("grad_output"))});
+       }},
+      {"adaptive_max_pool2d_vjp",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return c.select(
+             {adaptiveMaxPool2dVJP(c.operand("input"), c.checkedOutputSize(),
+                                   c.operand("grad_output"))});
        }},
       {"flatten_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {

@@ -133,9 +133,9 @@ public:
   /// window, so that size is checked against the declared result first: a
   /// malformed padding must not make it allocate gigabytes. Windows the op
   /// rejects anyway are left for its own message.
-  Window
-  checkedWindow(Window w,
-                std::optional<std::array<int64_t, 2>> kernel = {}) const {
+  Window checkedWindow(Window w,
+                       std::optional<std::array<int64_t, 2>> kernel = {},
+                       bool ceilMode = false) const {
     const Tensor &x = operand("input");
     if (!kernel && operand("weight").rank() == 4)
       kernel = {operand("weight").dim(2), operand("weight").dim(3)};
@@ -155,7 +155,7 @@ public:
           w.padding[i] < 0)
         return w;
       size[i] = windowOutputSize(x.dim(2 + i), (*kernel)[i], w.stride[i],
-                                 w.padding[i], w.dilation[i]);
+                                 w.padding[i], w.dilation[i], ceilMode);
       if (size[i] < 1)
         return w;
     }
@@ -165,10 +165,28 @@ public:
           shapeToString({(*kernel)[0], (*kernel)[1]}) + " with stride " +
           shapeToString({w.stride[0], w.stride[1]}) + ", padding " +
           shapeToString({w.padding[0], w.padding[1]}) + " and dilation " +
-          shapeToString({w.dilation[0], w.dilation[1]}) + " on the input " +
+          shapeToString({w.dilation[0], w.dilation[1]}) +
+          (ceilMode ? " in ceil mode" : "") + " on the input " +
           shapeToString(x.shape) + " gives " + std::to_string(size[0]) + "x" +
           std::to_string(size[1]) + " output positions");
     return w;
+  }
+  /// An adaptive pool's `output_size`, checked against the declared result
+  /// (a VJP's upstream gradient) first, as checkedWindow checks a window.
+  std::array<int64_t, 2> checkedOutputSize() const {
+    std::array<int64_t, 2> size = pair("output_size");
+    bool vjp = node.operands.count("grad_output") != 0;
+    TensorType declared =
+        vjp ? typeOf(operand("grad_output")) : node.results.at(0).type;
+    if (operand("input").rank() != 4)
+      return size; // the op's own message
+    if (declared.shape.size() != 4 || declared.shape[2] != size[0] ||
+        declared.shape[3] != size[1])
+      throw ReferenceError(std::string(vjp ? "grad_output" : "result 0") +
+                           " is declared " + typeToString(declared) +
+                           ", but output_size is " +
+                           shapeToString({size[0], size[1]}));
+    return size;
   }
   Similarity similarity(bool dynamic) const {
     Similarity s;

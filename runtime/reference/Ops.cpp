@@ -86,16 +86,16 @@ void checkEpsilon(const char *op, double epsilon, bool strictlyPositive) {
 /// Validates x (rank 4), the kernel size and the window, and that the window
 /// yields at least one output position.
 Geometry makeGeometry(const char *op, const Tensor &x, int64_t kh, int64_t kw,
-                      const Window &window) {
+                      const Window &window, bool ceilMode) {
   checkRank(op, "input", x, 4, "(N, C, H, W)");
   if (kh < 1 || kw < 1)
     fail(op, "kernel size must be >= 1, got " + pairToString({kh, kw}));
   checkWindow(op, window);
   Geometry g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), kh, kw, 0, 0, window};
   g.ho = windowOutputSize(g.h, kh, window.stride[0], window.padding[0],
-                          window.dilation[0]);
+                          window.dilation[0], ceilMode);
   g.wo = windowOutputSize(g.w, kw, window.stride[1], window.padding[1],
-                          window.dilation[1]);
+                          window.dilation[1], ceilMode);
   if (g.ho < 1 || g.wo < 1)
     fail(op, "kernel " + std::to_string(kh) + "x" + std::to_string(kw) +
                  " with dilation " + pairToString(window.dilation) +
@@ -115,6 +115,32 @@ void checkPoolPadding(const char *op, std::array<int64_t, 2> kernelSize,
       fail(op, "padding " + pairToString(window.padding) +
                    " must be at most half the kernel size " +
                    pairToString(kernelSize));
+}
+
+int64_t avgPoolDivisor(const Geometry &g, int64_t oy, int64_t ox,
+                       bool countIncludePad) {
+  // PyTorch's AvgPool2d kernel: the window [start, start + k) clipped to
+  // the padded input [−p, in + p), then (without count_include_pad) to the
+  // image [0, in).
+  auto taps = [&](int64_t o, int i, int64_t in, int64_t k) {
+    int64_t start = o * g.window.stride[i] - g.window.padding[i];
+    int64_t end = std::min(start + k, in + g.window.padding[i]);
+    if (countIncludePad)
+      return end - start;
+    return std::min(end, in) - std::max<int64_t>(start, 0);
+  };
+  return taps(oy, 0, g.h, g.kh) * taps(ox, 1, g.w, g.kw);
+}
+
+AdaptiveWindow adaptiveWindow(int64_t i, int64_t in, int64_t out) {
+  return {i * in / out, ((i + 1) * in + out - 1) / out};
+}
+
+void checkAdaptivePool(const char *op, const Tensor &x,
+                       std::array<int64_t, 2> outputSize) {
+  checkRank(op, "input", x, 4, "(N, C, H, W)");
+  if (outputSize[0] < 1 || outputSize[1] < 1)
+    fail(op, "output size must be >= 1, got " + pairToString(outputSize));
 }
 
 /// X_p of sample n at output (oy, ox): patch[c·K + t], zero in the padding.
@@ -509,11 +535,12 @@ int64_t checkFoldSimilarity(const char *op, const Tensor &w,
 }
 
 Geometry checkAvgPool2d(const char *op, const Tensor &x,
-                        std::array<int64_t, 2> kernelSize,
-                        const Window &window) {
+                        std::array<int64_t, 2> kernelSize, const Window &window,
+                        bool ceilMode) {
   if (window.dilation[0] != 1 || window.dilation[1] != 1)
     fail(op, "dilation must be [1, 1], got " + pairToString(window.dilation));
-  Geometry g = makeGeometry(op, x, kernelSize[0], kernelSize[1], window);
+  Geometry g =
+      makeGeometry(op, x, kernelSize[0], kernelSize[1], window, ceilMode);
   checkPoolPadding(op, kernelSize, window);
   return g;
 }
@@ -558,7 +585,7 @@ using namespace detail;
 //===----------------------------------------------------------------------===//
 
 int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
-                         int64_t padding, int64_t dilation) {
+                         int64_t padding, int64_t dilation, bool ceilMode) {
   if (stride < 1 || dilation < 1 || kernel < 1 || padding < 0)
     throw ReferenceError(
         "window: kernel, stride and dilation must be >= 1 and padding >= 0, "
@@ -567,8 +594,14 @@ int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
         ", padding " + std::to_string(padding) + ", dilation " +
         std::to_string(dilation));
   int64_t span = in + 2 * padding - dilation * (kernel - 1) - 1;
+  if (ceilMode)
+    span += stride - 1;
   // Floor division (as PyTorch), also for a negative span.
   int64_t q = span >= 0 ? span / stride : -((-span + stride - 1) / stride);
+  // ceil_mode: a last window starting at or past the input and its left
+  // padding is dropped (PyTorch's pooling_output_shape).
+  if (ceilMode && q * stride >= in + padding)
+    --q;
   return q + 1;
 }
 
@@ -848,9 +881,10 @@ Tensor relu(const Tensor &x) {
 }
 
 Tensor maxPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
-                 const Window &window) {
+                 const Window &window, bool ceilMode) {
   const char *op = "max_pool2d";
-  Geometry g = makeGeometry(op, x, kernelSize[0], kernelSize[1], window);
+  Geometry g =
+      makeGeometry(op, x, kernelSize[0], kernelSize[1], window, ceilMode);
   checkPoolPadding(op, kernelSize, window);
   Tensor y({g.n, g.c, g.ho, g.wo});
   for (int64_t plane = 0; plane < g.n * g.c; ++plane)
@@ -859,7 +893,7 @@ Tensor maxPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
       for (int64_t t = 0; t < g.taps(); ++t) {
         int64_t iy, ix;
         if (!g.source(p / g.wo, p % g.wo, t, iy, ix))
-          continue; // padding counts as −∞
+          continue; // padding (and a partial window's outside) is −∞
         double v = x.data[(plane * g.h + iy) * g.w + ix];
         if (v > best || std::isnan(v))
           best = v;
@@ -872,24 +906,19 @@ Tensor maxPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
 }
 
 Tensor avgPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
-                 const Window &window, bool countIncludePad) {
-  Geometry g = checkAvgPool2d("avg_pool2d", x, kernelSize, window);
+                 const Window &window, bool countIncludePad, bool ceilMode) {
+  Geometry g = checkAvgPool2d("avg_pool2d", x, kernelSize, window, ceilMode);
   Tensor y({g.n, g.c, g.ho, g.wo});
   for (int64_t plane = 0; plane < g.n * g.c; ++plane)
     for (int64_t p = 0; p < g.positions(); ++p) {
       double sum = 0.0;
-      int64_t inside = 0;
       for (int64_t t = 0; t < g.taps(); ++t) {
         int64_t iy, ix;
-        if (!g.source(p / g.wo, p % g.wo, t, iy, ix))
-          continue;
-        sum += x.data[(plane * g.h + iy) * g.w + ix];
-        ++inside;
+        if (g.source(p / g.wo, p % g.wo, t, iy, ix))
+          sum += x.data[(plane * g.h + iy) * g.w + ix];
       }
-      // Without ceil mode a window never passes the padded border, so the
-      // padded count is always the full kernel (as PyTorch's divisor).
       y.data[plane * g.positions() + p] =
-          sum / double(countIncludePad ? g.taps() : inside);
+          sum / double(avgPoolDivisor(g, p / g.wo, p % g.wo, countIncludePad));
     }
   return y;
 }
@@ -905,6 +934,51 @@ Tensor globalAvgPool2d(const Tensor &x) {
     y.data[plane] = sum / double(size);
   }
   return y;
+}
+
+/// An adaptive pool: `reduce(plane, rows, cols)` of every output position.
+template <typename Reduce>
+static Tensor adaptivePool(const char *op, const Tensor &x,
+                           std::array<int64_t, 2> outputSize, Reduce reduce) {
+  checkAdaptivePool(op, x, outputSize);
+  const int64_t ho = outputSize[0], wo = outputSize[1];
+  Tensor y({x.dim(0), x.dim(1), ho, wo});
+  for (int64_t plane = 0; plane < x.dim(0) * x.dim(1); ++plane)
+    for (int64_t i = 0; i < ho; ++i)
+      for (int64_t j = 0; j < wo; ++j)
+        y.data[(plane * ho + i) * wo + j] =
+            reduce(plane, adaptiveWindow(i, x.dim(2), ho),
+                   adaptiveWindow(j, x.dim(3), wo));
+  return y;
+}
+
+Tensor adaptiveAvgPool2d(const Tensor &x, std::array<int64_t, 2> outputSize) {
+  return adaptivePool(
+      "adaptive_avg_pool2d", x, outputSize,
+      [&](int64_t plane, AdaptiveWindow rows, AdaptiveWindow cols) {
+        double sum = 0.0;
+        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+          for (int64_t ix = cols.begin; ix < cols.end; ++ix)
+            sum += x.data[(plane * x.dim(2) + iy) * x.dim(3) + ix];
+        return sum / double((rows.end - rows.begin) * (cols.end - cols.begin));
+      });
+}
+
+Tensor adaptiveMaxPool2d(const Tensor &x, std::array<int64_t, 2> outputSize) {
+  return adaptivePool(
+      "adaptive_max_pool2d", x, outputSize,
+      [&](int64_t plane, AdaptiveWindow rows, AdaptiveWindow cols) {
+        double best = -std::numeric_limits<double>::infinity();
+        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+          for (int64_t ix = cols.begin; ix < cols.end; ++ix) {
+            double v = x.data[(plane * x.dim(2) + iy) * x.dim(3) + ix];
+            if (v > best || std::isnan(v))
+              best = v;
+            if (std::isnan(best))
+              return best; // PyTorch propagates NaN
+          }
+        return best;
+      });
 }
 
 Tensor linear(const Tensor &x, const Tensor &w, const Tensor *bias) {

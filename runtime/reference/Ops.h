@@ -25,9 +25,13 @@ struct Window {
   std::array<int64_t, 2> dilation{1, 1};
 };
 
-/// Output size of one spatial dimension: (in + 2p − d·(k−1) − 1) / s + 1.
+/// Output size of one spatial dimension: ⌊(in + 2p − d·(k−1) − 1) / s⌋ + 1;
+/// with ceilMode (pooling, PyTorch's rule) the division rounds up, less one
+/// when the last window would start at or past in + p. Below 1 when no
+/// window fits.
 int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
-                         int64_t padding, int64_t dilation);
+                         int64_t padding, int64_t dilation,
+                         bool ceilMode = false);
 
 /// The structure of a similarity matrix M (DESIGN.md §1 table).
 enum class Structure { Identity, Diagonal, Full, Cholesky, ShapeMasked };
@@ -116,14 +120,26 @@ BatchNormTrainResult batchNormTrain(const Tensor &x, const Tensor &weight,
                                     double momentum);
 
 Tensor relu(const Tensor &x);
-/// Padding counts as −∞ (PyTorch). No ceil mode.
+/// Padding counts as −∞ (PyTorch). ceilMode as PyTorch's ceil_mode: the
+/// output size of windowOutputSize(…, ceilMode), a partial last window takes
+/// the maximum of the pixels it covers.
 Tensor maxPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
-                 const Window &window);
-/// Dilation must be 1; countIncludePad as PyTorch's count_include_pad.
+                 const Window &window, bool ceilMode = false);
+/// Dilation must be 1; ceilMode as maxPool2d's. The divisor is PyTorch's:
+/// with countIncludePad the taps inside the padded input [−p, in + p) (all
+/// kh·kw but in a partial last window), else the taps inside the image.
 Tensor avgPool2d(const Tensor &x, std::array<int64_t, 2> kernelSize,
-                 const Window &window, bool countIncludePad);
+                 const Window &window, bool countIncludePad,
+                 bool ceilMode = false);
 /// [N,C,H,W] → [N,C,1,1].
 Tensor globalAvgPool2d(const Tensor &x);
+/// PyTorch's adaptive_avg_pool2d: [N,C,H,W] → [N,C,Ho,Wo], output row i the
+/// mean over input rows [⌊i·H/Ho⌋, ⌈(i+1)·H/Ho⌉) (likewise columns); any
+/// output size ≥ 1.
+Tensor adaptiveAvgPool2d(const Tensor &x, std::array<int64_t, 2> outputSize);
+/// PyTorch's adaptive_max_pool2d (its values) over the same windows; NaN
+/// propagates.
+Tensor adaptiveMaxPool2d(const Tensor &x, std::array<int64_t, 2> outputSize);
 /// y = x·Wᵀ (+ b); x [N,F], w [O,F].
 Tensor linear(const Tensor &x, const Tensor &w, const Tensor *bias);
 Tensor add(const Tensor &a, const Tensor &b);

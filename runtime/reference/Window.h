@@ -58,12 +58,27 @@ struct Geometry {
 };
 
 /// Validates x (rank 4), the kernel size and the window, and that the window
-/// yields at least one output position.
+/// yields at least one output position (in a pooling op's ceilMode, the
+/// output size rounded up as windowOutputSize says).
 Geometry makeGeometry(const char *op, const Tensor &x, int64_t kh, int64_t kw,
-                      const Window &window);
+                      const Window &window, bool ceilMode = false);
 /// PyTorch's pooling rule: padding at most half the kernel.
 void checkPoolPadding(const char *op, std::array<int64_t, 2> kernelSize,
                       const Window &window);
+/// PyTorch's avg_pool2d divisor at output (oy, ox): with countIncludePad the
+/// window's taps inside the padded input [−p, in + p) per dimension, else
+/// its taps inside the image.
+int64_t avgPoolDivisor(const Geometry &g, int64_t oy, int64_t ox,
+                       bool countIncludePad);
+/// The input rows [begin, end) of output row i of an adaptive pool from `in`
+/// to `out` rows (PyTorch: ⌊i·in/out⌋, ⌈(i+1)·in/out⌉).
+struct AdaptiveWindow {
+  int64_t begin, end;
+};
+AdaptiveWindow adaptiveWindow(int64_t i, int64_t in, int64_t out);
+/// Validates x (rank 4) and an adaptive pool's output size (both ≥ 1).
+void checkAdaptivePool(const char *op, const Tensor &x,
+                       std::array<int64_t, 2> outputSize);
 /// X_p of sample n at output (oy, ox): patch[c·K + t], zero in the padding.
 void gatherPatch(const Tensor &x, const Geometry &g, int64_t n, int64_t oy,
                  int64_t ox, std::vector<double> &patch);
@@ -117,8 +132,8 @@ int64_t checkBatchNorm(const char *op, const Tensor &x, const Tensor &weight,
                        const Tensor &bias, const Tensor &runningMean,
                        const Tensor &runningVar, double epsilon);
 Geometry checkAvgPool2d(const char *op, const Tensor &x,
-                        std::array<int64_t, 2> kernelSize,
-                        const Window &window);
+                        std::array<int64_t, 2> kernelSize, const Window &window,
+                        bool ceilMode);
 void checkLinear(const char *op, const Tensor &x, const Tensor &w,
                  const Tensor *bias);
 /// Also checks every label.

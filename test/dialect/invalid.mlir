@@ -665,6 +665,79 @@ func.func @avg_pool_result(%x: tensor<1x3x8x8xf32>) {
 
 // -----
 
+func.func @max_pool_ceil_result(%x: tensor<1x3x7x7xf32>) {
+  // expected-error @+1 {{result #0 must be 'tensor<1x3x4x4xf32>', got 'tensor<1x3x3x3xf32>'}}
+  %0 = nsl.max_pool2d %x {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<1x3x7x7xf32> -> tensor<1x3x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @max_pool_ceil_too_small(%x: tensor<1x3x1x1xf32>) {
+  // expected-error @+1 {{the 3x3 window (dilation [1, 1], padding [0, 0], ceil_mode) does not fit the 1x1 input}}
+  %0 = nsl.max_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<1x3x1x1xf32> -> tensor<1x3x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @avg_pool_ceil_result(%x: tensor<1x3x7x7xf32>) {
+  // A fifth window would start in the right padding: PyTorch drops it.
+  // expected-error @+1 {{result #0 must be 'tensor<1x3x4x4xf32>', got 'tensor<1x3x5x5xf32>'}}
+  %0 = nsl.avg_pool2d %x {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, ceil_mode = true} : tensor<1x3x7x7xf32> -> tensor<1x3x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @adaptive_pool_rank(%x: tensor<3x8x8xf32>) {
+  // expected-error @+1 {{input must be a 4-D tensor [N, C, H, W], got [3, 8, 8]}}
+  %0 = nsl.adaptive_avg_pool2d %x {output_size = array<i64: 2, 2>} : tensor<3x8x8xf32> -> tensor<3x8x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @adaptive_pool_size_count(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{output size must have 2 values [height, width], got [2]}}
+  %0 = nsl.adaptive_max_pool2d %x {output_size = array<i64: 2>} : tensor<1x3x8x8xf32> -> tensor<1x3x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @adaptive_pool_size_zero(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{output size values must be at least 1, got [0, 2]}}
+  %0 = nsl.adaptive_avg_pool2d %x {output_size = array<i64: 0, 2>} : tensor<1x3x8x8xf32> -> tensor<1x3x0x2xf32>
+  return
+}
+
+// -----
+
+func.func @adaptive_pool_result(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{result #0 must be 'tensor<1x3x7x7xf32>', got 'tensor<1x3x8x8xf32>'}}
+  %0 = nsl.adaptive_max_pool2d %x {output_size = array<i64: 7, 7>} : tensor<1x3x8x8xf32> -> tensor<1x3x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @adaptive_pool_size_missing(%x: tensor<1x3x8x8xf32>) {
+  // expected-error @+1 {{requires attribute 'output_size'}}
+  %0 = nsl.adaptive_avg_pool2d %x : tensor<1x3x8x8xf32> -> tensor<1x3x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @adaptive_pool_vjp_gradient(%x: tensor<1x3x8x8xf32>, %g: tensor<1x3x3x3xf32>) {
+  // expected-error @+1 {{'nsl.adaptive_avg_pool2d_vjp' op the upstream gradient must have the forward result type 'tensor<1x3x2x2xf32>', got 'tensor<1x3x3x3xf32>'}}
+  %0 = nsl.adaptive_avg_pool2d_vjp %x grad(%g : tensor<1x3x3x3xf32>) wrt [0] {output_size = array<i64: 2, 2>} : tensor<1x3x8x8xf32> -> tensor<1x3x8x8xf32>
+  return
+}
+
+// -----
+
 func.func @global_pool_rank(%x: tensor<3x8xf32>) {
   // expected-error @+1 {{input must be a 4-D tensor [N, C, H, W], got [3, 8]}}
   %0 = nsl.global_avg_pool2d %x : tensor<3x8xf32> -> tensor<3x8x1x1xf32>

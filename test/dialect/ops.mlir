@@ -202,6 +202,27 @@ func.func @ordinary_layers(%x: tensor<2x4x7x7xf32>, %g: tensor<4xf32>, %b: tenso
       : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
   // CHECK: nsl.global_avg_pool2d %{{.*}} : tensor<2x4x4x4xf32> -> tensor<2x4x1x1xf32>
   %5 = nsl.global_avg_pool2d %4 : tensor<2x4x4x4xf32> -> tensor<2x4x1x1xf32>
+  // ceil_mode rounds the output size up: a partial last window (floor mode
+  // gives 3x3 for both).
+  // CHECK: nsl.max_pool2d %{{.*}} {ceil_mode = true, kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>} : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
+  %c0 = nsl.max_pool2d %2 {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, ceil_mode = true}
+      : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
+  // CHECK: nsl.avg_pool2d %{{.*}} {ceil_mode = true, count_include_pad = false, kernel_size = array<i64: 4, 4>, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>} : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
+  %c1 = nsl.avg_pool2d %2 {kernel_size = array<i64: 4, 4>, stride = array<i64: 2, 2>,
+      padding = array<i64: 1, 1>, count_include_pad = false, ceil_mode = true}
+      : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
+  // A fifth window would start in the right padding (at 8 ≥ 7 + 1): dropped.
+  // CHECK: nsl.max_pool2d %{{.*}} {ceil_mode = true, kernel_size = array<i64: 2, 2>, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>} : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
+  %c2 = nsl.max_pool2d %2 {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+      padding = array<i64: 1, 1>, ceil_mode = true}
+      : tensor<2x4x7x7xf32> -> tensor<2x4x4x4xf32>
+  // CHECK: nsl.adaptive_avg_pool2d %{{.*}} {output_size = array<i64: 3, 5>} : tensor<2x4x7x7xf32> -> tensor<2x4x3x5xf32>
+  %a0 = nsl.adaptive_avg_pool2d %2 {output_size = array<i64: 3, 5>}
+      : tensor<2x4x7x7xf32> -> tensor<2x4x3x5xf32>
+  // Larger than the input (windows overlap).
+  // CHECK: nsl.adaptive_max_pool2d %{{.*}} {output_size = array<i64: 9, 7>} : tensor<2x4x7x7xf32> -> tensor<2x4x9x7xf32>
+  %a1 = nsl.adaptive_max_pool2d %2 {output_size = array<i64: 9, 7>}
+      : tensor<2x4x7x7xf32> -> tensor<2x4x9x7xf32>
   // CHECK: nsl.flatten %{{.*}} : tensor<2x4x3x3xf32> -> tensor<2x36xf32>
   %6 = nsl.flatten %3 : tensor<2x4x3x3xf32> -> tensor<2x36xf32>
   %7 = nsl.flatten %5 : tensor<2x4x1x1xf32> -> tensor<2x4xf32>

@@ -20,6 +20,74 @@ def out_size(size, kernel, stride, padding, dilation):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def pool_out(size, kernel, stride, padding, dilation=1, ceil=False):
+    """PyTorch's pooling output size (ceil_mode: rounded up, less a last
+    window that would start in the right padding)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out
+
+
+def pool_attrs(op, kernel, stride, padding, dilation, ceil, include_pad):
+    parts = [f"kernel_size = array<i64: {kernel[0]}, {kernel[1]}>"]
+    parts += window_attrs(stride, padding, dilation if op == "max_pool2d" else (1, 1))
+    if not include_pad:
+        parts.append("count_include_pad = false")
+    if ceil:
+        parts.append("ceil_mode = true")
+    return parts
+
+
+def pool_case(name, op, shape, kernel, stride=(1, 1), padding=(0, 0),
+              dilation=(1, 1), ceil=True, include_pad=True, vjp=False):
+    """nsl.max_pool2d or nsl.avg_pool2d (ceil_mode by default), or its VJP."""
+    n, c, h, w = shape
+    out = [n, c] + [pool_out([h, w][i], kernel[i], stride[i], padding[i],
+                             dilation[i], ceil) for i in range(2)]
+    parts = pool_attrs(op, kernel, stride, padding, dilation, ceil, include_pad)
+    if vjp:
+        return vjp_case(name, [("x", shape, "input", "f32")], op + "_vjp", "%x",
+                        out, [0], parts, ty(shape))
+    return simple(name, [("x", shape, "input")],
+                  [f"%y = nsl.{op} %x{attr_dict(parts)} : {ty(shape)} -> {ty(out)}"],
+                  [("%y", out, "f32")])
+
+
+def adaptive_case(name, op, shape, size, vjp=False):
+    """nsl.adaptive_avg_pool2d or nsl.adaptive_max_pool2d, or its VJP."""
+    out = shape[:2] + list(size)
+    parts = [f"output_size = array<i64: {size[0]}, {size[1]}>"]
+    if vjp:
+        return vjp_case(name, [("x", shape, "input", "f32")], op + "_vjp", "%x",
+                        out, [0], parts, ty(shape))
+    return simple(name, [("x", shape, "input")],
+                  [f"%y = nsl.{op} %x{attr_dict(parts)} : {ty(shape)} -> {ty(out)}"],
+                  [("%y", out, "f32")])
+
+
+def pool_cases(vjp):
+    """Ceil mode's partial last windows (in the padding too, dilated, a
+    kernel taller than the input, one window dropped) and adaptive pools to
+    sizes that do not divide the input, larger than it, and dividing it."""
+    suffix = "_vjp" if vjp else ""
+    return [
+        pool_case("max_pool_ceil" + suffix, "max_pool2d", [2, 3, 8, 9], (3, 3), (2, 2), vjp=vjp),
+        pool_case("max_pool_ceil_dilated" + suffix, "max_pool2d", [1, 4, 8, 9], (3, 2), (2, 3), (1, 1), (2, 1), vjp=vjp),
+        pool_case("max_pool_ceil_dropped" + suffix, "max_pool2d", [2, 3, 7, 5], (2, 2), (2, 2), (1, 1), vjp=vjp),
+        pool_case("avg_pool_ceil_include_pad" + suffix, "avg_pool2d", [1, 5, 6, 7], (3, 3), (2, 2), (1, 1), vjp=vjp),
+        pool_case("avg_pool_ceil_exclude_pad" + suffix, "avg_pool2d", [2, 3, 6, 5], (3, 3), (2, 2), (1, 1), include_pad=False, vjp=vjp),
+        pool_case("avg_pool_ceil_tall_kernel" + suffix, "avg_pool2d", [1, 3, 2, 5], (3, 3), (2, 2), vjp=vjp),
+        adaptive_case("adaptive_avg_uneven" + suffix, "adaptive_avg_pool2d", [2, 3, 7, 5], (3, 2), vjp=vjp),
+        adaptive_case("adaptive_avg_larger" + suffix, "adaptive_avg_pool2d", [1, 5, 2, 1], (7, 7), vjp=vjp),
+        adaptive_case("adaptive_avg_dividing" + suffix, "adaptive_avg_pool2d", [2, 3, 8, 6], (4, 3), vjp=vjp),
+        adaptive_case("adaptive_max_uneven" + suffix, "adaptive_max_pool2d", [1, 4, 13, 10], (4, 5), vjp=vjp),
+        adaptive_case("adaptive_max_larger" + suffix, "adaptive_max_pool2d", [2, 5, 2, 3], (7, 4), vjp=vjp),
+        adaptive_case("adaptive_max_mixed" + suffix, "adaptive_max_pool2d", [1, 3, 3, 9], (5, 2), vjp=vjp),
+    ]
+
+
 class Case:
     def __init__(self, name):
         self.name = name
@@ -285,6 +353,8 @@ def other_cases():
                             [("logits", [5, 7], "input"), ("labels", [5], "label", "i64")],
                             [f"%y = nsl.softmax_cross_entropy %logits, %labels {{label_smoothing = {smoothing} : f32}} : tensor<5x7xf32>, tensor<5xi64> -> tensor<f32>"],
                             [("%y", [], "f32")]))
+    # Ceil mode and adaptive pools.
+    cases += pool_cases(vjp=False)
     return cases
 
 
@@ -591,6 +661,8 @@ def grad_other_cases():
     cases.append(adam("adam_amsgrad", [7, 11], amsgrad=True))
     cases.append(adam("adam_weight_decay", [17], weight_decay=0.01, betas=(0.8, 0.99)))
     cases.append(adam("adam_amsgrad_weight_decay", [3, 4, 5], amsgrad=True, weight_decay=0.05))
+    # The VJPs of ceil mode and the adaptive pools.
+    cases += pool_cases(vjp=True)
     return cases
 
 

@@ -73,6 +73,30 @@
 // RUN: nsl-run check %t.adam_weight_decay --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function adam_amsgrad_weight_decay --seed 34 -o %t.adam_amsgrad_weight_decay > /dev/null
 // RUN: nsl-run check %t.adam_amsgrad_weight_decay --seed 134 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool_ceil_vjp --seed 35 -o %t.max_pool_ceil_vjp > /dev/null
+// RUN: nsl-run check %t.max_pool_ceil_vjp --seed 135 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool_ceil_dilated_vjp --seed 36 -o %t.max_pool_ceil_dilated_vjp > /dev/null
+// RUN: nsl-run check %t.max_pool_ceil_dilated_vjp --seed 136 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool_ceil_dropped_vjp --seed 37 -o %t.max_pool_ceil_dropped_vjp > /dev/null
+// RUN: nsl-run check %t.max_pool_ceil_dropped_vjp --seed 137 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_ceil_include_pad_vjp --seed 38 -o %t.avg_pool_ceil_include_pad_vjp > /dev/null
+// RUN: nsl-run check %t.avg_pool_ceil_include_pad_vjp --seed 138 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_ceil_exclude_pad_vjp --seed 39 -o %t.avg_pool_ceil_exclude_pad_vjp > /dev/null
+// RUN: nsl-run check %t.avg_pool_ceil_exclude_pad_vjp --seed 139 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_ceil_tall_kernel_vjp --seed 40 -o %t.avg_pool_ceil_tall_kernel_vjp > /dev/null
+// RUN: nsl-run check %t.avg_pool_ceil_tall_kernel_vjp --seed 140 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_avg_uneven_vjp --seed 41 -o %t.adaptive_avg_uneven_vjp > /dev/null
+// RUN: nsl-run check %t.adaptive_avg_uneven_vjp --seed 141 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_avg_larger_vjp --seed 42 -o %t.adaptive_avg_larger_vjp > /dev/null
+// RUN: nsl-run check %t.adaptive_avg_larger_vjp --seed 142 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_avg_dividing_vjp --seed 43 -o %t.adaptive_avg_dividing_vjp > /dev/null
+// RUN: nsl-run check %t.adaptive_avg_dividing_vjp --seed 143 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_max_uneven_vjp --seed 44 -o %t.adaptive_max_uneven_vjp > /dev/null
+// RUN: nsl-run check %t.adaptive_max_uneven_vjp --seed 144 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_max_larger_vjp --seed 45 -o %t.adaptive_max_larger_vjp > /dev/null
+// RUN: nsl-run check %t.adaptive_max_larger_vjp --seed 145 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_max_mixed_vjp --seed 46 -o %t.adaptive_max_mixed_vjp > /dev/null
+// RUN: nsl-run check %t.adaptive_max_mixed_vjp --seed 146 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @linear_vjp_bias(
@@ -406,4 +430,100 @@ func.func @adam_amsgrad_weight_decay(
     -> (tensor<3x4x5xf32>, tensor<3x4x5xf32>, tensor<3x4x5xf32>, tensor<3x4x5xf32>) {
   %res:4 = nsl.adam_update %p, %g, %m, %v max_exp_avg_sq(%vmax : tensor<3x4x5xf32>) step(%step) lr(%lr) {weight_decay = 0.05 : f32, amsgrad} : tensor<3x4x5xf32>, tensor<f32> -> tensor<3x4x5xf32>, tensor<3x4x5xf32>, tensor<3x4x5xf32>, tensor<3x4x5xf32>
   return %res#0, %res#1, %res#2, %res#3 : tensor<3x4x5xf32>, tensor<3x4x5xf32>, tensor<3x4x5xf32>, tensor<3x4x5xf32>
+}
+
+func.func @max_pool_ceil_vjp(
+    %x: tensor<2x3x8x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<2x3x4x4xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x8x9xf32>) {
+  %res = nsl.max_pool2d_vjp %x grad(%gy : tensor<2x3x4x4xf32>) wrt [0] {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<2x3x8x9xf32> -> tensor<2x3x8x9xf32>
+  return %res : tensor<2x3x8x9xf32>
+}
+
+func.func @max_pool_ceil_dilated_vjp(
+    %x: tensor<1x4x8x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<1x4x4x4xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x4x8x9xf32>) {
+  %res = nsl.max_pool2d_vjp %x grad(%gy : tensor<1x4x4x4xf32>) wrt [0] {kernel_size = array<i64: 3, 2>, stride = array<i64: 2, 3>, padding = array<i64: 1, 1>, dilation = array<i64: 2, 1>, ceil_mode = true} : tensor<1x4x8x9xf32> -> tensor<1x4x8x9xf32>
+  return %res : tensor<1x4x8x9xf32>
+}
+
+func.func @max_pool_ceil_dropped_vjp(
+    %x: tensor<2x3x7x5xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<2x3x4x3xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x7x5xf32>) {
+  %res = nsl.max_pool2d_vjp %x grad(%gy : tensor<2x3x4x3xf32>) wrt [0] {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, ceil_mode = true} : tensor<2x3x7x5xf32> -> tensor<2x3x7x5xf32>
+  return %res : tensor<2x3x7x5xf32>
+}
+
+func.func @avg_pool_ceil_include_pad_vjp(
+    %x: tensor<1x5x6x7xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<1x5x4x4xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x5x6x7xf32>) {
+  %res = nsl.avg_pool2d_vjp %x grad(%gy : tensor<1x5x4x4xf32>) wrt [0] {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, ceil_mode = true} : tensor<1x5x6x7xf32> -> tensor<1x5x6x7xf32>
+  return %res : tensor<1x5x6x7xf32>
+}
+
+func.func @avg_pool_ceil_exclude_pad_vjp(
+    %x: tensor<2x3x6x5xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<2x3x4x3xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x6x5xf32>) {
+  %res = nsl.avg_pool2d_vjp %x grad(%gy : tensor<2x3x4x3xf32>) wrt [0] {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, count_include_pad = false, ceil_mode = true} : tensor<2x3x6x5xf32> -> tensor<2x3x6x5xf32>
+  return %res : tensor<2x3x6x5xf32>
+}
+
+func.func @avg_pool_ceil_tall_kernel_vjp(
+    %x: tensor<1x3x2x5xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<1x3x1x2xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x3x2x5xf32>) {
+  %res = nsl.avg_pool2d_vjp %x grad(%gy : tensor<1x3x1x2xf32>) wrt [0] {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<1x3x2x5xf32> -> tensor<1x3x2x5xf32>
+  return %res : tensor<1x3x2x5xf32>
+}
+
+func.func @adaptive_avg_uneven_vjp(
+    %x: tensor<2x3x7x5xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<2x3x3x2xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x7x5xf32>) {
+  %res = nsl.adaptive_avg_pool2d_vjp %x grad(%gy : tensor<2x3x3x2xf32>) wrt [0] {output_size = array<i64: 3, 2>} : tensor<2x3x7x5xf32> -> tensor<2x3x7x5xf32>
+  return %res : tensor<2x3x7x5xf32>
+}
+
+func.func @adaptive_avg_larger_vjp(
+    %x: tensor<1x5x2x1xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<1x5x7x7xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x5x2x1xf32>) {
+  %res = nsl.adaptive_avg_pool2d_vjp %x grad(%gy : tensor<1x5x7x7xf32>) wrt [0] {output_size = array<i64: 7, 7>} : tensor<1x5x2x1xf32> -> tensor<1x5x2x1xf32>
+  return %res : tensor<1x5x2x1xf32>
+}
+
+func.func @adaptive_avg_dividing_vjp(
+    %x: tensor<2x3x8x6xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<2x3x4x3xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x8x6xf32>) {
+  %res = nsl.adaptive_avg_pool2d_vjp %x grad(%gy : tensor<2x3x4x3xf32>) wrt [0] {output_size = array<i64: 4, 3>} : tensor<2x3x8x6xf32> -> tensor<2x3x8x6xf32>
+  return %res : tensor<2x3x8x6xf32>
+}
+
+func.func @adaptive_max_uneven_vjp(
+    %x: tensor<1x4x13x10xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<1x4x4x5xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x4x13x10xf32>) {
+  %res = nsl.adaptive_max_pool2d_vjp %x grad(%gy : tensor<1x4x4x5xf32>) wrt [0] {output_size = array<i64: 4, 5>} : tensor<1x4x13x10xf32> -> tensor<1x4x13x10xf32>
+  return %res : tensor<1x4x13x10xf32>
+}
+
+func.func @adaptive_max_larger_vjp(
+    %x: tensor<2x5x2x3xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<2x5x7x4xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x5x2x3xf32>) {
+  %res = nsl.adaptive_max_pool2d_vjp %x grad(%gy : tensor<2x5x7x4xf32>) wrt [0] {output_size = array<i64: 7, 4>} : tensor<2x5x2x3xf32> -> tensor<2x5x2x3xf32>
+  return %res : tensor<2x5x2x3xf32>
+}
+
+func.func @adaptive_max_mixed_vjp(
+    %x: tensor<1x3x3x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %gy: tensor<1x3x5x2xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x3x3x9xf32>) {
+  %res = nsl.adaptive_max_pool2d_vjp %x grad(%gy : tensor<1x3x5x2xf32>) wrt [0] {output_size = array<i64: 5, 2>} : tensor<1x3x3x9xf32> -> tensor<1x3x3x9xf32>
+  return %res : tensor<1x3x3x9xf32>
 }

@@ -61,6 +61,30 @@
 // RUN: nsl-run check %t.cross_entropy_0_0 --seed 127 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function cross_entropy_0_1 --seed 28 -o %t.cross_entropy_0_1 > /dev/null
 // RUN: nsl-run check %t.cross_entropy_0_1 --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool_ceil --seed 29 -o %t.max_pool_ceil > /dev/null
+// RUN: nsl-run check %t.max_pool_ceil --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool_ceil_dilated --seed 30 -o %t.max_pool_ceil_dilated > /dev/null
+// RUN: nsl-run check %t.max_pool_ceil_dilated --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function max_pool_ceil_dropped --seed 31 -o %t.max_pool_ceil_dropped > /dev/null
+// RUN: nsl-run check %t.max_pool_ceil_dropped --seed 131 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_ceil_include_pad --seed 32 -o %t.avg_pool_ceil_include_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_ceil_include_pad --seed 132 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_ceil_exclude_pad --seed 33 -o %t.avg_pool_ceil_exclude_pad > /dev/null
+// RUN: nsl-run check %t.avg_pool_ceil_exclude_pad --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function avg_pool_ceil_tall_kernel --seed 34 -o %t.avg_pool_ceil_tall_kernel > /dev/null
+// RUN: nsl-run check %t.avg_pool_ceil_tall_kernel --seed 134 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_avg_uneven --seed 35 -o %t.adaptive_avg_uneven > /dev/null
+// RUN: nsl-run check %t.adaptive_avg_uneven --seed 135 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_avg_larger --seed 36 -o %t.adaptive_avg_larger > /dev/null
+// RUN: nsl-run check %t.adaptive_avg_larger --seed 136 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_avg_dividing --seed 37 -o %t.adaptive_avg_dividing > /dev/null
+// RUN: nsl-run check %t.adaptive_avg_dividing --seed 137 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_max_uneven --seed 38 -o %t.adaptive_max_uneven > /dev/null
+// RUN: nsl-run check %t.adaptive_max_uneven --seed 138 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_max_larger --seed 39 -o %t.adaptive_max_larger > /dev/null
+// RUN: nsl-run check %t.adaptive_max_larger --seed 139 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function adaptive_max_mixed --seed 40 -o %t.adaptive_max_mixed > /dev/null
+// RUN: nsl-run check %t.adaptive_max_mixed --seed 140 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @patch_norm(
@@ -350,4 +374,88 @@ func.func @cross_entropy_0_1(
     -> (tensor<f32>) {
   %y = nsl.softmax_cross_entropy %logits, %labels {label_smoothing = 0.1 : f32} : tensor<5x7xf32>, tensor<5xi64> -> tensor<f32>
   return %y : tensor<f32>
+}
+
+func.func @max_pool_ceil(
+    %x: tensor<2x3x8x9xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<2x3x4x4xf32>) {
+  %y = nsl.max_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<2x3x8x9xf32> -> tensor<2x3x4x4xf32>
+  return %y : tensor<2x3x4x4xf32>
+}
+
+func.func @max_pool_ceil_dilated(
+    %x: tensor<1x4x8x9xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<1x4x4x4xf32>) {
+  %y = nsl.max_pool2d %x {kernel_size = array<i64: 3, 2>, stride = array<i64: 2, 3>, padding = array<i64: 1, 1>, dilation = array<i64: 2, 1>, ceil_mode = true} : tensor<1x4x8x9xf32> -> tensor<1x4x4x4xf32>
+  return %y : tensor<1x4x4x4xf32>
+}
+
+func.func @max_pool_ceil_dropped(
+    %x: tensor<2x3x7x5xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<2x3x4x3xf32>) {
+  %y = nsl.max_pool2d %x {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, ceil_mode = true} : tensor<2x3x7x5xf32> -> tensor<2x3x4x3xf32>
+  return %y : tensor<2x3x4x3xf32>
+}
+
+func.func @avg_pool_ceil_include_pad(
+    %x: tensor<1x5x6x7xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<1x5x4x4xf32>) {
+  %y = nsl.avg_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, ceil_mode = true} : tensor<1x5x6x7xf32> -> tensor<1x5x4x4xf32>
+  return %y : tensor<1x5x4x4xf32>
+}
+
+func.func @avg_pool_ceil_exclude_pad(
+    %x: tensor<2x3x6x5xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<2x3x4x3xf32>) {
+  %y = nsl.avg_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, count_include_pad = false, ceil_mode = true} : tensor<2x3x6x5xf32> -> tensor<2x3x4x3xf32>
+  return %y : tensor<2x3x4x3xf32>
+}
+
+func.func @avg_pool_ceil_tall_kernel(
+    %x: tensor<1x3x2x5xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<1x3x1x2xf32>) {
+  %y = nsl.avg_pool2d %x {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<1x3x2x5xf32> -> tensor<1x3x1x2xf32>
+  return %y : tensor<1x3x1x2xf32>
+}
+
+func.func @adaptive_avg_uneven(
+    %x: tensor<2x3x7x5xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<2x3x3x2xf32>) {
+  %y = nsl.adaptive_avg_pool2d %x {output_size = array<i64: 3, 2>} : tensor<2x3x7x5xf32> -> tensor<2x3x3x2xf32>
+  return %y : tensor<2x3x3x2xf32>
+}
+
+func.func @adaptive_avg_larger(
+    %x: tensor<1x5x2x1xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<1x5x7x7xf32>) {
+  %y = nsl.adaptive_avg_pool2d %x {output_size = array<i64: 7, 7>} : tensor<1x5x2x1xf32> -> tensor<1x5x7x7xf32>
+  return %y : tensor<1x5x7x7xf32>
+}
+
+func.func @adaptive_avg_dividing(
+    %x: tensor<2x3x8x6xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<2x3x4x3xf32>) {
+  %y = nsl.adaptive_avg_pool2d %x {output_size = array<i64: 4, 3>} : tensor<2x3x8x6xf32> -> tensor<2x3x4x3xf32>
+  return %y : tensor<2x3x4x3xf32>
+}
+
+func.func @adaptive_max_uneven(
+    %x: tensor<1x4x13x10xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<1x4x4x5xf32>) {
+  %y = nsl.adaptive_max_pool2d %x {output_size = array<i64: 4, 5>} : tensor<1x4x13x10xf32> -> tensor<1x4x4x5xf32>
+  return %y : tensor<1x4x4x5xf32>
+}
+
+func.func @adaptive_max_larger(
+    %x: tensor<2x5x2x3xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<2x5x7x4xf32>) {
+  %y = nsl.adaptive_max_pool2d %x {output_size = array<i64: 7, 4>} : tensor<2x5x2x3xf32> -> tensor<2x5x7x4xf32>
+  return %y : tensor<2x5x7x4xf32>
+}
+
+func.func @adaptive_max_mixed(
+    %x: tensor<1x3x3x9xf32> {nsl.name = "x", nsl.role = "input"})
+    -> (tensor<1x3x5x2xf32>) {
+  %y = nsl.adaptive_max_pool2d %x {output_size = array<i64: 5, 2>} : tensor<1x3x3x9xf32> -> tensor<1x3x5x2xf32>
+  return %y : tensor<1x3x5x2xf32>
 }

@@ -139,13 +139,29 @@
 // RUN: nslc %t/hand_written_predictor.traced.pt --input-shape 2x4x7x6 -o %t/hand_written_predictor.traced.nslm > /dev/null
 // RUN: nsl-run run %t/hand_written_predictor.traced.nslm --input x=%t/hand_written_predictor.x.npy --output-dir %t/hand_written_predictor.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/hand_written_predictor.traced.out/output.npy %t/hand_written_predictor.out0.npy | FileCheck %s --check-prefix=CLOSE
-// Adaptive average pooling to a dividing size, mean over H and W, StochasticDepth.
+// Adaptive average pooling to a dividing size, mean over H and W,
+// StochasticDepth, ceil_mode where no window is partial.
 // RUN: nslc %t/pooling.pt --input-shape 2x3x6x8 -o %t/pooling.nslm > /dev/null
 // RUN: nsl-run run %t/pooling.nslm --input x=%t/pooling.x.npy --output-dir %t/pooling.out > /dev/null
 // RUN: %python %S/compare.py %t/pooling.out/output.npy %t/pooling.out0.npy | FileCheck %s --check-prefix=CLOSE
 // RUN: nslc %t/pooling.traced.pt --input-shape 2x3x6x8 -o %t/pooling.traced.nslm > /dev/null
 // RUN: nsl-run run %t/pooling.traced.nslm --input x=%t/pooling.x.npy --output-dir %t/pooling.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/pooling.traced.out/output.npy %t/pooling.out0.npy | FileCheck %s --check-prefix=CLOSE
+
+// ceil_mode with partial last windows, adaptive average and max pooling to
+// sizes that do not divide the input or exceed it.
+// RUN: nslc %t/partial_pools.pt --input-shape 2x3x10x11 -o %t/partial_pools.nslm > /dev/null
+// RUN: nsl-run run %t/partial_pools.nslm --input x=%t/partial_pools.x.npy --output-dir %t/partial_pools.out > /dev/null
+// RUN: %python %S/compare.py %t/partial_pools.out/output.npy %t/partial_pools.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/partial_pools.traced.pt --input-shape 2x3x10x11 -o %t/partial_pools.traced.nslm > /dev/null
+// RUN: nsl-run run %t/partial_pools.traced.nslm --input x=%t/partial_pools.x.npy --output-dir %t/partial_pools.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/partial_pools.traced.out/output.npy %t/partial_pools.out0.npy | FileCheck %s --check-prefix=CLOSE
+
+// GoogLeNet's scripted pattern: the input keeps its name x though inlining
+// renames it; a returned tuple with a None: the tensors are the outputs.
+// RUN: nslc %t/optional_outputs.pt --input-shape 2x3x6x7 -o %t/optional_outputs.nslm > /dev/null
+// RUN: nsl-run run %t/optional_outputs.nslm --input x=%t/optional_outputs.x.npy --output-dir %t/optional_outputs.out > /dev/null
+// RUN: %python %S/compare.py %t/optional_outputs.out/output.npy %t/optional_outputs.out0.npy | FileCheck %s --check-prefix=CLOSE
 
 // A ResNet block with a UNS (full) static conv, in-place relu, x.view(N, -1),
 // dropout and a DNS SimLinear head.

@@ -5,7 +5,7 @@
 // RUN: not nsl-import %t/erfinv.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=ERFINV
 // RUN: not nslc %t/erfinv.pt --input-shape 1x1x5x5 -o %t/erfinv.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-ERFINV
 // RUN: not nsl-import %t/unsupported_arithmetic.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=ARITH
-// RUN: not nsl-import %t/partial_ceil_pool.pt --input-shape 1x2x6x6 2>&1 | FileCheck %s --check-prefix=CEIL
+// RUN: not nsl-import %t/adaptive_max_indices.pt --input-shape 1x2x5x5 2>&1 | FileCheck %s --check-prefix=INDICES
 // RUN: not nsl-import %t/data_dependent.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=DATA
 // RUN: not nsl-import %t/corrupt.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=CORRUPT
 // RUN: not nslc %t/corrupt.pt --input-shape 1x1x5x5 -o %t/corrupt.nslm 2>&1 | FileCheck %s --check-prefix=NSLC-CORRUPT
@@ -44,7 +44,8 @@
 // REPORT-MISSING: nslc: error: cannot open '{{.*}}missing.pt': No such file or directory
 // DROPOUT: nslc: error: '{{.*}}residual.pt' has 1 dropout layer(s) with p > 0, and train_step has no dropout masks: set their p to 0 before saving the model, or pass --dropout-as-identity to train without dropout:
 // DROPOUT-NEXT: {{.*}}.py:{{[0-9]+}}:{{[0-9]+}}{{.*}}(p = 0.500000)
-// CEIL: nsl-import: error: {{.*}}partial_ceil_pool.pt: {{.*}}: ceil_mode=True with a partial last window is not supported (here 1x2x6x6 gives 3 outputs along the height where floor mode gives 2)
+// INDICES: nsl-import: error: {{.*}}adaptive_max_indices.pt: {{.*}}functional.py:{{[0-9]+}}:{{[0-9]+}}: aten::adaptive_max_pool2d's indices (its second result) are not supported: use only the pooled values (return_indices=False)
+// INDICES-NOT: error
 // DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: argument '%{{[0-9]+}}' of aten::gt must be a constant (it is made by aten::sum); data-dependent values are not supported
 // DATA-NEXT: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: data-dependent control flow (prim::If on a value computed from tensor data) is not supported
 // CORRUPT: nsl-import: error: {{.*}}corrupt.pt: cannot load '{{.*}}corrupt.pt' as TorchScript: PytorchStreamReader failed reading zip archive

@@ -5,13 +5,16 @@ Usage: make_test_models.py --out DIR
 
 For each NAME it writes DIR/NAME.pt (scripted), DIR/NAME.traced.pt (traced,
 where tracing applies), DIR/NAME.x.npy (the seeded input) and
-DIR/NAME.out.npy (the eager output). Models the importer must refuse are
-scripted only, and DIR/corrupt.pt is not a TorchScript file at all.
+DIR/NAME.outK.npy (the eager outputs that are tensors). Models the importer
+must refuse, and models tracing cannot record (a None output), are scripted
+only; DIR/corrupt.pt is not a TorchScript file at all.
 """
 
 import argparse
 import os
 import sys
+
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -340,11 +343,63 @@ class UnsupportedArithmetic(nn.Module):
         return z + torch.ops.aten.elu(y, 1.0, 2.0, 1.0)
 
 
-class PartialCeilPool(nn.Module):
-    """ceil_mode with a partial last window (GoogLeNet's pools)."""
+class PartialPools(nn.Module):
+    """ceil_mode with partial last windows (GoogLeNet's 3x3/2 max pools),
+    average pooling in ceil mode with and without count_include_pad,
+    adaptive average and max pooling to sizes that do not divide the input
+    or exceed it (VGG and AlexNet at small inputs), and the values of
+    adaptive_max_pool2d with return_indices=True."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.adaptive = nn.AdaptiveAvgPool2d((7, 7))
+        self.adaptive_max = nn.AdaptiveMaxPool2d((5, 3))
 
     def forward(self, x):
-        return F.max_pool2d(x, 3, 2, ceil_mode=True)
+        y = self.conv(x)  # 10x11
+        p = self.pool(y)  # 5x5 (floor mode: 4x5)
+        a = F.avg_pool2d(y, 3, 2, 1, ceil_mode=True)  # 6x6 (floor: 5x6)
+        b = F.avg_pool2d(y, 2, 2, 1, ceil_mode=True, count_include_pad=False)
+        values, _ = F.adaptive_max_pool2d(p, (2, 3), return_indices=True)
+        return torch.cat([
+            torch.flatten(p, 1), torch.flatten(a, 1), torch.flatten(b, 1),
+            torch.flatten(self.adaptive(p), 1),
+            torch.flatten(self.adaptive_max(y), 1),
+            torch.flatten(F.adaptive_max_pool2d(p, 1), 1),
+            torch.flatten(F.adaptive_avg_pool2d(y, (3, 4)), 1),
+            torch.flatten(values, 1)], 1)
+
+
+class AdaptiveMaxIndices(nn.Module):
+    """Uses adaptive_max_pool2d's indices."""
+
+    def forward(self, x):
+        values, indices = F.adaptive_max_pool2d(x, (2, 2), return_indices=True)
+        return values + indices.float()
+
+
+class OptionalOutputs(nn.Module):
+    """GoogLeNet's scripted forward in miniature: an input transform that is
+    the identity (inlined, it gives the input its result's name, y.1) and a
+    returned tuple whose Optional element is None in eval mode (the
+    auxiliary outputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def _transform_input(self, x):
+        return x
+
+    def forward(self, x) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        y = self._transform_input(x)
+        y = F.relu(self.conv(y))
+        aux: Optional[torch.Tensor] = None
+        if self.training:
+            aux = y.mean()
+        return y, aux
 
 
 class DataDependent(nn.Module):
@@ -379,7 +434,9 @@ MODELS = {
     "hand_written_predictor": (HandWrittenPredictor, [(2, 4, 7, 6)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
-    "partial_ceil_pool": (PartialCeilPool, [(1, 2, 6, 6)], False),
+    "partial_pools": (PartialPools, [(2, 3, 10, 11)], True),
+    "adaptive_max_indices": (AdaptiveMaxIndices, [(1, 2, 5, 5)], False),
+    "optional_outputs": (OptionalOutputs, [(2, 3, 6, 7)], False),
     "data_dependent": (DataDependent, [(1, 1, 5, 5)], False),
 }
 
@@ -406,14 +463,16 @@ def main():
         inputs = tuple(torch.randn(s, generator=generator) for s in shapes)
         path = os.path.join(args.out, name)
         torch.jit.save(torch.jit.script(model), path + ".pt")
-        if not trace:
-            continue
         with torch.no_grad():
             output = model(*inputs)
-        torch.jit.save(torch.jit.trace(model, inputs), path + ".traced.pt")
+        if trace:
+            torch.jit.save(torch.jit.trace(model, inputs), path + ".traced.pt")
         for label, tensor in zip("xyz", inputs):
             np.save(f"{path}.{label}.npy", tensor.numpy())
+        # The outputs the importer keeps: the tensors (a returned None is
+        # left out).
         outputs = output if isinstance(output, tuple) else (output,)
+        outputs = [tensor for tensor in outputs if tensor is not None]
         for index, tensor in enumerate(outputs):
             np.save(f"{path}.out{index}.npy", tensor.numpy())
     with open(os.path.join(args.out, "corrupt.pt"), "wb") as f:

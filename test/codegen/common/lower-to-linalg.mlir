@@ -182,6 +182,61 @@ func.func @pools(%x: tensor<1x2x6x6xf32>) -> (tensor<1x2x3x3xf32>, tensor<1x2x4x
 
 // -----
 
+// Ceil mode: the partial last windows read the padding value past the padded
+// input (bottom and right), and the average's divisor counts their taps
+// inside the padded input only (PyTorch's).
+// CHECK-LABEL: func.func @ceil_mode_pools
+// CHECK: %[[MP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 1, 1]
+// CHECK: tensor.yield %cst{{.*}} : f32
+// CHECK: } : tensor<1x2x7x7xf32> to tensor<1x2x8x8xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[MP]], %{{.*}} : tensor<1x2x8x8xf32>, tensor<2x2xf32>) outs(%{{.*}} : tensor<1x2x4x4xf32>)
+// CHECK: arith.maximumf
+// CHECK: %[[AP:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 2, 2]
+// CHECK: } : tensor<1x2x6x6xf32> to tensor<1x2x9x9xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[AP]], %{{.*}} : tensor<1x2x9x9xf32>, tensor<3x3xf32>) outs(%{{.*}} : tensor<1x2x4x4xf32>)
+// CHECK: arith.constant dense<{{\[\[}}9.000000e+00, 9.000000e+00, 9.000000e+00, 6.000000e+00], [9.000000e+00, 9.000000e+00, 9.000000e+00, 6.000000e+00], [9.000000e+00, 9.000000e+00, 9.000000e+00, 6.000000e+00], [6.000000e+00, 6.000000e+00, 6.000000e+00, 4.000000e+00]]>
+// CHECK: arith.divf
+func.func @ceil_mode_pools(%x: tensor<1x2x7x7xf32>, %z: tensor<1x2x6x6xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) {
+  %0 = nsl.max_pool2d %x {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, ceil_mode = true}
+      : tensor<1x2x7x7xf32> -> tensor<1x2x4x4xf32>
+  %1 = nsl.avg_pool2d %z {kernel_size = array<i64: 3, 3>, stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, ceil_mode = true}
+      : tensor<1x2x6x6xf32> -> tensor<1x2x4x4xf32>
+  return %0, %1 : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
+}
+
+// -----
+
+// Adaptive pools: output row i reads input row (i·H) floordiv Ho + a for a
+// below the largest window; where windows differ in length, a constant of
+// the lengths masks the taps past each window (5 rows to 3: [0, 2), [1, 4),
+// [3, 5); 6 columns to 3: all of length 2, no mask). The average divides by
+// the windows' sizes; a window larger than the input repeats pixels.
+// CHECK-DAG: #[[AVG:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, (d2 * 5) floordiv 3 + d4, d3 * 2 + d5)>
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d2)>
+// CHECK-DAG: #[[MAX:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, (d2 * 5) floordiv 7 + d4, d3 + d5)>
+// CHECK-LABEL: func.func @adaptive_pools
+// CHECK: %[[XP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 1, 0]
+// CHECK: %[[LEN:.*]] = arith.constant dense<[2, 3, 2]> : tensor<3xi32>
+// CHECK: linalg.generic {indexing_maps = [#[[AVG]], #[[ROW]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[XP]], %[[LEN]], %{{.*}} : tensor<1x2x6x6xf32>, tensor<3xi32>, tensor<3x2xf32>) outs(%{{.*}} : tensor<1x2x3x3xf32>)
+// CHECK: linalg.index 4
+// CHECK: arith.cmpi slt
+// CHECK: arith.addf
+// CHECK: arith.select
+// CHECK: arith.constant dense<{{\[\[}}4.000000e+00, 4.000000e+00, 4.000000e+00], [6.000000e+00, 6.000000e+00, 6.000000e+00], [4.000000e+00, 4.000000e+00, 4.000000e+00]]>
+// CHECK: arith.divf
+// CHECK: %[[MP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 1, 0]
+// CHECK: %[[MLEN:.*]] = arith.constant dense<[1, 2, 2, 1, 2, 2, 1]> : tensor<7xi32>
+// CHECK: linalg.generic {indexing_maps = [#[[MAX]], #[[ROW]], {{.*}}]{{.*}} ins(%[[MP]], %[[MLEN]], %{{.*}} : tensor<1x2x6x6xf32>, tensor<7xi32>, tensor<2x1xf32>) outs(%{{.*}} : tensor<1x2x7x6xf32>)
+// CHECK: arith.maximumf
+// CHECK: arith.select
+func.func @adaptive_pools(%x: tensor<1x2x5x6xf32>) -> (tensor<1x2x3x3xf32>, tensor<1x2x7x6xf32>) {
+  %0 = nsl.adaptive_avg_pool2d %x {output_size = array<i64: 3, 3>} : tensor<1x2x5x6xf32> -> tensor<1x2x3x3xf32>
+  %1 = nsl.adaptive_max_pool2d %x {output_size = array<i64: 7, 6>} : tensor<1x2x5x6xf32> -> tensor<1x2x7x6xf32>
+  return %0, %1 : tensor<1x2x3x3xf32>, tensor<1x2x7x6xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @head
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]
 // CHECK: tensor.expand_shape {{.*}} into tensor<2x3x1x1xf32>

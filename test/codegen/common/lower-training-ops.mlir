@@ -122,6 +122,63 @@ func.func @avg_pool2d_vjp(%x: tensor<1x5x7x7xf32>, %g: tensor<1x5x4x4xf32>) -> t
 
 // -----
 
+// Ceil mode: the arg-max search pads x past its end too (the overhang never
+// wins: its taps fail the in-image test), and the gather reads the extra
+// windows of G.
+// CHECK-LABEL: func.func @max_pool2d_ceil_vjp
+// CHECK: %[[XP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[XP]], %{{.*}} : tensor<1x2x8x8xf32>, tensor<2x2xf32>) outs(%{{.*}}, %{{.*}} : tensor<1x2x4x4xf32>, tensor<1x2x4x4xi32>)
+// CHECK: arith.cmpi ult, %{{.*}}, %c7
+// CHECK: arith.cmpi ult, %{{.*}}, %c7
+// CHECK: linalg.yield %{{.*}}, %{{.*}} : f32, i32
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x7x7xf32>)
+func.func @max_pool2d_ceil_vjp(%x: tensor<1x2x7x7xf32>, %g: tensor<1x2x4x4xf32>) -> tensor<1x2x7x7xf32> {
+  %0 = nsl.max_pool2d_vjp %x grad(%g : tensor<1x2x4x4xf32>) wrt [0] {kernel_size = array<i64: 2, 2>, stride = array<i64: 2, 2>, ceil_mode = true} : tensor<1x2x7x7xf32> -> tensor<1x2x7x7xf32>
+  return %0 : tensor<1x2x7x7xf32>
+}
+
+// -----
+
+// Adaptive average pool: the windows that hold input row y are those of the
+// adaptive pool from Ho to H at y, so the gradient is G divided by the
+// window sizes, pooled back by sums over those windows (5 rows from 3:
+// holders [0, 1), [0, 2), [1, 2), [1, 3), [2, 3)).
+// CHECK-DAG: #[[BACK:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, (d2 * 3) floordiv 5 + d4, (d3 * 3) floordiv 6 + d5)>
+// CHECK-LABEL: func.func @adaptive_avg_pool2d_vjp
+// CHECK: arith.divf
+// CHECK: %[[SP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 1, 0]
+// CHECK: %[[HOLD:.*]] = arith.constant dense<[1, 2, 1, 2, 1]> : tensor<5xi32>
+// CHECK: linalg.generic {indexing_maps = [#[[BACK]], {{.*}}]{{.*}} ins(%[[SP]], %[[HOLD]], %{{.*}} : tensor<1x2x4x3xf32>, tensor<5xi32>, tensor<2x1xf32>) outs(%{{.*}} : tensor<1x2x5x6xf32>)
+// CHECK: arith.addf
+// CHECK: arith.select
+func.func @adaptive_avg_pool2d_vjp(%x: tensor<1x2x5x6xf32>, %g: tensor<1x2x3x3xf32>) -> tensor<1x2x5x6xf32> {
+  %0 = nsl.adaptive_avg_pool2d_vjp %x grad(%g : tensor<1x2x3x3xf32>) wrt [0] {output_size = array<i64: 3, 3>} : tensor<1x2x5x6xf32> -> tensor<1x2x5x6xf32>
+  return %0 : tensor<1x2x5x6xf32>
+}
+
+// -----
+
+// Adaptive max pool: each window's arg-max pixel (i32, y·W + x: the first,
+// then strictly greater or NaN), then the sum over the windows holding each
+// pixel of the G whose arg-max it is.
+// CHECK-LABEL: func.func @adaptive_max_pool2d_vjp
+// CHECK: %[[ARG:.*]]:2 = linalg.generic {{.*}} outs(%{{.*}}, %{{.*}} : tensor<1x2x3x4xf32>, tensor<1x2x3x4xi32>)
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf uno
+// CHECK: arith.divui
+// CHECK: linalg.yield %{{.*}}, %{{.*}} : f32, i32
+// CHECK: %[[AP:.*]] = tensor.pad %[[ARG]]#1 low[0, 0, 0, 0] high[0, 0, 1, 1]
+// CHECK: tensor.yield %{{.*}} : i32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[AP]], %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x2x4x5xf32>, tensor<1x2x4x5xi32>, tensor<5xi32>, tensor<6xi32>, tensor<2x2xf32>) outs(%{{.*}} : tensor<1x2x5x6xf32>)
+// CHECK: arith.cmpi eq, %{{.*}}, %{{.*}} : i32
+// CHECK: arith.select
+func.func @adaptive_max_pool2d_vjp(%x: tensor<1x2x5x6xf32>, %g: tensor<1x2x3x4xf32>) -> tensor<1x2x5x6xf32> {
+  %0 = nsl.adaptive_max_pool2d_vjp %x grad(%g : tensor<1x2x3x4xf32>) wrt [0] {output_size = array<i64: 3, 4>} : tensor<1x2x5x6xf32> -> tensor<1x2x5x6xf32>
+  return %0 : tensor<1x2x5x6xf32>
+}
+
+// -----
+
 // Global average pool: G[n,c]/(H·W) broadcast over the image.
 // CHECK-DAG: #[[NC:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
 // CHECK-LABEL: func.func @global_avg_pool2d_vjp

@@ -619,6 +619,33 @@ std::vector<Pool> pools() {
        {3, 2},
        makeWindow({1, 2}, {1, 1}, {2, 2})},
       {"k5x4p2", {1, 3, 6, 7}, {5, 4}, makeWindow({1, 3}, {2, 2}, {1, 1})},
+      // ceil_mode: partial last windows, in the padding too, one dropped,
+      // dilated, a kernel taller than the input.
+      {"k3s2_ceil",
+       {1, 2, 6, 7},
+       {3, 3},
+       makeWindow({2, 2}, {0, 0}, {1, 1}),
+       true},
+      {"k3s2p1_ceil",
+       {2, 2, 6, 5},
+       {3, 3},
+       makeWindow({2, 2}, {1, 1}, {1, 1}),
+       true},
+      {"k2s2p1_ceil",
+       {1, 2, 7, 5},
+       {2, 2},
+       makeWindow({2, 2}, {1, 1}, {1, 1}),
+       true},
+      {"k3x2_dilated_ceil",
+       {1, 2, 8, 9},
+       {3, 2},
+       makeWindow({2, 3}, {1, 1}, {2, 1}),
+       true},
+      {"k3s2_ceil_tall_kernel",
+       {1, 2, 2, 5},
+       {3, 3},
+       makeWindow({2, 2}, {0, 0}, {1, 1}),
+       true},
   };
 }
 
@@ -627,11 +654,11 @@ TEST(PoolVJPTest, MaxPoolMatchesFiniteDifferencesWithoutTies) {
   for (const Pool &p : pools()) {
     SCOPED_TRACE(p.tag);
     Tensor x = rng.distinct(p.shape);
-    Tensor y = maxPool2d(x, p.kernel, p.window);
+    Tensor y = maxPool2d(x, p.kernel, p.window, p.ceilMode);
     Tensor up = rng.tensor(y.shape);
     expectGradient(
-        "input", maxPool2dVJP(x, p.kernel, p.window, up), x,
-        [&] { return maxPool2d(x, p.kernel, p.window); }, up);
+        "input", maxPool2dVJP(x, p.kernel, p.window, up, p.ceilMode), x,
+        [&] { return maxPool2d(x, p.kernel, p.window, p.ceilMode); }, up);
   }
 }
 
@@ -669,13 +696,58 @@ TEST(PoolVJPTest, AvgPoolMatchesFiniteDifferences) {
     for (bool includePad : {true, false}) {
       SCOPED_TRACE(p.tag + (includePad ? " include pad" : " exclude pad"));
       Tensor x = rng.tensor(p.shape);
-      Tensor up =
-          rng.tensor(avgPool2d(x, p.kernel, p.window, includePad).shape);
+      auto forward = [&] {
+        return avgPool2d(x, p.kernel, p.window, includePad, p.ceilMode);
+      };
+      Tensor up = rng.tensor(forward().shape);
       expectGradient(
-          "input", avgPool2dVJP(x, p.kernel, p.window, includePad, up), x,
-          [&] { return avgPool2d(x, p.kernel, p.window, includePad); }, up);
+          "input",
+          avgPool2dVJP(x, p.kernel, p.window, includePad, up, p.ceilMode), x,
+          forward, up);
     }
   }
+}
+
+std::vector<AdaptivePool> adaptivePools() {
+  return {
+      {"7x5_to_3x2", {2, 2, 7, 5}, {3, 2}},
+      {"2x3_to_7x4", {1, 2, 2, 3}, {7, 4}},
+      {"1x1_to_3x2", {2, 1, 1, 1}, {3, 2}},
+      {"6x9_to_4x5", {1, 3, 6, 9}, {4, 5}},
+  };
+}
+
+TEST(PoolVJPTest, AdaptivePoolsMatchFiniteDifferences) {
+  Random rng(18);
+  for (const AdaptivePool &p : adaptivePools()) {
+    SCOPED_TRACE(p.tag);
+    Tensor x = rng.distinct(p.shape);
+    Tensor up = rng.tensor(adaptiveAvgPool2d(x, p.outputSize).shape);
+    expectGradient(
+        "input", adaptiveAvgPool2dVJP(x, p.outputSize, up), x,
+        [&] { return adaptiveAvgPool2d(x, p.outputSize); }, up);
+    expectGradient(
+        "input", adaptiveMaxPool2dVJP(x, p.outputSize, up), x,
+        [&] { return adaptiveMaxPool2d(x, p.outputSize); }, up);
+  }
+}
+
+TEST(PoolVJPTest, AdaptiveMaxPoolTiesGoToTheFirstElement) {
+  // 3 rows to 2: windows [0, 2) and [1, 3); all equal, so each window's
+  // gradient goes to its first (top-left) pixel.
+  Tensor x({1, 1, 3, 2}, std::vector<double>(6, 0.5));
+  Tensor up({1, 1, 2, 1}, {1, 2});
+  EXPECT_EQ(adaptiveMaxPool2dVJP(x, {2, 1}, up).data,
+            (std::vector<double>{1, 0, 2, 0, 0, 0}));
+  // A later strictly greater pixel wins; −∞ everywhere: the first pixel.
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor mixed({1, 1, 2, 2}, {1, 1, 2, 2});
+  EXPECT_EQ(adaptiveMaxPool2dVJP(mixed, {1, 1}, Tensor({1, 1, 1, 1}, {3})).data,
+            (std::vector<double>{0, 0, 3, 0}));
+  Tensor infinite({1, 1, 2, 2}, {-inf, -inf, -inf, -inf});
+  EXPECT_EQ(
+      adaptiveMaxPool2dVJP(infinite, {1, 1}, Tensor({1, 1, 1, 1}, {1})).data,
+      (std::vector<double>{1, 0, 0, 0}));
 }
 
 TEST(PoolVJPTest, GlobalAvgPoolMatchesFiniteDifferences) {
@@ -858,6 +930,20 @@ TEST(VJPValidationTest, UpstreamGradientsMustHaveTheOutputShape) {
   EXPECT_TRUE(throwsWith([&] { globalAvgPool2dVJP(x, Tensor({2, 3})); },
                          "global_avg_pool2d VJP: upstream gradient must have "
                          "shape [2, 3, 1, 1]"));
+  EXPECT_TRUE(throwsWith(
+      [&] {
+        // 6x6 by 3x3 at stride 2: 3x3 in ceil mode (2x2 in floor mode).
+        maxPool2dVJP(x, {3, 3}, makeWindow({2, 2}, {0, 0}, {1, 1}),
+                     Tensor({2, 3, 2, 2}), true);
+      },
+      "max_pool2d VJP: upstream gradient must have shape [2, 3, 3, 3]"));
+  EXPECT_TRUE(throwsWith(
+      [&] { adaptiveAvgPool2dVJP(x, {4, 5}, Tensor({2, 3, 5, 4})); },
+      "adaptive_avg_pool2d VJP: upstream gradient must have shape [2, 3, 4, "
+      "5] (N, C, Ho, Wo), got [2, 3, 5, 4]"));
+  EXPECT_TRUE(throwsWith(
+      [&] { adaptiveMaxPool2dVJP(x, {0, 5}, Tensor({2, 3, 0, 5})); },
+      "adaptive_max_pool2d VJP: output size must be >= 1, got [0, 5]"));
   EXPECT_TRUE(throwsWith([&] { addVJP(x, w, x); },
                          "add VJP: lhs f32 [2, 3, 6, 6] and rhs f32 [4, 3, 3, "
                          "3] must have the same dtype and shape"));

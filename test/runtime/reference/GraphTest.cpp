@@ -109,7 +109,7 @@ const char *cnnGraph = R"json({
      "results": [{"value": 12, "dtype": "f32", "shape": [2, 4, 8, 8]}]},
     {"op": "max_pool2d", "operands": {"input": 12},
      "attributes": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0],
-                    "dilation": [1, 1]},
+                    "dilation": [1, 1], "ceil_mode": false},
      "results": [{"value": 13, "dtype": "f32", "shape": [2, 4, 4, 4]}]},
     {"op": "flatten", "operands": {"input": 13}, "attributes": {},
      "results": [{"value": 14, "dtype": "f32", "shape": [2, 64]}]},
@@ -217,7 +217,7 @@ const char *miscGraph = R"json({
   "nodes": [
     {"op": "avg_pool2d", "operands": {"input": 0},
      "attributes": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0],
-                    "count_include_pad": false},
+                    "count_include_pad": false, "ceil_mode": false},
      "results": [{"value": 3, "dtype": "f32", "shape": [2, 2, 2, 2]}]},
     {"op": "flatten", "operands": {"input": 3},
      "results": [{"value": 4, "dtype": "f32", "shape": [2, 8]}]},
@@ -233,9 +233,20 @@ const char *miscGraph = R"json({
     {"op": "constant", "attributes": {"values": [0.5, -1, 2.25, 3e-3]},
      "results": [{"value": 8, "dtype": "f32", "shape": [2, 2, 1, 1]}]},
     {"op": "add", "operands": {"lhs": 7, "rhs": 8},
-     "results": [{"value": 9, "dtype": "f32", "shape": [2, 2, 1, 1]}]}
+     "results": [{"value": 9, "dtype": "f32", "shape": [2, 2, 1, 1]}]},
+    {"op": "avg_pool2d", "operands": {"input": 0},
+     "attributes": {"kernel_size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                    "count_include_pad": true, "ceil_mode": true},
+     "results": [{"value": 10, "dtype": "f32", "shape": [2, 2, 3, 3]}]},
+    {"op": "adaptive_avg_pool2d", "operands": {"input": 0},
+     "attributes": {"output_size": [3, 4]},
+     "results": [{"value": 11, "dtype": "f32", "shape": [2, 2, 3, 4]}]},
+    {"op": "adaptive_max_pool2d", "operands": {"input": 0},
+     "attributes": {"output_size": [7, 2]},
+     "results": [{"value": 12, "dtype": "f32", "shape": [2, 2, 7, 2]}]}
   ],
-  "outputs": [{"value": 5}, {"value": 6}, {"value": 9}]
+  "outputs": [{"value": 5}, {"value": 6}, {"value": 9}, {"value": 10},
+              {"value": 11}, {"value": 12}]
 })json";
 
 std::string replaceAll(std::string text, const std::string &from,
@@ -397,7 +408,7 @@ TEST(GraphRun, ConstantAddPoolingPatchNormSimLinear) {
   options.seed = 3;
   std::vector<Tensor> a = randomArguments(graph, options);
   std::vector<Tensor> outputs = run(graph, a);
-  ASSERT_EQ(outputs.size(), 3u);
+  ASSERT_EQ(outputs.size(), 6u);
   EXPECT_EQ(graph.outputs[2].name, "output2");
 
   Tensor pooled = avgPool2d(a[0], {2, 2}, window({2, 2}, {0, 0}), false);
@@ -412,6 +423,14 @@ TEST(GraphRun, ConstantAddPoolingPatchNormSimLinear) {
             tolerance);
   Tensor constant({2, 2, 1, 1}, {0.5, -1, 2.25, 3e-3});
   EXPECT_LE(relativeError(outputs[2], add(globalAvgPool2d(a[0]), constant)),
+            tolerance);
+  EXPECT_LE(relativeError(outputs[3],
+                          avgPool2d(a[0], {3, 3}, window({2, 2}, {1, 1}), true,
+                                    /*ceilMode=*/true)),
+            tolerance);
+  EXPECT_LE(relativeError(outputs[4], adaptiveAvgPool2d(a[0], {3, 4})),
+            tolerance);
+  EXPECT_LE(relativeError(outputs[5], adaptiveMaxPool2d(a[0], {7, 2})),
             tolerance);
 }
 
@@ -733,6 +752,22 @@ TEST(GraphValidation, RunErrors) {
             "node 3 (max_pool2d): result 0 is declared f32[2, 4, 3, 3], but "
             "kernel [2, 2] with stride [2, 2], padding [0, 0] and dilation "
             "[1, 1] on the input [2, 4, 8, 8] gives 4x4 output positions");
+  doc = Json::parse(cnnGraph);
+  node(doc, 3)["attributes"]["ceil_mode"] = true;
+  node(doc, 3)["attributes"]["kernel_size"] = Json::array({3, 3});
+  node(doc, 3)["attributes"]["stride"] = Json::array({3, 3});
+  Graph ceilMode = parseGraph(doc.dump());
+  EXPECT_EQ(errorOf([&] { run(ceilMode, a); }),
+            "node 3 (max_pool2d): result 0 is declared f32[2, 4, 4, 4], but "
+            "kernel [3, 3] with stride [3, 3], padding [0, 0] and dilation "
+            "[1, 1] in ceil mode on the input [2, 4, 8, 8] gives 3x3 output "
+            "positions");
+  doc = Json::parse(miscGraph);
+  node(doc, 8)["attributes"]["output_size"] = Json::array({1 << 20, 1 << 20});
+  Graph hugeOutput = parseGraph(doc.dump());
+  EXPECT_EQ(errorOf([&] { run(hugeOutput, randomArguments(hugeOutput)); }),
+            "node 8 (adaptive_avg_pool2d): result 0 is declared f32[2, 2, 3, "
+            "4], but output_size is [1048576, 1048576]");
   doc = Json::parse(cnnGraph);
   node(doc, 0)["attributes"]["padding"] = Json::array({1 << 20, 1 << 20});
   Graph hugePadding = parseGraph(doc.dump());

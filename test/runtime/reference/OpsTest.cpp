@@ -971,6 +971,173 @@ TEST(PoolTest, AvgPoolMatchesAZeroPaddedImageAndAMask) {
     }
 }
 
+/// The window starts of one dimension as PyTorch's pooling describes them:
+/// start o·s − p for o = 0, 1, …; floor mode takes a window while it lies
+/// inside the padded input, ceil mode while the window before it (at
+/// start − s) ended before the padded input's end and the window starts
+/// inside the image or its left padding.
+std::vector<int64_t> windowStarts(int64_t in, int64_t kernel, int64_t stride,
+                                  int64_t padding, int64_t dilation,
+                                  bool ceilMode) {
+  const int64_t span = dilation * (kernel - 1) + 1, end = in + padding;
+  std::vector<int64_t> starts;
+  for (int64_t start = -padding;; start += stride) {
+    bool take = ceilMode ? start - stride + span < end && start < in
+                         : start + span <= end;
+    if (!take)
+      break;
+    starts.push_back(start);
+  }
+  return starts;
+}
+
+TEST(PoolTest, CeilModeMatchesWindowsEnumeratedOneByOne) {
+  Random rng(23);
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    Shape shape;
+    std::array<int64_t, 2> kernel;
+    Window window;
+    std::array<int64_t, 2> expectedSize; // PyTorch's, for ceil_mode=True
+  };
+  for (const Case &c : std::vector<Case>{
+           {{2, 3, 8, 9}, {3, 3}, makeWindow({2, 2}, {0, 0}, {1, 1}), {4, 4}},
+           {{1, 2, 6, 7}, {3, 3}, makeWindow({2, 2}, {1, 1}, {1, 1}), {4, 4}},
+           {{1, 3, 7, 5}, {2, 2}, makeWindow({2, 2}, {1, 1}, {1, 1}), {4, 3}},
+           {{1, 2, 8, 9}, {3, 2}, makeWindow({2, 3}, {1, 1}, {2, 1}), {4, 4}},
+           {{2, 2, 2, 5}, {3, 3}, makeWindow({2, 2}, {0, 0}, {1, 1}), {1, 2}},
+           {{1, 1, 32, 32},
+            {3, 3},
+            makeWindow({2, 2}, {0, 0}, {1, 1}),
+            {16, 16}},
+           {{1, 1, 9, 11},
+            {4, 5},
+            makeWindow({3, 3}, {2, 2}, {1, 1}),
+            {4, 5}}}) {
+    SCOPED_TRACE(shapeToString(c.shape) + " kernel " +
+                 std::to_string(c.kernel[0]) + "x" +
+                 std::to_string(c.kernel[1]));
+    const Window &win = c.window;
+    std::vector<int64_t> rows =
+        windowStarts(c.shape[2], c.kernel[0], win.stride[0], win.padding[0],
+                     win.dilation[0], true);
+    std::vector<int64_t> cols =
+        windowStarts(c.shape[3], c.kernel[1], win.stride[1], win.padding[1],
+                     win.dilation[1], true);
+    ASSERT_EQ(int64_t(rows.size()), c.expectedSize[0]);
+    ASSERT_EQ(int64_t(cols.size()), c.expectedSize[1]);
+    Tensor x = rng.tensor(c.shape);
+    const int64_t h = c.shape[2], w = c.shape[3];
+    const int64_t ho = c.expectedSize[0], wo = c.expectedSize[1];
+    Tensor maxima({c.shape[0], c.shape[1], ho, wo});
+    Tensor included(maxima.shape), excluded(maxima.shape);
+    for (int64_t plane = 0; plane < c.shape[0] * c.shape[1]; ++plane)
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox) {
+          double best = -inf, sum = 0, inPadded = 0, inImage = 0;
+          for (int64_t ky = 0; ky < c.kernel[0]; ++ky)
+            for (int64_t kx = 0; kx < c.kernel[1]; ++kx) {
+              int64_t iy = rows[oy] + ky * win.dilation[0];
+              int64_t ix = cols[ox] + kx * win.dilation[1];
+              bool padded = iy < h + win.padding[0] && ix < w + win.padding[1];
+              bool image = iy >= 0 && iy < h && ix >= 0 && ix < w;
+              inPadded += padded ? 1 : 0;
+              if (!image)
+                continue;
+              inImage += 1;
+              double v = x.data[(plane * h + iy) * w + ix];
+              best = std::max(best, v);
+              sum += v;
+            }
+          int64_t at = (plane * ho + oy) * wo + ox;
+          maxima.data[at] = best;
+          included.data[at] = sum / inPadded;
+          excluded.data[at] = sum / inImage;
+        }
+    EXPECT_TRUE(close(maxPool2d(x, c.kernel, win, true), maxima));
+    if (win.dilation != std::array<int64_t, 2>{1, 1})
+      continue;
+    EXPECT_TRUE(close(avgPool2d(x, c.kernel, win, true, true), included));
+    EXPECT_TRUE(close(avgPool2d(x, c.kernel, win, false, true), excluded));
+  }
+}
+
+TEST(PoolTest, OutputSizesCountTheEnumeratedWindows) {
+  // windowOutputSize (floor and ceil mode) against the enumeration above.
+  for (int64_t in : {1, 2, 5, 8, 13})
+    for (int64_t k : {1, 2, 3})
+      for (int64_t s : {1, 2, 3})
+        for (int64_t p = 0; p <= k / 2; ++p)
+          for (int64_t d : {1, 2})
+            for (bool ceil : {false, true}) {
+              int64_t size = windowOutputSize(in, k, s, p, d, ceil);
+              EXPECT_EQ(int64_t(windowStarts(in, k, s, p, d, ceil).size()),
+                        std::max<int64_t>(size, 0))
+                  << "in " << in << " k " << k << " s " << s << " p " << p
+                  << " d " << d << (ceil ? " ceil" : " floor");
+            }
+}
+
+/// The windows of an adaptive pool, computed in floating point:
+/// [⌊i·in/out⌋, ⌈(i+1)·in/out⌉).
+std::pair<int64_t, int64_t> adaptiveRange(int64_t i, int64_t in, int64_t out) {
+  double ratio = double(in) / double(out);
+  return {int64_t(std::floor(double(i) * ratio)),
+          int64_t(std::ceil(double(i + 1) * ratio))};
+}
+
+TEST(PoolTest, AdaptivePoolsMatchWindowsComputedInFloatingPoint) {
+  Random rng(24);
+  struct Case {
+    Shape shape;
+    std::array<int64_t, 2> size;
+  };
+  for (const Case &c : std::vector<Case>{{{2, 3, 7, 5}, {3, 2}},
+                                         {{1, 2, 2, 1}, {7, 7}},
+                                         {{1, 4, 13, 9}, {5, 4}},
+                                         {{2, 1, 1, 1}, {6, 6}},
+                                         {{1, 2, 3, 10}, {5, 3}}}) {
+    SCOPED_TRACE(shapeToString(c.shape) + " to " + std::to_string(c.size[0]) +
+                 "x" + std::to_string(c.size[1]));
+    Tensor x = rng.tensor(c.shape);
+    const int64_t h = c.shape[2], w = c.shape[3];
+    Shape out{c.shape[0], c.shape[1], c.size[0], c.size[1]};
+    Tensor mean(out), maxima(out);
+    for (int64_t plane = 0; plane < c.shape[0] * c.shape[1]; ++plane)
+      for (int64_t i = 0; i < c.size[0]; ++i)
+        for (int64_t j = 0; j < c.size[1]; ++j) {
+          auto [y0, y1] = adaptiveRange(i, h, c.size[0]);
+          auto [x0, x1] = adaptiveRange(j, w, c.size[1]);
+          double sum = 0, best = -std::numeric_limits<double>::infinity();
+          for (int64_t y = y0; y < y1; ++y)
+            for (int64_t xx = x0; xx < x1; ++xx) {
+              sum += x.data[(plane * h + y) * w + xx];
+              best = std::max(best, x.data[(plane * h + y) * w + xx]);
+            }
+          int64_t at = (plane * c.size[0] + i) * c.size[1] + j;
+          mean.data[at] = sum / double((y1 - y0) * (x1 - x0));
+          maxima.data[at] = best;
+        }
+    EXPECT_TRUE(close(adaptiveAvgPool2d(x, c.size), mean));
+    EXPECT_TRUE(close(adaptiveMaxPool2d(x, c.size), maxima));
+  }
+}
+
+TEST(PoolTest, AdaptivePoolsReduceToFixedWindowsWhereTheSizesDivide) {
+  Random rng(25);
+  Tensor x = rng.tensor({2, 3, 12, 10});
+  // 12x10 to 4x5: 3x2 windows, stride 3x2; to 1x1: the global mean; to
+  // 12x10: the input itself.
+  Window window = makeWindow({3, 2}, {0, 0}, {1, 1});
+  EXPECT_TRUE(
+      close(adaptiveAvgPool2d(x, {4, 5}), avgPool2d(x, {3, 2}, window, true)));
+  EXPECT_TRUE(
+      close(adaptiveMaxPool2d(x, {4, 5}), maxPool2d(x, {3, 2}, window)));
+  EXPECT_TRUE(close(adaptiveAvgPool2d(x, {1, 1}), globalAvgPool2d(x)));
+  EXPECT_EQ(adaptiveAvgPool2d(x, {12, 10}).data, x.data);
+  EXPECT_EQ(adaptiveMaxPool2d(x, {12, 10}).data, x.data);
+}
+
 TEST(PoolTest, GlobalAvgPoolIsAnAvgPoolOverTheWholeImage) {
   Random rng(21);
   Tensor x = rng.tensor({3, 5, 7, 4});
@@ -1253,6 +1420,18 @@ TEST_F(ValidationTest, PoolsAndTheRest) {
                          "max_pool2d: kernel 9x3"));
   EXPECT_TRUE(throwsWith([&] { globalAvgPool2d(Tensor({2, 3})); },
                          "global_avg_pool2d: input must have rank 4"));
+  EXPECT_TRUE(throwsWith(
+      [&] {
+        maxPool2d(Tensor({1, 1, 1, 1}), {3, 3},
+                  makeWindow({2, 2}, {0, 0}, {1, 1}), true);
+      },
+      "max_pool2d: kernel 3x3 with dilation [1, 1] does not fit the input "
+      "[1, 1, 1, 1] padded by [0, 0]: the output would be 0x0"));
+  EXPECT_TRUE(throwsWith([&] { adaptiveAvgPool2d(x, {0, 3}); },
+                         "adaptive_avg_pool2d: output size must be >= 1, got "
+                         "[0, 3]"));
+  EXPECT_TRUE(throwsWith([&] { adaptiveMaxPool2d(Tensor({2, 3, 4}), {2, 2}); },
+                         "adaptive_max_pool2d: input must have rank 4"));
   EXPECT_TRUE(throwsWith([&] { add(x, w); },
                          "add: lhs f32 [2, 3, 8, 8] and rhs f32 [4, 3, 3, 3] "
                          "must have the same dtype and shape"));

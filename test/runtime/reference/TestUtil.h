@@ -58,12 +58,21 @@ struct Geometry {
   }
 };
 
-/// A pooling window over an input of `shape`.
+/// A pooling window over an input of `shape` (PyTorch's ceil_mode where
+/// `ceilMode`).
 struct Pool {
   std::string tag;
   Shape shape;
   std::array<int64_t, 2> kernel;
   Window window;
+  bool ceilMode = false;
+};
+
+/// An adaptive pool of an input of `shape` to `outputSize`.
+struct AdaptivePool {
+  std::string tag;
+  Shape shape;
+  std::array<int64_t, 2> outputSize;
 };
 
 /// "x [n, c, h, w], kernel khxkw, stride s,s, padding p,p, dilation d,d" of

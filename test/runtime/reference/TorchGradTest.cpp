@@ -283,22 +283,25 @@ std::vector<GradCase> buildCases() {
 
   // Pooling: random values, and quantized ones full of exact ties.
   for (const Pool &p : torchPools()) {
-    const Shape out{
-        p.shape[0], p.shape[1],
-        windowOutputSize(p.shape[2], p.kernel[0], p.window.stride[0],
-                         p.window.padding[0], p.window.dilation[0]),
-        windowOutputSize(p.shape[3], p.kernel[1], p.window.stride[1],
-                         p.window.padding[1], p.window.dilation[1])};
+    const Shape out{p.shape[0], p.shape[1],
+                    windowOutputSize(p.shape[2], p.kernel[0],
+                                     p.window.stride[0], p.window.padding[0],
+                                     p.window.dilation[0], p.ceilMode),
+                    windowOutputSize(p.shape[3], p.kernel[1],
+                                     p.window.stride[1], p.window.padding[1],
+                                     p.window.dilation[1], p.ceilMode)};
+    const char *ceil = p.ceilMode ? "1" : "0";
     for (bool ties : {false, true}) {
       GradCase &c =
           add("max_pool2d_" + p.tag + (ties ? "_ties" : ""), "max_pool2d");
       c.input("x", ties ? rng.quantized(p.shape) : rng.tensor(p.shape), true)
           .pair("kernel", p.kernel)
-          .window(p.window);
+          .window(p.window)
+          .attr("ceil_mode", ceil);
       upstream(c, out);
       c.reference = [p](const GradCase &c) {
         return std::vector<Tensor>{
-            maxPool2dVJP(c["x"], p.kernel, p.window, c["gy"])};
+            maxPool2dVJP(c["x"], p.kernel, p.window, c["gy"], p.ceilMode)};
       };
     }
     if (p.window.dilation != std::array<int64_t, 2>{1, 1})
@@ -310,11 +313,33 @@ std::vector<GradCase> buildCases() {
       a.input("x", rng.tensor(p.shape), true)
           .pair("kernel", p.kernel)
           .window(p.window)
-          .attr("count_include_pad", includePad ? "1" : "0");
+          .attr("count_include_pad", includePad ? "1" : "0")
+          .attr("ceil_mode", ceil);
       upstream(a, out);
       a.reference = [p, includePad](const GradCase &c) {
+        return std::vector<Tensor>{avgPool2dVJP(
+            c["x"], p.kernel, p.window, includePad, c["gy"], p.ceilMode)};
+      };
+    }
+  }
+  for (const AdaptivePool &p : torchAdaptivePools()) {
+    const Shape out{p.shape[0], p.shape[1], p.outputSize[0], p.outputSize[1]};
+    GradCase &a = add("adaptive_avg_pool2d_" + p.tag, "adaptive_avg_pool2d");
+    a.input("x", rng.tensor(p.shape), true).pair("output_size", p.outputSize);
+    upstream(a, out);
+    a.reference = [p](const GradCase &c) {
+      return std::vector<Tensor>{
+          adaptiveAvgPool2dVJP(c["x"], p.outputSize, c["gy"])};
+    };
+    for (bool ties : {false, true}) {
+      GradCase &m = add("adaptive_max_pool2d_" + p.tag + (ties ? "_ties" : ""),
+                        "adaptive_max_pool2d");
+      m.input("x", ties ? rng.quantized(p.shape) : rng.tensor(p.shape), true)
+          .pair("output_size", p.outputSize);
+      upstream(m, out);
+      m.reference = [p](const GradCase &c) {
         return std::vector<Tensor>{
-            avgPool2dVJP(c["x"], p.kernel, p.window, includePad, c["gy"])};
+            adaptiveMaxPool2dVJP(c["x"], p.outputSize, c["gy"])};
       };
     }
   }

@@ -165,6 +165,47 @@ const std::vector<Pool> &torchPools() {
        {3, 2},
        makeWindow({1, 2}, {1, 1}, {2, 2})},
       {"k5x4p2", {1, 3, 6, 7}, {5, 4}, makeWindow({1, 3}, {2, 2}, {1, 1})},
+      // ceil_mode: partial last windows (GoogLeNet's 3x3/2 pools), in the
+      // padding too, one that PyTorch drops (it would start in the right
+      // padding), a dilated one, a kernel taller than the input.
+      {"k3s2_ceil",
+       {2, 3, 8, 9},
+       {3, 3},
+       makeWindow({2, 2}, {0, 0}, {1, 1}),
+       true},
+      {"k3s2p1_ceil",
+       {1, 2, 6, 7},
+       {3, 3},
+       makeWindow({2, 2}, {1, 1}, {1, 1}),
+       true},
+      {"k2s2p1_ceil_dropped",
+       {1, 3, 7, 5},
+       {2, 2},
+       makeWindow({2, 2}, {1, 1}, {1, 1}),
+       true},
+      {"k3x2_dilated_ceil",
+       {1, 2, 8, 9},
+       {3, 2},
+       makeWindow({2, 3}, {1, 1}, {2, 1}),
+       true},
+      {"k3s2_ceil_tall_kernel",
+       {2, 2, 2, 5},
+       {3, 3},
+       makeWindow({2, 2}, {0, 0}, {1, 1}),
+       true},
+  };
+  return pools;
+}
+
+const std::vector<AdaptivePool> &torchAdaptivePools() {
+  static const std::vector<AdaptivePool> pools = {
+      {"7x5_to_3x2", {2, 3, 7, 5}, {3, 2}}, // uneven, overlapping
+      {"6x9_to_4x5", {1, 4, 6, 9}, {4, 5}}, // uneven both ways
+      {"2x1_to_7x7", {1, 2, 2, 1}, {7, 7}}, // larger than the input
+      {"1x1_to_6x6", {2, 3, 1, 1}, {6, 6}}, // AlexNet at 64×64
+      {"8x6_to_4x3", {1, 2, 8, 6}, {4, 3}}, // dividing: equal windows
+      {"5x7_to_1x1", {2, 2, 5, 7}, {1, 1}}, // global
+      {"3x4_to_5x2", {1, 3, 3, 4}, {5, 2}}, // larger and smaller
   };
   return pools;
 }

@@ -87,8 +87,13 @@ Tensor elementwiseOperand(Random &rng, const std::string &row, int k,
 /// channel counts not divisible by 8, a 1-wide kernel.
 const std::vector<Geometry> &torchGeometries();
 
-/// Strides 1 to 3, padding 0 to 2, a dilated and non-square kernels.
+/// Strides 1 to 3, padding 0 to 2, a dilated and non-square kernels; ceil
+/// mode with partial last windows.
 const std::vector<Pool> &torchPools();
+
+/// Adaptive pools to sizes that do not divide the input, larger than the
+/// input, dividing it, and 1×1.
+const std::vector<AdaptivePool> &torchAdaptivePools();
 
 /// The operands of a similarity as named in torch_oracle.py, in the order of
 /// Similarity::operands.

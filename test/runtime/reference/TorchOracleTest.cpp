@@ -228,9 +228,13 @@ std::vector<OracleCase> buildCases() {
   // Pooling.
   for (const Pool &p : torchPools()) {
     OracleCase &c = add("max_pool2d_" + p.tag, "max_pool2d");
-    c.input("x", rng.tensor(p.shape)).pair("kernel", p.kernel).window(p.window);
+    c.input("x", rng.tensor(p.shape))
+        .pair("kernel", p.kernel)
+        .window(p.window)
+        .attr("ceil_mode", p.ceilMode ? "1" : "0");
     c.reference = [p](const OracleCase &c) {
-      return std::vector<Tensor>{maxPool2d(c["x"], p.kernel, p.window)};
+      return std::vector<Tensor>{
+          maxPool2d(c["x"], p.kernel, p.window, p.ceilMode)};
     };
     if (p.window.dilation != std::array<int64_t, 2>{1, 1})
       continue;
@@ -241,10 +245,23 @@ std::vector<OracleCase> buildCases() {
       a.input("x", rng.tensor(p.shape))
           .pair("kernel", p.kernel)
           .window(p.window)
-          .attr("count_include_pad", includePad ? "1" : "0");
+          .attr("count_include_pad", includePad ? "1" : "0")
+          .attr("ceil_mode", p.ceilMode ? "1" : "0");
       a.reference = [p, includePad](const OracleCase &c) {
         return std::vector<Tensor>{
-            avgPool2d(c["x"], p.kernel, p.window, includePad)};
+            avgPool2d(c["x"], p.kernel, p.window, includePad, p.ceilMode)};
+      };
+    }
+  }
+  for (const AdaptivePool &p : torchAdaptivePools()) {
+    for (bool max : {false, true}) {
+      std::string op = max ? "adaptive_max_pool2d" : "adaptive_avg_pool2d";
+      OracleCase &c = add(op + "_" + p.tag, op);
+      c.input("x", rng.tensor(p.shape)).pair("output_size", p.outputSize);
+      c.reference = [p, max](const OracleCase &c) {
+        return std::vector<Tensor>{
+            max ? adaptiveMaxPool2d(c["x"], p.outputSize)
+                : adaptiveAvgPool2d(c["x"], p.outputSize)};
       };
     }
   }

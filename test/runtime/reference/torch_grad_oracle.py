@@ -134,6 +134,8 @@ for _name in [
     "max_pool2d",
     "avg_pool2d",
     "global_avg_pool2d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "linear",
     "flatten",
     "concat",

@@ -262,15 +262,23 @@ OPS = {
     "batch_norm_train": batch_norm_train,
     "relu": lambda t, a: [F.relu(t["x"])],
     "max_pool2d": lambda t, a: [
-        F.max_pool2d(t["x"], ints(a, "kernel"), **window(a))
+        F.max_pool2d(t["x"], ints(a, "kernel"), **window(a),
+                     ceil_mode=a["ceil_mode"] == "1")
     ],
     "avg_pool2d": lambda t, a: [
         F.avg_pool2d(
             t["x"], ints(a, "kernel"), ints(a, "stride"), ints(a, "padding"),
             count_include_pad=a["count_include_pad"] == "1",
+            ceil_mode=a["ceil_mode"] == "1",
         )
     ],
     "global_avg_pool2d": lambda t, a: [F.adaptive_avg_pool2d(t["x"], 1)],
+    "adaptive_avg_pool2d": lambda t, a: [
+        F.adaptive_avg_pool2d(t["x"], ints(a, "output_size"))
+    ],
+    "adaptive_max_pool2d": lambda t, a: [
+        F.adaptive_max_pool2d(t["x"], ints(a, "output_size"))
+    ],
     "linear": lambda t, a: [F.linear(t["x"], t["w"], t.get("b"))],
     "flatten": lambda t, a: [torch.flatten(t["x"], 1)],
     "concat": lambda t, a: [
