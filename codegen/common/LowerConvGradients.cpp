@@ -185,6 +185,20 @@ Value sumOfProducts(OpBuilder &b, Location l, ValueRange a) {
   return addf(b, l, a.back(), product);
 }
 
+/// An upstream gradient [N, O, h, w] and the weight [O, Cg, kh, kw] of a
+/// layer of `groups` groups viewed by group, [N, G, Og, h, w] and
+/// [G, Og, Cg, kh, kw]: a loop over the outputs o' of an input channel's
+/// group ⌊c/Cg⌋ then has a dimension of its own.
+std::pair<Value, Value> byGroup(LoweringBuilder &g, Value grad, Value weight,
+                                int64_t groups) {
+  ArrayRef<int64_t> gs = shapeOf(grad), ws = shapeOf(weight);
+  int64_t perGroup = ws[0] / groups;
+  return {g.expand(grad, {gs[0], groups, perGroup, gs[2], gs[3]},
+                   {{0}, {1, 2}, {3}, {4}}),
+          g.expand(weight, {groups, perGroup, ws[1], ws[2], ws[3]},
+                   {{0, 1}, {2}, {3}, {4}})};
+}
+
 /// ∂X[n,c,iy,ix] = Σ_{o,t} Gu[n,o,·]·W[o,c,t]·mu[n,t,·] over the taps t
 /// whose window covers the pixel. `maskU` is null (M = I) or the upsampled
 /// DNS mask [N, kh, kw, Hu, Wu]. Loops (n, c, iy, ix, o, ky, kx).
@@ -199,12 +213,9 @@ Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
   if (groups != 1) {
     // Gu as [N, G, Og, Hu, Wu], W as [G, Og, Cg, kh, kw]; o' (loop 4)
     // runs over the Og outputs of input channel c's group.
-    ArrayRef<int64_t> us = shapeOf(gu), ws = shapeOf(weight);
-    int64_t perGroup = ws[0] / groups, channels = ws[1];
-    inputs = {g.expand(gu, {us[0], groups, perGroup, us[2], us[3]},
-                       {{0}, {1, 2}, {3}, {4}}),
-              g.expand(weight, {groups, perGroup, channels, ws[2], ws[3]},
-                       {{0, 1}, {2}, {3}, {4}})};
+    auto [gu5, w5] = byGroup(g, gu, weight, groups);
+    inputs = {gu5, w5};
+    int64_t channels = shapeOf(weight)[1];
     AffineExpr group = g.d(1).floorDiv(channels);
     maps = {g.map(7, {g.d(0), group, g.d(4), row, col}),
             g.map(7, {group, g.d(4), g.d(1) % channels, g.d(5), g.d(6)})};
@@ -233,11 +244,9 @@ Value mixedTapGradient(LoweringBuilder &g, Value gOut, Value weight,
   if (groups != 1) {
     // G as [N, G, Og, Ho, Wo], W as [G, Og, Cg, kh, kw]; o' (loop 6) runs
     // over the outputs of channel c's group.
-    int64_t perGroup = ws[0] / groups, channels = ws[1];
-    inputs = {g.expand(gOut, {gs[0], groups, perGroup, gs[2], gs[3]},
-                       {{0}, {1, 2}, {3}, {4}}),
-              g.expand(weight, {groups, perGroup, channels, ws[2], ws[3]},
-                       {{0, 1}, {2}, {3}, {4}})};
+    auto [g5, w5] = byGroup(g, gOut, weight, groups);
+    inputs = {g5, w5};
+    int64_t channels = ws[1];
     AffineExpr group = g.d(1).floorDiv(channels);
     maps = {g.map(7, {g.d(0), group, g.d(6), g.d(4), g.d(5)}),
             g.map(7, {group, g.d(6), g.d(1) % channels, g.d(2), g.d(3)})};
@@ -446,12 +455,7 @@ Grads groupedConvGradients(LoweringBuilder &g, SimConv2dVJPOp op,
     if (index == 0) {
       // Loops (n, c, iy, ix, o', ky, kx) over Gu [N, G, Og, Hu, Wu] and
       // W [G, Og, Cg, kh, kw].
-      Value gu = upsample(g, gOut, w);
-      ArrayRef<int64_t> us = shapeOf(gu);
-      Value gu5 = g.expand(gu, {us[0], groups, perGroup, us[2], us[3]},
-                           {{0}, {1, 2}, {3}, {4}});
-      Value w5 = g.expand(weight, {groups, perGroup, channels, ws[2], ws[3]},
-                          {{0, 1}, {2}, {3}, {4}});
+      auto [gu5, w5] = byGroup(g, upsample(g, gOut, w), weight, groups);
       AffineExpr group = g.d(1).floorDiv(channels);
       grads.push_back(g.generic(
           g.filled(shapeOf(x), 0.0), {gu5, w5},

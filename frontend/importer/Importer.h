@@ -227,6 +227,8 @@ private:
                         llvm::SmallVector<int64_t> target);
   mlir::Value permute(jit::Node *node, mlir::Value x,
                       llvm::ArrayRef<int64_t> permutation);
+  /// The node's `self` tensor and its `dim` argument, normalised.
+  std::pair<mlir::Value, int64_t> selfAndDim(jit::Node *node);
   mlir::Value narrow(jit::Node *node, mlir::Value x, int64_t dim, int64_t start,
                      int64_t size);
   /// nsl.linear on the rows of x [..., F].

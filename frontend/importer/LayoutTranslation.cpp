@@ -156,6 +156,12 @@ void Importer::transpose(jit::Node *node) {
   setTensor(node, permute(node, x, permutation));
 }
 
+std::pair<Value, int64_t> Importer::selfAndDim(jit::Node *node) {
+  Value x = tensor(node, input(node, "self"));
+  int64_t rank = static_cast<int64_t>(shapeOf(x).size());
+  return {x, dimension(node, integer(node, input(node, "dim")), rank)};
+}
+
 Value Importer::narrow(jit::Node *node, Value x, int64_t dim, int64_t start,
                        int64_t size) {
   if (start == 0 && size == shapeOf(x)[dim])
@@ -164,10 +170,8 @@ Value Importer::narrow(jit::Node *node, Value x, int64_t dim, int64_t start,
 }
 
 void Importer::slice(jit::Node *node) {
-  Value x = tensor(node, input(node, "self"));
+  auto [x, dim] = selfAndDim(node);
   ArrayRef<int64_t> shape = shapeOf(x);
-  int64_t rank = static_cast<int64_t>(shape.size());
-  int64_t dim = dimension(node, integer(node, input(node, "dim")), rank);
   int64_t size = shape[dim];
   // Python's slice bounds: None is the end, negatives count from the end,
   // anything past an end is clamped.
@@ -191,10 +195,8 @@ void Importer::slice(jit::Node *node) {
 }
 
 void Importer::narrowNode(jit::Node *node) {
-  Value x = tensor(node, input(node, "self"));
+  auto [x, dim] = selfAndDim(node);
   ArrayRef<int64_t> shape = shapeOf(x);
-  int64_t rank = static_cast<int64_t>(shape.size());
-  int64_t dim = dimension(node, integer(node, input(node, "dim")), rank);
   if (node->kind() == c10::aten::select) {
     int64_t index = integer(node, input(node, "index"));
     if (index < 0)
@@ -222,10 +224,8 @@ void Importer::narrowNode(jit::Node *node) {
 }
 
 void Importer::split(jit::Node *node) {
-  Value x = tensor(node, input(node, "self"));
+  auto [x, dim] = selfAndDim(node);
   ArrayRef<int64_t> shape = shapeOf(x);
-  int64_t rank = static_cast<int64_t>(shape.size());
-  int64_t dim = dimension(node, integer(node, input(node, "dim")), rank);
   int64_t total = shape[dim];
   SmallVector<int64_t> sizes;
   std::string kind = kindOf(node);
