@@ -10,6 +10,7 @@ and compared with the eager output (relative error ||y - r|| / ||r||).
 Prints one Markdown row per model and size.
 
     /usr/bin/python3 bench/torchvision_coverage.py [--models a,b] [--sizes 64,224]
+        [--variants plain,static_nsn,dynamic_nsn]
 """
 import argparse
 import os
@@ -30,9 +31,19 @@ MODELS = ("resnet18,resnet50,resnext50_32x4d,wide_resnet50_2,vgg11_bn,alexnet,"
           "convnext_tiny")
 
 
-def randomized(name):
+def randomized(name, variant="plain"):
+    """torchvision's `name` with random weights, batch-norm statistics and
+    affine parameters; `variant` static_nsn or dynamic_nsn converts it
+    (nsl.to_static_nsn / to_dynamic_nsn, DNS) first, so that the
+    similarities and predictors are random too."""
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)().eval()
+    if variant != "plain":
+        sys.path.insert(0, os.path.join(ROOT, "frontend", "python"))
+        import nsl
+        convert = {"static_nsn": nsl.to_static_nsn,
+                   "dynamic_nsn": nsl.to_dynamic_nsn}[variant]
+        model = convert(model, structure="diagonal").eval()
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for key, t in model.state_dict().items():
@@ -55,8 +66,8 @@ def first_error(text):
     return re.sub(r"unsupported TorchScript node '([^']+)'", r"`\1`", line)
 
 
-def check(args, work, name, size):
-    model, g = randomized(name)
+def check(args, work, name, size, variant="plain"):
+    model, g = randomized(name, variant)
     x = torch.randn(2, 3, size, size, generator=g)
     with torch.no_grad():
         expected = model(x).numpy().astype(np.float64)
@@ -92,9 +103,10 @@ def check(args, work, name, size):
     scripted, traced = cells["scripted"], cells["traced"]
     if scripted == traced and scripted.startswith("no"):
         traced = "same"
-    return (f"| {name} | 3×{size}×{size} | {scripted} | {traced} | "
+    label = name if variant == "plain" else f"{name}, {variant}"
+    return (f"| {label} | 3×{size}×{size} | {scripted} | {traced} | "
             f"{max(errors):.2g} | {max(seconds):.0f} |" if errors else
-            f"| {name} | 3×{size}×{size} | {scripted} | {traced} |  |  |")
+            f"| {label} | 3×{size}×{size} | {scripted} | {traced} |  |  |")
 
 
 def main():
@@ -102,6 +114,8 @@ def main():
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--models", default=MODELS)
     parser.add_argument("--sizes", default="64,224")
+    parser.add_argument("--variants", default="plain",
+                        help="comma-separated: plain, static_nsn, dynamic_nsn")
     args = parser.parse_args()
     for tool in ("nslc", "nsl-run"):
         if not os.path.exists(os.path.join(args.build, "bin", tool)):
@@ -111,8 +125,9 @@ def main():
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
         for name in args.models.split(","):
-            with tempfile.TemporaryDirectory() as work:
-                print(check(args, work, name, size), flush=True)
+            for variant in args.variants.split(","):
+                with tempfile.TemporaryDirectory() as work:
+                    print(check(args, work, name, size, variant), flush=True)
 
 
 if __name__ == "__main__":

@@ -314,8 +314,6 @@ LogicalResult check(const Diagnoser &d, SimConv2dOp::Adaptor adaptor,
   if (groups > 1 && weight[0] % groups != 0)
     return d.fail("groups = ", groups, " must divide the ", weight[0],
                   " output channels");
-  if (groups > 1 && adaptor.getDynamic())
-    return d.fail("a dynamic similarity needs groups = 1, got ", groups);
   std::optional<DynamicFrame> frame;
   if (adaptor.getDynamic())
     frame = DynamicFrame{input[0], out[0], out[1]};
@@ -655,6 +653,103 @@ LogicalResult check(const Diagnoser &d, ConcatOp::Adaptor adaptor,
   return success();
 }
 
+LogicalResult check(const Diagnoser &d, ReshapeOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> shape = adaptor.getShape();
+  if (shape.empty() || shape.size() > 6)
+    return d.fail("shape must have rank 1 to 6, got ", str(shape));
+  if (llvm::any_of(shape, [](int64_t size) { return size < 1; }))
+    return d.fail("shape must have positive sizes, got ", str(shape));
+  if (ShapedType::getNumElements(shape) != ShapedType::getNumElements(input))
+    return d.fail("shape ", str(shape), " holds ",
+                  ShapedType::getNumElements(shape), " elements but the input ",
+                  str(input), " holds ", ShapedType::getNumElements(input));
+  types.push_back(f32Tensor(adaptor.getInput().getContext(), shape));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, TransposeOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> permutation = adaptor.getPermutation();
+  int64_t rank = static_cast<int64_t>(input.size());
+  SmallVector<bool> seen(input.size(), false);
+  bool valid = static_cast<int64_t>(permutation.size()) == rank;
+  for (int64_t dim : permutation) {
+    valid = valid && dim >= 0 && dim < rank && !seen[dim];
+    if (valid)
+      seen[dim] = true;
+  }
+  if (!valid)
+    return d.fail("permutation ", str(permutation),
+                  " must order the input's dimensions 0 to ", rank - 1,
+                  ", each once");
+  SmallVector<int64_t> result;
+  for (int64_t dim : permutation)
+    result.push_back(input[dim]);
+  types.push_back(f32Tensor(adaptor.getInput().getContext(), result));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, SliceOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  SmallVector<int64_t> shape(shapeOf(adaptor.getInput()));
+  int64_t rank = static_cast<int64_t>(shape.size());
+  int64_t dim = static_cast<int64_t>(adaptor.getDim());
+  int64_t start = static_cast<int64_t>(adaptor.getStart());
+  int64_t size = static_cast<int64_t>(adaptor.getSize());
+  if (dim < 0 || dim >= rank)
+    return d.fail("dim must be 0 to ", rank - 1, ", got ", dim);
+  if (start < 0 || size < 1 || start + size > shape[dim])
+    return d.fail("the range [", start, ", ", start + size,
+                  ") must be non-empty and lie in [0, ", shape[dim],
+                  ") along dim ", dim, " of the input ", str(shape));
+  shape[dim] = size;
+  types.push_back(f32Tensor(adaptor.getInput().getContext(), shape));
+  return success();
+}
+
+/// The reductions share their checker.
+template <typename Adaptor>
+LogicalResult checkReduce(const Diagnoser &d, Adaptor adaptor,
+                          SmallVectorImpl<Type> &types) {
+  ArrayRef<int64_t> input = shapeOf(adaptor.getInput());
+  ArrayRef<int64_t> dims = adaptor.getDims();
+  int64_t rank = static_cast<int64_t>(input.size());
+  bool valid = !dims.empty();
+  for (auto [i, dim] : llvm::enumerate(dims))
+    valid = valid && dim >= 0 && dim < rank && (i == 0 || dims[i - 1] < dim);
+  if (!valid)
+    return d.fail("dims ", str(dims),
+                  " must be distinct ascending dimensions of the input ",
+                  str(input), ", at least one");
+  SmallVector<int64_t> result;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!llvm::is_contained(dims, i))
+      result.push_back(input[i]);
+    else if (adaptor.getKeepdim())
+      result.push_back(1);
+  }
+  types.push_back(f32Tensor(adaptor.getInput().getContext(), result));
+  return success();
+}
+
+LogicalResult check(const Diagnoser &d, ReduceSumOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  return checkReduce(d, adaptor, types);
+}
+
+LogicalResult check(const Diagnoser &d, ReduceMeanOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  return checkReduce(d, adaptor, types);
+}
+
+LogicalResult check(const Diagnoser &d, ReduceMaxOp::Adaptor adaptor,
+                    SmallVectorImpl<Type> &types) {
+  return checkReduce(d, adaptor, types);
+}
+
 LogicalResult check(const Diagnoser &d, SoftmaxCrossEntropyOp::Adaptor adaptor,
                     SmallVectorImpl<Type> &types) {
   if (failed(checkRank(d, adaptor.getLogits(), "logits", 2, "[N, C]")))
@@ -901,6 +996,12 @@ NSL_CHECKED_OP(AdaptiveMaxPool2dOp)
 NSL_CHECKED_OP(LinearOp)
 NSL_CHECKED_OP(FlattenOp)
 NSL_CHECKED_OP(ConcatOp)
+NSL_CHECKED_OP(ReshapeOp)
+NSL_CHECKED_OP(TransposeOp)
+NSL_CHECKED_OP(SliceOp)
+NSL_CHECKED_OP(ReduceSumOp)
+NSL_CHECKED_OP(ReduceMeanOp)
+NSL_CHECKED_OP(ReduceMaxOp)
 NSL_CHECKED_OP(SoftmaxCrossEntropyOp)
 NSL_CHECKED_OP(L1PenaltyOp)
 NSL_CHECKED_OP(OrthogonalityPenaltyOp)
@@ -927,6 +1028,10 @@ NSL_VJP_OP(AdaptiveAvgPool2d)
 NSL_VJP_OP(AdaptiveMaxPool2d)
 NSL_VJP_OP(Flatten)
 NSL_VJP_OP(Concat)
+NSL_VJP_OP(Slice)
+NSL_VJP_OP(ReduceSum)
+NSL_VJP_OP(ReduceMean)
+NSL_VJP_OP(ReduceMax)
 NSL_VJP_OP(SoftmaxCrossEntropy)
 NSL_VJP_OP(L1Penalty)
 NSL_VJP_OP(OrthogonalityPenalty)
@@ -956,6 +1061,25 @@ OpFoldResult FlattenOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == getType())
     return getInput();
   return {};
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  // A reshape of a reshape reads the first one's input.
+  if (auto inner = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(inner.getInput());
+    return getResult();
+  }
+  return {};
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
+  ArrayRef<int64_t> permutation = getPermutation();
+  for (auto [i, dim] : llvm::enumerate(permutation))
+    if (dim != static_cast<int64_t>(i))
+      return {};
+  return getInput();
 }
 
 SmallVector<double>

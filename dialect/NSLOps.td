@@ -77,7 +77,8 @@ def NSL_SimConv2dOp : NSL_Op<"sim_conv2d", [DeclareOpInterfaceMethods<NSL_PerSam
     and output channel `o` reads only the input channels of its group
     `⌊o·G/O⌋`, `c = ⌊o·G/O⌋·C/G + c'`. `M` acts on the taps, so every group
     shares the layer's `M` (the static structures, folded per tap, apply to
-    grouped layers unchanged); dynamic similarities need `G = 1`.
+    grouped layers unchanged), and a dynamic `M_p` is shared by all groups
+    at position `p`.
   }], NSL_SimilarityDoc, [{
 
     Example (a DNS layer, 3×3 kernel, padding 1):
@@ -426,6 +427,102 @@ def NSL_ConcatOp : NSL_Op<"concat", [NSL_PerSampleOpInterface, DeclareOpInterfac
   let results = (outs NSL_Tensor:$result);
   let assemblyFormat = "$inputs attr-dict `:` type($inputs) `->` type($result)";
 }
+
+//===----------------------------------------------------------------------===//
+// Layout and reductions
+//===----------------------------------------------------------------------===//
+
+def NSL_ReshapeOp : NSL_Op<"reshape", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = "the same elements, row-major, in another shape";
+  let description = [{
+    `torch.reshape(x, shape)` on a contiguous tensor: the element at
+    row-major position `i` of the input is the element at row-major
+    position `i` of the result. `shape` has rank 1 to 6 and the input's
+    element count. Per sample when the batch dimension is kept.
+
+    ```mlir
+    %y = nsl.reshape %x {shape = array<i64: 2, 4, 2, 8, 8>}
+        : tensor<2x8x8x8xf32> -> tensor<2x4x2x8x8xf32>
+    ```
+  }];
+  let arguments = (ins NSL_Tensor:$input, DenseI64ArrayAttr:$shape);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
+}
+
+def NSL_TransposeOp : NSL_Op<"transpose", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = "permutation of the dimensions";
+  let description = [{
+    `x.permute(permutation)`: `Y[i_0, …, i_(r−1)]` is `X` at the index whose
+    dimension `permutation[k]` is `i_k`; the result's dimension `k` has the
+    size of the input's dimension `permutation[k]`. PyTorch's `transpose`
+    is the permutation swapping two dimensions. Per sample when
+    `permutation[0] = 0`.
+
+    ```mlir
+    %y = nsl.transpose %x {permutation = array<i64: 0, 2, 3, 1>}
+        : tensor<2x8x4x4xf32> -> tensor<2x4x4x8xf32>
+    ```
+  }];
+  let arguments = (ins NSL_Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
+}
+
+def NSL_SliceOp : NSL_Op<"slice", [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = "a contiguous range along one dimension";
+  let description = [{
+    `x.narrow(dim, start, size)`: `Y[…, i, …] = X[…, start + i, …]` along
+    `dim`, `0 ≤ i < size`, every other dimension whole (PyTorch's `chunk`
+    and `split` are several slices). Per sample when `dim ≥ 1`.
+
+    ```mlir
+    %y = nsl.slice %x {dim = 1, start = 4, size = 4}
+        : tensor<2x8x4x4xf32> -> tensor<2x4x4x4xf32>
+    ```
+  }];
+  let arguments = (ins NSL_Tensor:$input, I64Attr:$dim, I64Attr:$start,
+                       I64Attr:$size);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+// A reduction over the dimensions `dims` (distinct, ascending after
+// normalisation, each in [0, rank)); `keepdim` keeps them with size 1.
+class NSL_ReduceOp<string mnemonic, string summaryText, string formula>
+    : NSL_Op<mnemonic, [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>, DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
+  let summary = summaryText;
+  let description = !strconcat([{
+    Over the dimensions `dims` (at least one, distinct, ascending), the
+    reduced index `r` running over their product:
+
+        }], formula, [{
+
+    The reduced dimensions are dropped, or kept with size 1 with `keepdim`
+    (PyTorch's `keepdim`). Per sample when `0` is not reduced.
+
+    ```mlir
+    %y = nsl.}], mnemonic, [{ %x {dims = array<i64: 2, 3>, keepdim}
+        : tensor<2x8x4x4xf32> -> tensor<2x8x1x1xf32>
+    ```
+  }]);
+  let arguments = (ins NSL_Tensor:$input, DenseI64ArrayAttr:$dims,
+                       UnitAttr:$keepdim);
+  let results = (outs NSL_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def NSL_ReduceSumOp
+    : NSL_ReduceOp<"reduce_sum", "sum over dimensions",
+                   "Y[i] = Σ_r X[i, r]">;
+def NSL_ReduceMeanOp
+    : NSL_ReduceOp<"reduce_mean", "mean over dimensions",
+                   "Y[i] = Σ_r X[i, r] / R   (R the number of reduced elements)">;
+def NSL_ReduceMaxOp
+    : NSL_ReduceOp<"reduce_max", "maximum over dimensions",
+                   "Y[i] = max_r X[i, r]     (the gradient is shared evenly by ties, as torch.amax)">;
 
 def NSL_SoftmaxCrossEntropyOp : NSL_Op<"softmax_cross_entropy", [DeclareOpInterfaceMethods<NSL_DifferentiableOpInterface>]> {
   let summary = "mean cross-entropy of softmax(logits) with label smoothing";

@@ -63,6 +63,65 @@ std::optional<SmallVector<bool>> PredictedSimilarityOp::getPerSampleOperands() {
   return onlyThese(*this, {getPrediction()});
 }
 
+std::optional<SmallVector<bool>> ReshapeOp::getPerSampleOperands() {
+  // Per sample when the batch dimension stays: sample n's elements are then
+  // the same row-major range of the input and the result.
+  if (cast<RankedTensorType>(getInput().getType()).getDimSize(0) !=
+      getType().getDimSize(0))
+    return std::nullopt;
+  return onlyThese(*this, {getInput()});
+}
+
+std::optional<SmallVector<bool>> TransposeOp::getPerSampleOperands() {
+  if (getPermutation().front() != 0)
+    return std::nullopt;
+  return onlyThese(*this, {getInput()});
+}
+
+std::optional<SmallVector<bool>> SliceOp::getPerSampleOperands() {
+  if (getDim() == 0)
+    return std::nullopt;
+  return onlyThese(*this, {getInput()});
+}
+
+std::optional<SmallVector<bool>> SliceVJPOp::getPerSampleOperands() {
+  if (getDim() == 0)
+    return std::nullopt;
+  return onlyThese(*this, {getInput(), getGradOutput()});
+}
+
+/// A reduction (or its VJP, with `gradOutput`) is per sample when it keeps
+/// the batch dimension.
+template <typename OpTy>
+static std::optional<SmallVector<bool>> reducePerSample(OpTy op,
+                                                        Value gradOutput) {
+  if (llvm::is_contained(op.getDims(), 0))
+    return std::nullopt;
+  SmallVector<Value> batched = {op.getInput()};
+  if (gradOutput)
+    batched.push_back(gradOutput);
+  return onlyThese(op, batched);
+}
+
+std::optional<SmallVector<bool>> ReduceSumOp::getPerSampleOperands() {
+  return reducePerSample(*this, Value());
+}
+std::optional<SmallVector<bool>> ReduceMeanOp::getPerSampleOperands() {
+  return reducePerSample(*this, Value());
+}
+std::optional<SmallVector<bool>> ReduceMaxOp::getPerSampleOperands() {
+  return reducePerSample(*this, Value());
+}
+std::optional<SmallVector<bool>> ReduceSumVJPOp::getPerSampleOperands() {
+  return reducePerSample(*this, getGradOutput());
+}
+std::optional<SmallVector<bool>> ReduceMeanVJPOp::getPerSampleOperands() {
+  return reducePerSample(*this, getGradOutput());
+}
+std::optional<SmallVector<bool>> ReduceMaxVJPOp::getPerSampleOperands() {
+  return reducePerSample(*this, getGradOutput());
+}
+
 // VJPs that compute per-sample gradients only (of the input, of a dynamic
 // similarity): every batched operand is sliced. Asked for a weight
 // gradient (a sum over the batch), they mix samples.

@@ -192,6 +192,31 @@ def NSL_ConcatVJPOp
   }];
 }
 
+def NSL_SliceVJPOp
+    : NSL_VJPOp<"slice_vjp", NSL_SliceOp, (ins NSL_Tensor:$grad_output),
+                [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>]> {
+  let assemblyFormat = [{
+    $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
+    attr-dict `:` type($input) `->` type($grads)
+  }];
+}
+
+// The reductions' VJPs: the upstream gradient spread over the reduced
+// dimensions (divided by their count for the mean, onto the maxima for the
+// maximum).
+class NSL_ReduceVJPOp<string mnemonic, Op forward>
+    : NSL_VJPOp<mnemonic, forward, (ins NSL_Tensor:$grad_output),
+                [DeclareOpInterfaceMethods<NSL_PerSampleOpInterface, ["getPerSampleOperands"]>]> {
+  let assemblyFormat = [{
+    $input `grad` `(` $grad_output `:` type($grad_output) `)` `wrt` $wrt
+    attr-dict `:` type($input) `->` type($grads)
+  }];
+}
+
+def NSL_ReduceSumVJPOp : NSL_ReduceVJPOp<"reduce_sum_vjp", NSL_ReduceSumOp>;
+def NSL_ReduceMeanVJPOp : NSL_ReduceVJPOp<"reduce_mean_vjp", NSL_ReduceMeanOp>;
+def NSL_ReduceMaxVJPOp : NSL_ReduceVJPOp<"reduce_max_vjp", NSL_ReduceMaxOp>;
+
 def NSL_SoftmaxCrossEntropyVJPOp
     : NSL_VJPOp<"softmax_cross_entropy_vjp", NSL_SoftmaxCrossEntropyOp,
                 (ins NSL_Tensor:$grad_output)> {

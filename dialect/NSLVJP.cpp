@@ -159,8 +159,43 @@ NSL_VJP_ALL_OPERANDS(AdaptiveAvgPool2d)
 NSL_VJP_ALL_OPERANDS(AdaptiveMaxPool2d)
 NSL_VJP_ALL_OPERANDS(Flatten)
 NSL_VJP_ALL_OPERANDS(Concat)
+NSL_VJP_ALL_OPERANDS(Slice)
+NSL_VJP_ALL_OPERANDS(ReduceSum)
+NSL_VJP_ALL_OPERANDS(ReduceMean)
+NSL_VJP_ALL_OPERANDS(ReduceMax)
 NSL_VJP_ALL_OPERANDS(L1Penalty)
 NSL_VJP_ALL_OPERANDS(OrthogonalityPenalty)
+
+// Reshapes and transposes are linear permutations of the elements: their
+// VJPs are the inverse reshape or transpose of the upstream gradient.
+
+LogicalResult ReshapeOp::buildVJP(OpBuilder &builder,
+                                  ArrayRef<Value> resultGrads,
+                                  ArrayRef<bool> needed,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.assign(1, Value());
+  if (needed[0])
+    operandGrads[0] = ReshapeOp::create(
+        builder, getLoc(), singleResultGrad(resultGrads),
+        cast<RankedTensorType>(getInput().getType()).getShape());
+  return success();
+}
+
+LogicalResult TransposeOp::buildVJP(OpBuilder &builder,
+                                    ArrayRef<Value> resultGrads,
+                                    ArrayRef<bool> needed,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.assign(1, Value());
+  if (!needed[0])
+    return success();
+  ArrayRef<int64_t> permutation = getPermutation();
+  SmallVector<int64_t> inverse(permutation.size());
+  for (auto [i, dim] : llvm::enumerate(permutation))
+    inverse[dim] = static_cast<int64_t>(i);
+  operandGrads[0] = TransposeOp::create(builder, getLoc(),
+                                        singleResultGrad(resultGrads), inverse);
+  return success();
+}
 
 LogicalResult
 SoftmaxCrossEntropyOp::buildVJP(OpBuilder &builder, ArrayRef<Value> resultGrads,

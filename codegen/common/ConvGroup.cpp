@@ -80,7 +80,8 @@ static Operation *singleUser(Operation *op) {
 /// similarity is `mask`, in the block of `head`.
 static bool modulates(SimConv2dOp conv, Structure structure, Value mask,
                       Operation *head) {
-  return conv && conv.getDynamic() && conv.getStructure() == structure &&
+  return conv && conv.getDynamic() && conv.getGroups() == 1 &&
+         conv.getStructure() == structure &&
          conv->getBlock() == head->getBlock() &&
          conv.getSimilarity().front() == mask;
 }

@@ -298,6 +298,10 @@ lowerConvGradient(LoweringBuilder &g, Operation *op);
 /// std::nullopt when `op` is not one.
 std::optional<FailureOr<SmallVector<Value>>>
 lowerElementwiseOp(LoweringBuilder &g, Operation *op);
+/// Lowers nsl.reshape, transpose, slice, the reductions and the VJPs of the
+/// slice and the reductions; std::nullopt when `op` is not one of them.
+std::optional<FailureOr<SmallVector<Value>>> lowerLayoutOp(LoweringBuilder &g,
+                                                           Operation *op);
 /// Lowers the other VJP ops, the regularisers, count_correct and the
 /// optimizer updates; std::nullopt when `op` is not one of them.
 std::optional<FailureOr<SmallVector<Value>>> lowerTrainingOp(LoweringBuilder &g,

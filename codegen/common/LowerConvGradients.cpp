@@ -189,12 +189,26 @@ Value sumOfProducts(OpBuilder &b, Location l, ValueRange a) {
 /// whose window covers the pixel. `maskU` is null (M = I) or the upsampled
 /// DNS mask [N, kh, kw, Hu, Wu]. Loops (n, c, iy, ix, o, ky, kx).
 Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
-                    ArrayRef<int64_t> inputShape, const ConvWindow &w) {
+                    ArrayRef<int64_t> inputShape, const ConvWindow &w,
+                    int64_t groups = 1) {
   AffineExpr row = transposedIndex(g, w, 2, 5, 0);
   AffineExpr col = transposedIndex(g, w, 3, 6, 1);
   SmallVector<Value> inputs = {gu, weight};
   SmallVector<AffineMap> maps = {g.map(7, {g.d(0), g.d(4), row, col}),
                                  g.dims(7, {4, 1, 5, 6})};
+  if (groups != 1) {
+    // Gu as [N, G, Og, Hu, Wu], W as [G, Og, Cg, kh, kw]; o' (loop 4)
+    // runs over the Og outputs of input channel c's group.
+    ArrayRef<int64_t> us = shapeOf(gu), ws = shapeOf(weight);
+    int64_t perGroup = ws[0] / groups, channels = ws[1];
+    inputs = {g.expand(gu, {us[0], groups, perGroup, us[2], us[3]},
+                       {{0}, {1, 2}, {3}, {4}}),
+              g.expand(weight, {groups, perGroup, channels, ws[2], ws[3]},
+                       {{0, 1}, {2}, {3}, {4}})};
+    AffineExpr group = g.d(1).floorDiv(channels);
+    maps = {g.map(7, {g.d(0), group, g.d(4), row, col}),
+            g.map(7, {group, g.d(4), g.d(1) % channels, g.d(5), g.d(6)})};
+  }
   if (maskU) {
     inputs.push_back(maskU);
     maps.push_back(g.map(7, {g.d(0), g.d(5), g.d(6), row, col}));
@@ -210,15 +224,31 @@ Value inputGradient(LoweringBuilder &g, Value gu, Value weight, Value maskU,
 /// as [N, C, kh, kw, Ho, Wo] (the size of the forward's mixed patches). Both
 /// UNS gradients of X and M go through it: K times fewer products than
 /// contracting G·W·M (or G·W·Xp) directly. Loops (n, c, ty, tx, y, x, o).
-Value mixedTapGradient(LoweringBuilder &g, Value gOut, Value weight) {
+Value mixedTapGradient(LoweringBuilder &g, Value gOut, Value weight,
+                       int64_t groups = 1) {
   ArrayRef<int64_t> gs = shapeOf(gOut), ws = shapeOf(weight);
-  return g.generic(g.filled({gs[0], ws[1], ws[2], ws[3], gs[2], gs[3]}, 0.0),
-                   {gOut, weight},
-                   {g.dims(7, {0, 6, 4, 5}), g.dims(7, {6, 1, 2, 3}),
-                    g.dims(7, {0, 1, 2, 3, 4, 5})},
-                   {kParallel, kParallel, kParallel, kParallel, kParallel,
-                    kParallel, kReduction},
-                   sumOfProducts);
+  SmallVector<Value> inputs = {gOut, weight};
+  SmallVector<AffineMap> maps = {g.dims(7, {0, 6, 4, 5}),
+                                 g.dims(7, {6, 1, 2, 3})};
+  if (groups != 1) {
+    // G as [N, G, Og, Ho, Wo], W as [G, Og, Cg, kh, kw]; o' (loop 6) runs
+    // over the outputs of channel c's group.
+    int64_t perGroup = ws[0] / groups, channels = ws[1];
+    inputs = {g.expand(gOut, {gs[0], groups, perGroup, gs[2], gs[3]},
+                       {{0}, {1, 2}, {3}, {4}}),
+              g.expand(weight, {groups, perGroup, channels, ws[2], ws[3]},
+                       {{0, 1}, {2}, {3}, {4}})};
+    AffineExpr group = g.d(1).floorDiv(channels);
+    maps = {g.map(7, {g.d(0), group, g.d(6), g.d(4), g.d(5)}),
+            g.map(7, {group, g.d(6), g.d(1) % channels, g.d(2), g.d(3)})};
+  }
+  maps.push_back(g.dims(7, {0, 1, 2, 3, 4, 5}));
+  return g.generic(
+      g.filled({gs[0], ws[1] * groups, ws[2], ws[3], gs[2], gs[3]}, 0.0),
+      inputs, maps,
+      {kParallel, kParallel, kParallel, kParallel, kParallel, kParallel,
+       kReduction},
+      sumOfProducts);
 }
 
 /// UNS ∂X: R[n,c,s,p] = Σ_t Q[n,c,t,p]·M_p[t,s], then each input pixel
@@ -252,14 +282,24 @@ Value mixedInputGradient(LoweringBuilder &g, Value q, Value m7,
 /// from the padded input. `mask` is null (M = I), the DNS mask
 /// [N, kh, kw, Ho, Wo] or the UNS similarity [N, kh, kw, kh, kw, Ho, Wo].
 Value weightGradient(LoweringBuilder &g, Value gOut, Value xp, Value mask,
-                     ArrayRef<int64_t> weightShape, const ConvWindow &w) {
+                     ArrayRef<int64_t> weightShape, const ConvWindow &w,
+                     int64_t groups = 1) {
   SmallVector<Value> inputs = {gOut, xp};
   SmallVector<AffineMap> maps;
   SmallVector<IteratorType> iterators(4, kParallel);
+  // Grouped: output o reads input channel ⌊o/Og⌋·Cg + c (loop 1 is c).
+  auto grouped = [&](AffineMap window) {
+    if (groups == 1)
+      return window;
+    SmallVector<AffineExpr> exprs(window.getResults());
+    exprs[1] =
+        g.d(0).floorDiv(weightShape[0] / groups) * weightShape[1] + exprs[1];
+    return g.map(window.getNumDims(), exprs);
+  };
   if (!mask || shapeOf(mask).size() == 5) {
     // Loops (o, c, ky, kx, n, y, x).
     maps = {g.dims(7, {4, 0, 5, 6}),
-            windowMap(g, 7, 4, 1, 5, 6, 2, 3, w.stride, w.dilation)};
+            grouped(windowMap(g, 7, 4, 1, 5, 6, 2, 3, w.stride, w.dilation))};
     if (mask) {
       inputs.push_back(mask);
       maps.push_back(g.dims(7, {4, 2, 3, 5, 6}));
@@ -270,7 +310,7 @@ Value weightGradient(LoweringBuilder &g, Value gOut, Value xp, Value mask,
     // Loops (o, c, ty, tx, n, y, x, sy, sx).
     inputs.push_back(mask);
     maps = {g.dims(9, {4, 0, 5, 6}),
-            windowMap(g, 9, 4, 1, 5, 6, 7, 8, w.stride, w.dilation),
+            grouped(windowMap(g, 9, 4, 1, 5, 6, 7, 8, w.stride, w.dilation)),
             g.dims(9, {4, 2, 3, 7, 8, 5, 6}), g.dims(9, {0, 1, 2, 3})};
     iterators.append(5, kReduction);
   }
@@ -325,21 +365,27 @@ std::optional<Value> mixedWeightGradient(LoweringBuilder &g, Value gOut,
 /// ∂M[n,t·K+s,p] = Σ_c Q[n,c,t,p]·Xp[n,c,window(p,s)] as [N, K·K, Ho, Wo]
 /// from the mixed-tap gradient Q (loops (n, ty, tx, sy, sx, y, x, c)).
 Value similarityGradient(LoweringBuilder &g, Value gOut, Value xp, Value weight,
-                         Value q, const ConvWindow &w) {
+                         Value q, const ConvWindow &w, int64_t groups = 1) {
   ArrayRef<int64_t> gs = shapeOf(gOut);
   int64_t n = gs[0], ho = gs[2], wo = gs[3];
   int64_t kh = w.kernel[0], kw = w.kernel[1];
   if (!q) {
     if (std::optional<Value> fast = vectorMaskGradient(g, gOut, xp, weight, w))
       return g.collapse(*fast, {{0}, {1, 2}, {3}, {4}});
-    Value dm =
-        g.generic(g.filled({n, kh, kw, ho, wo}, 0.0), {gOut, weight, xp},
-                  {g.dims(7, {0, 5, 3, 4}), g.dims(7, {5, 6, 1, 2}),
-                   windowMap(g, 7, 0, 6, 3, 4, 1, 2, w.stride, w.dilation),
-                   g.dims(7, {0, 1, 2, 3, 4})},
-                  {kParallel, kParallel, kParallel, kParallel, kParallel,
-                   kReduction, kReduction},
-                  sumOfProducts);
+    // Grouped: output o reads input channel ⌊o/Og⌋·Cg + c (loop 6 is c).
+    AffineMap window = windowMap(g, 7, 0, 6, 3, 4, 1, 2, w.stride, w.dilation);
+    if (groups != 1) {
+      ArrayRef<int64_t> ws = shapeOf(weight);
+      SmallVector<AffineExpr> exprs(window.getResults());
+      exprs[1] = g.d(5).floorDiv(ws[0] / groups) * ws[1] + g.d(6);
+      window = g.map(7, exprs);
+    }
+    Value dm = g.generic(g.filled({n, kh, kw, ho, wo}, 0.0), {gOut, weight, xp},
+                         {g.dims(7, {0, 5, 3, 4}), g.dims(7, {5, 6, 1, 2}),
+                          window, g.dims(7, {0, 1, 2, 3, 4})},
+                         {kParallel, kParallel, kParallel, kParallel, kParallel,
+                          kReduction, kReduction},
+                         sumOfProducts);
     return g.collapse(dm, {{0}, {1, 2}, {3}, {4}});
   }
   if (std::optional<Value> fast = vectorUnsContraction(g, q, Value(), xp, w))
@@ -383,8 +429,9 @@ Value greater(OpBuilder &b, Location l, Value x, double bound) {
 // sim_conv2d
 //===----------------------------------------------------------------------===//
 
-/// The gradients of a grouped plain convolution (G groups; the verifier
-/// keeps dynamic similarities to G = 1): with Og = O/G, Cg = C/G and
+/// The gradients of a grouped plain convolution (G groups; a grouped
+/// dynamic layer takes the dynamic path with the group in its maps): with
+/// Og = O/G, Cg = C/G and
 /// output channel o = ⌊c/Cg⌋·Og + o' of input channel c's group,
 ///   ∂X[n,c,iy,ix] = Σ_{o',t} Gu[n,o,·]·W[o, c mod Cg, t],
 ///   ∂W[o,c',t]    = Σ_{n,p} G[n,o,p]·Xp[n, ⌊o/Og⌋·Cg + c', window(p,t)].
@@ -451,8 +498,15 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
   ArrayRef<int64_t> ws = shapeOf(weight);
   ConvWindow w = makeWindow(x, ws.drop_front(2), op.getStride(),
                             op.getPadding(), op.getDilation());
-  if (int64_t groups = static_cast<int64_t>(op.getGroups()); groups != 1)
+  int64_t groups = static_cast<int64_t>(op.getGroups());
+  if (groups != 1 && !dynamic)
     return groupedConvGradients(g, op, w, groups);
+  // A grouped dynamic layer takes the linalg contractions below, with the
+  // group in their maps; the target's vector loops are ungrouped.
+  if (groups != 1 && g.vectors) {
+    LoweringBuilder generic(g.b, g.loc);
+    return lowerSimConv2dVJP(generic, op);
+  }
   ValueRange sim = op.getSimilarity();
   double alpha = op.getAlpha().convertToDouble();
   int64_t k = w.taps();
@@ -480,14 +534,14 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
   auto mixedTaps = [&] {
     if (!q) {
       std::optional<Value> fast = vectorMixedTapGradient(g, gOut, weight);
-      q = fast ? *fast : mixedTapGradient(g, gOut, weight);
+      q = fast ? *fast : mixedTapGradient(g, gOut, weight, groups);
     }
     return q;
   };
   auto similarityGrad = [&] {
     if (!gradM)
       gradM = similarityGradient(g, gOut, padded(), weight,
-                                 full ? mixedTaps() : Value(), w);
+                                 full ? mixedTaps() : Value(), w, groups);
     return gradM;
   };
 
@@ -505,7 +559,8 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
               vectorInputGradient(g, gu, weight, maskU, shapeOf(x), w))
         grads.push_back(*fast);
       else
-        grads.push_back(inputGradient(g, gu, weight, maskU, shapeOf(x), w));
+        grads.push_back(
+            inputGradient(g, gu, weight, maskU, shapeOf(x), w, groups));
     } else if (index == 1) {
       Value mask = effective ? splitTaps(g, effective, w) : Value();
       if (std::optional<Value> fast =
@@ -513,7 +568,7 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
                    : vectorWeightGradient(g, gOut, padded(), mask, ws, w))
         grads.push_back(*fast);
       else
-        grads.push_back(weightGradient(g, gOut, padded(), mask, ws, w));
+        grads.push_back(weightGradient(g, gOut, padded(), mask, ws, w, groups));
     } else if (index == biasIndex && op.getBias()) {
       grads.push_back(biasGradient(g, gOut));
     } else if (structure != Structure::ShapeMasked && index == 2) {

@@ -155,13 +155,19 @@ namespace {
 /// Loops (n, o, y, x, c, ky, kx).
 Value maskedConvolution(LoweringBuilder &g, Value xp, Value w, Value mask,
                         ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
-                        ArrayRef<int64_t> dilation) {
+                        ArrayRef<int64_t> dilation, int64_t groups) {
   ArrayRef<int64_t> ws = shapeOf(w), ms = shapeOf(mask);
   Value mask5 = g.expand(mask, {ms[0], ws[2], ws[3], ms[2], ms[3]},
                          {{0}, {1, 2}, {3}, {4}});
+  AffineMap window = windowMap(g, 7, 0, 4, 2, 3, 5, 6, stride, dilation);
+  if (groups != 1) {
+    // Output o reads input channel ⌊o/Og⌋·Cg + c (loop 4 is c).
+    SmallVector<AffineExpr> exprs(window.getResults());
+    exprs[1] = g.d(1).floorDiv(ws[0] / groups) * ws[1] + g.d(4);
+    window = g.map(7, exprs);
+  }
   return g.generic(g.filled(resultShape, 0.0), {xp, w, mask5},
-                   {windowMap(g, 7, 0, 4, 2, 3, 5, 6, stride, dilation),
-                    g.dims(7, {1, 4, 5, 6}), g.dims(7, {0, 5, 6, 2, 3}),
+                   {window, g.dims(7, {1, 4, 5, 6}), g.dims(7, {0, 5, 6, 2, 3}),
                     g.dims(7, {0, 1, 2, 3})},
                    {kParallel, kParallel, kParallel, kParallel, kReduction,
                     kReduction, kReduction},
@@ -175,10 +181,10 @@ Value maskedConvolution(LoweringBuilder &g, Value xp, Value w, Value mask,
 /// Y[n,o,y,x] = Σ_{c,t} W[o,c,t]·Z[n,c,t,y,x].
 Value mixedConvolution(LoweringBuilder &g, Value xp, Value w, Value mixing,
                        ArrayRef<int64_t> resultShape, ArrayRef<int64_t> stride,
-                       ArrayRef<int64_t> dilation) {
+                       ArrayRef<int64_t> dilation, int64_t groups) {
   ArrayRef<int64_t> ws = shapeOf(w), ms = shapeOf(mixing);
   int64_t n = ms[0], kh = ws[2], kw = ws[3], ho = ms[2], wo = ms[3];
-  int64_t c = ws[1];
+  int64_t c = shapeOf(xp)[1];
   Value m7 = g.expand(mixing, {n, kh, kw, kh, kw, ho, wo},
                       {{0}, {1, 2, 3, 4}, {5}, {6}});
   // Loops (n, c, ky, kx, y, x, sy, sx).
@@ -191,10 +197,14 @@ Value mixedConvolution(LoweringBuilder &g, Value xp, Value w, Value mixing,
                       [](OpBuilder &b, Location l, ValueRange a) {
                         return addf(b, l, a[2], mulf(b, l, a[0], a[1]));
                       });
-  // Loops (n, o, y, x, c, ky, kx).
+  // Loops (n, o, y, x, c, ky, kx); grouped, output o reads the mixed taps
+  // of input channel ⌊o/Og⌋·Cg + c.
+  AffineMap mixed = g.dims(7, {0, 4, 5, 6, 2, 3});
+  if (groups != 1)
+    mixed = g.map(7, {g.d(0), g.d(1).floorDiv(ws[0] / groups) * ws[1] + g.d(4),
+                      g.d(5), g.d(6), g.d(2), g.d(3)});
   return g.generic(g.filled(resultShape, 0.0), {z, w},
-                   {g.dims(7, {0, 4, 5, 6, 2, 3}), g.dims(7, {1, 4, 5, 6}),
-                    g.dims(7, {0, 1, 2, 3})},
+                   {mixed, g.dims(7, {1, 4, 5, 6}), g.dims(7, {0, 1, 2, 3})},
                    {kParallel, kParallel, kParallel, kParallel, kReduction,
                     kReduction, kReduction},
                    [](OpBuilder &b, Location l, ValueRange a) {
@@ -263,9 +273,9 @@ Value lowerSimConv2d(LoweringBuilder &g, SimConv2dOp op) {
           });
     }
     y = diagonal ? maskedConvolution(g, xp, w, mask, shape, op.getStride(),
-                                     op.getDilation())
+                                     op.getDilation(), groups)
                  : mixedConvolution(g, xp, w, mask, shape, op.getStride(),
-                                    op.getDilation());
+                                    op.getDilation(), groups);
   }
   return addBias(g, y, op.getBias());
 }
@@ -890,6 +900,8 @@ FailureOr<SmallVector<Value>> lowerOp(OpBuilder &b, Operation *op,
         if (auto lowered = lowerConvGradient(g, op))
           return *lowered;
         if (auto lowered = lowerTrainingOp(g, op))
+          return *lowered;
+        if (auto lowered = lowerLayoutOp(g, op))
           return *lowered;
         return op->emitError() << "no lowering to linalg for this op";
       });

@@ -263,6 +263,12 @@ void cloneOnTensors(OpBuilder &b, Location loc, ArrayRef<Operation *> group,
     for (NamedAttribute attr : op->getAttrs())
       if (attr.getName() != "nsl.kernel")
         attrs.push_back(attr);
+    // A reshape names its result shape, batch included: the slice's.
+    if (isa<ReshapeOp>(op))
+      for (NamedAttribute &attr : attrs)
+        if (attr.getName() == "shape")
+          attr.setValue(b.getDenseI64ArrayAttr(
+              cast<RankedTensorType>(resultTypes.front()).getShape()));
     OperationState state(op->getLoc(), op->getName(), newOperands, resultTypes,
                          attrs);
     Operation *clone = b.create(state);

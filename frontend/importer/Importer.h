@@ -46,6 +46,13 @@ std::string describeLocation(const jit::Node *node);
 mlir::Location locationOf(mlir::MLIRContext &context, const jit::Node *node);
 /// "aten::conv2d" and the like.
 std::string kindOf(const jit::Node *node);
+/// "2x3x4" ("scalar" for rank 0).
+std::string shapeToString(llvm::ArrayRef<int64_t> shape);
+/// An int, a float or a bool.
+bool isNumber(const c10::IValue &v);
+inline llvm::ArrayRef<int64_t> shapeOf(mlir::Value value) {
+  return mlir::cast<mlir::RankedTensorType>(value.getType()).getShape();
+}
 
 /// The first line of a LibTorch exception's message (c10::Error's what()
 /// appends a C++ backtrace).
@@ -161,6 +168,8 @@ private:
   [[noreturn]] void fail(const jit::Node *node, const std::string &message);
   void translateBlock(jit::Block *block);
   void translateNode(jit::Node *node);
+  /// " (inputs: Tensor 2x3x8x8, int)" for an error about `node`.
+  std::string inputTypes(const jit::Node *node);
   jit::Value *input(jit::Node *node, const char *name);
   mlir::Value tensor(jit::Node *node, const jit::Value *value);
   mlir::Value optionalTensor(jit::Node *node, const jit::Value *value);
@@ -179,14 +188,10 @@ private:
   /// the indices must be unused).
   void adaptivePool(jit::Node *node);
   /// prim::TupleIndex and prim::TupleUnpack of a tuple built in the graph
-  /// (prim::TupleConstruct): its elements.
+  /// (prim::TupleConstruct): its elements; other tuples go to listUnpack.
   void tupleElements(jit::Node *node);
-  void mean(jit::Node *node);
   /// aten::append to a tensor list built in the graph.
   void append(jit::Node *node);
-  void linear(jit::Node *node);
-  void flatten(jit::Node *node);
-  void reshape(jit::Node *node);
   /// An elementwise row (dialect/NSLElementwise.td) from the node's
   /// `arguments` (tensors or numbers; `alpha` scales the second), or, when
   /// all of them are numbers, the scalar arithmetic of shape code.
@@ -211,10 +216,53 @@ private:
   void predictedSimilarity(jit::Node *node);
   void simLinear(jit::Node *node);
   void crossEntropy(jit::Node *node);
+
+  // Shapes, reductions and their compositions (LayoutTranslation.cpp).
+  static void addLayoutHandlers(std::unordered_map<std::string, Handler> &t);
+  /// `dim` (negative from the end) as an index into `rank` dimensions.
+  int64_t dimension(jit::Node *node, int64_t dim, int64_t rank);
+  /// x in `target` (PyTorch's sizes, one -1 inferred); [N, …] → [N, F] is
+  /// nsl.flatten.
+  mlir::Value reshapeTo(jit::Node *node, mlir::Value x,
+                        llvm::SmallVector<int64_t> target);
+  mlir::Value permute(jit::Node *node, mlir::Value x,
+                      llvm::ArrayRef<int64_t> permutation);
+  mlir::Value narrow(jit::Node *node, mlir::Value x, int64_t dim, int64_t start,
+                     int64_t size);
+  /// nsl.linear on the rows of x [..., F].
+  mlir::Value linearOnRows(jit::Node *node, mlir::Value x, mlir::Value weight,
+                           mlir::Value bias);
+  /// The dimensions a reduction node names in `name` (all when none).
+  llvm::SmallVector<int64_t> reducedDims(jit::Node *node, mlir::Value x,
+                                         const char *name);
+  bool keepdim(jit::Node *node);
+  /// Refuses a node whose `dtype` argument is given.
+  void noDtype(jit::Node *node);
+  void reshape(jit::Node *node);
+  void flatten(jit::Node *node);
+  void squeeze(jit::Node *node);
   void transpose(jit::Node *node);
+  void slice(jit::Node *node);
+  /// aten::narrow and aten::select.
+  void narrowNode(jit::Node *node);
+  /// chunk and split: a list of slices.
+  void split(jit::Node *node);
+  void listUnpack(jit::Node *node);
+  void getItem(jit::Node *node);
+  /// sum, mean and amax over dimensions.
+  void reduction(jit::Node *node);
+  void norm(jit::Node *node);
+  /// softmax and log_softmax, from max, exp, sum and the elementwise rows.
+  void softmax(jit::Node *node);
+  void layerNorm(jit::Node *node);
+  void linear(jit::Node *node);
   void matmul(jit::Node *node);
+  /// F.unfold (aten::im2col) as a depthwise convolution with one-hot kernels.
+  void unfold(jit::Node *node);
   void scalarOp(jit::Node *node);
   void ifNode(jit::Node *node);
+  /// floordiv and remainder of known numbers (shape arithmetic).
+  void floorDivision(jit::Node *node);
 
   mlir::MLIRContext &context;
   const jit::Module &module;
@@ -229,6 +277,9 @@ private:
   std::unordered_map<const jit::Value *, std::vector<const jit::Value *>>
       appended;
   std::unordered_map<const jit::Value *, c10::IValue> scalars;
+  /// Tensor lists made by chunk and split.
+  std::unordered_map<const jit::Value *, llvm::SmallVector<mlir::Value>>
+      tensorLists;
   /// Transposed 2-D weights (aten::t), built only as the weight of a
   /// linear layer: x @ W.t() (+ b) is nsl.linear(x, W, b).
   std::unordered_map<const jit::Value *, mlir::Value> transposed;
@@ -236,6 +287,12 @@ private:
       attributes;
   /// One error per node kind; nodes fed by a failed node are skipped.
   std::set<std::string> reportedKinds;
+  /// For --report: every failed node (its kind, then its message), the
+  /// nodes translated and those skipped as consequences.
+  std::vector<std::pair<std::string, std::string>> failures;
+  size_t translatedNodes = 0, skippedNodes = 0;
+  /// The report of TorchImportResult::report.
+  std::string report() const;
   std::unordered_set<const jit::Value *> poisoned;
   std::vector<std::string> errors;
 };

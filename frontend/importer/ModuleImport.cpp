@@ -130,9 +130,18 @@ TorchImportResult Importer::run(const TorchImportOptions &options,
   attributes[graph->inputs()[0]] = {module._ivalue(), ""};
 
   SmallVector<Value> outputs;
-  if (failed(addInputs(*graph, options, error)) ||
-      failed(translateGraph(*graph, outputs, error)))
+  if (failed(addInputs(*graph, options, error)))
     return {};
+  if (failed(translateGraph(*graph, outputs, error))) {
+    TorchImportResult failed;
+    if (options.report) {
+      failed.report = report();
+      failed.failedNodes = failures.size();
+    }
+    return failed;
+  }
+  if (options.report)
+    result.report = report();
   func::ReturnOp::create(builder, UnknownLoc::get(&context), outputs);
   buildForward(moduleOp);
   if (failed(verifyImported(moduleOp, error)))

@@ -7,10 +7,13 @@
 // and flags is evaluated, and prim::If reduces to the branch taken.
 //
 //===----------------------------------------------------------------------===//
-#include "frontend/importer/Importer.h"
+#include "frontend/importer/BuildOp.h"
 
 #include "dialect/NSLDialect.h"
 #include "dialect/NSLOps.h"
+
+#include <cmath>
+#include <map>
 
 using namespace mlir;
 
@@ -31,18 +34,6 @@ fileLineCol(const jit::Node *node) {
   if (auto flc = range.file_line_col())
     return *flc;
   return std::nullopt;
-}
-
-std::string shapeToString(ArrayRef<int64_t> shape) {
-  std::string text;
-  for (auto [index, size] : llvm::enumerate(shape))
-    text += (index ? "x" : "") + std::to_string(size);
-  return text.empty() ? "scalar" : text;
-}
-
-/// An int, a float or a bool.
-bool isNumber(const c10::IValue &v) {
-  return v.isInt() || v.isDouble() || v.isBool();
 }
 
 /// Negative, zero or positive as `a` is less than, equal to or greater than
@@ -76,10 +67,6 @@ bool comparisonHolds(c10::Symbol kind, int order) {
   if (kind == c10::aten::gt)
     return order > 0;
   return order >= 0;
-}
-
-ArrayRef<int64_t> shapeOf(Value value) {
-  return cast<RankedTensorType>(value.getType()).getShape();
 }
 
 /// Whether `value` is used other than by packing it into a tuple of which
@@ -119,13 +106,16 @@ const char *const kSupportedKinds =
     "aten::_convolution (grouped too), aten::batch_norm (eval), aten::relu, "
     "aten::max_pool2d, aten::avg_pool2d (ceil_mode too; no "
     "divisor_override), aten::adaptive_avg_pool2d, aten::adaptive_max_pool2d "
-    "(any output size; its values, not the indices), aten::mean (over H and "
-    "W), prim::TupleIndex/TupleUnpack (of tuples built in the graph), "
-    "aten::linear (also "
-    "addmm/matmul/mm with W.t()), "
-    "aten::flatten/view/reshape (to [N, -1]), aten::dropout (eval), "
-    "aten::cross_entropy_loss (mean), aten::clamp/clip/hardtanh/relu6, "
-    "aten::gelu, aten::elu (scale 1), aten::cat (not along the batch)";
+    "(any output size; its values, not the indices), "
+    "prim::TupleIndex/TupleUnpack, "
+    "aten::sum/mean/amax/amin/max/min/norm (over dimensions, keepdim), "
+    "aten::softmax/log_softmax, aten::layer_norm, "
+    "aten::linear/matmul/mm/bmm/addmm (any rank, broadcasting), "
+    "aten::view/reshape/flatten/squeeze/unsqueeze, aten::permute/transpose/t, "
+    "aten::slice/narrow/select/chunk/split, aten::im2col (F.unfold), "
+    "aten::dropout (eval), aten::cross_entropy_loss (mean), "
+    "aten::clamp/clip/hardtanh/relu6, aten::gelu, aten::elu (scale 1), "
+    "aten::cat (not along the batch)";
 
 /// kSupportedKinds and the elementwise rows' TorchScript ops.
 std::string supportedKinds() {
@@ -159,6 +149,18 @@ std::string describeLocation(const jit::Node *constNode) {
 
 std::string kindOf(const jit::Node *node) {
   return node->kind().toQualString();
+}
+
+std::string shapeToString(ArrayRef<int64_t> shape) {
+  std::string text;
+  for (auto [index, size] : llvm::enumerate(shape))
+    text += (index ? "x" : "") + std::to_string(size);
+  return text.empty() ? "scalar" : text;
+}
+
+/// An int, a float or a bool.
+bool isNumber(const c10::IValue &v) {
+  return v.isInt() || v.isDouble() || v.isBool();
 }
 
 Location locationOf(MLIRContext &context, const jit::Node *node) {
@@ -205,6 +207,8 @@ Value Importer::optionalTensor(jit::Node *node, const jit::Value *value) {
 
 SmallVector<Value> Importer::tensorList(jit::Node *node,
                                         const jit::Value *value) {
+  if (auto it = tensorLists.find(value); it != tensorLists.end())
+    return it->second;
   if (auto it = appended.find(value); it != appended.end()) {
     SmallVector<Value> values;
     for (const jit::Value *element : it->second)
@@ -218,33 +222,6 @@ SmallVector<Value> Importer::tensorList(jit::Node *node,
   for (const jit::Value *element : value->node()->inputs())
     values.push_back(tensor(node, element));
   return values;
-}
-
-/// Builds an nsl op through its ODS builder (a placeholder result type),
-/// then infers the result type with the op's own checker, so that a model
-/// the dialect rejects is an error here, not an abort.
-template <typename OpTy, typename... Args>
-Value Importer::build(jit::Node *node, Args &&...args) {
-  OperationState state(locationOf(context, node), OpTy::getOperationName());
-  Type placeholder = UnrankedTensorType::get(builder.getF32Type());
-  OpTy::build(builder, state, TypeRange{placeholder},
-              std::forward<Args>(args)...);
-  state.types.clear();
-  SmallVector<Type> types;
-  {
-    DiagnosticCollector diagnostics(context);
-    if (failed(OpTy::inferReturnTypes(&context, state.location, state.operands,
-                                      state.attributes.getDictionary(&context),
-                                      state.getRawProperties(), state.regions,
-                                      types)))
-      fail(node, "the " + kindOf(node) +
-                     " node does not fit the nsl dialect's " +
-                     OpTy::getOperationName().str() + ": " +
-                     (diagnostics.joined().empty() ? "invalid operands"
-                                                   : diagnostics.joined()));
-  }
-  state.addTypes(types);
-  return builder.create(state)->getResult(0);
 }
 
 //===----------------------------------------------------------------------===//
@@ -342,9 +319,14 @@ void Importer::adaptivePool(jit::Node *node) {
 
 void Importer::tupleElements(jit::Node *node) {
   const jit::Node *producer = node->input(0)->node();
-  if (producer->kind() != c10::prim::TupleConstruct)
+  if (producer->kind() != c10::prim::TupleConstruct) {
+    if (node->kind() == c10::prim::TupleUnpack) {
+      listUnpack(node); // chunk's and split's tensors, constant tuples
+      return;
+    }
     fail(node, "only tuples built in the graph (prim::TupleConstruct) can "
-               "be indexed or unpacked");
+               "be indexed");
+  }
   auto bind = [&](jit::Value *result, const jit::Value *element) {
     if (auto it = tensors.find(element); it != tensors.end())
       tensors[result] = it->second;
@@ -364,78 +346,6 @@ void Importer::tupleElements(jit::Node *node) {
   if (index < 0 || index >= count)
     fail(node, "tuple index " + std::to_string(index) + " is out of range");
   bind(node->output(0), producer->input(index));
-}
-
-/// aten::mean over the spatial dimensions of [N, C, H, W] (mnasnet's
-/// x.mean([2, 3])): the global average pool, flattened unless keepdim.
-void Importer::mean(jit::Node *node) {
-  Value x = tensor(node, input(node, "self"));
-  ArrayRef<int64_t> shape = shapeOf(x);
-  auto dtype = scalar(input(node, "dtype"));
-  if (!dtype || !dtype->isNone())
-    fail(node, "aten::mean with a dtype is not supported");
-  SmallVector<int64_t> dims = ints(node, input(node, "dim"));
-  for (int64_t &d : dims)
-    if (d < 0)
-      d += static_cast<int64_t>(shape.size());
-  llvm::sort(dims);
-  if (shape.size() != 4 || dims != SmallVector<int64_t>{2, 3})
-    fail(node, "aten::mean is supported over the spatial dimensions [2, 3] "
-               "of an [N, C, H, W] tensor only");
-  Value pooled = build<mlir::nsl::GlobalAvgPool2dOp>(node, x);
-  if (!boolean(node, input(node, "keepdim")))
-    pooled = build<mlir::nsl::FlattenOp>(node, pooled);
-  setTensor(node, pooled);
-}
-
-void Importer::linear(jit::Node *node) {
-  setTensor(node, build<mlir::nsl::LinearOp>(
-                      node, tensor(node, input(node, "input")),
-                      tensor(node, input(node, "weight")),
-                      optionalTensor(node, input(node, "bias"))));
-}
-
-void Importer::flatten(jit::Node *node) {
-  Value x = tensor(node, input(node, "self"));
-  int64_t rank = shapeOf(x).size();
-  int64_t start = integer(node, input(node, "start_dim"));
-  int64_t end = integer(node, input(node, "end_dim"));
-  if (start < 0)
-    start += rank;
-  if (end < 0)
-    end += rank;
-  if (start != 1 || end != rank - 1)
-    fail(node, "flatten is supported from dimension 1 to the last only");
-  if (rank == 2) {
-    setTensor(node, x);
-    return;
-  }
-  setTensor(node, build<mlir::nsl::FlattenOp>(node, x));
-}
-
-void Importer::reshape(jit::Node *node) {
-  Value x = tensor(node, input(node, "self"));
-  ArrayRef<int64_t> shape = shapeOf(x);
-  SmallVector<int64_t> target = ints(node, input(node, "size"));
-  int64_t features = 1;
-  for (int64_t size : shape.drop_front())
-    features *= size;
-  bool toMatrix = !shape.empty() && target.size() == 2 &&
-                  (target[0] == shape[0] || target[0] == -1) &&
-                  (target[1] == features || target[1] == -1) &&
-                  !(target[0] == -1 && target[1] == -1);
-  if (!toMatrix)
-    fail(node, "reshaping " + shapeToString(shape) + " to [" +
-                   llvm::join(
-                       llvm::map_range(
-                           target, [](int64_t v) { return std::to_string(v); }),
-                       ", ") +
-                   "] is not supported; only [N, -1] (flatten) is");
-  if (shape.size() == 2) {
-    setTensor(node, x);
-    return;
-  }
-  setTensor(node, build<mlir::nsl::FlattenOp>(node, x));
 }
 
 Value Importer::number(jit::Node *node, double value) {
@@ -633,7 +543,8 @@ void Importer::simConv(jit::Node *node) {
                 APFloat(static_cast<float>(real(node, input(node, "alpha")))),
                 ints(node, input(node, "stride"), 2),
                 ints(node, input(node, "padding"), 2),
-                ints(node, input(node, "dilation"), 2)));
+                ints(node, input(node, "dilation"), 2),
+                integer(node, input(node, "groups"))));
 }
 
 void Importer::sphereConv(jit::Node *node) {
@@ -688,43 +599,6 @@ void Importer::simLinear(jit::Node *node) {
                 optionalTensor(node, input(node, "bias")), *structure,
                 integer(node, input(node, "group_size")),
                 APFloat(static_cast<float>(real(node, input(node, "alpha"))))));
-}
-
-void Importer::transpose(jit::Node *node) {
-  Value x = tensor(node, node->input(0));
-  if (shapeOf(x).size() != 2)
-    fail(node, "transposes are supported for 2-D weights only");
-  if (node->kind() == c10::aten::transpose) {
-    int64_t a = integer(node, node->input(1)),
-            b = integer(node, node->input(2));
-    if (!((a == 0 || a == -2) && (b == 1 || b == -1)) &&
-        !((b == 0 || b == -2) && (a == 1 || a == -1)))
-      fail(node, "transposes are supported for 2-D weights only");
-  }
-  transposed[node->output(0)] = x;
-}
-
-/// aten::matmul(x, W.t()) and aten::addmm(b, x, W.t()): a linear layer.
-void Importer::matmul(jit::Node *node) {
-  bool addmm = node->kind() == c10::aten::addmm;
-  const jit::Value *rhs = input(node, addmm ? "mat2" : "other");
-  auto weight = transposed.find(rhs);
-  if (weight == transposed.end())
-    fail(node, kindOf(node) + " is supported as x @ W.t() (a linear layer) "
-                              "only");
-  Value x = tensor(node, input(node, addmm ? "mat1" : "self"));
-  if (shapeOf(x).size() != 2)
-    fail(node, kindOf(node) + " is supported for 2-D inputs only");
-  Value bias;
-  if (addmm) {
-    if (real(node, input(node, "beta")) != 1.0 ||
-        real(node, input(node, "alpha")) != 1.0)
-      fail(node, "aten::addmm is supported with beta 1 and alpha 1 only");
-    bias = tensor(node, input(node, "self"));
-    if (shapeOf(bias).size() != 1)
-      fail(node, "aten::addmm is supported with a 1-D bias only");
-  }
-  setTensor(node, build<mlir::nsl::LinearOp>(node, x, weight->second, bias));
 }
 
 void Importer::crossEntropy(jit::Node *node) {
@@ -809,6 +683,40 @@ void Importer::scalarOp(jit::Node *node) {
   scalars[node->output(0)] = result;
 }
 
+void Importer::floorDivision(jit::Node *node) {
+  // Shape code only (channels // groups): Python's floor division and
+  // modulo of two known numbers.
+  // Traced shape code holds its numbers in rank-0 tensor constants too.
+  auto known = [&](const jit::Value *value) -> std::optional<c10::IValue> {
+    if (auto number = scalar(value))
+      return number;
+    if (value->node()->kind() == c10::prim::Constant)
+      if (auto constant = jit::toIValue(value);
+          constant && constant->isTensor() && constant->toTensor().numel() == 1)
+        return constant->toTensor().item().isIntegral(false)
+                   ? c10::IValue(constant->toTensor().item().toLong())
+                   : c10::IValue(constant->toTensor().item().toDouble());
+    return std::nullopt;
+  };
+  auto a = known(node->input(0)), b = known(node->input(1));
+  if (!a || !b || !isNumber(*a) || !isNumber(*b))
+    fail(node, kindOf(node) + " is supported on numbers (shape arithmetic) "
+                              "only, not on tensors");
+  bool modulo = node->kind() == c10::aten::remainder;
+  if (!a->isDouble() && !b->isDouble()) {
+    int64_t x = a->toScalar().toLong(), y = b->toScalar().toLong();
+    if (y == 0)
+      fail(node, "integer division by zero");
+    int64_t quotient = x / y - ((x % y != 0) && ((x < 0) != (y < 0)));
+    scalars[node->output(0)] =
+        c10::IValue(modulo ? x - quotient * y : quotient);
+    return;
+  }
+  double x = a->toScalar().toDouble(), y = b->toScalar().toDouble();
+  double quotient = std::floor(x / y);
+  scalars[node->output(0)] = c10::IValue(modulo ? x - quotient * y : quotient);
+}
+
 void Importer::ifNode(jit::Node *node) {
   auto condition = scalar(node->input(0));
   if (!condition || !condition->isBool())
@@ -866,17 +774,7 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     t["aten::adaptive_max_pool2d"] = &Importer::adaptivePool;
     t["prim::TupleIndex"] = &Importer::tupleElements;
     t["prim::TupleUnpack"] = &Importer::tupleElements;
-    t["aten::mean"] = &Importer::mean;
-    t["aten::linear"] = &Importer::linear;
     t["aten::cross_entropy_loss"] = &Importer::crossEntropy;
-    t["aten::t"] = &Importer::transpose;
-    t["aten::transpose"] = &Importer::transpose;
-    t["aten::matmul"] = &Importer::matmul;
-    t["aten::mm"] = &Importer::matmul;
-    t["aten::addmm"] = &Importer::matmul;
-    t["aten::flatten"] = &Importer::flatten;
-    t["aten::view"] = &Importer::reshape;
-    t["aten::reshape"] = &Importer::reshape;
     for (const ElementwiseTorchOp &row : elementwiseTorchOps)
       t[row.torch] = [row](Importer &self, jit::Node *node) {
         self.elementwise(node, row.nsl,
@@ -910,6 +808,10 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
           "aten::gt", "aten::ge"})
       t[kind] = &Importer::scalarOp;
     t["prim::If"] = &Importer::ifNode;
+    for (const char *kind :
+         {"aten::floordiv", "aten::floor_divide", "aten::remainder"})
+      t[kind] = &Importer::floorDivision;
+    addLayoutHandlers(t);
     // Traced graphs turn sizes into tensors and back (x.size(0) in view).
     auto passScalar = [](Importer &self, jit::Node *node) {
       self.scalars[node->output(0)] = self.constant(node, node->input(0));
@@ -926,6 +828,20 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     return t;
   }();
   return table;
+}
+
+std::string Importer::inputTypes(const jit::Node *node) {
+  // " (inputs: Tensor 2x3x8x8, int 1)": the shapes of the tensors computed
+  // so far, the TorchScript type of the rest.
+  std::string text;
+  for (const jit::Value *value : node->inputs()) {
+    text += text.empty() ? " (inputs: " : ", ";
+    if (auto it = tensors.find(value); it != tensors.end())
+      text += "Tensor " + shapeToString(shapeOf(it->second));
+    else
+      text += value->type()->annotation_str();
+  }
+  return text.empty() ? text : text + ")";
 }
 
 void Importer::translateNode(jit::Node *node) {
@@ -945,8 +861,9 @@ void Importer::translateNode(jit::Node *node) {
   if (node->kind() == c10::prim::Loop)
     fail(node, "loops (prim::Loop) are not supported: the importer "
                "builds a static, straight-line graph");
-  fail(node, "unsupported TorchScript node '" + kindOf(node) +
-                 "'; the importer supports " + supportedKinds());
+  fail(node, "unsupported TorchScript node '" + kindOf(node) + "'" +
+                 inputTypes(node) + "; the importer supports " +
+                 supportedKinds());
 }
 
 void Importer::translateBlock(jit::Block *block) {
@@ -960,22 +877,60 @@ void Importer::translateBlock(jit::Block *block) {
         errors.push_back(describeLocation(node) + ": " + kDataDependent);
       for (const jit::Value *out : node->outputs())
         poisoned.insert(out);
+      ++skippedNodes;
       continue;
     }
     try {
       translateNode(node);
+      ++translatedNodes;
     } catch (const ImportError &error) {
       // One message per distinct node kind; a node whose operands could not
       // be translated is a consequence, not another error.
       for (const jit::Value *out : node->outputs())
         poisoned.insert(out);
       std::string kind = kindOf(node);
+      failures.emplace_back(kind, error.message);
       if (reportedKinds.insert(kind).second)
         errors.push_back(error.message);
       if (node->kind() == c10::prim::If || node->kind() == c10::prim::Loop)
         throw; // what follows depends on an unknown branch
     }
   }
+}
+
+std::string Importer::report() const {
+  // The failures by kind, in the order each kind first failed.
+  std::vector<std::string> kinds;
+  std::map<std::string, std::vector<std::string>> messages;
+  for (const auto &[kind, message] : failures) {
+    if (!messages.count(kind))
+      kinds.push_back(kind);
+    messages[kind].push_back(message);
+  }
+  size_t total = translatedNodes + failures.size() + skippedNodes;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (failures.empty()) {
+    os << "all " << total << " nodes of forward can be imported\n";
+    return text;
+  }
+  os << failures.size() << " of " << total << " nodes of forward cannot be "
+     << "imported (" << kinds.size() << " kind"
+     << (kinds.size() == 1 ? "" : "s") << ")";
+  if (skippedNodes)
+    os << "; " << skippedNodes << " more depend on them";
+  os << "\n";
+  // The list of supported kinds once, at the end, not after every node.
+  const std::string hint = "; the importer supports ";
+  for (const std::string &kind : kinds) {
+    const std::vector<std::string> &at = messages[kind];
+    os << "  " << kind << ": " << at.size() << " node"
+       << (at.size() == 1 ? "" : "s") << "\n";
+    for (const std::string &message : at)
+      os << "    " << message.substr(0, message.find(hint)) << "\n";
+  }
+  os << "the importer supports " << supportedKinds() << "\n";
+  return text;
 }
 
 } // namespace nsl::frontend::importer

@@ -31,12 +31,20 @@ struct ImportedTensor {
 struct TorchImportOptions {
   /// The static shape of each tensor input of `forward`, in order.
   std::vector<std::vector<int64_t>> inputShapes;
+  /// Fill TorchImportResult::report: every node that cannot be imported.
+  bool report = false;
 };
 
 struct TorchImportResult {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   /// The parameters and buffers, by their argument's `nsl.name`.
   std::map<std::string, ImportedTensor> weights;
+  /// With TorchImportOptions::report, whether or not the import succeeded:
+  /// the node count and every node that cannot be imported, grouped by
+  /// kind, one per line (empty if forward could not be read at all).
+  std::string report;
+  /// With TorchImportOptions::report: the number of nodes that failed.
+  size_t failedNodes = 0;
 };
 
 /// Loads `path` and translates its `forward` method. On failure returns a

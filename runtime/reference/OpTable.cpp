@@ -11,6 +11,7 @@
 
 #include "runtime/reference/Elementwise.h"
 #include "runtime/reference/Gradients.h"
+#include "runtime/reference/Layout.h"
 #include "runtime/reference/Ops.h"
 #include "runtime/reference/Optimizers.h"
 
@@ -72,6 +73,18 @@ int64_t stepCount(const NodeContext &c) {
 }
 
 using Grads = std::vector<std::optional<Tensor>>;
+
+/// nsl.reduce_sum/mean/max and their VJPs.
+template <Reduction kind>
+std::vector<Tensor> reduction(const NodeContext &c) {
+  return {reduce(c.operand("input"), kind, c.integers("dims"),
+                 c.flag("keepdim"))};
+}
+template <Reduction kind>
+std::vector<Tensor> reductionVJP(const NodeContext &c) {
+  return c.select({reduceVJP(c.operand("input"), kind, c.integers("dims"),
+                             c.flag("keepdim"), c.operand("grad_output"))});
+}
 
 /// Constants, convolutions and similarities.
 ComputeTable convolutionComputes() {
@@ -193,6 +206,22 @@ ComputeTable layerComputes() {
        [](const NodeContext &c) -> std::vector<Tensor> {
          return {concat(c.variadicOperand("inputs"), c.integer("dim"))};
        }},
+      {"reshape",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {reshape(c.operand("input"), c.integers("shape"))};
+       }},
+      {"transpose",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {transpose(c.operand("input"), c.integers("permutation"))};
+       }},
+      {"slice",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return {slice(c.operand("input"), c.integer("dim"),
+                       c.integer("start"), c.integer("size"))};
+       }},
+      {"reduce_sum", reduction<Reduction::Sum>},
+      {"reduce_mean", reduction<Reduction::Mean>},
+      {"reduce_max", reduction<Reduction::Max>},
       {"softmax_cross_entropy",
        [](const NodeContext &c) -> std::vector<Tensor> {
          return {softmaxCrossEntropy(c.operand("logits"), c.operand("labels"),
@@ -396,6 +425,15 @@ ComputeTable layerVJPComputes() {
              std::make_move_iterator(grads.begin()),
              std::make_move_iterator(grads.end())));
        }},
+      {"slice_vjp",
+       [](const NodeContext &c) -> std::vector<Tensor> {
+         return c.select({sliceVJP(c.operand("input"), c.integer("dim"),
+                                   c.integer("start"), c.integer("size"),
+                                   c.operand("grad_output"))});
+       }},
+      {"reduce_sum_vjp", reductionVJP<Reduction::Sum>},
+      {"reduce_mean_vjp", reductionVJP<Reduction::Mean>},
+      {"reduce_max_vjp", reductionVJP<Reduction::Max>},
       {"softmax_cross_entropy_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {
          // Labels are integers: no gradient.

@@ -49,9 +49,105 @@ func.func @conv_groups_zero(%x: tensor<1x6x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
 
 // -----
 
-func.func @conv_groups_dynamic(%x: tensor<1x4x8x8xf32>, %w: tensor<4x2x3x3xf32>, %m: tensor<1x9x6x6xf32>) {
-  // expected-error @+1 {{a dynamic similarity needs groups = 1, got 2}}
-  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x6x6xf32>) {groups = 2} : tensor<1x4x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+func.func @reshape_count(%x: tensor<2x8x4x4xf32>) {
+  // expected-error @+1 {{'nsl.reshape' op shape [2, 8, 4, 5] holds 320 elements but the input [2, 8, 4, 4] holds 256}}
+  %0 = nsl.reshape %x {shape = array<i64: 2, 8, 4, 5>} : tensor<2x8x4x4xf32> -> tensor<2x8x4x5xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_rank(%x: tensor<2x8x4x4xf32>) {
+  // expected-error @+1 {{'nsl.reshape' op shape must have rank 1 to 6, got [2, 2, 2, 2, 2, 2, 2, 2]}}
+  %0 = nsl.reshape %x {shape = array<i64: 2, 2, 2, 2, 2, 2, 2, 2>} : tensor<2x8x4x4xf32> -> tensor<2x2x2x2x2x2x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_sizes(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{'nsl.reshape' op shape must have positive sizes, got [-1, 16]}}
+  %0 = "nsl.reshape"(%x) <{shape = array<i64: -1, 16>}> : (tensor<2x8xf32>) -> tensor<1x16xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_result(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{'nsl.reshape' op result #0 must be 'tensor<16xf32>', got 'tensor<4x4xf32>'}}
+  %0 = nsl.reshape %x {shape = array<i64: 16>} : tensor<2x8xf32> -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_permutation(%x: tensor<2x8x4x4xf32>) {
+  // expected-error @+1 {{'nsl.transpose' op permutation [0, 2, 2, 1] must order the input's dimensions 0 to 3, each once}}
+  %0 = nsl.transpose %x {permutation = array<i64: 0, 2, 2, 1>} : tensor<2x8x4x4xf32> -> tensor<2x4x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_rank(%x: tensor<2x8x4x4xf32>) {
+  // expected-error @+1 {{'nsl.transpose' op permutation [1, 0] must order the input's dimensions 0 to 3, each once}}
+  %0 = nsl.transpose %x {permutation = array<i64: 1, 0>} : tensor<2x8x4x4xf32> -> tensor<8x2xf32>
+  return
+}
+
+// -----
+
+func.func @slice_dim(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{'nsl.slice' op dim must be 0 to 1, got 2}}
+  %0 = nsl.slice %x {dim = 2, start = 0, size = 1} : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @slice_range(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{'nsl.slice' op the range [6, 10) must be non-empty and lie in [0, 8) along dim 1 of the input [2, 8]}}
+  %0 = nsl.slice %x {dim = 1, start = 6, size = 4} : tensor<2x8xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_dims(%x: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{'nsl.reduce_sum' op dims [2, 1] must be distinct ascending dimensions of the input [2, 8, 4], at least one}}
+  %0 = nsl.reduce_sum %x {dims = array<i64: 2, 1>} : tensor<2x8x4xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_range(%x: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{'nsl.reduce_max' op dims [3] must be distinct ascending dimensions of the input [2, 8, 4], at least one}}
+  %0 = nsl.reduce_max %x {dims = array<i64: 3>} : tensor<2x8x4xf32> -> tensor<2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_empty(%x: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{'nsl.reduce_mean' op dims [] must be distinct ascending dimensions of the input [2, 8, 4], at least one}}
+  %0 = nsl.reduce_mean %x {dims = array<i64>} : tensor<2x8x4xf32> -> tensor<2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_result(%x: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{'nsl.reduce_mean' op result #0 must be 'tensor<2x1x4xf32>', got 'tensor<2x4xf32>'}}
+  %0 = nsl.reduce_mean %x {dims = array<i64: 1>, keepdim} : tensor<2x8x4xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @slice_vjp_upstream(%x: tensor<2x8xf32>, %g: tensor<2x3xf32>) {
+  // expected-error @+1 {{'nsl.slice_vjp' op the upstream gradient must have the forward result type 'tensor<2x4xf32>', got 'tensor<2x3xf32>'}}
+  %0 = nsl.slice_vjp %x grad(%g : tensor<2x3xf32>) wrt [0] {dim = 1, start = 0, size = 4} : tensor<2x8xf32> -> tensor<2x8xf32>
   return
 }
 

@@ -48,6 +48,36 @@ func.func @sim_conv2d_grouped(%x: tensor<2x6x8x8xf32>, %w: tensor<4x3x3x3xf32>,
   return %0, %1 : tensor<2x4x6x6xf32>, tensor<2x6x8x8xf32>
 }
 
+// A grouped dynamic layer: every group shares M_p.
+// CHECK-LABEL: func.func @conv_groups_dynamic
+func.func @conv_groups_dynamic(%x: tensor<1x4x8x8xf32>, %w: tensor<4x2x3x3xf32>, %m: tensor<1x9x6x6xf32>) -> tensor<1x4x6x6xf32> {
+  // CHECK: nsl.sim_conv2d diagonal dynamic %{{.*}}, %{{.*}} similarity(%{{.*}} : tensor<1x9x6x6xf32>) {groups = 2 : i64} : tensor<1x4x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  %0 = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x6x6xf32>) {groups = 2} : tensor<1x4x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  return %0 : tensor<1x4x6x6xf32>
+}
+
+// CHECK-LABEL: func.func @layout
+func.func @layout(%x: tensor<2x8x4x4xf32>) -> (tensor<2x4x2x4x4xf32>, tensor<2x4x4x8xf32>, tensor<2x3x4x4xf32>) {
+  // CHECK: nsl.reshape %{{.*}} {shape = array<i64: 2, 4, 2, 4, 4>} : tensor<2x8x4x4xf32> -> tensor<2x4x2x4x4xf32>
+  %0 = nsl.reshape %x {shape = array<i64: 2, 4, 2, 4, 4>} : tensor<2x8x4x4xf32> -> tensor<2x4x2x4x4xf32>
+  // CHECK: nsl.transpose %{{.*}} {permutation = array<i64: 0, 2, 3, 1>} : tensor<2x8x4x4xf32> -> tensor<2x4x4x8xf32>
+  %1 = nsl.transpose %x {permutation = array<i64: 0, 2, 3, 1>} : tensor<2x8x4x4xf32> -> tensor<2x4x4x8xf32>
+  // CHECK: nsl.slice %{{.*}} {dim = 1 : i64, size = 3 : i64, start = 5 : i64} : tensor<2x8x4x4xf32> -> tensor<2x3x4x4xf32>
+  %2 = nsl.slice %x {dim = 1, start = 5, size = 3} : tensor<2x8x4x4xf32> -> tensor<2x3x4x4xf32>
+  return %0, %1, %2 : tensor<2x4x2x4x4xf32>, tensor<2x4x4x8xf32>, tensor<2x3x4x4xf32>
+}
+
+// CHECK-LABEL: func.func @reductions
+func.func @reductions(%x: tensor<2x8x4x4xf32>) -> (tensor<2x8x1x1xf32>, tensor<8x4xf32>, tensor<2xf32>) {
+  // CHECK: nsl.reduce_mean %{{.*}} {dims = array<i64: 2, 3>, keepdim} : tensor<2x8x4x4xf32> -> tensor<2x8x1x1xf32>
+  %0 = nsl.reduce_mean %x {dims = array<i64: 2, 3>, keepdim} : tensor<2x8x4x4xf32> -> tensor<2x8x1x1xf32>
+  // CHECK: nsl.reduce_sum %{{.*}} {dims = array<i64: 0, 3>} : tensor<2x8x4x4xf32> -> tensor<8x4xf32>
+  %1 = nsl.reduce_sum %x {dims = array<i64: 0, 3>} : tensor<2x8x4x4xf32> -> tensor<8x4xf32>
+  // CHECK: nsl.reduce_max %{{.*}} {dims = array<i64: 1, 2, 3>} : tensor<2x8x4x4xf32> -> tensor<2xf32>
+  %2 = nsl.reduce_max %x {dims = array<i64: 1, 2, 3>} : tensor<2x8x4x4xf32> -> tensor<2xf32>
+  return %0, %1, %2 : tensor<2x8x1x1xf32>, tensor<8x4xf32>, tensor<2xf32>
+}
+
 // CHECK-LABEL: func.func @concat
 func.func @concat(%a: tensor<2x3x4x4xf32>, %b: tensor<2x5x4x4xf32>) -> tensor<2x8x4x4xf32> {
   // CHECK: nsl.concat %{{.*}}, %{{.*}} {dim = 1 : i64} : tensor<2x3x4x4xf32>, tensor<2x5x4x4xf32> -> tensor<2x8x4x4xf32>

@@ -49,6 +49,14 @@
 // RUN: nsl-run check %t.dynamic_shape_masked_diag --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function dynamic_shape_masked_full --seed 22 -o %t.dynamic_shape_masked_full > /dev/null
 // RUN: nsl-run check %t.dynamic_shape_masked_full --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_dns_grouped --seed 23 -o %t.dynamic_dns_grouped > /dev/null
+// RUN: nsl-run check %t.dynamic_dns_grouped --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_dns_depthwise_stride2 --seed 24 -o %t.dynamic_dns_depthwise_stride2 > /dev/null
+// RUN: nsl-run check %t.dynamic_dns_depthwise_stride2 --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_uns_depthwise --seed 25 -o %t.dynamic_uns_depthwise > /dev/null
+// RUN: nsl-run check %t.dynamic_uns_depthwise --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dynamic_shape_masked_grouped --seed 26 -o %t.dynamic_shape_masked_grouped > /dev/null
+// RUN: nsl-run check %t.dynamic_shape_masked_grouped --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @identity_odd(
@@ -257,4 +265,42 @@ func.func @dynamic_shape_masked_full(
     -> (tensor<1x4x5x6xf32>) {
   %y = nsl.sim_conv2d shape_masked dynamic %x, %w similarity(%d, %r : tensor<4xf32>, tensor<1x16x5x6xf32>) {alpha = -0.2 : f32} : tensor<1x3x6x7xf32>, tensor<4x3x2x2xf32> -> tensor<1x4x5x6xf32>
   return %y : tensor<1x4x5x6xf32>
+}
+
+func.func @dynamic_dns_grouped(
+    %x: tensor<2x6x7x8xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<2x9x7x8xf32> {nsl.name = "m", nsl.role = "input"},
+    %b: tensor<4xf32> {nsl.name = "b", nsl.role = "parameter"})
+    -> (tensor<2x4x7x8xf32>) {
+  %y = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x8xf32>) bias(%b : tensor<4xf32>) {padding = array<i64: 1, 1>, groups = 2} : tensor<2x6x7x8xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x7x8xf32>
+  return %y : tensor<2x4x7x8xf32>
+}
+
+func.func @dynamic_dns_depthwise_stride2(
+    %x: tensor<1x4x9x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<8x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<1x9x5x5xf32> {nsl.name = "m", nsl.role = "input"})
+    -> (tensor<1x8x5x5xf32>) {
+  %y = nsl.sim_conv2d diagonal dynamic %x, %w similarity(%m : tensor<1x9x5x5xf32>) {stride = array<i64: 2, 2>, padding = array<i64: 2, 2>, dilation = array<i64: 2, 2>, groups = 4} : tensor<1x4x9x9xf32>, tensor<8x1x3x3xf32> -> tensor<1x8x5x5xf32>
+  return %y : tensor<1x8x5x5xf32>
+}
+
+func.func @dynamic_uns_depthwise(
+    %x: tensor<2x3x6x7xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<3x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<2x81x6x7xf32> {nsl.name = "m", nsl.role = "input"})
+    -> (tensor<2x3x6x7xf32>) {
+  %y = nsl.sim_conv2d full dynamic %x, %w similarity(%m : tensor<2x81x6x7xf32>) {padding = array<i64: 1, 1>, groups = 3} : tensor<2x3x6x7xf32>, tensor<3x1x3x3xf32> -> tensor<2x3x6x7xf32>
+  return %y : tensor<2x3x6x7xf32>
+}
+
+func.func @dynamic_shape_masked_grouped(
+    %x: tensor<1x4x6x6xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<6x2x2x2xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %d: tensor<4xf32> {nsl.name = "d", nsl.role = "parameter"},
+    %r: tensor<1x16x5x5xf32> {nsl.name = "r", nsl.role = "input"})
+    -> (tensor<1x6x5x5xf32>) {
+  %y = nsl.sim_conv2d shape_masked dynamic %x, %w similarity(%d, %r : tensor<4xf32>, tensor<1x16x5x5xf32>) {alpha = -0.2 : f32, groups = 2} : tensor<1x4x6x6xf32>, tensor<6x2x2x2xf32> -> tensor<1x6x5x5xf32>
+  return %y : tensor<1x6x5x5xf32>
 }

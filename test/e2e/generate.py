@@ -225,6 +225,11 @@ def conv_cases():
         conv_case("dynamic_uns_stride2", 1, 4, 8, 9, 3, 2, 3, stride=(2, 2), structure="full", dynamic=True, bias=True),
         conv_case("dynamic_shape_masked_diag", 2, 3, 6, 6, 4, 3, 3, padding=(1, 1), structure="shape_masked", dynamic=True, r_full=False),
         conv_case("dynamic_shape_masked_full", 1, 3, 6, 7, 4, 2, 2, structure="shape_masked", dynamic=True, alpha=-0.2),
+        # Grouped and depthwise dynamic layers: every group shares M_p.
+        conv_case("dynamic_dns_grouped", 2, 6, 7, 8, 4, 3, 3, padding=(1, 1), structure="diagonal", dynamic=True, bias=True, groups=2),
+        conv_case("dynamic_dns_depthwise_stride2", 1, 4, 9, 9, 8, 3, 3, stride=(2, 2), padding=(2, 2), dilation=(2, 2), structure="diagonal", dynamic=True, groups=4),
+        conv_case("dynamic_uns_depthwise", 2, 3, 6, 7, 3, 3, 3, padding=(1, 1), structure="full", dynamic=True, groups=3),
+        conv_case("dynamic_shape_masked_grouped", 1, 4, 6, 6, 6, 2, 2, structure="shape_masked", dynamic=True, alpha=-0.2, groups=2),
     ]
 
 
@@ -475,6 +480,12 @@ def grad_conv_cases():
         # Dynamic DNS (diagonal) and UNS (full).
         conv_vjp_case("dns_vjp_all", 2, 5, 9, 9, 7, 3, 3, [0, 1, 2, 3], padding=(1, 1), structure="diagonal", bias=True),
         conv_vjp_case("dns_vjp_stride2", 1, 3, 10, 9, 5, 3, 3, [0, 2], stride=(2, 2), padding=(1, 1), dilation=(2, 2), structure="diagonal"),
+        # Grouped and depthwise dynamic layers (the linalg path with the
+        # group in its maps).
+        conv_vjp_case("dns_vjp_grouped", 2, 6, 7, 8, 4, 3, 3, [0, 1, 2, 3], padding=(1, 1), structure="diagonal", bias=True, groups=2),
+        conv_vjp_case("dns_vjp_depthwise_stride2", 1, 4, 9, 9, 8, 3, 3, [0, 1, 2], stride=(2, 2), padding=(2, 2), dilation=(2, 2), structure="diagonal", groups=4),
+        conv_vjp_case("uns_vjp_depthwise", 2, 3, 6, 7, 3, 3, 3, [0, 1, 2], padding=(1, 1), structure="full", groups=3),
+        conv_vjp_case("uns_vjp_grouped_stride2", 1, 4, 8, 9, 6, 2, 3, [0, 1, 2], stride=(2, 2), structure="full", groups=2),
         conv_vjp_case("dns_vjp_mask_only", 2, 3, 7, 8, 4, 3, 3, [2], structure="diagonal"),
         conv_vjp_case("dns_vjp_weight_only", 1, 4, 8, 7, 5, 2, 3, [1], padding=(1, 1), structure="diagonal"),
         conv_vjp_case("uns_vjp_all", 2, 3, 7, 7, 5, 3, 3, [0, 1, 2], padding=(1, 1), structure="full"),
@@ -770,6 +781,72 @@ def elementwise_cases(arities):
     return cases
 
 
+def layout_cases():
+    """Reshapes, transposes, slices and reductions: alone, behind a
+    convolution (the outliner's per-sample kernels), across the batch, and
+    their VJPs."""
+    cases = []
+    f = "f32"
+    conv = ("%c = nsl.sim_conv2d identity %x, %w {padding = array<i64: 1, 1>} "
+            ": tensor<2x8x5x6xf32>, tensor<8x8x3x3xf32> -> tensor<2x8x5x6xf32>")
+    conv_args = [("x", [2, 8, 5, 6], "input"), ("w", [8, 8, 3, 3], "parameter")]
+    # ShuffleNet's channel shuffle: 5-D reshape, transpose, reshape back.
+    cases.append(simple("channel_shuffle", conv_args,
+                        [conv,
+                         "%0 = nsl.reshape %c {shape = array<i64: 2, 2, 4, 5, 6>} : tensor<2x8x5x6xf32> -> tensor<2x2x4x5x6xf32>",
+                         "%1 = nsl.transpose %0 {permutation = array<i64: 0, 2, 1, 3, 4>} : tensor<2x2x4x5x6xf32> -> tensor<2x4x2x5x6xf32>",
+                         "%y = nsl.reshape %1 {shape = array<i64: 2, 8, 5, 6>} : tensor<2x4x2x5x6xf32> -> tensor<2x8x5x6xf32>"],
+                        [("%y", [2, 8, 5, 6], f)]))
+    # ConvNeXt's channels-last detour and a reshape across the batch.
+    cases.append(simple("channels_last", conv_args,
+                        [conv,
+                         "%0 = nsl.transpose %c {permutation = array<i64: 0, 2, 3, 1>} : tensor<2x8x5x6xf32> -> tensor<2x5x6x8xf32>",
+                         "%1 = nsl.relu %0 : tensor<2x5x6x8xf32>",
+                         "%y = nsl.reshape %1 {shape = array<i64: 60, 8>} : tensor<2x5x6x8xf32> -> tensor<60x8xf32>"],
+                        [("%y", [60, 8], f)]))
+    # ShuffleNet's split: both halves of the channels, and a slice of the
+    # batch and of the width.
+    cases.append(simple("slices", conv_args,
+                        [conv,
+                         "%0 = nsl.slice %c {dim = 1, start = 0, size = 4} : tensor<2x8x5x6xf32> -> tensor<2x4x5x6xf32>",
+                         "%1 = nsl.slice %c {dim = 1, start = 4, size = 4} : tensor<2x8x5x6xf32> -> tensor<2x4x5x6xf32>",
+                         "%2 = nsl.mul %0, %1 : tensor<2x4x5x6xf32>",
+                         "%3 = nsl.slice %2 {dim = 0, start = 1, size = 1} : tensor<2x4x5x6xf32> -> tensor<1x4x5x6xf32>",
+                         "%y = nsl.slice %3 {dim = 3, start = 2, size = 3} : tensor<1x4x5x6xf32> -> tensor<1x4x5x3xf32>"],
+                        [("%y", [1, 4, 5, 3], f)]))
+    # Reductions over the channels (kept), the spatial dimensions, and the
+    # batch.
+    for op in ["reduce_sum", "reduce_mean", "reduce_max"]:
+        cases.append(simple(op, conv_args,
+                            [conv,
+                             f"%0 = nsl.{op} %c {{dims = array<i64: 1>, keepdim}} : tensor<2x8x5x6xf32> -> tensor<2x1x5x6xf32>",
+                             "%1 = nsl.sub %c, %0 : tensor<2x8x5x6xf32>, tensor<2x1x5x6xf32>",
+                             f"%y = nsl.{op} %1 {{dims = array<i64: 2, 3>}} : tensor<2x8x5x6xf32> -> tensor<2x8xf32>",
+                             f"%z = nsl.{op} %1 {{dims = array<i64: 0, 2>}} : tensor<2x8x5x6xf32> -> tensor<8x6xf32>"],
+                            [("%y", [2, 8], f), ("%z", [8, 6], f)]))
+    # Softmax over the channels, as the importer composes it.
+    cases.append(simple("softmax", [("x", [3, 7, 2, 3], "input")],
+                        ["%m = nsl.reduce_max %x {dims = array<i64: 1>, keepdim} : tensor<3x7x2x3xf32> -> tensor<3x1x2x3xf32>",
+                         "%0 = nsl.sub %x, %m : tensor<3x7x2x3xf32>, tensor<3x1x2x3xf32>",
+                         "%1 = nsl.exp %0 : tensor<3x7x2x3xf32>",
+                         "%2 = nsl.reduce_sum %1 {dims = array<i64: 1>, keepdim} : tensor<3x7x2x3xf32> -> tensor<3x1x2x3xf32>",
+                         "%y = nsl.div %1, %2 : tensor<3x7x2x3xf32>, tensor<3x1x2x3xf32>"],
+                        [("%y", [3, 7, 2, 3], f)]))
+    # The VJPs (the reshape's and the transpose's are those ops themselves).
+    for dim, out in [(0, [1, 3, 5, 6]), (1, [2, 2, 5, 6]), (3, [2, 3, 5, 3])]:
+        start = 1 if dim != 3 else 2
+        size = out[dim]
+        cases.append(vjp_case(f"slice_vjp_dim{dim}", [("x", [2, 3, 5, 6], "input", f)], "slice_vjp", "%x", out, [0],
+                              [f"dim = {dim}", f"start = {start}", f"size = {size}"], ty([2, 3, 5, 6])))
+    for op in ["reduce_sum", "reduce_mean", "reduce_max"]:
+        for dims, keep, out in [([1], True, [2, 1, 5, 6]), ([2, 3], False, [2, 3]), ([0, 1, 2, 3], False, [])]:
+            tag = "_".join(map(str, dims)) + ("_keep" if keep else "")
+            attrs = [f"dims = array<i64: {', '.join(map(str, dims))}>"] + (["keepdim"] if keep else [])
+            cases.append(vjp_case(f"{op}_vjp_{tag}", [("x", [2, 3, 5, 6], "input", f)], f"{op}_vjp", "%x", out, [0],
+                                  attrs, ty([2, 3, 5, 6])))
+    return cases
+
+
 def write(file, what, cases):
     lines = [HEADER.format(what=what)]
     for i, case in enumerate(cases):
@@ -789,4 +866,5 @@ if __name__ == "__main__":
     write("grad-conv-ops.mlir", "The VJPs of the convolutions, similarities and SphereConv", grad_conv_cases())
     write("elementwise-binary-ops.mlir", "The binary elementwise rows (dialect/NSLElementwise.td), forward and VJP", elementwise_cases([2]))
     write("elementwise-unary-ops.mlir", "The unary elementwise rows (dialect/NSLElementwise.td), forward and VJP", elementwise_cases([1]))
+    write("layout-ops.mlir", "Reshapes, transposes, slices and reductions, forward and VJP", layout_cases())
     write("grad-other-ops.mlir", "The other training ops: VJPs, penalties, count_correct, SGD and Adam", grad_other_cases())

@@ -27,58 +27,66 @@
 // RUN: nsl-run check %t.dns_vjp_all --seed 110 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // RUN: nslc %s --function dns_vjp_stride2 --seed 11 -o %t.dns_vjp_stride2 > /dev/null
 // RUN: nsl-run check %t.dns_vjp_stride2 --seed 111 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dns_vjp_mask_only --seed 12 -o %t.dns_vjp_mask_only > /dev/null
-// RUN: nsl-run check %t.dns_vjp_mask_only --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function dns_vjp_weight_only --seed 13 -o %t.dns_vjp_weight_only > /dev/null
-// RUN: nsl-run check %t.dns_vjp_weight_only --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function uns_vjp_all --seed 14 -o %t.uns_vjp_all > /dev/null
-// RUN: nsl-run check %t.uns_vjp_all --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function uns_vjp_stride2_bias --seed 15 -o %t.uns_vjp_stride2_bias > /dev/null
-// RUN: nsl-run check %t.uns_vjp_stride2_bias --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function uns_vjp_input_only --seed 16 -o %t.uns_vjp_input_only > /dev/null
-// RUN: nsl-run check %t.uns_vjp_input_only --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_cosine_vjp --seed 17 -o %t.sphere_cosine_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_cosine_vjp --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_cosine_input_only_vjp --seed 18 -o %t.sphere_cosine_input_only_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_cosine_input_only_vjp --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_cosine_input_only_x --seed 19 -o %t.sphere_cosine_input_only_x > /dev/null
-// RUN: nsl-run check %t.sphere_cosine_input_only_x --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_linear_vjp --seed 20 -o %t.sphere_linear_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_linear_vjp --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_linear_weight_only --seed 21 -o %t.sphere_linear_weight_only > /dev/null
-// RUN: nsl-run check %t.sphere_linear_weight_only --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_sigmoid_vjp --seed 22 -o %t.sphere_sigmoid_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_sigmoid_vjp --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_learned_sigmoid_vjp --seed 23 -o %t.sphere_learned_sigmoid_vjp > /dev/null
-// RUN: nsl-run check %t.sphere_learned_sigmoid_vjp --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function sphere_learned_sigmoid_k_only --seed 24 -o %t.sphere_learned_sigmoid_k_only > /dev/null
-// RUN: nsl-run check %t.sphere_learned_sigmoid_k_only --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function patch_norm_vjp --seed 25 -o %t.patch_norm_vjp > /dev/null
-// RUN: nsl-run check %t.patch_norm_vjp --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function predicted_diagonal_vjp --seed 26 -o %t.predicted_diagonal_vjp > /dev/null
-// RUN: nsl-run check %t.predicted_diagonal_vjp --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function predicted_full_vjp --seed 27 -o %t.predicted_full_vjp > /dev/null
-// RUN: nsl-run check %t.predicted_full_vjp --seed 127 --tolerance 1e-4 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_diagonal_vjp --seed 28 -o %t.fold_diagonal_vjp > /dev/null
-// RUN: nsl-run check %t.fold_diagonal_vjp --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_full_vjp --seed 29 -o %t.fold_full_vjp > /dev/null
-// RUN: nsl-run check %t.fold_full_vjp --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_full_similarity_only --seed 30 -o %t.fold_full_similarity_only > /dev/null
-// RUN: nsl-run check %t.fold_full_similarity_only --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_cholesky_vjp --seed 31 -o %t.fold_cholesky_vjp > /dev/null
-// RUN: nsl-run check %t.fold_cholesky_vjp --seed 131 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_shape_masked_vjp --seed 32 -o %t.fold_shape_masked_vjp > /dev/null
-// RUN: nsl-run check %t.fold_shape_masked_vjp --seed 132 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_shape_masked_diag_vjp --seed 33 -o %t.fold_shape_masked_diag_vjp > /dev/null
-// RUN: nsl-run check %t.fold_shape_masked_diag_vjp --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_full_vjp --seed 34 -o %t.fold_linear_full_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_full_vjp --seed 134 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_cholesky_vjp --seed 35 -o %t.fold_linear_cholesky_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_cholesky_vjp --seed 135 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_shape_masked_vjp --seed 36 -o %t.fold_linear_shape_masked_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_shape_masked_vjp --seed 136 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
-// RUN: nslc %s --function fold_linear_diagonal_vjp --seed 37 -o %t.fold_linear_diagonal_vjp > /dev/null
-// RUN: nsl-run check %t.fold_linear_diagonal_vjp --seed 137 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_grouped --seed 12 -o %t.dns_vjp_grouped > /dev/null
+// RUN: nsl-run check %t.dns_vjp_grouped --seed 112 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_depthwise_stride2 --seed 13 -o %t.dns_vjp_depthwise_stride2 > /dev/null
+// RUN: nsl-run check %t.dns_vjp_depthwise_stride2 --seed 113 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_depthwise --seed 14 -o %t.uns_vjp_depthwise > /dev/null
+// RUN: nsl-run check %t.uns_vjp_depthwise --seed 114 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_grouped_stride2 --seed 15 -o %t.uns_vjp_grouped_stride2 > /dev/null
+// RUN: nsl-run check %t.uns_vjp_grouped_stride2 --seed 115 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_mask_only --seed 16 -o %t.dns_vjp_mask_only > /dev/null
+// RUN: nsl-run check %t.dns_vjp_mask_only --seed 116 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function dns_vjp_weight_only --seed 17 -o %t.dns_vjp_weight_only > /dev/null
+// RUN: nsl-run check %t.dns_vjp_weight_only --seed 117 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_all --seed 18 -o %t.uns_vjp_all > /dev/null
+// RUN: nsl-run check %t.uns_vjp_all --seed 118 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_stride2_bias --seed 19 -o %t.uns_vjp_stride2_bias > /dev/null
+// RUN: nsl-run check %t.uns_vjp_stride2_bias --seed 119 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function uns_vjp_input_only --seed 20 -o %t.uns_vjp_input_only > /dev/null
+// RUN: nsl-run check %t.uns_vjp_input_only --seed 120 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_cosine_vjp --seed 21 -o %t.sphere_cosine_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_cosine_vjp --seed 121 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_cosine_input_only_vjp --seed 22 -o %t.sphere_cosine_input_only_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_cosine_input_only_vjp --seed 122 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_cosine_input_only_x --seed 23 -o %t.sphere_cosine_input_only_x > /dev/null
+// RUN: nsl-run check %t.sphere_cosine_input_only_x --seed 123 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_linear_vjp --seed 24 -o %t.sphere_linear_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_linear_vjp --seed 124 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_linear_weight_only --seed 25 -o %t.sphere_linear_weight_only > /dev/null
+// RUN: nsl-run check %t.sphere_linear_weight_only --seed 125 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_sigmoid_vjp --seed 26 -o %t.sphere_sigmoid_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_sigmoid_vjp --seed 126 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_learned_sigmoid_vjp --seed 27 -o %t.sphere_learned_sigmoid_vjp > /dev/null
+// RUN: nsl-run check %t.sphere_learned_sigmoid_vjp --seed 127 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function sphere_learned_sigmoid_k_only --seed 28 -o %t.sphere_learned_sigmoid_k_only > /dev/null
+// RUN: nsl-run check %t.sphere_learned_sigmoid_k_only --seed 128 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function patch_norm_vjp --seed 29 -o %t.patch_norm_vjp > /dev/null
+// RUN: nsl-run check %t.patch_norm_vjp --seed 129 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function predicted_diagonal_vjp --seed 30 -o %t.predicted_diagonal_vjp > /dev/null
+// RUN: nsl-run check %t.predicted_diagonal_vjp --seed 130 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function predicted_full_vjp --seed 31 -o %t.predicted_full_vjp > /dev/null
+// RUN: nsl-run check %t.predicted_full_vjp --seed 131 --tolerance 1e-4 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_diagonal_vjp --seed 32 -o %t.fold_diagonal_vjp > /dev/null
+// RUN: nsl-run check %t.fold_diagonal_vjp --seed 132 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_full_vjp --seed 33 -o %t.fold_full_vjp > /dev/null
+// RUN: nsl-run check %t.fold_full_vjp --seed 133 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_full_similarity_only --seed 34 -o %t.fold_full_similarity_only > /dev/null
+// RUN: nsl-run check %t.fold_full_similarity_only --seed 134 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_cholesky_vjp --seed 35 -o %t.fold_cholesky_vjp > /dev/null
+// RUN: nsl-run check %t.fold_cholesky_vjp --seed 135 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_shape_masked_vjp --seed 36 -o %t.fold_shape_masked_vjp > /dev/null
+// RUN: nsl-run check %t.fold_shape_masked_vjp --seed 136 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_shape_masked_diag_vjp --seed 37 -o %t.fold_shape_masked_diag_vjp > /dev/null
+// RUN: nsl-run check %t.fold_shape_masked_diag_vjp --seed 137 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_full_vjp --seed 38 -o %t.fold_linear_full_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_full_vjp --seed 138 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_cholesky_vjp --seed 39 -o %t.fold_linear_cholesky_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_cholesky_vjp --seed 139 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_shape_masked_vjp --seed 40 -o %t.fold_linear_shape_masked_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_shape_masked_vjp --seed 140 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
+// RUN: nslc %s --function fold_linear_diagonal_vjp --seed 41 -o %t.fold_linear_diagonal_vjp > /dev/null
+// RUN: nsl-run check %t.fold_linear_diagonal_vjp --seed 141 --tolerance 1e-5 | FileCheck %s --check-prefix=OK
 // OK: {{all|every}}
 
 func.func @conv_vjp_all(
@@ -193,6 +201,47 @@ func.func @dns_vjp_stride2(
     -> (tensor<1x3x10x9xf32>, tensor<1x9x4x4xf32>) {
   %res:2 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<1x9x4x4xf32>) grad(%gy : tensor<1x5x4x4xf32>) wrt [0, 2] {stride = array<i64: 2, 2>, padding = array<i64: 1, 1>, dilation = array<i64: 2, 2>} : tensor<1x3x10x9xf32>, tensor<5x3x3x3xf32> -> tensor<1x3x10x9xf32>, tensor<1x9x4x4xf32>
   return %res#0, %res#1 : tensor<1x3x10x9xf32>, tensor<1x9x4x4xf32>
+}
+
+func.func @dns_vjp_grouped(
+    %x: tensor<2x6x7x8xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<4x3x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<2x9x7x8xf32> {nsl.name = "m", nsl.role = "input"},
+    %b: tensor<4xf32> {nsl.name = "b", nsl.role = "parameter"},
+    %gy: tensor<2x4x7x8xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x6x7x8xf32>, tensor<4x3x3x3xf32>, tensor<2x9x7x8xf32>, tensor<4xf32>) {
+  %res:4 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<2x9x7x8xf32>) bias(%b : tensor<4xf32>) grad(%gy : tensor<2x4x7x8xf32>) wrt [0, 1, 2, 3] {padding = array<i64: 1, 1>, groups = 2} : tensor<2x6x7x8xf32>, tensor<4x3x3x3xf32> -> tensor<2x6x7x8xf32>, tensor<4x3x3x3xf32>, tensor<2x9x7x8xf32>, tensor<4xf32>
+  return %res#0, %res#1, %res#2, %res#3 : tensor<2x6x7x8xf32>, tensor<4x3x3x3xf32>, tensor<2x9x7x8xf32>, tensor<4xf32>
+}
+
+func.func @dns_vjp_depthwise_stride2(
+    %x: tensor<1x4x9x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<8x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<1x9x5x5xf32> {nsl.name = "m", nsl.role = "input"},
+    %gy: tensor<1x8x5x5xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x4x9x9xf32>, tensor<8x1x3x3xf32>, tensor<1x9x5x5xf32>) {
+  %res:3 = nsl.sim_conv2d_vjp diagonal dynamic %x, %w similarity(%m : tensor<1x9x5x5xf32>) grad(%gy : tensor<1x8x5x5xf32>) wrt [0, 1, 2] {stride = array<i64: 2, 2>, padding = array<i64: 2, 2>, dilation = array<i64: 2, 2>, groups = 4} : tensor<1x4x9x9xf32>, tensor<8x1x3x3xf32> -> tensor<1x4x9x9xf32>, tensor<8x1x3x3xf32>, tensor<1x9x5x5xf32>
+  return %res#0, %res#1, %res#2 : tensor<1x4x9x9xf32>, tensor<8x1x3x3xf32>, tensor<1x9x5x5xf32>
+}
+
+func.func @uns_vjp_depthwise(
+    %x: tensor<2x3x6x7xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<3x1x3x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<2x81x6x7xf32> {nsl.name = "m", nsl.role = "input"},
+    %gy: tensor<2x3x6x7xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<2x3x6x7xf32>, tensor<3x1x3x3xf32>, tensor<2x81x6x7xf32>) {
+  %res:3 = nsl.sim_conv2d_vjp full dynamic %x, %w similarity(%m : tensor<2x81x6x7xf32>) grad(%gy : tensor<2x3x6x7xf32>) wrt [0, 1, 2] {padding = array<i64: 1, 1>, groups = 3} : tensor<2x3x6x7xf32>, tensor<3x1x3x3xf32> -> tensor<2x3x6x7xf32>, tensor<3x1x3x3xf32>, tensor<2x81x6x7xf32>
+  return %res#0, %res#1, %res#2 : tensor<2x3x6x7xf32>, tensor<3x1x3x3xf32>, tensor<2x81x6x7xf32>
+}
+
+func.func @uns_vjp_grouped_stride2(
+    %x: tensor<1x4x8x9xf32> {nsl.name = "x", nsl.role = "input"},
+    %w: tensor<6x2x2x3xf32> {nsl.name = "w", nsl.role = "parameter"},
+    %m: tensor<1x36x4x4xf32> {nsl.name = "m", nsl.role = "input"},
+    %gy: tensor<1x6x4x4xf32> {nsl.name = "gy", nsl.role = "input"})
+    -> (tensor<1x4x8x9xf32>, tensor<6x2x2x3xf32>, tensor<1x36x4x4xf32>) {
+  %res:3 = nsl.sim_conv2d_vjp full dynamic %x, %w similarity(%m : tensor<1x36x4x4xf32>) grad(%gy : tensor<1x6x4x4xf32>) wrt [0, 1, 2] {stride = array<i64: 2, 2>, groups = 2} : tensor<1x4x8x9xf32>, tensor<6x2x2x3xf32> -> tensor<1x4x8x9xf32>, tensor<6x2x2x3xf32>, tensor<1x36x4x4xf32>
+  return %res#0, %res#1, %res#2 : tensor<1x4x8x9xf32>, tensor<6x2x2x3xf32>, tensor<1x36x4x4xf32>
 }
 
 func.func @dns_vjp_mask_only(

@@ -91,6 +91,14 @@
 // RUN: nsl-run run %t/grouped_blocks.traced.nslm --input x=%t/grouped_blocks.x.npy --output-dir %t/grouped_blocks.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/grouped_blocks.traced.out/output.npy %t/grouped_blocks.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// Static NSL layers with groups: a depthwise (full M) and a grouped (diagonal M) SimConv2d.
+// RUN: nslc %t/grouped_nsn.pt --input-shape 2x4x8x8 -o %t/grouped_nsn.nslm > /dev/null
+// RUN: nsl-run run %t/grouped_nsn.nslm --input x=%t/grouped_nsn.x.npy --output-dir %t/grouped_nsn.out > /dev/null
+// RUN: %python %S/compare.py %t/grouped_nsn.out/output.npy %t/grouped_nsn.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/grouped_nsn.traced.pt --input-shape 2x4x8x8 -o %t/grouped_nsn.traced.nslm > /dev/null
+// RUN: nsl-run run %t/grouped_nsn.traced.nslm --input x=%t/grouped_nsn.x.npy --output-dir %t/grouped_nsn.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/grouped_nsn.traced.out/output.npy %t/grouped_nsn.out0.npy | FileCheck %s --check-prefix=CLOSE
+
 // torch.cat: a SqueezeNet fire module and a DenseNet layer.
 // RUN: nslc %t/concatenation.pt --input-shape 2x4x7x6 -o %t/concatenation.nslm > /dev/null
 // RUN: nsl-run run %t/concatenation.nslm --input x=%t/concatenation.x.npy --output-dir %t/concatenation.out > /dev/null
@@ -99,6 +107,38 @@
 // RUN: nsl-run run %t/concatenation.traced.nslm --input x=%t/concatenation.x.npy --output-dir %t/concatenation.traced.out > /dev/null
 // RUN: %python %S/compare.py %t/concatenation.traced.out/output.npy %t/concatenation.out0.npy | FileCheck %s --check-prefix=CLOSE
 
+// ShuffleNet's split and channel shuffle, ConvNeXt's channels-last block, slices, (un)squeeze, partial flatten.
+// RUN: nslc %t/shapes.pt --input-shape 2x4x7x6 -o %t/shapes.nslm > /dev/null
+// RUN: nsl-run run %t/shapes.nslm --input x=%t/shapes.x.npy --output-dir %t/shapes.out > /dev/null
+// RUN: %python %S/compare.py %t/shapes.out/output.npy %t/shapes.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/shapes.traced.pt --input-shape 2x4x7x6 -o %t/shapes.traced.nslm > /dev/null
+// RUN: nsl-run run %t/shapes.traced.nslm --input x=%t/shapes.x.npy --output-dir %t/shapes.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/shapes.traced.out/output.npy %t/shapes.out0.npy | FileCheck %s --check-prefix=CLOSE
+// softmax, log_softmax, layer_norm over two dimensions, amax, sum, norm, max.
+// RUN: nslc %t/normalizations.pt --input-shape 2x3x5x6 -o %t/normalizations.nslm > /dev/null
+// RUN: nsl-run run %t/normalizations.nslm --input x=%t/normalizations.x.npy --output-dir %t/normalizations.out > /dev/null
+// RUN: %python %S/compare.py %t/normalizations.out/output0.npy %t/normalizations.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: %python %S/compare.py %t/normalizations.out/output1.npy %t/normalizations.out1.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: %python %S/compare.py %t/normalizations.out/output2.npy %t/normalizations.out2.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/normalizations.traced.pt --input-shape 2x3x5x6 -o %t/normalizations.traced.nslm > /dev/null
+// RUN: nsl-run run %t/normalizations.traced.nslm --input x=%t/normalizations.x.npy --output-dir %t/normalizations.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/normalizations.traced.out/output0.npy %t/normalizations.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: %python %S/compare.py %t/normalizations.traced.out/output1.npy %t/normalizations.out1.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: %python %S/compare.py %t/normalizations.traced.out/output2.npy %t/normalizations.out2.npy | FileCheck %s --check-prefix=CLOSE
+// F.unfold, matmul with broadcasting, bmm.
+// RUN: nslc %t/unfolded.pt --input-shape 2x3x7x6 -o %t/unfolded.nslm > /dev/null
+// RUN: nsl-run run %t/unfolded.nslm --input x=%t/unfolded.x.npy --output-dir %t/unfolded.out > /dev/null
+// RUN: %python %S/compare.py %t/unfolded.out/output.npy %t/unfolded.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/unfolded.traced.pt --input-shape 2x3x7x6 -o %t/unfolded.traced.nslm > /dev/null
+// RUN: nsl-run run %t/unfolded.traced.nslm --input x=%t/unfolded.x.npy --output-dir %t/unfolded.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/unfolded.traced.out/output.npy %t/unfolded.out0.npy | FileCheck %s --check-prefix=CLOSE
+// A DNS predictor in plain PyTorch ops feeding torch.ops.nsl.sim_conv2d (#17).
+// RUN: nslc %t/hand_written_predictor.pt --input-shape 2x4x7x6 -o %t/hand_written_predictor.nslm > /dev/null
+// RUN: nsl-run run %t/hand_written_predictor.nslm --input x=%t/hand_written_predictor.x.npy --output-dir %t/hand_written_predictor.out > /dev/null
+// RUN: %python %S/compare.py %t/hand_written_predictor.out/output.npy %t/hand_written_predictor.out0.npy | FileCheck %s --check-prefix=CLOSE
+// RUN: nslc %t/hand_written_predictor.traced.pt --input-shape 2x4x7x6 -o %t/hand_written_predictor.traced.nslm > /dev/null
+// RUN: nsl-run run %t/hand_written_predictor.traced.nslm --input x=%t/hand_written_predictor.x.npy --output-dir %t/hand_written_predictor.traced.out > /dev/null
+// RUN: %python %S/compare.py %t/hand_written_predictor.traced.out/output.npy %t/hand_written_predictor.out0.npy | FileCheck %s --check-prefix=CLOSE
 // Adaptive average pooling to a dividing size, mean over H and W,
 // StochasticDepth, ceil_mode where no window is partial.
 // RUN: nslc %t/pooling.pt --input-shape 2x3x6x8 -o %t/pooling.nslm > /dev/null

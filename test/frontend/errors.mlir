@@ -16,15 +16,30 @@
 // RUN: not nsl-import %t/missing.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not nsl-import --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=NOMODEL
 // RUN: nsl-import --help | FileCheck %s --check-prefix=HELP
+// --report lists every node that cannot be imported, grouped by kind, and
+// the supported kinds once; exit 1 when there is one, 0 when there is none.
+// RUN: not nsl-import %t/unsupported_arithmetic.pt --input-shape 1x1x5x5 --report | FileCheck %s --check-prefix=REPORT
+// RUN: not nslc %t/unsupported_arithmetic.pt --input-shape 1x1x5x5 --report | FileCheck %s --check-prefix=REPORT
+// RUN: nsl-import %t/residual.pt --input-shape 2x4x8x8 --report | FileCheck %s --check-prefix=REPORT-OK
+// RUN: nslc %t/residual.pt --input-shape 2x4x8x8 --report | FileCheck %s --check-prefix=REPORT-OK
+// RUN: not nslc %t/missing.pt --input-shape 1x1x5x5 --report 2>&1 | FileCheck %s --check-prefix=REPORT-MISSING
 
-// ERFINV: nsl-import: error: {{.*}}erfinv.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::erfinv'; the importer supports nsl::sim_conv2d,
+// ERFINV: nsl-import: error: {{.*}}erfinv.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::erfinv' (inputs: Tensor 1x2x3x3); the importer supports nsl::sim_conv2d,
 // ERFINV-NOT: error
 // NSLC-ERFINV: nslc: error: '{{.*}}erfinv.pt': {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: unsupported TorchScript node 'aten::erfinv'
 // ARITH: nsl-import: error: {{.*}}unsupported_arithmetic.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: aten::div with a rounding_mode is not supported
 // ARITH-NEXT: nsl-import: error: {{.*}}: aten::elu is supported with scale 1 and input_scale 1 only (F.elu; not selu or celu)
+// REPORT: unsupported_arithmetic.pt: 2 of {{[0-9]+}} nodes of forward cannot be imported (2 kinds)
+// REPORT-NEXT: aten::div: 1 node
+// REPORT-NEXT: make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: aten::div with a rounding_mode is not supported
+// REPORT-NEXT: aten::elu: 1 node
+// REPORT-NEXT: make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: aten::elu is supported with scale 1 and input_scale 1 only
+// REPORT-NEXT: the importer supports nsl::sim_conv2d,
+// REPORT-OK: residual.pt: all {{[0-9]+}} nodes of forward can be imported
+// REPORT-MISSING: nslc: error: cannot open '{{.*}}missing.pt': No such file or directory
 // INDICES: nsl-import: error: {{.*}}adaptive_max_indices.pt: {{.*}}functional.py:{{[0-9]+}}:{{[0-9]+}}: aten::adaptive_max_pool2d's indices (its second result) are not supported: use only the pooled values (return_indices=False)
 // INDICES-NOT: error
-// DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: unsupported TorchScript node 'aten::sum'
+// DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: argument '%{{[0-9]+}}' of aten::gt must be a constant (it is made by aten::sum); data-dependent values are not supported
 // DATA-NEXT: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}make_test_models.py:{{[0-9]+}}:{{[0-9]+}}: data-dependent control flow (prim::If on a value computed from tensor data) is not supported
 // CORRUPT: nsl-import: error: {{.*}}corrupt.pt: cannot load '{{.*}}corrupt.pt' as TorchScript: PytorchStreamReader failed reading zip archive
 // NSLC-CORRUPT: nslc: error: '{{.*}}corrupt.pt': cannot load

@@ -46,6 +46,23 @@ class ResidualBlock(nn.Module):
         return self.head(h)
 
 
+class GroupedNsn(nn.Module):
+    """Static NSL layers with groups: a depthwise 3×3 with a channel
+    multiplier of 2 (full M), batch norm, relu, and a strided 3×3 with two
+    groups (diagonal M); every group shares its layer's M."""
+
+    def __init__(self):
+        super().__init__()
+        self.depthwise = nsl.SimConv2d(4, 8, 3, padding=1, groups=4,
+                                       bias=False, structure="full")
+        self.bn = nn.BatchNorm2d(8)
+        self.grouped = nsl.SimConv2d(8, 6, 3, stride=2, padding=1, groups=2,
+                                     structure="diagonal")
+
+    def forward(self, x):
+        return self.grouped(F.relu(self.bn(self.depthwise(x))))
+
+
 class TwoInputs(nn.Module):
     """Two inputs and a tuple output."""
 
@@ -165,6 +182,91 @@ class GroupedBlocks(nn.Module):
         s = F.adaptive_avg_pool2d(y, 1)
         s = F.hardsigmoid(self.excite(F.relu(self.squeeze(s))))
         return y * s
+
+
+class Shapes(nn.Module):
+    """Moving elements as torchvision does: ShuffleNet's split and channel
+    shuffle (a 5-D view, transpose, contiguous, view), ConvNeXt's
+    channels-last block (permute, layer_norm, linear on 4-D, a layer
+    scale), slicing, (un)squeeze and a partial flatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.branch = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.norm = nn.LayerNorm(8, eps=1e-6)
+        self.up = nn.Linear(8, 16)
+        self.down = nn.Linear(16, 8)
+        self.scale = nn.Parameter(torch.full((8,), 0.5))
+
+    def forward(self, x):
+        y = self.conv(x)
+        left, right = y.chunk(2, dim=1)
+        y = torch.cat((left, F.relu(self.branch(right))), dim=1)
+        batch, channels, height, width = y.size()
+        y = y.view(batch, 2, channels // 2, height, width)
+        y = torch.transpose(y, 1, 2).contiguous().view(batch, -1, height, width)
+        z = y.permute(0, 2, 3, 1)
+        z = self.down(F.gelu(self.up(self.norm(z)))) * self.scale
+        y = y + z.permute(0, 3, 1, 2)
+        parts = torch.split(y[:, :, 1:-1], [3, 5], dim=1)
+        w = parts[1].narrow(3, 1, 4).unsqueeze(2).squeeze(2)
+        return torch.flatten(w, 2).mean(-1) + parts[0].sum((1, 2, 3)).unsqueeze(1)
+
+
+class Normalizations(nn.Module):
+    """Softmax, log_softmax, layer_norm over several dimensions, sums,
+    maxima and norms over dimensions with and without keepdim."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.norm = nn.LayerNorm([5, 6])
+
+    def forward(self, x):
+        y = self.conv(x)
+        a = F.softmax(y, dim=1) + F.log_softmax(y, dim=-1)
+        b = self.norm(a) * y.amax(dim=(2, 3), keepdim=True)
+        c = b / torch.norm(b, dim=1, keepdim=True) + b.sum(dim=1, keepdim=True)
+        return c, torch.linalg.vector_norm(c, dim=(2, 3)), c.max()
+
+
+class Unfolded(nn.Module):
+    """F.unfold (im2col) and a batched product: a convolution written as
+    weights @ columns, then bmm with its own transpose."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(5, 3 * 9))
+
+    def forward(self, x):
+        columns = F.unfold(x, 3, padding=1, stride=2)        # [N, 27, L]
+        y = torch.matmul(self.weight, columns)              # [N, 5, L]
+        return torch.bmm(y, y.transpose(1, 2))             # [N, 5, 5]
+
+
+class HandWrittenPredictor(nn.Module):
+    """The authors' DNS predictor written in plain PyTorch ops, feeding
+    torch.ops.nsl.sim_conv2d: conv(x) / ‖x_patch‖ → BN → ReLU → 1×1 conv →
+    BN → + 1, the patch norm over all channels as
+    sqrt(avg_pool2d(Σ_c x²) · 9 + ε)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(6, 4, 3, 3) * 0.3)
+        self.predict = nn.Conv2d(4, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.project = nn.Conv2d(8, 9, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(9)
+
+    def forward(self, x):
+        squares = (x * x).sum(1, keepdim=True)
+        norm = torch.sqrt(F.avg_pool2d(squares, 3, stride=1, padding=1) * 9
+                          + 1e-4)
+        h = F.relu(self.bn1(self.predict(x) / norm))
+        m = self.bn2(self.project(h)) + 1
+        return torch.ops.nsl.sim_conv2d(x, self.weight, [m], None, "diagonal",
+                                        True, [1, 1], [1, 1], [1, 1], 0.0)
 
 
 class Concatenation(nn.Module):
@@ -323,8 +425,13 @@ MODELS = {
     "activations": (Activations, [(2, 3, 8, 8)], True),
     "arithmetic": (Arithmetic, [(2, 3, 8, 8)], True),
     "grouped_blocks": (GroupedBlocks, [(2, 8, 9, 9)], True),
+    "grouped_nsn": (GroupedNsn, [(2, 4, 8, 8)], True),
     "concatenation": (Concatenation, [(2, 4, 7, 6)], True),
     "pooling": (Pooling, [(2, 3, 6, 8)], True),
+    "shapes": (Shapes, [(2, 4, 7, 6)], True),
+    "normalizations": (Normalizations, [(2, 3, 5, 6)], True),
+    "unfolded": (Unfolded, [(2, 3, 7, 6)], True),
+    "hand_written_predictor": (HandWrittenPredictor, [(2, 4, 7, 6)], True),
     "erfinv": (Erfinv, [(1, 1, 5, 5)], False),
     "unsupported_arithmetic": (UnsupportedArithmetic, [(1, 1, 5, 5)], False),
     "partial_pools": (PartialPools, [(2, 3, 10, 11)], True),

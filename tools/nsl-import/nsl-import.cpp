@@ -32,6 +32,11 @@ cl::list<std::string>
                 cl::desc("Static shape of the next tensor input of forward, "
                          "e.g. 1x1x28x28 (once per input, in order)"),
                 cl::value_desc("NxCxHxW"), cl::cat(category));
+cl::opt<bool> reportOnly(
+    "report",
+    cl::desc("Print every node of forward that cannot be imported, grouped "
+             "by kind, instead of the IR; exit 1 if there is one"),
+    cl::init(false), cl::cat(category));
 cl::opt<std::string> outputPath("o", cl::desc("Output file (default stdout)"),
                                 cl::value_desc("path"), cl::init("-"),
                                 cl::cat(category));
@@ -90,6 +95,7 @@ int main(int argc, char **argv) {
       parseImportOptions();
   if (!options)
     return 2;
+  options->report = reportOnly;
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::nsl::NSLDialect, mlir::func::FuncDialect,
@@ -98,6 +104,10 @@ int main(int argc, char **argv) {
   std::string error;
   nsl::frontend::TorchImportResult imported =
       nsl::frontend::importTorchScript(context, inputPath, *options, error);
+  if (reportOnly && !imported.report.empty()) {
+    llvm::outs() << inputPath << ": " << imported.report;
+    return imported.module ? 0 : 1;
+  }
   if (!imported.module)
     return reportImportErrors(error);
   std::string message;

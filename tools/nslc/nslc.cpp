@@ -40,8 +40,7 @@ cl::opt<std::string> inputPath(cl::Positional,
                                cl::desc("<model.mlir or model.pt>"),
                                cl::Required, cl::cat(category));
 cl::opt<std::string> outputPath("o", cl::desc("Output artifact folder (.nslm)"),
-                                cl::value_desc("path"), cl::Required,
-                                cl::cat(category));
+                                cl::value_desc("path"), cl::cat(category));
 cl::opt<std::string> target("target",
                             cl::desc("Target: cpu (the host CPU), cuda:sm_80 "
                                      "or cuda:sm_90 (PTX, docs/gpu.md)"),
@@ -106,6 +105,12 @@ cl::opt<unsigned> seed("seed",
 
 cl::OptionCategory trainingCategory(
     "nslc training options (with --train; see --nsl-generate-train-step)");
+cl::opt<bool> importReport(
+    "report",
+    cl::desc("For a TorchScript model: print every node of forward that "
+             "cannot be imported, grouped by kind, and stop (exit 1 if there "
+             "is one)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> train("train",
                     cl::desc("Also compile the train_step and eval entry "
                              "points (reverse pass and optimizer update)"),
@@ -235,6 +240,10 @@ LogicalResult torchScriptShapes(bool torchScript,
   return success();
 }
 
+/// Under --report: whether the model failed to import (a node listed by
+/// the report, or no report because the file could not be read).
+bool reportFailed = true;
+
 /// The model: parsed from .mlir, or imported from TorchScript with its
 /// parameter values (`imported`). Errors are reported.
 OwningOpRef<ModuleOp> loadModel(MLIRContext &context, llvm::SourceMgr &sources,
@@ -255,8 +264,14 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context, llvm::SourceMgr &sources,
     return parseSourceFile<ModuleOp>(sources, &context);
   }
   std::string error;
+  ::nsl::frontend::TorchImportOptions options{shapes, importReport};
   ::nsl::frontend::TorchImportResult result =
-      ::nsl::frontend::importTorchScript(context, inputPath, {shapes}, error);
+      ::nsl::frontend::importTorchScript(context, inputPath, options, error);
+  if (importReport && !result.report.empty()) {
+    llvm::outs() << inputPath << ": " << result.report;
+    reportFailed = !result.module;
+    return nullptr;
+  }
   if (!result.module) {
     // One error line per problem the importer found.
     SmallVector<StringRef> lines;
@@ -504,8 +519,16 @@ int main(int argc, char **argv) {
 
   std::map<std::string, rt::Tensor> imported;
   bool torchScript = false;
+  if (outputPath.empty() && !importReport)
+    return fail("no output given: -o MODEL.nslm names the artifact folder");
+  if (importReport && !StringRef(inputPath).ends_with(".pt"))
+    return fail("--report lists the nodes of a TorchScript model (.pt) that "
+                "cannot be imported; '" +
+                inputPath + "' is not one");
   OwningOpRef<ModuleOp> module =
       loadModel(context, sources, imported, torchScript);
+  if (importReport && !module)
+    return reportFailed ? 1 : 0;
   if (!module)
     return 1;
   if (failed(createOutputFolder()))

@@ -1,10 +1,11 @@
 """Turning a CNN into a neural similarity network (NSN).
 
-Both helpers replace, in place, every ``nn.Conv2d`` with ``groups=1`` and
-zero padding by an NSL layer of the same geometry that holds the
-convolution's own ``weight`` and ``bias`` parameters (the same tensors, so
-an optimizer built before the conversion still updates them). Grouped or
-depthwise convolutions, other padding modes and asymmetric ``'same'``
+Both helpers replace, in place, every ``nn.Conv2d`` with zero padding,
+grouped and depthwise ones included, by an NSL layer of the same geometry
+(kernel, stride, padding, dilation, groups) that holds the convolution's
+own ``weight`` and ``bias`` parameters (the same tensors, so an optimizer
+built before the conversion still updates them). Every group of a layer
+shares its similarity ``M``. Other padding modes and asymmetric ``'same'``
 padding are left as they are: the NSL ops have no form for them.
 """
 
@@ -31,7 +32,7 @@ def _replace_convs(model, make_layer):
 
     def convert(conv):
         padding = _symmetric_padding(conv)
-        if conv.groups != 1 or conv.padding_mode != "zeros" or padding is None:
+        if conv.padding_mode != "zeros" or padding is None:
             return None
         layer = make_layer(conv, padding)
         layer.weight = conv.weight
@@ -54,7 +55,8 @@ def _replace_convs(model, make_layer):
 
 
 def to_static_nsn(model, structure="diagonal", **options):
-    """Replaces every ``nn.Conv2d`` of ``model`` by a :class:`nsl.SimConv2d`.
+    """Replaces every ``nn.Conv2d`` of ``model`` (grouped and depthwise ones
+    too) by a :class:`nsl.SimConv2d` with the same ``groups``.
 
     The similarity ``M`` of each new layer starts at the identity, so the
     model computes exactly the same function (up to float rounding of the
@@ -67,20 +69,23 @@ def to_static_nsn(model, structure="diagonal", **options):
     def make_layer(conv, padding):
         return SimConv2d(
             conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-            padding, conv.dilation, bias=conv.bias is not None,
-            structure=structure, device=conv.weight.device,
+            padding, conv.dilation, groups=conv.groups,
+            bias=conv.bias is not None, structure=structure,
+            device=conv.weight.device,
             dtype=conv.weight.dtype, **options)
 
     return _replace_convs(model, make_layer)
 
 
 def to_dynamic_nsn(model, structure="diagonal", gamma_init=1e-3, **options):
-    """Replaces every ``nn.Conv2d`` of ``model`` by a
-    :class:`nsl.DynamicSimConv2d` with its own SphereNet predictor.
+    """Replaces every ``nn.Conv2d`` of ``model`` (grouped and depthwise ones
+    too) by a :class:`nsl.DynamicSimConv2d` with the same ``groups`` and its
+    own SphereNet predictor.
 
     ``M_p = γ·P(X)_p + I`` with ``|P| ≤ 1`` and γ = ``gamma_init``, so each
     layer's output moves by at most ``γ·Σ_{c,t,s} |W[o,c,t]|·|X_p[c,s]|``
-    from the convolution's: the model starts close to the CNN (exactly it
+    (``c`` over the channels of the group of ``o``) from the convolution's:
+    the model starts close to the CNN (exactly it, up to float rounding,
     for ``gamma_init=0``). ``structure`` is ``diagonal`` (DNS), ``full``
     (UNS) or ``shape_masked``; ``options`` go to
     :class:`nsl.DynamicSimConv2d` (``predictor_width``,
@@ -91,8 +96,9 @@ def to_dynamic_nsn(model, structure="diagonal", gamma_init=1e-3, **options):
     def make_layer(conv, padding):
         return DynamicSimConv2d(
             conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-            padding, conv.dilation, bias=conv.bias is not None,
-            structure=structure, gamma_init=gamma_init,
+            padding, conv.dilation, groups=conv.groups,
+            bias=conv.bias is not None, structure=structure,
+            gamma_init=gamma_init,
             device=conv.weight.device, dtype=conv.weight.dtype, **options)
 
     return _replace_convs(model, make_layer)

@@ -3,7 +3,9 @@
 Notation of DESIGN.md §1: input ``X[n,c,y,x]``, kernel ``W[o,c,t]`` with
 ``K = kh·kw`` taps ``t = ky·kw + kx``, ``X_p[c,s]`` the zero-padded input
 patch at output position ``p``, similarity ``M ∈ R^{K×K}`` shared by all
-channels and kernels of a layer.
+channels and kernels of a layer. The convolutions take ``groups`` as
+``nn.Conv2d`` does (``G`` consecutive channel groups, ``weight``
+[O, C/G, kh, kw], depthwise for ``G = C``); every group shares ``M``.
 
 Every layer calls one ``nsl::`` op per NSL operation (``nsl.ops``), with
 plain PyTorch ops (``F.relu``) in between, so ``torch.jit.script`` and
@@ -41,6 +43,21 @@ def _check_choice(what, value, allowed):
         raise ValueError(
             f"unknown {what} {value!r}; expected one of " + ", ".join(allowed)
         )
+
+
+def _check_groups(groups, in_channels, out_channels):
+    """``groups`` as nn.Conv2d takes it: a positive int dividing both
+    channel counts."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(
+            f"groups must be a positive int, got {groups!r} (bias is the "
+            "keyword or 8th positional argument, after groups, as in "
+            "nn.Conv2d)")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"groups {groups} must divide in_channels {in_channels} and "
+            f"out_channels {out_channels}")
+    return groups
 
 
 def _reset_like_conv(weight, bias):
@@ -99,12 +116,15 @@ class SimConv2d(_StaticSimilarity):
         Y[n,o,p] = Σ_c Σ_t Σ_s W[o,c,t] · M[t,s] · X_p[c,s]   (+ bias[o])
 
     with a learned ``M`` of the given ``structure`` (see the table below),
-    stride, padding and dilation as in ``nn.Conv2d``. ``M`` starts at the
-    identity, so a pretrained ``nn.Conv2d``'s ``weight`` and ``bias`` load
-    unchanged and give the same function. The op folds ``M`` into the
-    weight (``W'[o,c,s] = Σ_t W[o,c,t]·M[t,s]``) and runs ``F.conv2d``.
+    stride, padding, dilation and groups as in ``nn.Conv2d``. With
+    ``groups`` G the sum over ``c`` runs over the C/G input channels of the
+    group of ``o`` (``⌊o·G/O⌋``; depthwise for G = C), and all groups share
+    ``M``. ``M`` starts at the identity, so a pretrained ``nn.Conv2d``'s
+    ``weight`` and ``bias`` load unchanged and give the same function. The
+    op folds ``M`` into the weight (``W'[o,c,s] = Σ_t W[o,c,t]·M[t,s]``)
+    and runs ``F.conv2d``.
 
-    Parameters: ``weight`` [O, C, kh, kw], ``bias`` [O] (if ``bias``), and
+    Parameters: ``weight`` [O, C/G, kh, kw], ``bias`` [O] (if ``bias``), and
     those of the structure, initialised so that M = I:
 
     ================  ==================================  ===============
@@ -126,11 +146,13 @@ class SimConv2d(_StaticSimilarity):
     (DESIGN.md's d_r = 1 for the default α = 0), so that D = 1.
     """
 
-    __constants__ = ["structure", "stride", "padding", "dilation", "alpha"]
+    __constants__ = ["structure", "stride", "padding", "dilation", "alpha",
+                     "groups"]
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1,
-                 padding=0, dilation=1, bias=True, structure="diagonal",
-                 r_structure="full", alpha=0.0, device=None, dtype=None):
+                 padding=0, dilation=1, groups=1, bias=True,
+                 structure="diagonal", r_structure="full", alpha=0.0,
+                 device=None, dtype=None):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
         self.in_channels = in_channels
@@ -139,8 +161,10 @@ class SimConv2d(_StaticSimilarity):
         self.stride = _pair("stride", stride)
         self.padding = _pair("padding", padding)
         self.dilation = _pair("dilation", dilation)
-        self.weight = nn.Parameter(
-            torch.empty(out_channels, in_channels, *self.kernel_size, **factory))
+        self.groups = _check_groups(groups, in_channels, out_channels)
+        self.weight = nn.Parameter(torch.empty(
+            out_channels, in_channels // self.groups, *self.kernel_size,
+            **factory))
         self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
         _reset_like_conv(self.weight, self.bias)
         taps = self.kernel_size[0] * self.kernel_size[1]
@@ -150,13 +174,14 @@ class SimConv2d(_StaticSimilarity):
         return torch.ops.nsl.sim_conv2d(
             input, self.weight, self._similarity_operands(), self.bias,
             self.structure, False, self.stride, self.padding, self.dilation,
-            self.alpha)
+            self.alpha, self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, "
-                f"bias={self.bias is not None}, structure={self.structure}")
+                f"groups={self.groups}, bias={self.bias is not None}, "
+                f"structure={self.structure}")
 
 
 class SimLinear(_StaticSimilarity):
@@ -379,6 +404,11 @@ class DynamicSimConv2d(nn.Module):
         M_p = γ·P(X)_p + I
         Y[n,o,p] = Σ_c Σ_t Σ_s W[o,c,t] · M_p[t,s] · X_p[c,s]   (+ bias[o])
 
+    With ``groups`` G (as in ``nn.Conv2d``; depthwise for G = C) the sum
+    over ``c`` runs over the C/G input channels of the group of ``o``
+    (``⌊o·G/O⌋``); ``M_p`` is shared by all groups, so the predictor is the
+    same as for G = 1 (it sees every input channel).
+
     P is a SphereNet (:class:`SphereNetPredictor`, outputs in [−1, 1]) and
     γ (``gamma``, shape [1]) a learned gain, initialised to ``gamma_init``
     (1e-3) so that the layer starts at ``M_p ≈ I``: a pretrained
@@ -406,20 +436,20 @@ class DynamicSimConv2d(nn.Module):
     layer pads "same" (``2·padding = dilation·(k − 1)``), else with the
     layer's whole window.
 
-    Parameters: ``weight`` [O, C, kh, kw], ``bias`` [O], ``gamma`` [1],
+    Parameters: ``weight`` [O, C/G, kh, kw], ``bias`` [O], ``gamma`` [1],
     ``shape`` [K] (shape_masked), ``predictor.layers.*`` (own predictor) or
     ``adapt.weight`` (shared).
     """
 
     __constants__ = ["structure", "predicted_structure", "stride", "padding",
-                     "dilation", "alpha"]
+                     "dilation", "alpha", "groups"]
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1,
-                 padding=0, dilation=1, bias=True, structure="diagonal",
-                 r_structure="full", alpha=0.0, gamma_init=1e-3,
-                 predictor=None, predictor_width=None, predictor_depth=2,
-                 predictor_variant="linear", predictor_last_variant="cosine",
-                 device=None, dtype=None):
+                 padding=0, dilation=1, groups=1, bias=True,
+                 structure="diagonal", r_structure="full", alpha=0.0,
+                 gamma_init=1e-3, predictor=None, predictor_width=None,
+                 predictor_depth=2, predictor_variant="linear",
+                 predictor_last_variant="cosine", device=None, dtype=None):
         super().__init__()
         _check_choice("dynamic structure", structure, DYNAMIC_STRUCTURES)
         _check_choice("r_structure", r_structure, R_STRUCTURES)
@@ -430,6 +460,7 @@ class DynamicSimConv2d(nn.Module):
         self.stride = _pair("stride", stride)
         self.padding = _pair("padding", padding)
         self.dilation = _pair("dilation", dilation)
+        self.groups = _check_groups(groups, in_channels, out_channels)
         self.structure = structure
         self.alpha = float(alpha)
         taps = self.kernel_size[0] * self.kernel_size[1]
@@ -437,8 +468,9 @@ class DynamicSimConv2d(nn.Module):
             r_structure if structure == "shape_masked" else structure)
         channels = taps if self.predicted_structure == "diagonal" else taps * taps
 
-        self.weight = nn.Parameter(
-            torch.empty(out_channels, in_channels, *self.kernel_size, **factory))
+        self.weight = nn.Parameter(torch.empty(
+            out_channels, in_channels // self.groups, *self.kernel_size,
+            **factory))
         self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
         _reset_like_conv(self.weight, self.bias)
         self.gamma = nn.Parameter(torch.full((1,), float(gamma_init), **factory))
@@ -490,10 +522,11 @@ class DynamicSimConv2d(nn.Module):
         return torch.ops.nsl.sim_conv2d(
             input, self.weight, self._similarity_operands(predicted), self.bias,
             self.structure, True, self.stride, self.padding, self.dilation,
-            self.alpha)
+            self.alpha, self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, "
-                f"bias={self.bias is not None}, structure={self.structure}")
+                f"groups={self.groups}, bias={self.bias is not None}, "
+                f"structure={self.structure}")

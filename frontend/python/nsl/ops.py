@@ -23,7 +23,8 @@ PyTorch 2's AOT tracing and export.
 The math is DESIGN.md §1 (notation there): taps ``t = ky·kw + kx``, input
 patches ``X_p[c, s]`` as ``F.unfold`` numbers them, a static ``M`` folded into
 the weight (``W'[o,c,s] = Σ_t W[o,c,t]·M[t,s]``, then ``F.conv2d``), a dynamic
-``M_p`` applied to the unfolded input.
+``M_p`` applied to the unfolded input. ``sim_conv2d``'s ``groups`` split the
+channels into consecutive groups, all sharing the layer's ``M``.
 """
 
 import math
@@ -234,27 +235,66 @@ def _dynamic_similarity(op, structure, similarity, taps, batch, size, alpha):
 # --------------------------------------------------------------------------
 
 
-def sim_conv2d(input, weight, similarity, bias, structure, dynamic, stride,
-               padding, dilation, alpha):
-    """Y[n,o,p] = Σ_c Σ_t Σ_s W[o,c,t]·M[t,s]·X_p[c,s] (+ bias[o])."""
-    op = "sim_conv2d"
-    if weight.dim() != 4 or input.dim() != 4 or weight.shape[1] != input.shape[1]:
+def _check_groups(op, input, weight, bias, groups):
+    """O, C/G, kh, kw of the weight of a grouped convolution, checked
+    against the input [N, C, H, W], the bias [O] and groups G."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(
+            f"nsl::{op}: groups must be a positive int, got {groups!r}")
+    if weight.dim() != 4 or input.dim() != 4:
+        raise ValueError(
+            f"nsl::{op}: weight [O, C/groups, kh, kw] {list(weight.shape)} "
+            f"and input [N, C, H, W] {list(input.shape)} must both have four "
+            "dimensions")
+    out_channels, group_channels = weight.shape[:2]
+    channels = input.shape[1]
+    if groups == 1 and group_channels != channels:
         raise ValueError(
             f"nsl::{op}: weight [O, C, kh, kw] {list(weight.shape)} does not "
             f"match the input [N, C, H, W] {list(input.shape)}"
         )
-    out_channels, channels, kh, kw = weight.shape
+    if channels % groups or out_channels % groups:
+        raise ValueError(
+            f"nsl::{op}: groups {groups} must divide the {channels} input "
+            f"channels and the {out_channels} output channels (weight "
+            f"{list(weight.shape)}, input {list(input.shape)})"
+        )
+    if group_channels * groups != channels:
+        raise ValueError(
+            f"nsl::{op}: weight [O, C/groups, kh, kw] {list(weight.shape)} "
+            f"does not match the input [N, C, H, W] {list(input.shape)} with "
+            f"groups {groups}: expected {channels // groups} channels per "
+            "group"
+        )
+    if bias is not None:
+        _check_shape(op, "bias", bias, [out_channels],
+                     "(one per output channel)")
+    return weight.shape
+
+
+def sim_conv2d(input, weight, similarity, bias, structure, dynamic, stride,
+               padding, dilation, alpha, groups=1):
+    """Y[n,o,p] = Σ_{c of o's group} Σ_t Σ_s W[o,c',t]·M[t,s]·X_p[c,s] (+ b[o]).
+
+    With ``groups`` G the C input channels split into G consecutive groups:
+    ``weight`` is [O, C/G, kh, kw] and output channel o reads the channels
+    ``c = g·C/G + c'`` of its group ``g = ⌊o·G/O⌋``. M acts on the taps, so
+    every group shares it: a static M folds per tap exactly as for G = 1.
+    """
+    op = "sim_conv2d"
+    out_channels, group_channels, kh, kw = _check_groups(op, input, weight,
+                                                         bias, groups)
     taps = kh * kw
     stride, padding, dilation, size = _window(op, input, (kh, kw), stride,
                                               padding, dilation)
     if not dynamic:
         m = _static_similarity(op, structure, similarity, taps, alpha)
         if m is not None:
-            rows = weight.reshape(out_channels, channels, taps)
+            rows = weight.reshape(out_channels, group_channels, taps)
             weight = _fold(rows, m).reshape(weight.shape)
-        return F.conv2d(input, weight, bias, stride, padding, dilation)
+        return F.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
-    batch = input.shape[0]
+    batch, channels = input.shape[:2]
     positions = size[0] * size[1]
     m = _dynamic_similarity(op, structure, similarity, taps, batch, size,
                             alpha)
@@ -265,8 +305,10 @@ def sim_conv2d(input, weight, similarity, bias, structure, dynamic, stride,
         mixed = patches * m[:, None]
     else:  # Σ_s M_p[t, s]·X_p[c, s]
         mixed = torch.einsum("ntsp,ncsp->nctp", m, patches)
-    y = torch.matmul(weight.reshape(out_channels, channels * taps),
-                     mixed.reshape(batch, channels * taps, positions))
+    # Group g: Σ_{c', t} W[g·O/G + o', c', t]·mixed[n, g·C/G + c', t, p].
+    rows = group_channels * taps
+    y = torch.matmul(weight.reshape(groups, out_channels // groups, rows),
+                     mixed.reshape(batch, groups, rows, positions))
     y = y.reshape(batch, out_channels, size[0], size[1])
     if bias is not None:
         y = y + bias.reshape(1, out_channels, 1, 1)

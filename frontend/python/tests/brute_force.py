@@ -69,10 +69,13 @@ def dynamic_matrix(structure, operands, taps, n, y, x_pos, alpha=0.0):
 
 
 def sim_conv2d(x, w, structure, operands, bias=None, dynamic=False,
-               stride=(1, 1), padding=(0, 0), dilation=(1, 1), alpha=0.0):
-    """Y[n,o,p] = Σ_c Σ_t Σ_s W[o,c,t]·M[t,s]·X_p[c,s] (+ bias[o])."""
+               stride=(1, 1), padding=(0, 0), dilation=(1, 1), alpha=0.0,
+               groups=1):
+    """Y[n,o,p] = Σ_c Σ_t Σ_s W[o,c',t]·M[t,s]·X_p[c,s] (+ bias[o]), c over
+    the channels g·C/G + c' of the group g = ⌊o·G/O⌋ of o (G = groups)."""
     batch, channels = x.shape[:2]
-    out_channels, _, kh, kw = w.shape
+    out_channels, group_channels, kh, kw = w.shape
+    assert group_channels * groups == channels
     taps = kh * kw
     ho, wo = output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
     y = np.zeros((batch, out_channels, ho, wo))
@@ -85,12 +88,15 @@ def sim_conv2d(x, w, structure, operands, bias=None, dynamic=False,
                 m = (dynamic_matrix(structure, operands, taps, n, i, j, alpha)
                      if dynamic else m_static)
                 for o in range(out_channels):
-                    w_rows = w[o].reshape(channels, taps)
+                    group = o * groups // out_channels
+                    w_rows = w[o].reshape(group_channels, taps)
                     total = 0.0
-                    for c in range(channels):
+                    for c_in_group in range(group_channels):
+                        c = group * group_channels + c_in_group
                         for t in range(taps):
                             for s in range(taps):
-                                total += w_rows[c, t] * m[t, s] * xp[c, s]
+                                total += (w_rows[c_in_group, t] * m[t, s]
+                                          * xp[c, s])
                     y[n, o, i, j] = total + (0.0 if bias is None else bias[o])
     return y
 

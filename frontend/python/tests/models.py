@@ -26,6 +26,33 @@ class PlainCNN(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
 
 
+class GroupedCNN(nn.Module):
+    """A MobileNetV2 inverted residual (1×1 expand, 3×3 depthwise, 1×1
+    project), a ResNeXt-style grouped 3×3 (4 groups), a strided depthwise
+    3×3 with a channel multiplier of 2, global average pool, linear."""
+
+    def __init__(self, in_channels=3, classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, 8, 3, padding=1, bias=False)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.expand = nn.Conv2d(8, 16, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.depthwise = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.project = nn.Conv2d(16, 8, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(8)
+        self.grouped = nn.Conv2d(8, 12, 3, padding=1, groups=4)
+        self.multiplier = nn.Conv2d(12, 24, 3, stride=2, padding=1, groups=12)
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x):
+        h = F.relu(self.bn0(self.stem(x)))
+        e = F.relu6(self.bn2(self.depthwise(F.relu6(self.bn1(self.expand(h))))))
+        h = h + self.bn3(self.project(e))
+        h = F.relu(self.multiplier(F.relu(self.grouped(h))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+
 class ResidualBlock(nn.Module):
     """A ResNet basic block: two 3×3 convs and a strided 1×1 shortcut."""
 

@@ -65,6 +65,95 @@ class SimConv2dTest(TestCase):
             nsl.SimConv2d(2, 3, (3, 3, 3))
 
 
+class GroupedSimConv2dTest(TestCase):
+    """groups = 2 and depthwise (with and without a channel multiplier)."""
+
+    CASES = [(2, 4, 6), (4, 4, 4), (4, 4, 8)]  # (groups, in, out)
+
+    def test_starts_as_the_grouped_convolution(self):
+        x = torch.randn(2, 4, 7, 6)
+        for structure in nsl.ops.STRUCTURES:
+            for groups, channels, outputs in self.CASES:
+                with self.subTest(structure=structure, groups=groups,
+                                  outputs=outputs):
+                    layer = nsl.SimConv2d(channels, outputs, (3, 2),
+                                          stride=(2, 1), padding=(1, 0),
+                                          dilation=(1, 2), groups=groups,
+                                          structure=structure)
+                    self.assertEqual(layer.groups, groups)
+                    self.assertEqual(layer.weight.shape,
+                                     (outputs, channels // groups, 3, 2))
+                    self.assertEqual(set(layer.state_dict()),
+                                     {"weight", "bias"} | STATIC_KEYS[structure])
+                    expected = F.conv2d(x, layer.weight, layer.bias, (2, 1),
+                                        (1, 0), (1, 2), groups)
+                    self.assertTrue(torch.equal(layer(x), expected))
+
+    def test_initialised_and_loaded_like_conv2d(self):
+        conv = nn.Conv2d(4, 8, 3, padding=1, groups=4)
+        torch.manual_seed(3)
+        layer = nsl.SimConv2d(4, 8, 3, padding=1, groups=4, structure="full")
+        torch.manual_seed(3)
+        twin = nn.Conv2d(4, 8, 3, padding=1, groups=4)
+        # nn.Conv2d's initialisation, fan-in C/G·K.
+        self.assertTrue(torch.equal(layer.weight, twin.weight))
+        self.assertTrue(torch.equal(layer.bias, twin.bias))
+        missing, unexpected = layer.load_state_dict(conv.state_dict(),
+                                                    strict=False)
+        self.assertEqual((missing, unexpected), (["similarity"], []))
+        x = torch.randn(2, 4, 5, 5)
+        self.assertTrue(torch.equal(layer(x), conv(x)))
+
+    def test_math_matches_loops(self):
+        x = randn(2, 4, 6, 5)
+        cases = [(s, "full") for s in nsl.ops.STRUCTURES] + [
+            ("shape_masked", "diagonal")]
+        for (structure, r_structure), (groups, channels, outputs) in (
+                (c, g) for c in cases for g in self.CASES):
+            with self.subTest(structure=structure, r_structure=r_structure,
+                              groups=groups, outputs=outputs):
+                layer = nsl.SimConv2d(channels, outputs, (2, 3), stride=(2, 1),
+                                      padding=1, dilation=(1, 2),
+                                      groups=groups, structure=structure,
+                                      r_structure=r_structure, alpha=0.2,
+                                      dtype=F64)
+                with torch.no_grad():  # M away from I
+                    for p in layer.parameters():
+                        p.add_(0.5 * torch.randn_like(p))
+                operands = [t.detach().numpy()
+                            for t in layer._similarity_operands()]
+                expected = brute_force.sim_conv2d(
+                    x.numpy(), layer.weight.detach().numpy(), structure,
+                    operands, layer.bias.detach().numpy(), False, (2, 1),
+                    (1, 1), (1, 2), 0.2, groups)
+                self.assertRelativeError(layer(x), expected, 1e-12)
+
+    def test_repr_shows_groups(self):
+        self.assertIn("groups=4,", repr(nsl.SimConv2d(4, 8, 3, groups=4)))
+        self.assertIn("groups=1,", repr(nsl.SimConv2d(4, 8, 3)))
+        self.assertIn("groups=2,", repr(nsl.DynamicSimConv2d(4, 8, 3,
+                                                             groups=2)))
+
+    def test_bad_groups_are_named(self):
+        for make in (nsl.SimConv2d, nsl.DynamicSimConv2d):
+            with self.subTest(layer=make.__name__):
+                with self.assertRaisesRegex(
+                        ValueError, "groups 3 must divide in_channels 4 and "
+                        "out_channels 6"):
+                    make(4, 6, 3, groups=3)
+                with self.assertRaisesRegex(
+                        ValueError, "groups 4 must divide in_channels 4 and "
+                        "out_channels 6"):
+                    make(4, 6, 3, groups=4)
+                with self.assertRaisesRegex(ValueError,
+                                            "groups must be a positive int"):
+                    make(4, 6, 3, groups=0)
+                # bias comes after groups, as in nn.Conv2d.
+                with self.assertRaisesRegex(
+                        ValueError, r"got False \(bias is the keyword"):
+                    make(4, 6, 3, 1, 0, 1, False)
+
+
 class SimLinearTest(TestCase):
     def test_starts_as_the_linear_layer_and_groups_features(self):
         x = torch.randn(4, 12)
@@ -177,6 +266,74 @@ class DynamicSimConv2dTest(TestCase):
             expected = F.conv2d(x, layer.weight, layer.bias, padding=1)
             self.assertRelativeError(layer(x), expected, 1e-6)
 
+    def test_grouped_math_matches_loops(self):
+        """Grouped and depthwise: the groups share M_p = γ·P(X)_p + I, and
+        the predictor sees every input channel as for groups = 1."""
+        x = randn(2, 4, 6, 5)
+        cases = [("diagonal", "full"), ("full", "full"),
+                 ("shape_masked", "full"), ("shape_masked", "diagonal")]
+        for (structure, r_structure), (groups, outputs) in (
+                (c, g) for c in cases for g in ((2, 6), (4, 4), (4, 8))):
+            with self.subTest(structure=structure, r_structure=r_structure,
+                              groups=groups, outputs=outputs):
+                layer = nsl.DynamicSimConv2d(
+                    4, outputs, (2, 3), stride=(2, 1), padding=1,
+                    dilation=(1, 2), groups=groups, structure=structure,
+                    r_structure=r_structure, gamma_init=0.7,
+                    predictor_variant="sigmoid", alpha=0.2, dtype=F64)
+                self.assertEqual(layer.weight.shape,
+                                 (outputs, 4 // groups, 2, 3))
+                self.assertEqual(layer.predictor.layers[0].in_channels, 4)
+                ungrouped = nsl.DynamicSimConv2d(
+                    4, outputs, (2, 3), structure=structure,
+                    r_structure=r_structure)
+                self.assertEqual(layer.predictor.out_channels,
+                                 ungrouped.predictor.out_channels)
+                if structure == "shape_masked":
+                    with torch.no_grad():
+                        layer.shape.copy_(torch.rand(6, dtype=F64) * 0.4)
+                m = (0.7 * layer.predictor(x)).detach().numpy()
+                taps = 6
+                index = range(taps) if m.shape[1] == taps else [
+                    t * taps + t for t in range(taps)]
+                m[:, list(index)] += 1.0
+                operands = [m]
+                if structure == "shape_masked":
+                    operands = [layer.shape.detach().numpy(), m]
+                expected = brute_force.sim_conv2d(
+                    x.numpy(), layer.weight.detach().numpy(), structure,
+                    operands, layer.bias.detach().numpy(), True, (2, 1),
+                    (1, 1), (1, 2), 0.2, groups)
+                self.assertRelativeError(layer(x), expected, 1e-12)
+
+    def test_grouped_gamma_zero_is_the_grouped_convolution(self):
+        for structure in ("diagonal", "full", "shape_masked"):
+            for groups, outputs in ((2, 6), (4, 4), (4, 8)):
+                with self.subTest(structure=structure, groups=groups,
+                                  outputs=outputs):
+                    layer = nsl.DynamicSimConv2d(4, outputs, 3, padding=1,
+                                                 groups=groups,
+                                                 structure=structure,
+                                                 gamma_init=0.0)
+                    x = torch.randn(2, 4, 5, 5)
+                    expected = F.conv2d(x, layer.weight, layer.bias,
+                                        padding=1, groups=groups)
+                    self.assertRelativeError(layer(x), expected, 1e-6)
+
+    def test_grouped_layer_with_a_shared_predictor(self):
+        predictor = nsl.SharedPredictor(8, 9, 3, depth=1)
+        layer = nsl.DynamicSimConv2d(6, 12, 3, padding=1, groups=6,
+                                     predictor=predictor)
+        self.assertEqual(layer.adapt.in_channels, 6)
+        self.assertEqual(layer.weight.shape, (12, 1, 3, 3))
+        x = torch.randn(2, 6, 7, 7)
+        self.assertEqual(layer(x).shape, (2, 12, 7, 7))
+        with torch.no_grad():
+            layer.gamma.zero_()
+        self.assertRelativeError(
+            layer(x), F.conv2d(x, layer.weight, layer.bias, padding=1,
+                               groups=6), 1e-6)
+
     def test_shared_predictor(self):
         net = models.SharedPredictorNet()
         self.assertIs(net.conv1.predictor, net.predictor)
@@ -234,6 +391,12 @@ class TrainingTest(TestCase):
             "UNS": nsl.to_dynamic_nsn(models.PlainCNN(), "full",
                                       gamma_init=0.1),
             "SimLinear head": models.SimLinearHead("full"),
+            "static grouped and depthwise": nsl.to_static_nsn(
+                models.GroupedCNN(), "full"),
+            "DNS grouped and depthwise": nsl.to_dynamic_nsn(
+                models.GroupedCNN(), "diagonal", gamma_init=0.1),
+            "UNS grouped and depthwise": nsl.to_dynamic_nsn(
+                models.GroupedCNN(), "full", gamma_init=0.1),
         }
         for name, model in cases.items():
             with self.subTest(model=name):

@@ -129,6 +129,136 @@ class SimConv2dForwardTest(TestCase):
         self.assertTrue(torch.equal(y, expected))
 
 
+# (groups, in channels, out channels): two groups, depthwise, depthwise
+# with a channel multiplier of 2.
+GROUPED = [(2, 4, 6), (4, 4, 4), (4, 4, 8)]
+
+
+class GroupedSimConv2dTest(TestCase):
+    """groups: output channel o reads the C/G input channels of its group
+    ⌊o·G/O⌋, every group sharing the layer's M."""
+
+    def test_static_structures_match_loops(self):
+        cases = [(s, False) for s in ops.STRUCTURES] + [("shape_masked", True)]
+        for (structure, diagonal_r), window, (groups, channels, outputs) in (
+                itertools.product(cases, WINDOWS, GROUPED)):
+            kernel, stride, padding, dilation = window
+            with self.subTest(structure=structure, diagonal_r=diagonal_r,
+                              window=window, groups=groups, outputs=outputs):
+                x = randn(2, channels, 6, 5)
+                w = randn(outputs, channels // groups, *kernel)
+                b = randn(outputs)
+                sims = static_operands(structure, kernel[0] * kernel[1],
+                                       diagonal_r)
+                y = sim_conv2d(x, w, sims, b, structure, False, stride,
+                               padding, dilation, ALPHA, groups)
+                expected = brute_force.sim_conv2d(
+                    x.numpy(), w.numpy(), structure, numpy(sims), b.numpy(),
+                    False, stride, padding, dilation, ALPHA, groups)
+                self.assertRelativeError(y, expected, FORWARD_TOLERANCE)
+
+    def test_dynamic_structures_match_loops(self):
+        cases = [("diagonal", False), ("full", False), ("shape_masked", False),
+                 ("shape_masked", True)]
+        for (structure, diagonal_r), window, (groups, channels, outputs) in (
+                itertools.product(cases, WINDOWS, GROUPED)):
+            kernel, stride, padding, dilation = window
+            with self.subTest(structure=structure, diagonal_r=diagonal_r,
+                              window=window, groups=groups, outputs=outputs):
+                x = randn(2, channels, 6, 5)
+                w = randn(outputs, channels // groups, *kernel)
+                b = randn(outputs)
+                size = brute_force.output_size((6, 5), kernel, stride,
+                                               padding, dilation)
+                sims = dynamic_operands(structure, kernel[0] * kernel[1], 2,
+                                        size, diagonal_r)
+                y = sim_conv2d(x, w, sims, b, structure, True, stride,
+                               padding, dilation, ALPHA, groups)
+                expected = brute_force.sim_conv2d(
+                    x.numpy(), w.numpy(), structure, numpy(sims), b.numpy(),
+                    True, stride, padding, dilation, ALPHA, groups)
+                self.assertRelativeError(y, expected, FORWARD_TOLERANCE)
+
+    def test_groups_are_separate_layers_sharing_m(self):
+        """Y's channels of group g = the ungrouped op on X's channels of
+        group g with W's rows of group g, the same M (static and dynamic)."""
+        kernel, stride, padding, dilation = WINDOWS[1]
+        taps = kernel[0] * kernel[1]
+        size = brute_force.output_size((6, 5), kernel, stride, padding,
+                                       dilation)
+        cases = [("full", False, [randn(taps, taps)]),
+                 ("cholesky", False, [randn(taps, taps)]),
+                 ("full", True, [randn(2, taps * taps, *size)]),
+                 ("diagonal", True, [randn(2, taps, *size)])]
+        for (structure, dynamic, sims), (groups, channels, outputs) in (
+                itertools.product(cases, GROUPED)):
+            with self.subTest(structure=structure, dynamic=dynamic,
+                              groups=groups, outputs=outputs):
+                x = randn(2, channels, 6, 5)
+                w = randn(outputs, channels // groups, *kernel)
+                b = randn(outputs)
+                args = (structure, dynamic, stride, padding, dilation, 0.0)
+                y = sim_conv2d(x, w, sims, b, *args, groups)
+                xs = x.chunk(groups, 1)
+                ws = w.chunk(groups, 0)
+                bs = b.chunk(groups, 0)
+                expected = torch.cat([sim_conv2d(xg, wg, sims, bg, *args)
+                                      for xg, wg, bg in zip(xs, ws, bs)], 1)
+                self.assertRelativeError(y, expected, FORWARD_TOLERANCE)
+
+    def test_identity_and_dns_match_torch(self):
+        """identity = F.conv2d(groups=G); DNS = deform_conv2d with zero
+        offsets, mask m and a grouped weight."""
+        for (kernel, stride, padding, dilation), (groups, channels, outputs) in (
+                itertools.product(WINDOWS, GROUPED)):
+            with self.subTest(kernel=kernel, groups=groups, outputs=outputs):
+                x = randn(2, channels, 6, 5)
+                w = randn(outputs, channels // groups, *kernel)
+                b = randn(outputs)
+                y = sim_conv2d(x, w, [], b, "identity", False, stride, padding,
+                               dilation, 0.0, groups)
+                expected = torch.nn.functional.conv2d(
+                    x, w, b, stride, padding, dilation, groups)
+                self.assertRelativeError(y, expected, FORWARD_TOLERANCE)
+                taps = kernel[0] * kernel[1]
+                size = brute_force.output_size((6, 5), kernel, stride,
+                                               padding, dilation)
+                m = randn(2, taps, *size)
+                y = sim_conv2d(x, w, [m], b, "diagonal", True, stride, padding,
+                               dilation, 0.0, groups)
+                offset = torch.zeros(2, 2 * taps, *size, dtype=F64)
+                expected = torchvision.ops.deform_conv2d(
+                    x, offset, w, b, stride=stride, padding=padding,
+                    dilation=dilation, mask=m)
+                self.assertRelativeError(y, expected, FORWARD_TOLERANCE)
+
+    def test_float32_and_inference_mode(self):
+        x = randn(2, 4, 6, 5)
+        w = randn(8, 1, 3, 3)
+        m = randn(2, 81, 6, 5)
+        args = ("full", True, [1, 1], [1, 1], [1, 1], 0.0, 4)
+        y32 = sim_conv2d(x.float(), w.float(), [m.float()], None, *args)
+        self.assertEqual(y32.dtype, torch.float32)
+        expected = sim_conv2d(x, w, [m], None, *args)
+        self.assertRelativeError(y32, expected, 1e-6)
+        with torch.inference_mode():
+            self.assertTrue(torch.equal(
+                sim_conv2d(x, w, [m], None, *args), expected))
+
+    def test_groups_one_is_the_default(self):
+        x = randn(2, 3, 6, 5)
+        w = randn(4, 3, 3, 3)
+        for dynamic, sims in ((False, [randn(9, 9)]),
+                              (True, [randn(2, 81, 4, 3)])):
+            with self.subTest(dynamic=dynamic):
+                args = (x, w, sims, None, "full", dynamic, [1, 1], [0, 0],
+                        [1, 1], 0.0)
+                self.assertTrue(torch.equal(sim_conv2d(*args),
+                                            sim_conv2d(*args, 1)))
+                self.assertTrue(torch.equal(sim_conv2d(*args),
+                                            sim_conv2d(*args, groups=1)))
+
+
 class SphereConv2dForwardTest(TestCase):
     def test_variants_match_loops(self):
         cases = [(v, False) for v in ops.SPHERE_VARIANTS] + [("cosine", True)]
@@ -242,6 +372,36 @@ class GradcheckTest(TestCase):
 
                 self.gradcheck(function, (x, w, b, *sims))
 
+    def test_sim_conv2d_grouped(self):
+        """Static structures and dynamic ones with two groups and depthwise
+        (with a channel multiplier)."""
+        cases = [(s, False, False) for s in ops.STRUCTURES] + [
+            ("shape_masked", True, False), ("diagonal", False, True),
+            ("full", False, True), ("shape_masked", False, True),
+            ("shape_masked", True, True)]
+        for (structure, diagonal_r, dynamic), (groups, outputs) in (
+                itertools.product(cases, [(2, 4), (4, 8)])):
+            with self.subTest(structure=structure, diagonal_r=diagonal_r,
+                              dynamic=dynamic, groups=groups):
+                x = randn(2, 4, 3, 3, requires_grad=True)
+                w = randn(outputs, 4 // groups, 2, 2, requires_grad=True)
+                b = randn(outputs, requires_grad=True)
+                if dynamic:
+                    sims = dynamic_operands(structure, 4, 2, (4, 2),
+                                            diagonal_r)
+                else:
+                    sims = static_operands(structure, 4, diagonal_r)
+                # d_r's straight-through gradient: StraightThroughTest.
+                for s in sims[-1:]:
+                    s.requires_grad_(True)
+
+                def function(x, w, b, *sims, structure=structure,
+                             dynamic=dynamic, groups=groups):
+                    return sim_conv2d(x, w, list(sims), b, structure, dynamic,
+                                      [1, 2], [1, 1], [1, 2], ALPHA, groups)
+
+                self.gradcheck(function, (x, w, b, *sims))
+
     def test_sphere_conv2d(self):
         for variant, input_only in [(v, False) for v in ops.SPHERE_VARIANTS] + [
                 ("cosine", True)]:
@@ -298,6 +458,15 @@ class GradcheckTest(TestCase):
         self.assertTrue(torch.autograd.gradgradcheck(
             lambda x, w, m: sim_conv2d(x, w, [m], None, "diagonal", True,
                                        [1, 1], [0, 0], [1, 1], 0.0),
+            (x, w, m)))
+
+    def test_double_backward_grouped(self):
+        x = randn(1, 4, 3, 3, requires_grad=True)
+        w = randn(4, 2, 2, 2, requires_grad=True)
+        m = randn(1, 16, 2, 2, requires_grad=True)
+        self.assertTrue(torch.autograd.gradgradcheck(
+            lambda x, w, m: sim_conv2d(x, w, [m], None, "full", True,
+                                       [1, 1], [0, 0], [1, 1], 0.0, 2),
             (x, w, m)))
 
 
@@ -399,3 +568,32 @@ class OpErrorTest(TestCase):
             predicted_similarity(randn(1, 8, 2, 2), randn(1), "full")
         with self.assertRaisesRegex(ValueError, "group_size 5"):
             sim_linear(randn(2, 8), randn(3, 8), [], None, "identity", 5, 0.0)
+
+    def test_groups_are_checked(self):
+        x = randn(1, 6, 4, 4)
+        cases = [
+            (randn(4, 3, 3, 3), 4, None,
+             r"groups 4 must divide the 6 input channels and the 4 output "
+             r"channels"),
+            (randn(3, 3, 3, 3), 2, None,
+             r"groups 2 must divide the 6 input channels and the 3 output "
+             r"channels"),
+            (randn(4, 2, 3, 3), 2, None,
+             r"weight \[O, C/groups, kh, kw\] \[4, 2, 3, 3\] does not match "
+             r"the input \[N, C, H, W\] \[1, 6, 4, 4\] with groups 2: "
+             r"expected 3 channels per group"),
+            (randn(4, 3, 3, 3), 1, None,
+             r"weight \[O, C, kh, kw\] \[4, 3, 3, 3\] does not match the "
+             r"input"),
+            (randn(4, 3, 3, 3), 0, None, "groups must be a positive int"),
+            (randn(6, 1, 3, 3), 6, randn(4),
+             r"bias must have shape \[6\] \(one per output channel\)"),
+        ]
+        for w, groups, b, message in cases:
+            for dynamic, sims in ((False, [randn(9)]),
+                                  (True, [randn(1, 9, 2, 2)])):
+                with self.subTest(weight=list(w.shape), groups=groups,
+                                  dynamic=dynamic):
+                    with self.assertRaisesRegex(ValueError, message):
+                        sim_conv2d(x, w, sims, b, "diagonal", dynamic, [1],
+                                   [0], [1], 0.0, groups)

@@ -10,7 +10,8 @@ from tests.common import TestCase
 # Operand and attribute names of each op, in schema order (docs/NSLDialect.md).
 EXPECTED_ARGUMENTS = {
     "sim_conv2d": ["input", "weight", "similarity", "bias", "structure",
-                   "dynamic", "stride", "padding", "dilation", "alpha"],
+                   "dynamic", "stride", "padding", "dilation", "alpha",
+                   "groups"],
     "sphere_conv2d": ["input", "weight", "k_param", "variant", "input_only",
                       "epsilon", "sigmoid_k", "stride", "padding", "dilation"],
     "patch_norm": ["input", "kernel_size", "epsilon", "stride", "padding",
@@ -36,6 +37,16 @@ class SchemaTest(TestCase):
                                  EXPECTED_ARGUMENTS[name])
                 self.assertEqual([str(r.type) for r in registered.returns],
                                  ["Tensor"])
+
+    def test_groups_defaults_to_one(self):
+        """sim_conv2d's groups came after models were saved: its default
+        keeps the call without it (and so those models) valid."""
+        (schema,) = torch._C._jit_get_schemas_for_operator("nsl::sim_conv2d")
+        groups = schema.arguments[-1]
+        self.assertEqual((groups.name, str(groups.type), groups.default_value),
+                         ("groups", "int", 1))
+        self.assertTrue(all(a.default_value is None
+                            for a in schema.arguments[:-1]))
 
     def test_comments_and_errors(self):
         with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:

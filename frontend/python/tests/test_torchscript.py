@@ -103,6 +103,23 @@ class TorchScriptTest(TestCase):
         counts = node_counts(torch.jit.script(static))
         self.assertEqual(counts["aten::add"], 1)
 
+    def test_grouped_and_depthwise_nsn(self):
+        """GroupedCNN: 3 plain, 1 grouped and 2 depthwise convs."""
+        for structure in nsl.ops.STRUCTURES:
+            with self.subTest(structure=structure):
+                model = nsl.to_static_nsn(models.GroupedCNN(), structure)
+                with torch.no_grad():
+                    for p in model.parameters():  # M away from I
+                        p.add_(0.1 * torch.randn_like(p))
+                self.check(model, torch.randn(2, 3, 8, 8),
+                           {"nsl::sim_conv2d": 6}, ("aten::linear",))
+        for structure in ("diagonal", "full", "shape_masked"):
+            with self.subTest(structure=structure, dynamic=True):
+                model = nsl.to_dynamic_nsn(models.GroupedCNN(), structure,
+                                           gamma_init=0.5)
+                self.check(model, torch.randn(2, 3, 8, 8), dynamic_counts(6),
+                           ("aten::linear",))
+
     def test_sim_linear_head(self):
         for structure in nsl.ops.STRUCTURES:
             with self.subTest(structure=structure):
@@ -140,4 +157,52 @@ class TorchScriptTest(TestCase):
         (node,) = [n for n in graph.nodes() if n.kind() == "nsl::sim_conv2d"]
         inputs = list(node.inputs())
         self.assertEqual([constant(v) for v in inputs[4:]],
-                         ["shape_masked", False, [2, 2], [1, 0], [1, 1], 0.25])
+                         ["shape_masked", False, [2, 2], [1, 0], [1, 1], 0.25,
+                          1])
+        x = torch.randn(1, 6, 5, 5)
+        for mode in ("script", "trace"):
+            for dynamic in (False, True):
+                with self.subTest(mode=mode, dynamic=dynamic):
+                    layer = (nsl.DynamicSimConv2d if dynamic else nsl.SimConv2d)(
+                        6, 12, 3, padding=1, groups=6, structure="full")
+                    compiled = (torch.jit.script(layer) if mode == "script"
+                                else torch.jit.trace(layer, x))
+                    (node,) = [n for n in compiled.inlined_graph.nodes()
+                               if n.kind() == "nsl::sim_conv2d"]
+                    inputs = list(node.inputs())
+                    self.assertEqual(
+                        [constant(v) for v in inputs[4:]],
+                        ["full", dynamic, [1, 1], [1, 1], [1, 1], 0.0, 6])
+
+    def test_a_call_without_groups_loads_as_groups_one(self):
+        """Models saved before sim_conv2d had groups call it without the
+        argument: they load, with groups = 1."""
+
+        class OldCall(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = torch.nn.Parameter(torch.randn(4, 3, 3, 3))
+                self.m = torch.nn.Parameter(torch.randn(9))
+
+            def forward(self, x):
+                return torch.ops.nsl.sim_conv2d(
+                    x, self.weight, [self.m], None, "diagonal", False, [1, 1],
+                    [1, 1], [1, 1], 0.0)
+
+        model = OldCall()
+        x = torch.randn(2, 3, 5, 5)
+        expected = model(x)
+        for mode in ("script", "trace"):
+            with self.subTest(mode=mode):
+                compiled = (torch.jit.script(model) if mode == "script"
+                            else torch.jit.trace(model, x))
+                with tempfile.TemporaryDirectory() as directory:
+                    path = os.path.join(directory, "model.pt")
+                    torch.jit.save(compiled, path)
+                    loaded = torch.jit.load(path)
+                (node,) = [n for n in loaded.inlined_graph.nodes()
+                           if n.kind() == "nsl::sim_conv2d"]
+                groups = list(node.inputs())[-1]
+                self.assertEqual(groups.node().kind(), "prim::Constant")
+                self.assertEqual(groups.toIValue(), 1)
+                self.assertTrue(torch.equal(loaded(x), expected))

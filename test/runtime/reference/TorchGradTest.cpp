@@ -19,6 +19,7 @@
 
 #include "runtime/reference/Elementwise.h"
 #include "runtime/reference/Gradients.h"
+#include "runtime/reference/Layout.h"
 #include "test/runtime/reference/TorchHarness.h"
 
 #include <gtest/gtest.h>
@@ -415,6 +416,59 @@ std::vector<GradCase> buildCases() {
       return concatVJP({c["a"], c["b"], c["c"]}, dim, c["gy"]);
     };
   }
+  // Reshapes and transposes: the compiler's VJP is the inverse reshape or
+  // transpose of the upstream gradient.
+  GradCase &reshaped = add("reshape", "reshape");
+  reshaped.input("x", rng.tensor({2, 6, 4}), true).attr("shape", "2,3,2,4");
+  upstream(reshaped, {2, 3, 2, 4});
+  reshaped.reference = [](const GradCase &c) {
+    return std::vector<Tensor>{reshape(c["gy"], c["x"].shape)};
+  };
+  GradCase &permuted = add("transpose", "transpose");
+  permuted.input("x", rng.tensor({2, 3, 4, 5}), true)
+      .attr("permutation", "0,2,3,1");
+  upstream(permuted, {2, 4, 5, 3});
+  permuted.reference = [](const GradCase &c) {
+    return std::vector<Tensor>{transpose(c["gy"], {0, 3, 1, 2})};
+  };
+  for (int64_t dim : {0, 1, 2}) {
+    GradCase &c = add("slice_dim" + std::to_string(dim), "slice");
+    Shape x{3, 7, 5}, out = x;
+    out[dim] = 2;
+    c.input("x", rng.tensor(x), true)
+        .attr("dim", std::to_string(dim))
+        .attr("start", "1")
+        .attr("size", "2");
+    upstream(c, out);
+    c.reference = [dim](const GradCase &c) {
+      return std::vector<Tensor>{sliceVJP(c["x"], dim, 1, 2, c["gy"])};
+    };
+  }
+  // The reductions; "ties" holds values from {-1, 0, 1}, so that maxima tie
+  // and torch.amax shares their gradient evenly.
+  for (const char *op : {"reduce_sum", "reduce_mean", "reduce_max"})
+    for (int variant = 0; variant < 3; ++variant) {
+      bool keep = variant == 1, ties = variant == 2;
+      if (ties && std::string(op) != "reduce_max")
+        continue;
+      Reduction kind = std::string(op) == "reduce_sum"    ? Reduction::Sum
+                       : std::string(op) == "reduce_mean" ? Reduction::Mean
+                                                          : Reduction::Max;
+      GradCase &c = add(std::string(op) + (keep ? "_keepdim" : "") +
+                            (ties ? "_ties" : ""),
+                        op);
+      Tensor x = rng.tensor({2, 3, 4, 5});
+      if (ties)
+        for (double &v : x.data)
+          v = v < -0.3 ? -1.0 : v > 0.3 ? 1.0 : 0.0;
+      c.input("x", x, true).attr("dims", "1,3").attr("keepdim",
+                                                     keep ? "1" : "0");
+      upstream(c, keep ? Shape{2, 1, 4, 1} : Shape{2, 4});
+      c.reference = [kind, keep](const GradCase &c) {
+        return std::vector<Tensor>{
+            reduceVJP(c["x"], kind, {1, 3}, keep, c["gy"])};
+      };
+    }
   GradCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}), true);
   upstream(flat, {3, 40});

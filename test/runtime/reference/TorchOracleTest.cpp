@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/reference/Elementwise.h"
+#include "runtime/reference/Layout.h"
 #include "runtime/reference/Ops.h"
 #include "runtime/support/Npy.h"
 #include "test/runtime/reference/TorchHarness.h"
@@ -334,6 +335,46 @@ std::vector<OracleCase> buildCases() {
       return std::vector<Tensor>{concat({c["a"], c["b"], c["c"]}, dim)};
     };
   }
+  // Reshapes, transposes, slices and reductions (Layout.h).
+  OracleCase &reshaped = add("reshape", "reshape");
+  reshaped.input("x", rng.tensor({2, 6, 4})).attr("shape", "2,3,2,4");
+  reshaped.reference = [](const OracleCase &c) {
+    return std::vector<Tensor>{reshape(c["x"], {2, 3, 2, 4})};
+  };
+  OracleCase &permuted = add("transpose", "transpose");
+  permuted.input("x", rng.tensor({2, 3, 4, 5})).attr("permutation", "0,2,3,1");
+  permuted.reference = [](const OracleCase &c) {
+    return std::vector<Tensor>{transpose(c["x"], {0, 2, 3, 1})};
+  };
+  OracleCase &shuffled = add("transpose_5d", "transpose");
+  shuffled.input("x", rng.tensor({2, 2, 3, 4, 5}))
+      .attr("permutation", "0,2,1,4,3");
+  shuffled.reference = [](const OracleCase &c) {
+    return std::vector<Tensor>{transpose(c["x"], {0, 2, 1, 4, 3})};
+  };
+  for (int64_t dim : {0, 1, 2}) {
+    OracleCase &c = add("slice_dim" + std::to_string(dim), "slice");
+    c.input("x", rng.tensor({3, 7, 5}))
+        .attr("dim", std::to_string(dim))
+        .attr("start", "1")
+        .attr("size", "2");
+    c.reference = [dim](const OracleCase &c) {
+      return std::vector<Tensor>{slice(c["x"], dim, 1, 2)};
+    };
+  }
+  for (const char *op : {"reduce_sum", "reduce_mean", "reduce_max"})
+    for (bool keep : {false, true}) {
+      Reduction kind = std::string(op) == "reduce_sum"    ? Reduction::Sum
+                       : std::string(op) == "reduce_mean" ? Reduction::Mean
+                                                          : Reduction::Max;
+      OracleCase &c = add(std::string(op) + (keep ? "_keepdim" : ""), op);
+      c.input("x", rng.tensor({2, 3, 4, 5}))
+          .attr("dims", "1,3")
+          .attr("keepdim", keep ? "1" : "0");
+      c.reference = [kind, keep](const OracleCase &c) {
+        return std::vector<Tensor>{reduce(c["x"], kind, {1, 3}, keep)};
+      };
+    }
   OracleCase &flat = add("flatten", "flatten");
   flat.input("x", rng.tensor({3, 2, 4, 5}));
   flat.reference = [](const OracleCase &c) {

@@ -139,6 +139,12 @@ for _name in [
     "linear",
     "flatten",
     "concat",
+    "reshape",
+    "transpose",
+    "slice",
+    "reduce_sum",
+    "reduce_mean",
+    "reduce_max",
     "cross_entropy",
 ]:
     OPS[_name] = first_output(_name)

@@ -284,6 +284,20 @@ OPS = {
     "concat": lambda t, a: [
         torch.cat([t[k] for k in sorted(t) if k != "gy"], int(a["dim"]))
     ],
+    "reshape": lambda t, a: [t["x"].reshape(ints(a, "shape"))],
+    "transpose": lambda t, a: [t["x"].permute(ints(a, "permutation"))],
+    "slice": lambda t, a: [
+        t["x"].narrow(int(a["dim"]), int(a["start"]), int(a["size"]))
+    ],
+    "reduce_sum": lambda t, a: [
+        torch.sum(t["x"], ints(a, "dims"), keepdim=a["keepdim"] == "1")
+    ],
+    "reduce_mean": lambda t, a: [
+        torch.mean(t["x"], ints(a, "dims"), keepdim=a["keepdim"] == "1")
+    ],
+    "reduce_max": lambda t, a: [
+        torch.amax(t["x"], ints(a, "dims"), keepdim=a["keepdim"] == "1")
+    ],
     "cross_entropy": lambda t, a: [
         F.cross_entropy(
             t["logits"], t["labels"], label_smoothing=float(a["label_smoothing"])
