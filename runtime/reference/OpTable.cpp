@@ -75,10 +75,9 @@ int64_t stepCount(const NodeContext &c) {
 using Grads = std::vector<std::optional<Tensor>>;
 
 /// nsl.reduce_sum/mean/max and their VJPs.
-template <Reduction kind>
-std::vector<Tensor> reduction(const NodeContext &c) {
-  return {reduce(c.operand("input"), kind, c.integers("dims"),
-                 c.flag("keepdim"))};
+template <Reduction kind> std::vector<Tensor> reduction(const NodeContext &c) {
+  return {
+      reduce(c.operand("input"), kind, c.integers("dims"), c.flag("keepdim"))};
 }
 template <Reduction kind>
 std::vector<Tensor> reductionVJP(const NodeContext &c) {
@@ -216,8 +215,8 @@ ComputeTable layerComputes() {
        }},
       {"slice",
        [](const NodeContext &c) -> std::vector<Tensor> {
-         return {slice(c.operand("input"), c.integer("dim"),
-                       c.integer("start"), c.integer("size"))};
+         return {slice(c.operand("input"), c.integer("dim"), c.integer("start"),
+                       c.integer("size"))};
        }},
       {"reduce_sum", reduction<Reduction::Sum>},
       {"reduce_mean", reduction<Reduction::Mean>},
@@ -427,9 +426,9 @@ ComputeTable layerVJPComputes() {
        }},
       {"slice_vjp",
        [](const NodeContext &c) -> std::vector<Tensor> {
-         return c.select({sliceVJP(c.operand("input"), c.integer("dim"),
-                                   c.integer("start"), c.integer("size"),
-                                   c.operand("grad_output"))});
+         return c.select(
+             {sliceVJP(c.operand("input"), c.integer("dim"), c.integer("start"),
+                       c.integer("size"), c.operand("grad_output"))});
        }},
       {"reduce_sum_vjp", reductionVJP<Reduction::Sum>},
       {"reduce_mean_vjp", reductionVJP<Reduction::Mean>},

@@ -461,8 +461,9 @@ std::vector<GradCase> buildCases() {
       if (ties)
         for (double &v : x.data)
           v = v < -0.3 ? -1.0 : v > 0.3 ? 1.0 : 0.0;
-      c.input("x", x, true).attr("dims", "1,3").attr("keepdim",
-                                                     keep ? "1" : "0");
+      c.input("x", x, true)
+          .attr("dims", "1,3")
+          .attr("keepdim", keep ? "1" : "0");
       upstream(c, keep ? Shape{2, 1, 4, 1} : Shape{2, 4});
       c.reference = [kind, keep](const GradCase &c) {
         return std::vector<Tensor>{
