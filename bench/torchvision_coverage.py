@@ -10,9 +10,10 @@ and compared with the eager output (relative error ||y - r|| / ||r||).
 Prints one Markdown row per model and size.
 
     /usr/bin/python3 bench/torchvision_coverage.py [--models a,b] [--sizes 64,224]
-        [--variants plain,static_nsn,dynamic_nsn]
+        [--variants plain,static_nsn,dynamic_nsn] [--train]
 """
 import argparse
+import copy
 import os
 import re
 import subprocess
@@ -109,6 +110,77 @@ def check(args, work, name, size, variant="plain"):
             f"| {label} | 3×{size}×{size} | {scripted} | {traced} |  |  |")
 
 
+def without_dropout(model):
+    """Dropout and stochastic depth off (p = 0): nslc's train_step has no
+    random masks, so both sides train the same function."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout) or \
+                type(module).__name__ == "StochasticDepth":
+            module.p = 0.0
+    return model
+
+
+def gradient_errors(grads, truth, largest):
+    """The worst per-parameter relative error (a tensor whose gradient is
+    below 1e-3 of the largest gradient norm is measured against that
+    floor) and the error of all gradients together."""
+    worst, ours_all, truth_all = (0.0, ""), [], []
+    for name, param in truth.named_parameters():
+        ours, expected = grads[name], param.grad.numpy()
+        ours_all.append(ours.ravel())
+        truth_all.append(expected.ravel())
+        scale = max(np.linalg.norm(expected), 1e-3 * largest)
+        worst = max(worst, (np.linalg.norm(ours - expected) / scale, name))
+    a, b = np.concatenate(ours_all), np.concatenate(truth_all)
+    return worst, np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def check_training(args, work, name, size):
+    """nslc --train --return-gradients: the first step's loss and parameter
+    gradients against autograd in float64 (training-mode batch norm), with
+    PyTorch's own float32 gradients measured the same way for scale."""
+    import torch.nn.functional as F
+    model, g = randomized(name)
+    without_dropout(model)
+    x = torch.randn(2, 3, size, size, generator=g)
+    labels = torch.randint(0, 1000, (2,), generator=g)
+    for key, value in (("x", x.numpy()), ("labels", labels.numpy()),
+                       ("lr", np.array(0.01, dtype=np.float32))):
+        np.save(os.path.join(work, key + ".npy"), value)
+    pt, nslm = os.path.join(work, "m.pt"), os.path.join(work, "m.nslm")
+    torch.jit.save(torch.jit.script(model), pt)
+    start = time.perf_counter()
+    compiled = subprocess.run(
+        [os.path.join(args.build, "bin", "nslc"), pt, "--input-shape",
+         f"2x3x{size}x{size}", "--train", "--optimizer", "sgd",
+         "--return-gradients", "-o", nslm], capture_output=True, text=True)
+    if compiled.returncode != 0:
+        return f"| {name} | 3×{size}×{size} | no: {first_error(compiled.stderr)} | | | | |"
+    seconds = time.perf_counter() - start
+    out = os.path.join(work, "step")
+    subprocess.run([os.path.join(args.build, "bin", "nsl-run"), "run", nslm,
+                    "--entry", "train_step", "--output-dir", out] +
+                   [a for k in ("x", "labels", "lr") for a in
+                    ("--input", f"{k}={os.path.join(work, k + '.npy')}")],
+                   check=True, capture_output=True)
+    truth = copy.deepcopy(model).double().train()
+    loss = F.cross_entropy(truth(x.double()), labels)
+    loss.backward()
+    torch32 = copy.deepcopy(model).train()
+    F.cross_entropy(torch32(x), labels).backward()
+    largest = max(np.linalg.norm(p.grad.numpy()) for p in truth.parameters())
+    ours = {n: np.load(os.path.join(out, n + ".grad.npy"))
+            for n, _ in truth.named_parameters()}
+    theirs = {n: p.grad.numpy() for n, p in torch32.named_parameters()}
+    (worst, where), together = gradient_errors(ours, truth, largest)
+    (worst32, _), together32 = gradient_errors(theirs, truth, largest)
+    loss_error = abs(float(np.load(os.path.join(out, "loss.npy"))) -
+                     loss.item()) / abs(loss.item())
+    return (f"| {name} | 3×{size}×{size} | {seconds:.0f} | {loss_error:.1e} | "
+            f"{worst:.1e} (`{where}`) | {together:.1e} | "
+            f"{worst32:.1e} / {together32:.1e} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -116,11 +188,24 @@ def main():
     parser.add_argument("--sizes", default="64,224")
     parser.add_argument("--variants", default="plain",
                         help="comma-separated: plain, static_nsn, dynamic_nsn")
+    parser.add_argument("--train", action="store_true",
+                        help="check the first training step's gradients "
+                        "(nslc --train --return-gradients) against autograd "
+                        "in float64 instead of the forward")
     args = parser.parse_args()
     for tool in ("nslc", "nsl-run"):
         if not os.path.exists(os.path.join(args.build, "bin", tool)):
             sys.exit(f"torchvision_coverage: no {tool} in {args.build}/bin "
                      "(scripts/build.sh nslc nsl-run)")
+    if args.train:
+        print("| model | input | nslc --train s | loss error | worst gradient "
+              "error | all gradients | PyTorch f32: worst / all |")
+        print("|---|---|---|---|---|---|---|")
+        for size in (int(s) for s in args.sizes.split(",")):
+            for name in args.models.split(","):
+                with tempfile.TemporaryDirectory() as work:
+                    print(check_training(args, work, name, size), flush=True)
+        return
     print("| model | input | scripted | traced | relative error | nslc s |")
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):

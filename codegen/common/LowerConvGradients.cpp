@@ -485,6 +485,28 @@ Grads groupedConvGradients(LoweringBuilder &g, SimConv2dVJPOp op,
   return grads;
 }
 
+/// shape_masked's straight-through ∂d_r[t] = Σ_{n,p,s} G_M[t,s]·R_p[t,s]
+/// from the similarity gradient G_M and R_p, both [N, K, Ho, Wo] (diagonal
+/// R) or [N, K·K, Ho, Wo].
+Value thresholdGradient(LoweringBuilder &g, Value gradM, Value raw, int64_t k) {
+  ArrayRef<int64_t> rs = shapeOf(raw);
+  if (rs[1] == k) {
+    // Loops (t, n, y, x).
+    return preciseSum(
+        g, {k}, {gradM, raw},
+        {g.dims(4, {1, 0, 2, 3}), g.dims(4, {1, 0, 2, 3}), g.dims(4, {0})},
+        {kParallel, kReduction, kReduction, kReduction}, product);
+  }
+  SmallVector<int64_t> split = {rs[0], k, k, rs[2], rs[3]};
+  SmallVector<ReassociationIndices> groups = {{0}, {1, 2}, {3}, {4}};
+  // Loops (t, n, y, x, s).
+  AffineMap at = g.dims(5, {1, 0, 4, 2, 3});
+  return preciseSum(
+      g, {k}, {g.expand(gradM, split, groups), g.expand(raw, split, groups)},
+      {at, at, g.dims(5, {0})},
+      {kParallel, kReduction, kReduction, kReduction, kReduction}, product);
+}
+
 Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
   Structure structure = op.getStructure();
   bool dynamic = op.getDynamic();
@@ -584,27 +606,7 @@ Grads lowerSimConv2dVJP(LoweringBuilder &g, SimConv2dVJPOp op) {
                                     cstf(b, l, 0.0));
                     }));
     } else if (structure == Structure::ShapeMasked && index == 2) {
-      // Straight-through: ∂d_r[t] = Σ_{n,p,s} G_M[t,s]·R_p[t,s].
-      ArrayRef<int64_t> rs = shapeOf(raw);
-      if (!full) {
-        // Loops (t, n, y, x).
-        grads.push_back(preciseSum(
-            g, {k}, {similarityGrad(), raw},
-            {g.dims(4, {1, 0, 2, 3}), g.dims(4, {1, 0, 2, 3}), g.dims(4, {0})},
-            {kParallel, kReduction, kReduction, kReduction}, product));
-      } else {
-        SmallVector<int64_t> split = {rs[0], k, k, rs[2], rs[3]};
-        SmallVector<ReassociationIndices> groups = {{0}, {1, 2}, {3}, {4}};
-        // Loops (t, n, y, x, s).
-        AffineMap at = g.dims(5, {1, 0, 4, 2, 3});
-        grads.push_back(preciseSum(
-            g, {k},
-            {g.expand(similarityGrad(), split, groups),
-             g.expand(raw, split, groups)},
-            {at, at, g.dims(5, {0})},
-            {kParallel, kReduction, kReduction, kReduction, kReduction},
-            product));
-      }
+      grads.push_back(thresholdGradient(g, similarityGrad(), raw, k));
     } else {
       return op.emitError("unexpected operand index ") << index << " in wrt";
     }

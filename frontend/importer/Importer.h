@@ -188,7 +188,7 @@ private:
   /// the indices must be unused).
   void adaptivePool(jit::Node *node);
   /// prim::TupleIndex and prim::TupleUnpack of a tuple built in the graph
-  /// (prim::TupleConstruct): its elements; other tuples go to listUnpack.
+  /// (prim::TupleConstruct): its elements.
   void tupleElements(jit::Node *node);
   /// aten::append to a tensor list built in the graph.
   void append(jit::Node *node);
@@ -291,6 +291,9 @@ private:
   /// nodes translated and those skipped as consequences.
   std::vector<std::pair<std::string, std::string>> failures;
   size_t translatedNodes = 0, skippedNodes = 0;
+  /// The source locations of the dropout layers with p > 0 (identity in
+  /// the imported eval graph), for the module attribute `nsl.dropout`.
+  std::vector<std::string> dropouts;
   /// The report of TorchImportResult::report.
   std::string report() const;
   std::unordered_set<const jit::Value *> poisoned;

@@ -266,6 +266,10 @@ void Importer::split(jit::Node *node) {
 
 void Importer::listUnpack(jit::Node *node) {
   const jit::Value *list = node->input(0);
+  if (list->node()->kind() == c10::prim::TupleConstruct) {
+    tupleElements(node);
+    return;
+  }
   if (auto it = tensorLists.find(list); it != tensorLists.end()) {
     if (it->second.size() != node->outputs().size())
       fail(node, "unpacking " + std::to_string(it->second.size()) +
@@ -564,7 +568,7 @@ void Importer::addLayoutHandlers(std::unordered_map<std::string, Handler> &t) {
                            "aten::unsafe_split_with_sizes"})
     t[kind] = &Importer::split;
   t["prim::ListUnpack"] = &Importer::listUnpack;
-  // prim::TupleUnpack: Importer::tupleElements, then listUnpack.
+  t["prim::TupleUnpack"] = &Importer::listUnpack;
   t["aten::__getitem__"] = &Importer::getItem;
   for (const char *kind : {"aten::sum", "aten::mean", "aten::amax",
                            "aten::amin", "aten::max", "aten::min"})

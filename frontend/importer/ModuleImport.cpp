@@ -144,6 +144,12 @@ TorchImportResult Importer::run(const TorchImportOptions &options,
     result.report = report();
   func::ReturnOp::create(builder, UnknownLoc::get(&context), outputs);
   buildForward(moduleOp);
+  if (!dropouts.empty()) {
+    SmallVector<Attribute> where;
+    for (const std::string &location : dropouts)
+      where.push_back(builder.getStringAttr(location));
+    moduleOp->setAttr("nsl.dropout", builder.getArrayAttr(where));
+  }
   if (failed(verifyImported(moduleOp, error)))
     return {};
   result.weights = stateDict.takeWeights();

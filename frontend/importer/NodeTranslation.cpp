@@ -107,7 +107,7 @@ const char *const kSupportedKinds =
     "aten::max_pool2d, aten::avg_pool2d (ceil_mode too; no "
     "divisor_override), aten::adaptive_avg_pool2d, aten::adaptive_max_pool2d "
     "(any output size; its values, not the indices), "
-    "prim::TupleIndex/TupleUnpack, "
+    "prim::TupleIndex/TupleUnpack (of tuples built in the graph), "
     "aten::sum/mean/amax/amin/max/min/norm (over dimensions, keepdim), "
     "aten::softmax/log_softmax, aten::layer_norm, "
     "aten::linear/matmul/mm/bmm/addmm (any rank, broadcasting), "
@@ -319,14 +319,9 @@ void Importer::adaptivePool(jit::Node *node) {
 
 void Importer::tupleElements(jit::Node *node) {
   const jit::Node *producer = node->input(0)->node();
-  if (producer->kind() != c10::prim::TupleConstruct) {
-    if (node->kind() == c10::prim::TupleUnpack) {
-      listUnpack(node); // chunk's and split's tensors, constant tuples
-      return;
-    }
+  if (producer->kind() != c10::prim::TupleConstruct)
     fail(node, "only tuples built in the graph (prim::TupleConstruct) can "
-               "be indexed");
-  }
+               "be indexed or unpacked");
   auto bind = [&](jit::Value *result, const jit::Value *element) {
     if (auto it = tensors.find(element); it != tensors.end())
       tensors[result] = it->second;
@@ -748,6 +743,12 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
       if (self.boolean(node, self.input(node, "train")))
         self.fail(node, "dropout in training mode is not supported: import "
                         "a model in eval mode");
+      // Identity here; nslc --train refuses it (nsl.dropout) rather than
+      // train without its masks.
+      if (self.real(node, self.input(node, "p")) > 0.0)
+        self.dropouts.push_back(
+            describeLocation(node) + " (p = " +
+            std::to_string(self.real(node, self.input(node, "p"))) + ")");
       self.setTensor(node, self.tensor(node, node->input(0)));
     };
     auto nothing = [](Importer &, jit::Node *) {};
@@ -773,7 +774,6 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
     t["aten::adaptive_avg_pool2d"] = &Importer::adaptivePool;
     t["aten::adaptive_max_pool2d"] = &Importer::adaptivePool;
     t["prim::TupleIndex"] = &Importer::tupleElements;
-    t["prim::TupleUnpack"] = &Importer::tupleElements;
     t["aten::cross_entropy_loss"] = &Importer::crossEntropy;
     for (const ElementwiseTorchOp &row : elementwiseTorchOps)
       t[row.torch] = [row](Importer &self, jit::Node *node) {

@@ -16,6 +16,11 @@
 // RUN: not nsl-import %t/missing.pt --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not nsl-import --input-shape 1x1x5x5 2>&1 | FileCheck %s --check-prefix=NOMODEL
 // RUN: nsl-import --help | FileCheck %s --check-prefix=HELP
+// Dropout imports as its eval-mode identity; nslc --train refuses a model
+// whose dropout has p > 0 (train_step has no masks) unless told to train
+// without it.
+// RUN: not nslc %t/residual.pt --input-shape 2x4x8x8 --train -o %t/residual-train.nslm 2>&1 | FileCheck %s --check-prefix=DROPOUT
+// RUN: nslc %t/residual.pt --input-shape 2x4x8x8 --train --dropout-as-identity -o %t/residual-train.nslm
 // --report lists every node that cannot be imported, grouped by kind, and
 // the supported kinds once; exit 1 when there is one, 0 when there is none.
 // RUN: not nsl-import %t/unsupported_arithmetic.pt --input-shape 1x1x5x5 --report | FileCheck %s --check-prefix=REPORT
@@ -37,6 +42,8 @@
 // REPORT-NEXT: the importer supports nsl::sim_conv2d,
 // REPORT-OK: residual.pt: all {{[0-9]+}} nodes of forward can be imported
 // REPORT-MISSING: nslc: error: cannot open '{{.*}}missing.pt': No such file or directory
+// DROPOUT: nslc: error: '{{.*}}residual.pt' has 1 dropout layer(s) with p > 0, and train_step has no dropout masks: set their p to 0 before saving the model, or pass --dropout-as-identity to train without dropout:
+// DROPOUT-NEXT: {{.*}}.py:{{[0-9]+}}:{{[0-9]+}}{{.*}}(p = 0.500000)
 // INDICES: nsl-import: error: {{.*}}adaptive_max_indices.pt: {{.*}}functional.py:{{[0-9]+}}:{{[0-9]+}}: aten::adaptive_max_pool2d's indices (its second result) are not supported: use only the pooled values (return_indices=False)
 // INDICES-NOT: error
 // DATA: nsl-import: error: {{.*}}data_dependent.pt: {{.*}}: argument '%{{[0-9]+}}' of aten::gt must be a constant (it is made by aten::sum); data-dependent values are not supported

@@ -109,8 +109,6 @@
 // RESIDUAL: nsl.flatten {{.*}} : tensor<2x4x4x4xf32> -> tensor<2x64xf32>
 // RESIDUAL-NEXT: nsl.sim_linear diagonal {{.*}} {group_size = 8 : i64}
 
-// Static NSL layers with groups (nsl.SimConv2d(groups=...)): nsl::sim_conv2d's
-// groups becomes the op's groups attribute.
 // ShuffleNet's chunk and channel shuffle, ConvNeXt's permute and layer norm.
 // SHAPES-LABEL: func.func @forward(
 // SHAPES: nsl.slice %{{.*}} {dim = 1 : i64, size = 4 : i64, start = 0 : i64} : tensor<2x8x7x6xf32> -> tensor<2x4x7x6xf32>
@@ -122,11 +120,14 @@
 // SHAPES: nsl.reduce_mean %{{.*}} {dims = array<i64: 3>, keepdim} : tensor<2x7x6x8xf32> -> tensor<2x7x6x1xf32>
 // SHAPES: nsl.rsqrt
 // SHAPES: nsl.linear
+// Static NSL layers with groups (nsl.SimConv2d(groups=...)): nsl::sim_conv2d's
+// groups becomes the op's groups attribute.
 // GROUPED-LABEL: func.func @forward(
 // GROUPED-SAME: {nsl.name = "depthwise.similarity", nsl.role = "parameter"}
 // GROUPED: nsl.sim_conv2d full %arg0, {{.*}} similarity({{.*}} : tensor<9x9xf32>) {groups = 4 : i64, padding = array<i64: 1, 1>} : tensor<2x4x8x8xf32>, tensor<8x1x3x3xf32> -> tensor<2x8x8x8xf32>
 // GROUPED: nsl.batch_norm
 // GROUPED: nsl.sim_conv2d diagonal {{.*}} similarity({{.*}} : tensor<9xf32>) bias({{.*}} : tensor<6xf32>) {groups = 2 : i64, padding = array<i64: 1, 1>, stride = array<i64: 2, 2>} : tensor<2x8x8x8xf32>, tensor<6x4x3x3xf32> -> tensor<2x6x4x4xf32>
+
 // ceil_mode (PyTorch's sizes, partial last windows); adaptive pools to any
 // size (1x1 max too); the values of adaptive_max_pool2d(return_indices=True)
 // (scripted: through prim::TupleUnpack).

@@ -111,6 +111,12 @@ cl::opt<bool> importReport(
              "cannot be imported, grouped by kind, and stop (exit 1 if there "
              "is one)"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> dropoutAsIdentity(
+    "dropout-as-identity",
+    cl::desc("With --train: train a model whose dropout layers have p > 0 "
+             "without dropout (train_step has no dropout masks; by default "
+             "such a model is refused)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> train("train",
                     cl::desc("Also compile the train_step and eval entry "
                              "points (reverse pass and optimizer update)"),
@@ -467,6 +473,20 @@ FailureOr<std::vector<mlir::nsl::EntryFunction>> entryPoints(ModuleOp module) {
     return fail("'" + inputPath + "' has no function @" + function), failure();
   std::vector<mlir::nsl::EntryFunction> entries = {{function, entryName}};
   if (train) {
+    // Dropout imports as the identity of eval mode; train_step has no random
+    // masks, so training would silently change the model.
+    if (auto dropout = module->getAttrOfType<ArrayAttr>("nsl.dropout");
+        dropout && !dropoutAsIdentity) {
+      std::string where;
+      for (Attribute location : dropout)
+        where += "\n  " + cast<StringAttr>(location).str();
+      return fail("'" + inputPath + "' has " + std::to_string(dropout.size()) +
+                  " dropout layer(s) with p > 0, and train_step has no "
+                  "dropout masks: set their p to 0 before saving the model, "
+                  "or pass --dropout-as-identity to train without dropout:" +
+                  where),
+             failure();
+    }
     if (failed(generateTrainStep(module)))
       return fail("generating the training step of '" + inputPath + "' failed"),
              failure();
