@@ -35,8 +35,8 @@ MODELS = ("resnet18,resnet50,resnext50_32x4d,wide_resnet50_2,vgg11_bn,alexnet,"
 def randomized(name, variant="plain"):
     """torchvision's `name` with random weights, batch-norm statistics and
     affine parameters; `variant` static_nsn or dynamic_nsn converts it
-    (nsl.to_static_nsn / to_dynamic_nsn, DNS) first, so that the
-    similarities and predictors are random too."""
+    (nsl.to_static_nsn / to_dynamic_nsn, DNS) first, and its similarities
+    and γ are drawn from U(0.5, 1.5) too."""
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)().eval()
     if variant != "plain":
@@ -51,8 +51,11 @@ def randomized(name, variant="plain"):
             if key.endswith("num_batches_tracked"):
                 continue
             v = torch.rand(t.shape, generator=g)
-            if key.endswith("running_var") or (key.endswith(".weight")
-                                               and t.dim() == 1):
+            # ... and the NSN layers' diagonal similarities and γ, so that
+            # M (and M_p = γ·P + I) are far from the identity.
+            if key.endswith("running_var") or key.endswith("similarity") or \
+                    key.endswith("gamma") or (key.endswith(".weight")
+                                              and t.dim() == 1):
                 t.copy_(0.5 + v)
             elif key.endswith("running_mean") or key.endswith(".bias"):
                 t.copy_(v - 0.5)
