@@ -745,10 +745,9 @@ const std::unordered_map<std::string, Importer::Handler> &Importer::handlers() {
                         "a model in eval mode");
       // Identity here; nslc --train refuses it (nsl.dropout) rather than
       // train without its masks.
-      if (self.real(node, self.input(node, "p")) > 0.0)
-        self.dropouts.push_back(
-            describeLocation(node) + " (p = " +
-            std::to_string(self.real(node, self.input(node, "p"))) + ")");
+      if (double p = self.real(node, self.input(node, "p")); p > 0.0)
+        self.dropouts.push_back(describeLocation(node) +
+                                " (p = " + std::to_string(p) + ")");
       self.setTensor(node, self.tensor(node, node->input(0)));
     };
     auto nothing = [](Importer &, jit::Node *) {};

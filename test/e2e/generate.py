@@ -47,18 +47,19 @@ def pool_case(name, op, shape, kernel, stride=(1, 1), padding=(0, 0),
     out = [n, c] + [pool_out([h, w][i], kernel[i], stride[i], padding[i],
                              dilation[i], ceil) for i in range(2)]
     parts = pool_attrs(op, kernel, stride, padding, dilation, ceil, include_pad)
-    if vjp:
-        return vjp_case(name, [("x", shape, "input", "f32")], op + "_vjp", "%x",
-                        out, [0], parts, ty(shape))
-    return simple(name, [("x", shape, "input")],
-                  [f"%y = nsl.{op} %x{attr_dict(parts)} : {ty(shape)} -> {ty(out)}"],
-                  [("%y", out, "f32")])
+    return unary_case(name, op, shape, out, parts, vjp)
 
 
 def adaptive_case(name, op, shape, size, vjp=False):
     """nsl.adaptive_avg_pool2d or nsl.adaptive_max_pool2d, or its VJP."""
     out = shape[:2] + list(size)
     parts = [f"output_size = array<i64: {size[0]}, {size[1]}>"]
+    return unary_case(name, op, shape, out, parts, vjp)
+
+
+def unary_case(name, op, shape, out, parts, vjp):
+    """One op of one input %x (attributes `parts`, result shape `out`), or
+    its VJP."""
     if vjp:
         return vjp_case(name, [("x", shape, "input", "f32")], op + "_vjp", "%x",
                         out, [0], parts, ty(shape))
